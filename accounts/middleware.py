@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from accounts.selectors import active_membership
+
+SESSION_KEY = "active_org_id"
+
+
+def _membership(request: HttpRequest):  # type: ignore[no-untyped-def]
+    return active_membership(request.user, org_id=request.session.get(SESSION_KEY))
+
+
+class ActiveOrganizationMiddleware:
+    """Sets request.membership and request.organization: the organisation the user acts for."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        membership = SimpleLazyObject(lambda: _membership(request))
+        request.membership = membership  # type: ignore[attr-defined]
+        request.organization = SimpleLazyObject(lambda: membership.organization if membership else None)  # type: ignore[attr-defined]
+        return self.get_response(request)

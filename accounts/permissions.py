@@ -1,0 +1,80 @@
+"""Who may do what: members read and export; owners and staff change; viewers never change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from accounts.selectors import active_membership
+
+
+def resolve_membership(request: Any) -> Any:
+    """The acting membership for a page or API request (API: header X-Organization = slug)."""
+    membership = getattr(request, "_rr_membership", None)
+    if membership is None:
+        django_request = getattr(request, "_request", request)
+        slug = request.headers.get("X-Organization") if hasattr(request, "headers") else None
+        org_id = django_request.session.get("active_org_id") if hasattr(django_request, "session") else None
+        membership = active_membership(request.user, org_id=org_id, org_slug=slug)
+        request._rr_membership = membership
+        django_request.membership = membership
+        django_request.organization = membership.organization if membership else None
+    return membership
+
+
+class IsOrganizationMember(BasePermission):
+    message = "You must belong to an organisation; viewers may only read."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        membership = resolve_membership(request)
+        if membership is None:
+            return False
+        if request.method in SAFE_METHODS or getattr(view, "viewer_may_post", False):
+            return True
+        return membership.can_edit
+
+
+def member_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.membership:  # type: ignore[attr-defined]
+            return redirect("no_organization")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def editor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Owners and staff only; viewers (compliance staff) read and export but never change."""
+
+    @member_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.membership.can_edit:  # type: ignore[attr-defined]
+            raise PermissionDenied("Viewers can read and export but not change anything.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def editor_for_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """GET for every member; POST for owners and staff only."""
+
+    @member_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.membership.can_edit:  # type: ignore[attr-defined]
+            raise PermissionDenied("Viewers can read and export but not change anything.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

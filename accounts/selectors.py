@@ -1,0 +1,45 @@
+"""Reads scoped to the acting organisation. Every tenant-owned object is fetched through these."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Exists, OuterRef, QuerySet
+
+from accounts.models import AuditLog, Importer, ImporterGrant, Membership, Organization
+
+
+def memberships_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+
+
+def active_membership(user: AbstractBaseUser | AnonymousUser, *, org_id: int | None = None, org_slug: str | None = None) -> Membership | None:
+    """The membership the user acts through: the one asked for if the user has it, else the first."""
+    memberships = list(memberships_for(user))
+    for m in memberships:
+        if (org_id is not None and m.organization_id == org_id) or (org_slug and m.organization.slug == org_slug):
+            return m
+    return memberships[0] if memberships else None
+
+
+def importers_for(organization: Organization | None) -> QuerySet[Importer]:
+    """Importers the organisation owns, plus those it manages through an unrevoked grant."""
+    if organization is None:
+        return Importer.objects.none()
+    granted = ImporterGrant.objects.filter(
+        importer=OuterRef("pk"), organization=organization, revoked_at__isnull=True
+    )
+    return Importer.objects.filter(Exists(granted) | Exists(Importer.objects.filter(pk=OuterRef("pk"), owner=organization)))
+
+
+def importer_ids_for(organization: Organization | None) -> QuerySet[Importer]:
+    return importers_for(organization).values("pk")
+
+
+def grants_for_owner(organization: Organization) -> QuerySet[ImporterGrant]:
+    return ImporterGrant.objects.filter(importer__owner=organization).select_related("importer", "organization")
+
+
+def audit_log_for(organization: Organization) -> QuerySet[AuditLog]:
+    return AuditLog.objects.filter(organization=organization).select_related("user")

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.forms import ImporterForm
+from accounts.middleware import SESSION_KEY
+from accounts.models import Membership
+from accounts.permissions import editor_required, member_required
+from accounts.selectors import audit_log_for, grants_for_owner, importers_for, memberships_for
+from accounts.services import ServiceError, grant_revoke, importer_create
+
+
+@member_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("dashboard")
+
+
+@login_required
+def no_organization(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/no_organization.html")
+
+
+@login_required
+@require_POST
+def switch_organization(request: HttpRequest) -> HttpResponse:
+    org_id = request.POST.get("organization")
+    membership = memberships_for(request.user).filter(organization_id=org_id).first() if org_id and org_id.isdigit() else None
+    if membership is None:
+        messages.error(request, "You are not a member of that organisation.")
+    else:
+        request.session[SESSION_KEY] = membership.organization_id
+        messages.success(request, f"Now working as {membership.organization.name}.")
+    return redirect("home")
+
+
+@member_required
+def importer_list(request: HttpRequest) -> HttpResponse:
+    qs = importers_for(request.organization).select_related("owner")  # type: ignore[attr-defined]
+    query = request.GET.get("q", "").strip()
+    if query:
+        qs = qs.filter(name__icontains=query) | qs.filter(ir_number__icontains=query)
+    page = Paginator(qs.order_by("name", "ir_number"), 50).get_page(request.GET.get("page"))
+    return render(request, "accounts/importer_list.html", {"page": page, "q": query})
+
+
+@member_required
+def importer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+    grants = []
+    if importer.owner_id == request.organization.pk:  # type: ignore[attr-defined]
+        grants = list(grants_for_owner(request.organization).filter(importer=importer, revoked_at__isnull=True))  # type: ignore[attr-defined]
+    return render(request, "accounts/importer_detail.html", {"importer": importer, "grants": grants})
+
+
+@editor_required
+def importer_new(request: HttpRequest) -> HttpResponse:
+    form = ImporterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            importer = importer_create(
+                organization=request.organization,  # type: ignore[attr-defined]
+                ir_number=form.cleaned_data["ir_number"],
+                name=form.cleaned_data["name"],
+                user=request.user,
+            )
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Importer {importer.name} added.")
+            return redirect("importer_detail", pk=importer.pk)
+    return render(request, "accounts/importer_form.html", {"form": form})
+
+
+@editor_required
+@require_POST
+def grant_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    grant = get_object_or_404(grants_for_owner(request.organization), pk=pk, revoked_at__isnull=True)  # type: ignore[attr-defined]
+    if request.membership.role != Membership.Role.OWNER:  # type: ignore[attr-defined]
+        raise PermissionDenied("Only the owner can revoke a broker's access.")
+    grant_revoke(grant=grant, user=request.user)
+    messages.success(request, f"{grant.organization.name} no longer has access to {grant.importer.name}.")
+    return redirect("importer_detail", pk=grant.importer_id)
+
+
+@member_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    page = Paginator(audit_log_for(request.organization), 100).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
+    return render(request, "accounts/audit_log.html", {"page": page})
+
+
+
+
+@member_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    importers = importers_for(request.organization)  # type: ignore[attr-defined]
+    return render(request, "accounts/dashboard.html", {"importer_count": importers.count()})

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Importer, Organization
+from entries.models import MONEY, Entry
+
+
+class Path(models.TextChoices):
+    CAPE_PHASE1 = "cape_phase1", "CAPE Phase 1"
+    CAPE_PHASE2 = "cape_phase2", "CAPE (reconciliation lane)"
+    PROTEST = "protest", "Protest"
+    CIT = "cit", "Court of International Trade"
+    WAIT = "wait", "Wait"
+    FILED = "filed", "Filed in CAPE"
+    NOT_ELIGIBLE = "not_eligible", "Not eligible"
+    NEEDS_REVIEW = "needs_review", "Needs review"
+
+
+CAPE_PATHS = (Path.CAPE_PHASE1, Path.CAPE_PHASE2)
+
+
+class Classification(models.Model):
+    """The current result of the ruleset for one entry (cape/rules.py)."""
+
+    entry = models.OneToOneField(Entry, on_delete=models.CASCADE, related_name="classification")
+    # Denormalised from the entry so that list pages filter and sort on one table.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    importer = models.ForeignKey(Importer, on_delete=models.CASCADE, related_name="+")
+    ieepa_duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    path = models.CharField(max_length=16, choices=Path.choices)
+    reasons = models.JSONField(default=list)
+    # "|code|code|" for filtering by reason on every database.
+    reasons_text = models.CharField(max_length=500, default="")
+    # The path's own deadline (CAPE window, protest, CIT), for sorting and urgency.
+    deadline = models.DateField(null=True, blank=True)
+    urgent = models.BooleanField(default=False)
+    deadline_passed = models.BooleanField(default=False)
+    projected_liquidation_date = models.DateField(null=True, blank=True)
+    cape_window_closes = models.DateField(null=True, blank=True)
+    protest_deadline = models.DateField(null=True, blank=True)
+    protest_deadline_projected = models.BooleanField(default=False)
+    cit_deadline = models.DateField(null=True, blank=True)
+    days_since_liquidation = models.IntegerField(null=True, blank=True)
+    estimated_interest = models.DecimalField(**MONEY, null=True, blank=True)
+    # The first as_of on which this result could differ (nightly runs skip entries not yet due).
+    stable_until = models.DateField(null=True, blank=True, db_index=True)
+    ruleset = models.CharField(max_length=16)
+    as_of = models.DateField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "path", "deadline"]),
+            models.Index(fields=["organization", "deadline"]),
+            models.Index(fields=["organization", "-ieepa_duty"]),
+            models.Index(fields=["importer", "path"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}: {self.path}"
+
+
+class ClassificationChange(models.Model):
+    """History: every time an entry's path or reasons change, under which ruleset and as_of."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="classification_changes")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    old_path = models.CharField(max_length=16, blank=True)
+    new_path = models.CharField(max_length=16)
+    reasons = models.JSONField(default=list)
+    ruleset = models.CharField(max_length=16)
+    as_of = models.DateField()
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+
+class Declaration(models.Model):
+    """A CAPE declaration: one CSV of up to 9,999 entry numbers and what CBP made of it."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        EXPORTED = "exported", "Exported"
+        SUBMITTED = "submitted", "Submitted"
+        ACCEPTED = "accepted", "Accepted"
+        ACCEPTED_WITH_ERRORS = "accepted_with_errors", "Accepted with error(s)"
+        REJECTED = "rejected", "Rejected"
+        FAILED_VALIDATION = "failed_validation", "Failed initial validation"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="declarations")
+    # None when the declaration mixes several importers (a broker's choice).
+    importer = models.ForeignKey(Importer, null=True, blank=True, on_delete=models.PROTECT, related_name="declarations")
+    name = models.CharField(max_length=120)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    entry_count = models.IntegerField(default=0)
+    ieepa_duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    preflight = models.JSONField(default=dict, blank=True)
+    file_bytes = models.BinaryField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    exported_at = models.DateTimeField(null=True, blank=True)
+    submitted_on = models.DateField(null=True, blank=True)
+    claim_number = models.CharField(max_length=40, blank=True)
+    accepted_on = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeclarationEntry(models.Model):
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="items")
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="declaration_items")
+    position = models.IntegerField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    error_text = models.CharField(max_length=200, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["declaration", "position"]
+        constraints = [models.UniqueConstraint(fields=["declaration", "entry"], name="declarationentry_unique")]
+
+
+class RefundEvent(models.Model):
+    """What happened to the money (REV-603 / REV-615 reports or recorded by hand)."""
+
+    class Kind(models.TextChoices):
+        SENT_TO_TREASURY = "sent_to_treasury", "Sent to Treasury"
+        TREASURY_ISSUED = "treasury_issued", "Treasury issued"
+        FUNDS_DIVERTED = "funds_diverted", "Funds diverted (offset)"
+        RETURNED = "returned", "Check/ACH returned"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="refund_events")
+    importer = models.ForeignKey(Importer, on_delete=models.CASCADE, related_name="refund_events")
+    entry = models.ForeignKey(Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="refund_events")
+    declaration = models.ForeignKey(Declaration, null=True, blank=True, on_delete=models.SET_NULL, related_name="refund_events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    event_date = models.DateField(null=True, blank=True)
+    principal = models.DecimalField(**MONEY, null=True, blank=True)
+    interest = models.DecimalField(**MONEY, null=True, blank=True)
+    amount = models.DecimalField(**MONEY, null=True, blank=True)
+    source = models.CharField(max_length=16, default="manual")
+    reference = models.CharField(max_length=80, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-event_date", "-created_at"]

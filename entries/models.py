@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Importer, Organization
+
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class Upload(models.Model):
+    """One ES-003 file brought in by a user; processed by a Celery task (entries.tasks)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="uploads")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    file = models.FileField(upload_to="uploads/%Y/%m/", max_length=300)
+    original_name = models.CharField(max_length=255)
+    size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    rows_total = models.IntegerField(default=0)
+    rows_read = models.IntegerField(default=0)
+    # rows_read, entries_created, entries_updated, lines, rows_rejected, warnings, changes {...}
+    summary = models.JSONField(default=dict, blank=True)
+    # [{"file", "row", "column", "value", "reason"}]
+    errors = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(100 * self.rows_read / self.rows_total))
+
+
+class Entry(models.Model):
+    """An entry summary (CBP Form 7501) aggregated from its ES-003 rows."""
+
+    class LiquidationStatus(models.TextChoices):
+        UNLIQUIDATED = "unliquidated", "Unliquidated"
+        LIQUIDATED = "liquidated", "Liquidated"
+        SUSPENDED = "suspended", "Suspended"
+        EXTENDED = "extended", "Extended"
+        UNDER_REVIEW = "under_review", "Under review"
+        FINAL = "final", "Finally liquidated"
+        UNKNOWN = "unknown", "Unknown"
+
+    class ProtestStatus(models.TextChoices):
+        NONE = "none", "None"
+        OPEN = "open", "Open"
+        SUSPENDED = "suspended", "Suspended"
+        DENIED = "denied", "Denied"
+        APPROVED = "approved", "Approved"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="entries")
+    importer = models.ForeignKey(Importer, on_delete=models.PROTECT, related_name="entries")
+    entry_number = models.CharField(max_length=11)
+    entry_type = models.CharField(max_length=2)
+    entry_date = models.DateField(null=True, blank=True)
+    entry_summary_date = models.DateField(null=True, blank=True)
+    port_code = models.CharField(max_length=8, blank=True)
+    filer_code = models.CharField(max_length=3, blank=True)
+    filer_name = models.CharField(max_length=200, blank=True)
+    liquidation_status = models.CharField(
+        max_length=16, choices=LiquidationStatus.choices, default=LiquidationStatus.UNKNOWN
+    )
+    liquidation_status_raw = models.CharField(max_length=60, blank=True)
+    liquidation_date = models.DateField(null=True, blank=True)
+    recon_flag = models.BooleanField(default=False)
+    psc_flag = models.BooleanField(default=False)
+    protest_number = models.CharField(max_length=40, blank=True)
+    protest_status = models.CharField(max_length=16, choices=ProtestStatus.choices, default=ProtestStatus.NONE)
+    # Facts the ES-003 lacks; set by users (each change audited).
+    type09_filed = models.BooleanField(default=False)
+    drawback = models.BooleanField(default=False)
+    # Cached sums over the tariff lines (rules.md: ieepa_duty).
+    ieepa_duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    total_duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    has_liquidation_columns = models.BooleanField(default=False)
+    last_upload = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "entries"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "entry_number"], name="entry_unique_per_org"),
+        ]
+        indexes = [models.Index(fields=["organization", "importer"])]
+
+    def __str__(self) -> str:
+        return self.entry_number
+
+    @property
+    def entry_number_display(self) -> str:
+        n = self.entry_number
+        return f"{n[:3]}-{n[3:10]}-{n[10:]}" if len(n) == 11 else n
+
+
+class TariffLine(models.Model):
+    """One ES-003 row: a tariff ordinal of an entry-summary line (commodity HTS or a Chapter 99 line)."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.IntegerField()
+    ordinal = models.IntegerField()
+    hts = models.CharField(max_length=10)
+    goods_value = models.DecimalField(**MONEY, null=True, blank=True)
+    duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    country_of_origin = models.CharField(max_length=2, blank=True)
+    # HTS 9903.01.xx / 9903.02.xx with positive duty (domain README §8).
+    is_ieepa = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["line_number", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "line_number", "ordinal"], name="tariffline_unique_per_entry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} {self.line_number}.{self.ordinal} {self.hts}"

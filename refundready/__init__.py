@@ -1,0 +1,3 @@
+from refundready.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,24 @@
+"""Log filter that masks bank account numbers and SSN-form importer numbers before anything is written."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# SSN-form IR numbers (NNN-NN-NNNN) and long digit runs that could be bank account numbers (8-17 digits).
+_SSN = re.compile(r"\b\d{3}-\d{2}-(\d{4})\b")
+_ACCOUNT = re.compile(r"\b\d{4,13}(\d{4})\b")
+
+
+def redact(text: str) -> str:
+    text = _SSN.sub(r"***-**-\1", text)
+    return _ACCOUNT.sub(lambda m: "*" * (len(m.group(0)) - 4) + m.group(1), text)
+
+
+class RedactSensitiveFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("dashboard/", account_views.dashboard, name="dashboard"),
+    path("accounts/", include("accounts.urls")),
+    path("entries/", include("entries.urls")),
+    path("cape/", include("cape.urls")),
+    path("ach/", include("ach.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/", include("accounts.api")),
+    path("api/", include("entries.api")),
+    path("api/", include("cape.api")),
+    path("api/", include("ach.api")),
+]

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
+from accounts.models import AuditLog, Importer, ImporterGrant, Organization
+from accounts.selectors import importers_for
+from accounts.services import ImporterNotManaged, ServiceError, grant_revoke, importer_create, importer_for_upload
+from tests.factories import BrokerFactory, MembershipFactory
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("12-345678900", "12-345678900"),
+        ("1234567890A", "12-34567890A"),
+        ("12 3456789 AB", "12-3456789AB"),
+        ('="93-417726100"', "93-417726100"),
+        ("123-45-6789", "123-45-6789"),
+        ("123456789", "123-45-6789"),
+        ("260105-00001", "260105-00001"),
+    ],
+)
+def test_it_canonicalises_every_accepted_ir_spelling(raw: str, canonical: str) -> None:
+    assert canonical_ir_number(raw) == canonical
+
+
+@pytest.mark.parametrize("raw", ["12-3456789OI", "12-3456789Z0", "12-3456789", "ABC", "", "1234-567"])
+def test_it_rejects_bad_ir_numbers_listing_the_valid_formats(raw: str) -> None:
+    with pytest.raises(InvalidIRNumber) as exc:
+        canonical_ir_number(raw)
+    assert "NN-NNNNNNNXX" in str(exc.value) and "NNN-NN-NNNN" in str(exc.value) and "YYDDPP-NNNNN" in str(exc.value)
+
+
+def test_it_masks_ssn_form_numbers_only() -> None:
+    assert mask_ir_number("123-45-6789") == "***-**-6789"
+    assert mask_ir_number("12-345678900") == "12-345678900"
+
+
+def test_a_broker_sees_granted_importers_until_the_owner_revokes(alice, bob, broker_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    assert list(importers_for(broker_org)) == [own_importer]
+    grant = ImporterGrant.objects.get(importer=own_importer, organization=broker_org)
+    grant_revoke(grant=grant, user=alice)
+    assert list(importers_for(broker_org)) == []
+    assert AuditLog.objects.filter(action="grant.revoke", object_id=str(grant.pk)).exists()
+
+
+def test_a_broker_creates_a_pending_record_for_a_client_not_yet_onboarded(bob, broker_org) -> None:  # type: ignore[no-untyped-def]
+    importer = importer_create(organization=broker_org, ir_number="27 418830200", name="Cedar Lane", user=bob)
+    assert importer.status == Importer.Status.PENDING and importer.owner is None
+    assert importer in importers_for(broker_org)
+    assert AuditLog.objects.filter(action="importer.create", user=bob).exists()
+
+
+def test_a_broker_cannot_claim_an_owned_importer(broker_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    other = BrokerFactory()
+    with pytest.raises(ServiceError):
+        importer_create(organization=other, ir_number=own_importer.ir_number)
+    assert own_importer not in importers_for(other)
+
+
+def test_an_importer_org_may_not_load_another_companys_entries(importer_org, charlie) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ImporterNotManaged):
+        importer_for_upload(organization=importer_org, ir_number="55-555555500")
+
+
+def test_an_upload_for_an_unknown_client_creates_it_for_a_broker(broker_org) -> None:  # type: ignore[no-untyped-def]
+    importer = importer_for_upload(organization=broker_org, ir_number="31-000000100", name="New Client")
+    assert importer.status == Importer.Status.PENDING
+    assert importer in importers_for(broker_org)
+
+
+def test_another_tenants_importer_is_a_404(client, charlie, own_importer) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(charlie)
+    assert client.get(reverse("importer_detail", args=[own_importer.pk])).status_code == 404
+
+
+def test_a_user_in_two_organisations_switches(client, alice, broker_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    MembershipFactory(user=alice, organization=broker_org, role="viewer")
+    client.force_login(alice)
+    orgs = {m.organization.slug for m in alice.memberships.all()}
+    assert orgs == {"blue-heron", "harbor"}
+    response = client.post(reverse("switch_organization"), {"organization": broker_org.pk}, follow=True)
+    assert "Now working as Harbor Customs Brokerage" in response.content.decode()
+    other = Organization.objects.create(name="Not mine", slug="not-mine", kind="broker")
+    response = client.post(reverse("switch_organization"), {"organization": other.pk}, follow=True)
+    assert "You are not a member of that organisation." in response.content.decode()
+
+
+def test_viewers_read_but_never_change(client, vera) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(vera)
+    assert client.get(reverse("importer_list")).status_code == 200
+    assert client.get(reverse("importer_new")).status_code == 403
+    assert client.post(reverse("importer_new"), {"ir_number": "31-000000100", "name": "X"}).status_code == 403
+    assert not Importer.objects.filter(ir_number="31-000000100").exists()
+
+
+def test_the_api_is_scoped_and_viewers_cannot_write(client, vera, alice, charlie, own_importer) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(charlie)
+    assert [i["name"] for i in client.get("/api/importers/").json()["results"]] == ["Outsider Trading LLC"]
+    assert client.get(f"/api/importers/{own_importer.pk}/").status_code == 404
+    client.force_login(vera)
+    assert client.post("/api/importers/", {"ir_number": "31-000000100", "name": "X"}).status_code == 403
+    client.force_login(alice)
+    bad = client.post("/api/importers/", {"ir_number": "31-00000010O", "name": "X"})
+    assert bad.status_code == 400 and "NN-NNNNNNNXX" in bad.json()["ir_number"][0]
+
+
+def test_token_authentication_scopes_to_the_organisation(client, alice, own_importer) -> None:  # type: ignore[no-untyped-def]
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=alice)
+    response = client.get("/api/importers/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert [i["ir_number"] for i in response.json()["results"]] == ["93-417726100"]
+    key = token.key
+    token.delete()
+    assert client.get("/api/importers/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from refundready.env import env_bool, env_int, env_list
+from refundready.logging import redact
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_typed_helpers_reject_bad_values(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("X_BOOL", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="X_BOOL"):
+        env_bool("X_BOOL")
+    monkeypatch.setenv("X_INT", "12MB")
+    with pytest.raises(ImproperlyConfigured, match="X_INT"):
+        env_int("X_INT", 1)
+    monkeypatch.setenv("X_INT", "-5")
+    with pytest.raises(ImproperlyConfigured, match="minimum"):
+        env_int("X_INT", 1, minimum=0)
+    monkeypatch.setenv("X_LIST", "a.com, b.com,")
+    assert env_list("X_LIST", []) == ["a.com", "b.com"]
+
+
+def _settings_subprocess(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEY", "REDIS_URL", "CELERY_BROKER_URL"}}
+    base.update(env)
+    base["DJANGO_SETTINGS_MODULE"] = "refundready.settings"
+    return subprocess.run([sys.executable, "-c", "import django; django.setup(); from django.conf import settings; " + code],
+                          cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
+
+
+def test_secret_key_is_required_unless_debug(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = _settings_subprocess({"DEBUG": "false", "DATA_DIR": str(tmp_path)}, "print(1)")
+    assert result.returncode != 0 and "SECRET_KEY is required" in result.stderr
+
+
+def test_database_and_broker_come_from_the_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_BROKER_URL, settings.TIME_ZONE)"
+    default = _settings_subprocess({"DEBUG": "true", "DATA_DIR": str(tmp_path)}, code)
+    assert default.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "America/New_York"]
+    prod = _settings_subprocess(
+        {"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://u@db:5432/rr", "REDIS_URL": "redis://r:6379/0"}, code
+    )
+    assert prod.stdout.split()[:2] == ["django.db.backends.postgresql", "redis://r:6379/0"]
+    bad = _settings_subprocess({"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "mysql://x/y"}, code)
+    assert bad.returncode != 0 and "only sqlite:// and postgres://" in bad.stderr
+
+
+def test_bad_encryption_keys_fail_loudly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = _settings_subprocess({"DEBUG": "true", "DATA_DIR": str(tmp_path), "FIELD_ENCRYPTION_KEY": "short"}, "print(1)")
+    assert result.returncode != 0 and "FIELD_ENCRYPTION_KEY" in result.stderr
+
+
+def test_deploy_check_is_clean_with_production_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    env.update({"DEBUG": "false", "DATA_DIR": str(tmp_path), "SECRET_KEY": "x" * 60 + "prod-secret-value-with-enough-entropy",
+                "ALLOWED_HOSTS": "refunds.example.com",
+                "FIELD_ENCRYPTION_KEY": "7Bd0nS8t2H3y1Qe4ZkVgk9o9mUj7b6o3i0r5u8w1y4c=",
+                "DJANGO_SETTINGS_MODULE": "refundready.settings"})
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_logs_never_carry_account_or_ssn_numbers() -> None:
+    assert redact("acct 123456789012 for 123-45-6789") == "acct ********9012 for ***-**-6789"
