@@ -1,3 +1,5 @@
-from django.urls import path  # noqa: F401
+"""CAPE URLs: declarations, refunds and exports (cape.urls_declarations)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [path("", include("cape.urls_declarations"))]

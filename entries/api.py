@@ -1,4 +1,5 @@
-from rest_framework.routers import SimpleRouter
+"""Entries API: uploads (entries.api_uploads) and entries/classifications (entries.api_browse)."""
 
-router = SimpleRouter()
-urlpatterns = router.urls
+from django.urls import include, path
+
+urlpatterns = [path("", include("entries.api_uploads")), path("", include("entries.api_browse"))]

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+"""Entries URLs: uploads (ES-003 ingestion) and browsing (entry list/detail, classification)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("entries.urls_browse")),
+    path("uploads/", include("entries.urls_uploads")),
+]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("dashboard/", account_views.dashboard, name="dashboard"),
     path("accounts/", include("accounts.urls")),
+    path("onboarding/", include("accounts.urls_onboarding")),
     path("entries/", include("entries.urls")),
     path("cape/", include("cape.urls")),
     path("ach/", include("ach.urls")),
