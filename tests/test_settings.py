@@ -71,3 +71,8 @@ def test_deploy_check_is_clean_with_production_settings(tmp_path) -> None:  # ty
 
 def test_logs_never_carry_account_or_ssn_numbers() -> None:
     assert redact("acct 123456789012 for 123-45-6789") == "acct ********9012 for ***-**-6789"
+
+
+def test_healthz_answers_without_login_and_checks_the_database(client, db) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/healthz", HTTP_HOST="not-an-allowed-host")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
