@@ -107,6 +107,10 @@ class Declaration(models.Model):
     submitted_on = models.DateField(null=True, blank=True)
     claim_number = models.CharField(max_length=40, blank=True)
     accepted_on = models.DateField(null=True, blank=True)
+    # What the last CAPE Claim Details import said: counts, unknown entries, missing entries.
+    outcome_summary = models.JSONField(default=dict, blank=True)
+    # A declaration rebuilt from rejected entries that have since been corrected points at its origin.
+    refiled_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="refiles")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -129,10 +133,13 @@ class DeclarationEntry(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
     error_text = models.CharField(max_length=200, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
+    # Set when a user confirms the post-summary correction for a rejected entry was filed in ACE.
+    corrected_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["declaration", "position"]
         constraints = [models.UniqueConstraint(fields=["declaration", "entry"], name="declarationentry_unique")]
+        indexes = [models.Index(fields=["entry", "outcome"])]
 
 
 class RefundEvent(models.Model):
