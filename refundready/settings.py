@@ -157,6 +157,14 @@ FIELD_ENCRYPTION_KEYS = _fernet_keys()
 # Celery: Redis when REDIS_URL/CELERY_BROKER_URL is set, otherwise kombu's filesystem transport,
 # an embedded broker that needs no server.
 REDIS_URL = env_str("REDIS_URL")
+# Cache (login throttling, rate limits): Redis when configured, else per-process memory.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "refundready"}
+}
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
