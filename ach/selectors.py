@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Q, QuerySet, Sum
 
-from accounts.models import Importer
-from ach.models import AchEnrollment, NotifyParty
+from accounts.models import Importer, Organization
+from accounts.selectors import importers_for
+from ach.guidance import SPECIAL_CASE_CODES, special_case
+from ach.models import AchEnrollment, AchRejection, NotifyParty
 
 
 @dataclass(frozen=True)
@@ -21,10 +25,17 @@ class RefundRecipient:
     importer_has_active_ach: bool
     notify_party_receives: bool
     warnings: list[str] = field(default_factory=list)
+    # "ok" (will be paid), "warn" (entered, not confirmed), "bounce" (nowhere to pay)
+    level: str = "ok"
+    special_cases: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def can_be_paid(self) -> bool:
         return self.notify_party_receives or self.importer_has_active_ach
+
+    @property
+    def receiver_label(self) -> str:
+        return "4811 notify party" if self.receiver == "notify_party" else "Importer of record"
 
 
 def importer_ids_with_refund_route(importer_ids: Iterable[int]) -> set[int]:
@@ -42,18 +53,131 @@ def importer_ids_with_refund_route(importer_ids: Iterable[int]) -> set[int]:
     return active | via_notify
 
 
-def refund_recipient(importer: Importer) -> RefundRecipient:
-    enrollment = AchEnrollment.objects.filter(importer=importer).first()
+def special_cases_for(enrollment: AchEnrollment | None, notify: NotifyParty | None = None) -> list[dict[str, Any]]:
+    """The seed-004 special cases that apply, each with its guidance and contacts (ach/data/ach_guidance.json)."""
+    cases = []
+    if enrollment is not None:
+        for code in SPECIAL_CASE_CODES:
+            value = getattr(enrollment, code)
+            if value:
+                case = special_case(code)
+                if code == "paper_check_waiver":
+                    case["state"] = enrollment.get_paper_check_waiver_display()
+                cases.append(case)
+    if notify is not None and (notify.on_ace_profile or notify.in_box_28) and not notify.ach_enrolled:
+        cases.append(special_case("notify_party_not_enrolled"))
+    return cases
+
+
+def _recipient(importer: Importer, enrollment: AchEnrollment | None, notify: NotifyParty | None) -> RefundRecipient:
     active = enrollment is not None and enrollment.status == AchEnrollment.Status.ACTIVE
-    notify = NotifyParty.objects.filter(importer=importer).first()
+    status = enrollment.status if enrollment is not None else AchEnrollment.Status.NOT_STARTED
+    cases = special_cases_for(enrollment, notify)
     warnings: list[str] = []
     if notify is not None and notify.receives_refund:
-        return RefundRecipient("notify_party", notify.name, active, True, warnings)
+        return RefundRecipient("notify_party", notify.name, active, True, warnings, "ok", cases)
     if notify is not None:
         missing = [label for ok, label in [(notify.on_ace_profile, "on the importer's ACE profile"),
                                             (notify.in_box_28, "in box 28 of the 7501s"),
                                             (notify.ach_enrolled, "enrolled for ACH refunds")] if not ok]
         warnings.append(f"The 4811 notify party {notify.name} is not {', '.join(missing)}: the refund goes to the importer instead.")
-    if not active:
+    level = "ok"
+    if status == AchEnrollment.Status.REJECTED:
+        warnings.append("CBP rejected a refund to this importer's ACH account: further refunds will bounce until valid bank "
+                        "details are enrolled in ACE and CBP ACH refund support is emailed.")
+        level = "bounce"
+    elif status == AchEnrollment.Status.ENTERED:
+        warnings.append("Bank details were entered in ACE but not yet seen active there: check ACE before filing CAPE, or the refund may bounce.")
+        level = "warn"
+    elif not active:
         warnings.append("The importer has no active ACH refund enrollment: CBP cannot pay this refund (it will bounce or wait).")
-    return RefundRecipient("importer", importer.name, active, False, warnings)
+        level = "bounce"
+    return RefundRecipient("importer", importer.name, active, False, warnings, level, cases)
+
+
+def refund_recipient(importer: Importer) -> RefundRecipient:
+    enrollment = AchEnrollment.objects.filter(importer=importer).first()
+    notify = NotifyParty.objects.filter(importer=importer).first()
+    return _recipient(importer, enrollment, notify)
+
+
+# ---------------------------------------------------------------- scoped reads for pages and API
+def ach_importers(organization: Organization | None) -> QuerySet[Importer]:
+    return importers_for(organization).select_related("ach_enrollment", "notify_party")
+
+
+def enrollment_for(importer: Importer) -> AchEnrollment | None:
+    return AchEnrollment.objects.filter(importer=importer).first()
+
+
+def rejections_for(importer: Importer) -> QuerySet[AchRejection]:
+    return AchRejection.objects.filter(importer=importer).order_by("resolved_on", "-rejected_on", "-pk")
+
+
+def rejections_visible_to(organization: Organization | None) -> QuerySet[AchRejection]:
+    return AchRejection.objects.filter(importer__in=importers_for(organization).values("pk")).select_related("importer")
+
+
+@dataclass
+class OverviewRow:
+    importer: Importer
+    enrollment: AchEnrollment | None
+    notify: NotifyParty | None
+    recipient: RefundRecipient
+    cape_duty: Decimal
+    cape_entries: int
+    open_rejections: int
+    rejected_amount: Decimal
+
+    @property
+    def status(self) -> str:
+        return self.enrollment.status if self.enrollment else AchEnrollment.Status.NOT_STARTED
+
+    @property
+    def status_label(self) -> str:
+        return AchEnrollment.Status(self.status).label
+
+    @property
+    def has_route(self) -> bool:
+        return self.recipient.can_be_paid
+
+    @property
+    def at_risk(self) -> Decimal:
+        """IEEPA duty on CAPE paths that has nowhere to be paid (no active ACH, no qualifying 4811)."""
+        return Decimal("0.00") if self.has_route else self.cape_duty
+
+
+def ach_overview(organization: Organization | None) -> list[OverviewRow]:
+    """Every importer the organisation owns or manages, with its ACH position and the IEEPA duty on
+    CAPE paths at risk (this organisation's classifications), sorted by money at risk."""
+    from cape.models import CAPE_PATHS, Classification
+
+    importers = list(ach_importers(organization))
+    ids = [i.pk for i in importers]
+    duty = {
+        row["importer_id"]: (row["total"] or Decimal("0.00"), row["n"])
+        for row in Classification.objects.filter(organization=organization, importer_id__in=ids, path__in=list(CAPE_PATHS))
+        .values("importer_id").annotate(total=Sum("ieepa_duty"), n=Count("pk"))
+    }
+    rejected = {
+        row["importer_id"]: (row["n"], row["total"] or Decimal("0.00"))
+        for row in AchRejection.objects.filter(importer_id__in=ids, resolved_on__isnull=True)
+        .values("importer_id").annotate(n=Count("pk"), total=Sum("amount"))
+    }
+    rows = []
+    for imp in importers:
+        enrollment = getattr(imp, "ach_enrollment", None) if _has(imp, "ach_enrollment") else None
+        notify = getattr(imp, "notify_party", None) if _has(imp, "notify_party") else None
+        total, n = duty.get(imp.pk, (Decimal("0.00"), 0))
+        open_n, open_amount = rejected.get(imp.pk, (0, Decimal("0.00")))
+        rows.append(OverviewRow(imp, enrollment, notify, _recipient(imp, enrollment, notify), total, n, open_n, open_amount))
+    rows.sort(key=lambda r: (-r.at_risk, -r.rejected_amount, r.has_route, -r.cape_duty, r.importer.name.lower(), r.importer.pk))
+    return rows
+
+
+def _has(obj: Any, related: str) -> bool:
+    try:
+        getattr(obj, related)
+    except (AchEnrollment.DoesNotExist, NotifyParty.DoesNotExist):
+        return False
+    return True
