@@ -46,6 +46,8 @@ class Classification(models.Model):
     protest_deadline_projected = models.BooleanField(default=False)
     cit_deadline = models.DateField(null=True, blank=True)
     days_since_liquidation = models.IntegerField(null=True, blank=True)
+    # Effectively liquidated on as_of (a liquidation date in the future does not count).
+    liquidated = models.BooleanField(default=False)
     estimated_interest = models.DecimalField(**MONEY, null=True, blank=True)
     # The first as_of on which this result could differ (nightly runs skip entries not yet due).
     stable_until = models.DateField(null=True, blank=True, db_index=True)
@@ -72,13 +74,21 @@ class ClassificationChange(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     old_path = models.CharField(max_length=16, blank=True)
     new_path = models.CharField(max_length=16)
+    old_reasons = models.JSONField(default=list)
     reasons = models.JSONField(default=list)
+    # Effectively liquidated before and after (the digest reports entries newly liquidated).
+    was_liquidated = models.BooleanField(default=False)
+    is_liquidated = models.BooleanField(default=False)
     ruleset = models.CharField(max_length=16)
     as_of = models.DateField()
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-at"]
+        indexes = [models.Index(fields=["organization", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}: {self.old_path or '-'} -> {self.new_path}"
 
 
 class Declaration(models.Model):
