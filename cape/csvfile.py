@@ -1,6 +1,6 @@
 """The CAPE declaration file: writer and splitter (no ORM).
 
-Source: shared/domain/README.md §6 (CBP CAPE guidance, CSMS #67837457 / CAPE Phase 1 filing guide):
+Source: shared/domain/README.md §6 (CBP CAPE guidance as summarised there):
 CSV, one column, header ``Entry Number`` in A1, one 11-character entry number per row, at most
 9,999 entries per declaration, under 1 MB, no duplicates. We write UTF-8 without a BOM, ``\\n``
 line endings and no quoting, so the bytes are predictable and their SHA-256 is meaningful.
