@@ -127,7 +127,7 @@ def enrollment_details_save(
         importer=importer.pk,
         bank_name=enrollment.bank_name,
         routing_number=routing,
-        account=enrollment.account_masked,
+        account_last4=enrollment.account_last4,
         account_type=account_type,
         status_reset=reset or None,
     )

@@ -1,0 +1,63 @@
+"""Who receives the refund: the 4811 notify party only when all three conditions hold, otherwise the importer."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from ach.models import AchEnrollment
+from ach.selectors import importer_ids_with_refund_route, refund_recipient
+from tests.ach.factories import AchEnrollmentFactory, NotifyPartyFactory
+
+pytestmark = pytest.mark.django_db
+
+CASES = list(itertools.product([False, True], repeat=4))  # on_ace_profile, in_box_28, ach_enrolled (4811) × importer ACH active
+
+
+@pytest.mark.parametrize(("on_profile", "in_box_28", "np_enrolled", "importer_active"), CASES)
+def test_the_recipient_table(own_importer, on_profile: bool, in_box_28: bool, np_enrolled: bool, importer_active: bool) -> None:  # type: ignore[no-untyped-def]
+    AchEnrollmentFactory(importer=own_importer, status=AchEnrollment.Status.ACTIVE if importer_active else AchEnrollment.Status.NOT_STARTED)
+    NotifyPartyFactory(importer=own_importer, name="Harbor Customs Brokerage", on_ace_profile=on_profile, in_box_28=in_box_28,
+                       ach_enrolled=np_enrolled)
+    recipient = refund_recipient(own_importer)
+    notify_receives = on_profile and in_box_28 and np_enrolled
+    if notify_receives:
+        assert (recipient.receiver, recipient.name) == ("notify_party", "Harbor Customs Brokerage")
+        assert recipient.warnings == []
+    else:
+        assert (recipient.receiver, recipient.name) == ("importer", own_importer.name)
+        assert any("goes to the importer instead" in w for w in recipient.warnings)
+    assert recipient.can_be_paid is (notify_receives or importer_active)
+    bounces = not (notify_receives or importer_active)
+    assert any("bounce" in w for w in recipient.warnings) is bounces
+    assert recipient.level == ("bounce" if bounces else "ok")
+    assert (own_importer.pk in importer_ids_with_refund_route([own_importer.pk])) is (notify_receives or importer_active)
+
+
+@pytest.mark.parametrize("status", ["not_started", "entered", "rejected", None])
+def test_an_importer_without_notify_party_and_without_active_ach_is_warned(own_importer, status) -> None:  # type: ignore[no-untyped-def]
+    if status:
+        AchEnrollmentFactory(importer=own_importer, status=status)
+    recipient = refund_recipient(own_importer)
+    assert recipient.receiver == "importer" and not recipient.can_be_paid
+    assert recipient.level == ("warn" if status == "entered" else "bounce")
+    assert recipient.warnings
+
+
+def test_special_cases_are_recognised_with_guidance_and_contact(own_importer) -> None:  # type: ignore[no-untyped-def]
+    AchEnrollmentFactory(importer=own_importer, foreign_no_us_bank=True, ace_account_inactive=True, ace_account_voided=True,
+                         paper_check_waiver="requested")
+    NotifyPartyFactory(importer=own_importer, on_ace_profile=True, in_box_28=True, ach_enrolled=False)
+    cases = {c["code"]: c for c in refund_recipient(own_importer).special_cases}
+    assert set(cases) == {"foreign_no_us_bank", "ace_account_inactive", "ace_account_voided", "paper_check_waiver",
+                          "notify_party_not_enrolled"}
+    assert "customs broker" in cases["foreign_no_us_bank"]["guidance"]
+    assert "reactivated" in cases["ace_account_inactive"]["guidance"]
+    assert "BONDQUESTIONS@CBP.DHS.GOV" in cases["ace_account_voided"]["contact_details"][0]["emails"]
+    assert "(317) 614-4880" in cases["ace_account_voided"]["contact_details"][0]["phones"]
+    assert "31 CFR 208.4" in cases["paper_check_waiver"]["title"]
+    assert "frn-achrefundsupport@cbp.dhs.gov" in cases["paper_check_waiver"]["contact_details"][0]["emails"]
+    assert cases["paper_check_waiver"]["state"] == "Requested"
+    for case in cases.values():
+        assert "seed 004" in case["source"]
