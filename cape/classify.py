@@ -24,6 +24,7 @@ from accounts.services import ServiceError, audit
 from cape import rules
 from cape.interest import estimate_interest
 from cape.models import Classification, ClassificationChange, Declaration, DeclarationEntry
+from cape.selectors import bump_totals_version, digest_for
 from entries.models import Entry, Upload
 
 EASTERN = ZoneInfo("America/New_York")
@@ -143,6 +144,7 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
     count = 0
     for chunk in _chunks(ids):
         count += _classify_chunk(chunk, as_of=as_of, routed_cache=routed_cache)
+    transaction.on_commit(lambda: bump_totals_version(organization.pk))
     return count
 
 
@@ -294,3 +296,43 @@ def entry_facts_update(
             classify_entries(organization=organization, entry_ids=[locked.pk], as_of=as_of)
     entry.refresh_from_db()
     return Classification.objects.filter(entry_id=entry.pk).first()
+
+
+# ---------------------------------------------------------------- the daily digest
+def digest_send(*, organization: Organization, as_of: date, since: datetime) -> int:
+    """Email the deadline digest to every member who has not opted out (Membership.email_digest).
+    Returns the number of messages sent; nothing is sent when there is nothing to say."""
+    from django.conf import settings
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+
+    from accounts.models import Membership
+
+    recipients = sorted(
+        {
+            m.user.email
+            for m in Membership.objects.filter(organization=organization, email_digest=True).select_related("user")
+            if m.user.is_active and m.user.email
+        }
+    )
+    if not recipients:
+        return 0
+    digest = digest_for(organization, as_of=as_of, since=since)
+    if digest.is_empty:
+        return 0
+    base_url = getattr(settings, "SITE_URL", "").rstrip("/")
+    context = {"digest": digest, "base_url": base_url, "organization": organization}
+    subject = (
+        f"RefundReady deadlines for {organization.name}, {as_of:%B} {as_of.day}: "
+        f"{digest.cape_closing_count} CAPE window(s) closing, {digest.protest_due_count} protest deadline(s)"
+    )
+    text = render_to_string("email/digest.txt", context)
+    html = render_to_string("email/digest.html", context)
+    sent = 0
+    for address in recipients:  # one message each: members never see each other's addresses
+        message = EmailMultiAlternatives(subject, text, None, [address])
+        message.attach_alternative(html, "text/html")
+        sent += message.send()
+    audit(action="digest.sent", organization=organization, recipients=len(recipients), as_of=as_of.isoformat(),
+          cape_closing=digest.cape_closing_count, protest_due=digest.protest_due_count)
+    return sent

@@ -64,6 +64,7 @@ class Path:
     NEEDS_REVIEW = "needs_review"
 
 
+CAPE_PATHS = (Path.CAPE_PHASE1, Path.CAPE_PHASE2)
 PATHS = (
     Path.CAPE_PHASE1, Path.CAPE_PHASE2, Path.PROTEST, Path.CIT, Path.WAIT, Path.FILED, Path.NOT_ELIGIBLE,
     Path.NEEDS_REVIEW,

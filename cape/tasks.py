@@ -1,8 +1,11 @@
-"""Classification tasks (owned by the classification work; see cape/classify.py)."""
+"""Classification tasks: thin wrappers that take ids and call one service (cape/classify.py)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from celery import shared_task
+from django.utils import timezone
 
 
 @shared_task(name="cape.tasks.classify_upload")
@@ -11,3 +14,59 @@ def classify_upload(upload_id: int) -> None:
     from cape.classify import classify_upload_entries
 
     classify_upload_entries(upload_id=upload_id)
+
+
+@shared_task(name="cape.tasks.classify_organization", acks_late=True)
+def classify_organization(organization_id: int, as_of: str | None = None) -> dict[str, int]:
+    """Idempotent (the same as_of gives the same rows), so acks_late is safe."""
+    from accounts.models import Organization
+    from cape.classify import classify_organization as run, today_eastern
+
+    org = Organization.objects.filter(pk=organization_id).first()
+    if org is None:
+        return {"touched": 0, "total": 0}
+    result = run(organization=org, as_of=date.fromisoformat(as_of) if as_of else today_eastern())
+    return {"touched": result.touched, "total": result.total}
+
+
+@shared_task(name="cape.tasks.classify_all_organizations")
+def classify_all_organizations(as_of: str | None = None) -> int:
+    """Nightly (beat): deadlines move every day. One task per organisation that has entries."""
+    from cape.classify import today_eastern
+    from entries.models import Entry
+
+    day = as_of or today_eastern().isoformat()
+    org_ids = list(Entry.objects.order_by().values_list("organization_id", flat=True).distinct())
+    for org_id in org_ids:
+        classify_organization.delay(org_id, day)
+    return len(org_ids)
+
+
+@shared_task(name="cape.tasks.send_deadline_digest", acks_late=False)
+def send_deadline_digest(organization_id: int, as_of: str | None = None) -> int:
+    """One organisation's digest. Reclassifies what is due first, so the digest is right whichever
+    beat task runs first that day."""
+    from accounts.models import Organization
+    from cape.classify import classify_organization as run, digest_send, today_eastern
+
+    org = Organization.objects.filter(pk=organization_id).first()
+    if org is None:
+        return 0
+    day = date.fromisoformat(as_of) if as_of else today_eastern()
+    run(organization=org, as_of=day)
+    return digest_send(organization=org, as_of=day, since=timezone.now() - timedelta(days=1))
+
+
+@shared_task(name="cape.tasks.send_deadline_digests")
+def send_deadline_digests(as_of: str | None = None) -> int:
+    """Daily (beat): one digest task per organisation with at least one member who wants it."""
+    from accounts.models import Membership
+    from cape.classify import today_eastern
+
+    day = as_of or today_eastern().isoformat()
+    org_ids = list(
+        Membership.objects.filter(email_digest=True).order_by().values_list("organization_id", flat=True).distinct()
+    )
+    for org_id in org_ids:
+        send_deadline_digest.delay(org_id, day)
+    return len(org_ids)

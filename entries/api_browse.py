@@ -1,4 +1,214 @@
+"""Entries and classifications API: the same data and filters as the entry pages.
+
+/api/entries/            keyset-paginated list (``next`` carries the cursor; no COUNT over the table)
+/api/entries/{id}/       one entry with its tariff lines and classification (reasons explained)
+/api/classifications/    totals by path (count and IEEPA duty)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.irnumber import mask_ir_number
+from accounts.selectors import importers_for
+from cape import rules
+from cape.models import Classification
+from cape.selectors import MAX_PAGE_SIZE, PAGE_SIZE, SORTS, EntryFilters, entries_for, entry_page, path_totals
+from entries.models import Entry, TariffLine
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    rule = serializers.CharField()
+    source = serializers.CharField()
+    text = serializers.CharField()
+
+
+class ClassificationSerializer(serializers.ModelSerializer):
+    reasons_explained = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Classification
+        fields = [
+            "path", "reasons", "reasons_explained", "deadline", "urgent", "deadline_passed",
+            "projected_liquidation_date", "cape_window_closes", "protest_deadline", "protest_deadline_projected",
+            "cit_deadline", "days_since_liquidation", "liquidated", "estimated_interest", "stable_until", "ruleset",
+            "as_of", "computed_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ReasonSerializer(many=True))
+    def get_reasons_explained(self, obj: Classification) -> list[dict[str, str]]:
+        out = []
+        for code in obj.reasons:
+            rule, source, text = rules.explain(code)
+            out.append({"code": code, "rule": rule, "source": source, "text": text})
+        return out
+
+
+class TariffLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TariffLine
+        fields = ["line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "is_ieepa"]
+        read_only_fields = fields
+
+
+class EntrySummarySerializer(serializers.ModelSerializer):
+    importer_number = serializers.SerializerMethodField()
+    importer_name = serializers.CharField(source="importer.name", read_only=True)
+
+    class Meta:
+        model = Entry
+        fields = [
+            "id", "entry_number", "importer_id", "importer_number", "importer_name", "entry_type", "entry_date",
+            "entry_summary_date", "liquidation_status", "liquidation_date", "recon_flag", "protest_status",
+            "type09_filed", "drawback", "ieepa_duty", "total_duty",
+        ]
+        read_only_fields = fields
+
+    def get_importer_number(self, obj: Entry) -> str:
+        return mask_ir_number(obj.importer.ir_number)
+
+
+class EntryListItemSerializer(EntrySummarySerializer):
+    classification = serializers.SerializerMethodField()
+
+    class Meta(EntrySummarySerializer.Meta):
+        fields = EntrySummarySerializer.Meta.fields + ["classification"]
+        read_only_fields = fields
+
+    @extend_schema_field(ClassificationSerializer(allow_null=True))
+    def get_classification(self, obj: Entry) -> dict[str, Any] | None:
+        c = getattr(obj, "classification", None)
+        return ClassificationSerializer(c).data if c is not None else None
+
+
+class EntryDetailSerializer(EntryListItemSerializer):
+    lines = TariffLineSerializer(many=True, read_only=True)
+
+    class Meta(EntryListItemSerializer.Meta):
+        fields = EntryListItemSerializer.Meta.fields + ["port_code", "filer_code", "filer_name", "protest_number", "lines"]
+        read_only_fields = fields
+
+
+class FilterSerializer(serializers.Serializer):
+    path = serializers.ChoiceField(choices=list(rules.PATHS), required=False)
+    reason = serializers.CharField(required=False, max_length=200)
+    urgency = serializers.ChoiceField(choices=["urgent", "deadline_passed", "any"], required=False)
+    within_days = serializers.IntegerField(required=False, min_value=0, max_value=3650)
+    importer = serializers.IntegerField(required=False, min_value=1)
+    sort = serializers.ChoiceField(choices=list(SORTS), required=False, default="deadline")
+    after = serializers.CharField(required=False, max_length=100)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=PAGE_SIZE)
+
+
+_FILTER_PARAMS = [
+    OpenApiParameter("path", str, enum=list(rules.PATHS)),
+    OpenApiParameter("reason", str, description="A reason code, e.g. within_80_days or cape_rejected"),
+    OpenApiParameter("urgency", str, enum=["urgent", "deadline_passed", "any"]),
+    OpenApiParameter("within_days", int, description="Path deadline between today and today + N days"),
+    OpenApiParameter("importer", int, description="Importer id"),
+    OpenApiParameter("sort", str, enum=list(SORTS)),
+    OpenApiParameter("after", str, description="Cursor from the previous page's `next`"),
+    OpenApiParameter("page_size", int),
+]
+
+
+def _filters(request: Request, organization: Any) -> tuple[EntryFilters, dict[str, Any]]:
+    s = FilterSerializer(data=request.query_params)
+    s.is_valid(raise_exception=True)
+    data = s.validated_data
+    importer_id = data.get("importer")
+    if importer_id is not None and not importers_for(organization).filter(pk=importer_id).exists():
+        raise ValidationError({"importer": ["No such importer in your organisation."]})
+    return (
+        EntryFilters(
+            path=data.get("path", ""), reason=data.get("reason", ""), urgency=data.get("urgency", ""),
+            within_days=data.get("within_days"), importer_id=importer_id, sort=data.get("sort") or "deadline",
+        ),
+        data,
+    )
+
+
+class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Entries the acting organisation can see, with their classification."""
+
+    serializer_class = EntryDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Entry]:
+        if getattr(self, "swagger_fake_view", False):
+            return Entry.objects.none()
+        return (
+            entries_for(self.request.organization)  # type: ignore[attr-defined]
+            .select_related("importer", "classification")
+            .prefetch_related("lines")
+            .order_by("pk")
+        )
+
+    @extend_schema(
+        parameters=_FILTER_PARAMS,
+        responses=inline_serializer(
+            "EntryPage",
+            {"next": serializers.CharField(allow_null=True), "results": EntryListItemSerializer(many=True)},
+        ),
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        org = request.organization  # type: ignore[attr-defined]
+        filters, data = _filters(request, org)
+        page = entry_page(org, filters, after=data.get("after"), size=data["page_size"])
+        entries = []
+        for c in page.rows:
+            e = c.entry
+            e.importer = c.importer
+            e.classification = c
+            entries.append(e)
+        next_url = None
+        if page.next_cursor:
+            params = {k: v for k, v in request.query_params.items() if k != "after"}
+            params["after"] = page.next_cursor
+            next_url = request.build_absolute_uri(request.path) + "?" + urlencode(params)
+        return Response({"next": next_url, "results": EntryListItemSerializer(entries, many=True).data})
+
+
+class ClassificationSummaryViewSet(viewsets.GenericViewSet):
+    """Totals by path: number of entries and IEEPA duty (filters as on the list)."""
+
+    serializer_class = inline_serializer(
+        "PathTotal",
+        {"path": serializers.CharField(), "label": serializers.CharField(), "count": serializers.IntegerField(),
+         "ieepa_duty": serializers.DecimalField(max_digits=18, decimal_places=2)},
+    )
+
+    def get_queryset(self) -> QuerySet[Classification]:
+        return Classification.objects.none()  # totals only; nothing is listed row by row here
+
+    @extend_schema(parameters=[p for p in _FILTER_PARAMS if p.name not in ("sort", "after", "page_size")],
+                   responses=inline_serializer(
+                       "PathTotals",
+                       {"ruleset": serializers.CharField(), "paths": serializers.ListField(child=serializers.DictField())},
+                   ))
+    def list(self, request: Request) -> Response:
+        org = request.organization  # type: ignore[attr-defined]
+        filters, _ = _filters(request, org)
+        totals = path_totals(org, filters)
+        return Response({
+            "ruleset": rules.RULESET,
+            "paths": [
+                {"path": t.path, "label": t.label, "count": t.count, "ieepa_duty": f"{t.ieepa_duty:.2f}"} for t in totals
+            ],
+        })
+
+
 router = SimpleRouter()
+router.register("entries", EntryViewSet, basename="entry")
+router.register("classifications", ClassificationSummaryViewSet, basename="classification")
 urlpatterns = router.urls

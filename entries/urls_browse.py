@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+"""Entry browsing pages (classification capability)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from entries import views_browse
+
+urlpatterns = [
+    path("", views_browse.entry_list, name="entry_list"),
+    path("<int:pk>/", views_browse.entry_detail, name="entry_detail"),
+]

@@ -1,0 +1,292 @@
+"""Reads of entries and their classifications, always scoped to the acting organisation.
+
+An organisation sees an entry when the entry belongs to it AND its importer is one the organisation
+owns or manages through an unrevoked grant (accounts.selectors.importers_for): revoking a grant
+hides the broker's copies at once.
+
+Lists use keyset pagination over (sort key, entry id): no COUNT(*) and no OFFSET, so page 5,000 of a
+million entries costs the same as page 1 (index Classification(organization, path, deadline)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from accounts.models import Organization
+from accounts.selectors import importers_for
+from cape import rules
+from cape.models import Classification, ClassificationChange
+from entries.models import Entry
+
+SORTS = ("deadline", "amount")
+URGENCY = ("urgent", "deadline_passed", "any")
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def entries_for(organization: Organization | None) -> QuerySet[Entry]:
+    if organization is None:
+        return Entry.objects.none()
+    return Entry.objects.filter(organization=organization, importer__in=importers_for(organization))
+
+
+def classifications_for(organization: Organization | None) -> QuerySet[Classification]:
+    if organization is None:
+        return Classification.objects.none()
+    return Classification.objects.filter(organization=organization, importer__in=importers_for(organization))
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    path: str = ""
+    reason: str = ""
+    urgency: str = ""
+    within_days: int | None = None
+    importer_id: int | None = None
+    sort: str = "deadline"
+    as_of: date | None = None  # for "deadline within N days"; today (Eastern) when None
+
+    def as_key(self) -> str:
+        data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items() if k != "sort"}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def filtered_classifications(organization: Organization | None, filters: EntryFilters) -> QuerySet[Classification]:
+    qs = classifications_for(organization)
+    if filters.path:
+        qs = qs.filter(path=filters.path)
+    if filters.reason:
+        qs = qs.filter(reasons_text__contains=f"|{filters.reason}")
+    if filters.urgency == "urgent":
+        qs = qs.filter(urgent=True)
+    elif filters.urgency == "deadline_passed":
+        qs = qs.filter(deadline_passed=True)
+    elif filters.urgency == "any":
+        qs = qs.filter(Q(urgent=True) | Q(deadline_passed=True))
+    if filters.within_days is not None:
+        from cape.classify import today_eastern
+
+        today = filters.as_of or today_eastern()
+        qs = qs.filter(deadline__gte=today, deadline__lte=today + timedelta(days=filters.within_days))
+    if filters.importer_id is not None:
+        qs = qs.filter(importer_id=filters.importer_id)
+    return qs
+
+
+# ---------------------------------------------------------------- keyset pages
+@dataclass
+class EntryPage:
+    rows: list[Classification]
+    next_cursor: str | None
+    is_first: bool
+    size: int = PAGE_SIZE
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _encode(sort: str, row: Classification) -> str:
+    if sort == "amount":
+        return f"a_{row.ieepa_duty}_{row.entry_id}"
+    return f"d_{row.deadline.isoformat() if row.deadline else 'none'}_{row.entry_id}"
+
+
+def _decode(sort: str, cursor: str) -> tuple[Any, int] | None:
+    """(sort value, entry id) from a cursor, or None when it is not one of ours (start again)."""
+    parts = cursor.split("_")
+    if len(parts) != 3:
+        return None
+    kind, value, last_id = parts
+    try:
+        if sort == "amount" and kind == "a":
+            return Decimal(value), int(last_id)
+        if sort == "deadline" and kind == "d":
+            return (None if value == "none" else date.fromisoformat(value)), int(last_id)
+    except (ValueError, ArithmeticError):
+        return None
+    return None
+
+
+def entry_page(
+    organization: Organization | None, filters: EntryFilters, *, after: str | None = None, size: int = PAGE_SIZE
+) -> EntryPage:
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    qs = filtered_classifications(organization, filters).select_related("entry", "importer")
+    sort = filters.sort if filters.sort in SORTS else "deadline"
+    pos = _decode(sort, after) if after else None
+    if sort == "amount":
+        qs = qs.order_by("-ieepa_duty", "entry_id")
+        if pos is not None:
+            amount, last = pos
+            qs = qs.filter(Q(ieepa_duty__lt=amount) | Q(ieepa_duty=amount, entry_id__gt=last))
+    else:
+        qs = qs.order_by(F("deadline").asc(nulls_last=True), "entry_id")
+        if pos is not None:
+            deadline, last = pos
+            if deadline is None:
+                qs = qs.filter(deadline__isnull=True, entry_id__gt=last)
+            else:
+                qs = qs.filter(Q(deadline__gt=deadline) | Q(deadline=deadline, entry_id__gt=last) | Q(deadline__isnull=True))
+    rows = list(qs[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return EntryPage(rows=rows, next_cursor=_encode(sort, rows[-1]) if more and rows else None, is_first=pos is None, size=size)
+
+
+# ---------------------------------------------------------------- totals by path
+def _version_key(organization_id: int) -> str:
+    return f"cape:classification-version:{organization_id}"
+
+
+def bump_totals_version(organization_id: int) -> None:
+    """Called after classifications change, so cached totals are never stale."""
+    try:
+        cache.incr(_version_key(organization_id))
+    except ValueError:
+        cache.set(_version_key(organization_id), 1, None)
+
+
+@dataclass(frozen=True)
+class PathTotal:
+    path: str
+    label: str
+    count: int
+    ieepa_duty: Decimal
+
+
+def path_totals(organization: Organization | None, filters: EntryFilters | None = None) -> list[PathTotal]:
+    """Count and IEEPA duty per path (every path listed, zeros included). One GROUP BY, cached until
+    the organisation's classifications next change (so paging through a list does not repeat it)."""
+    if organization is None:
+        return []
+    filters = filters or EntryFilters()
+    if filters.within_days is not None and filters.as_of is None:
+        from cape.classify import today_eastern
+
+        filters = EntryFilters(**{**filters.__dict__, "as_of": today_eastern()})
+    version = cache.get(_version_key(organization.pk), 0)
+    key = f"cape:path-totals:{organization.pk}:{version}:{filters.as_key()}"
+    grants = sorted(importers_for(organization).values_list("pk", flat=True))
+    key += ":" + hashlib.sha256(",".join(map(str, grants)).encode()).hexdigest()[:12]
+    cached = cache.get(key)
+    if cached is None:
+        agg = (
+            filtered_classifications(organization, filters)
+            .order_by()
+            .values("path")
+            .annotate(n=Count("entry_id"), duty=Sum("ieepa_duty"))
+        )
+        cached = {row["path"]: (row["n"], row["duty"] or Decimal("0.00")) for row in agg}
+        cache.set(key, cached, 3600)
+    return [
+        PathTotal(p, rules.PATH_LABELS[p], cached.get(p, (0, Decimal("0.00")))[0], cached.get(p, (0, Decimal("0.00")))[1])
+        for p in rules.PATHS
+    ]
+
+
+# ---------------------------------------------------------------- one entry
+def entry_detail(organization: Organization | None, pk: int) -> Entry:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(entries_for(organization).select_related("importer", "classification"), pk=pk)
+
+
+def changes_for_entry(organization: Organization, entry: Entry) -> QuerySet[ClassificationChange]:
+    return ClassificationChange.objects.filter(organization=organization, entry=entry).order_by("-at", "-pk")
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    label: str
+    cbp_term: str
+    when: date | None
+    note: str = ""
+
+
+def timeline(entry: Entry, classification: Classification | None) -> list[TimelineItem]:
+    c = classification
+    items = [
+        TimelineItem("Entry date", "Entry Date (7501 box 11)", entry.entry_date),
+        TimelineItem("Duty deposited", "Entry Summary Date", entry.entry_summary_date),
+        TimelineItem("Projected liquidation", "entry date + 314 days (19 U.S.C. 1504)",
+                     c.projected_liquidation_date if c else None, "projected"),
+        TimelineItem("Liquidation", "Liquidation Date", entry.liquidation_date,
+                     "in the future: counts as not liquidated" if entry.liquidation_date and c and not c.liquidated else ""),
+        TimelineItem("CAPE window closes", "liquidation date + 79 days", c.cape_window_closes if c else None),
+        TimelineItem("Protest deadline", "19 U.S.C. 1514(c)(3): 180 days after liquidation",
+                     c.protest_deadline if c else None, "projected" if c and c.protest_deadline_projected else ""),
+        TimelineItem("Court of International Trade deadline", "28 U.S.C. 2636(i): 2 years, conservative",
+                     c.cit_deadline if c else None, "counsel review"),
+    ]
+    return items
+
+
+@dataclass(frozen=True)
+class ReasonExplained:
+    code: str
+    rule: str
+    source: str
+    text: str
+
+
+def explain_reasons(reasons: list[str]) -> list[ReasonExplained]:
+    out = []
+    for code in reasons:
+        rule, source, text = rules.explain(code)
+        out.append(ReasonExplained(code, rule, source, text))
+    return out
+
+
+# ---------------------------------------------------------------- digest
+@dataclass
+class Digest:
+    organization: Organization
+    as_of: date
+    cape_closing: list[Classification]
+    cape_closing_count: int
+    protest_due: list[Classification]
+    protest_due_count: int
+    newly_liquidated: list[ClassificationChange]
+    path_changes: list[ClassificationChange]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.cape_closing_count or self.protest_due_count or self.newly_liquidated or self.path_changes)
+
+
+DIGEST_LIMIT = 50
+
+
+def digest_for(organization: Organization, *, as_of: date, since: Any) -> Digest:
+    """What the daily email says (issue 4, deadline alerts)."""
+    visible = classifications_for(organization).select_related("entry", "importer")
+    cape = visible.filter(path__in=rules.CAPE_PATHS, cape_window_closes__gte=as_of, cape_window_closes__lte=as_of + timedelta(days=14))
+    cape = cape.order_by("cape_window_closes", "entry_id")
+    protest = visible.filter(path=rules.Path.PROTEST, protest_deadline__gte=as_of,
+                             protest_deadline__lte=as_of + timedelta(days=30)).order_by("protest_deadline", "entry_id")
+    changes = (
+        ClassificationChange.objects.filter(organization=organization, at__gte=since, entry__in=entries_for(organization))
+        .exclude(old_path="")
+        .select_related("entry", "entry__importer")
+        .order_by("entry_id", "-at", "-pk")
+    )
+    newly_liquidated: dict[int, ClassificationChange] = {}
+    crossed: dict[int, ClassificationChange] = {}
+    for ch in changes[:5000]:
+        if ch.is_liquidated and not ch.was_liquidated:
+            newly_liquidated.setdefault(ch.entry_id, ch)
+        if ch.old_path != ch.new_path:
+            crossed.setdefault(ch.entry_id, ch)
+    return Digest(
+        organization=organization, as_of=as_of,
+        cape_closing=list(cape[:DIGEST_LIMIT]), cape_closing_count=cape.count(),
+        protest_due=list(protest[:DIGEST_LIMIT]), protest_due_count=protest.count(),
+        newly_liquidated=list(newly_liquidated.values())[:DIGEST_LIMIT],
+        path_changes=list(crossed.values())[:DIGEST_LIMIT],
+    )

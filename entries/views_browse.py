@@ -1,0 +1,140 @@
+"""Entry pages: the list (per importer and across a broker's portfolio) and one entry's detail."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from accounts.permissions import editor_for_post, member_required
+from accounts.selectors import importers_for
+from accounts.services import ServiceError
+from cape import rules
+from cape.classify import entry_facts_update, today_eastern
+from cape.interest import LABEL as INTEREST_LABEL
+from cape.selectors import (
+    SORTS,
+    EntryFilters,
+    changes_for_entry,
+    entry_detail as select_entry,
+    entry_page,
+    explain_reasons,
+    path_totals,
+    timeline,
+)
+from entries.models import Entry
+
+REASON_CHOICES = [("", "Any reason")] + sorted(
+    ((code, f"{code} ({rule})") for code, (rule, _s, _t) in rules.REASONS.items()), key=lambda c: c[0]
+)
+
+
+class EntryFilterForm(forms.Form):
+    path = forms.ChoiceField(label="Path", required=False, choices=[("", "Any path")] + list(rules.PATH_LABELS.items()))
+    reason = forms.ChoiceField(label="Reason", required=False, choices=REASON_CHOICES)
+    urgency = forms.ChoiceField(
+        label="Urgency", required=False,
+        choices=[("", "Any"), ("urgent", "Deadline within 14 days"), ("deadline_passed", "Deadline passed"),
+                 ("any", "Urgent or passed")],
+    )
+    within_days = forms.IntegerField(label="Deadline within (days)", required=False, min_value=0, max_value=3650)
+    importer = forms.ModelChoiceField(label="Importer", required=False, queryset=None, empty_label="All importers")
+    sort = forms.ChoiceField(label="Sort by", required=False,
+                             choices=[("deadline", "Deadline (soonest first)"), ("amount", "IEEPA duty (largest first)")])
+
+    def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["importer"].queryset = importers_for(organization).order_by("name", "ir_number")  # type: ignore[attr-defined]
+
+    def filters(self) -> EntryFilters:
+        """The valid part of the query (an invalid field is reported beside it and ignored)."""
+        data = self.cleaned_data if self.is_bound else {}
+        clean = {name: data.get(name) for name in self.fields if name not in self.errors}
+        importer = clean.get("importer")
+        sort = clean.get("sort") or "deadline"
+        return EntryFilters(
+            path=clean.get("path") or "", reason=clean.get("reason") or "", urgency=clean.get("urgency") or "",
+            within_days=clean.get("within_days"), importer_id=importer.pk if importer else None,
+            sort=sort if sort in SORTS else "deadline",
+        )
+
+
+class EntryFactsForm(forms.Form):
+    type09_filed = forms.BooleanField(label="Type 09 reconciliation entry already filed", required=False)
+    drawback = forms.BooleanField(label="Drawback claimed on this entry (CBP Form 7551)", required=False)
+    protest_status = forms.ChoiceField(label="Protest status (CBP Form 19)", choices=Entry.ProtestStatus.choices)
+    importer_is_corporate = forms.TypedChoiceField(
+        label="Importer is a corporation (interest rate, 19 U.S.C. 1505(c))",
+        choices=[("true", "Corporate"), ("false", "Non-corporate")], coerce=lambda v: v == "true",
+    )
+
+
+def _querystring(request: HttpRequest, drop: tuple[str, ...] = ("after",)) -> str:
+    return urlencode([(k, v) for k, v in request.GET.items() if k not in drop and v != ""])
+
+
+@member_required
+def entry_list(request: HttpRequest) -> HttpResponse:
+    org = request.organization  # type: ignore[attr-defined]
+    form = EntryFilterForm(request.GET or None, organization=org)
+    if form.is_bound:
+        form.is_valid()
+    filters = form.filters()
+    page = entry_page(org, filters, after=request.GET.get("after") or None)
+    totals = path_totals(org, EntryFilters(importer_id=filters.importer_id))
+    context = {
+        "form": form,
+        "page": page,
+        "totals": totals,
+        "totals_count": sum(t.count for t in totals),
+        "totals_duty": sum((t.ieepa_duty for t in totals), start=type(totals[0].ieepa_duty)(0)) if totals else 0,
+        "filters": filters,
+        "query_string": _querystring(request),
+        "totals_query": _querystring(request, drop=("after", "path")),
+        "today": today_eastern(),
+        "path_labels": rules.PATH_LABELS,
+    }
+    return render(request, "entries/browse_list.html", context)
+
+
+@editor_for_post
+def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    org = request.organization  # type: ignore[attr-defined]
+    entry = select_entry(org, pk)
+    classification = getattr(entry, "classification", None)
+    initial = {
+        "type09_filed": entry.type09_filed, "drawback": entry.drawback, "protest_status": entry.protest_status,
+        "importer_is_corporate": "true" if entry.importer.is_corporate else "false",
+    }
+    if request.method == "POST":
+        if not request.membership.can_edit:  # type: ignore[attr-defined]
+            raise PermissionDenied
+        form = EntryFactsForm(request.POST, initial=initial)
+        if form.is_valid():
+            try:
+                entry_facts_update(entry=entry, user=request.user, organization=org, **form.cleaned_data)
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.success(request, "Saved. The entry was classified again with the new facts.")
+                return redirect("entry_detail", pk=entry.pk)
+    else:
+        form = EntryFactsForm(initial=initial)
+    context = {
+        "entry": entry,
+        "c": classification,
+        "lines": list(entry.lines.all()),
+        "timeline": timeline(entry, classification),
+        "reasons": explain_reasons(list(classification.reasons)) if classification else [],
+        "changes": list(changes_for_entry(org, entry)[:20]),
+        "form": form,
+        "path_label": rules.path_label(classification.path) if classification else "",
+        "interest_label": INTEREST_LABEL,
+        "today": today_eastern(),
+    }
+    return render(request, "entries/browse_detail.html", context)
