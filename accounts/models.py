@@ -119,3 +119,123 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.action} {self.object_type}#{self.object_id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Importer onboarding (issue 6): the 5106 record, the account application, readiness.
+# Sources: CBP "Automated ACE Portal Account Application for Importers" (Oct 2025, seed 001);
+# shared/domain/README.md §2–§4.
+
+
+class Form5106Record(models.Model):
+    """What CBP holds on the importer's Form 5106 (Importer ID Input Record), as the broker or the
+    importer told us. The verification code of the account application goes to ``poc_email``."""
+
+    importer = models.OneToOneField(Importer, on_delete=models.CASCADE, related_name="form5106")
+    company_name = models.CharField(max_length=200)
+    # CBP Form 5106 box 2E (point of contact email).
+    poc_email = models.EmailField(max_length=254, blank=True)
+    address = models.TextField(blank=True)
+    # "Date last updated" of the 5106 record in ACE, as reported by the broker (None: unknown).
+    last_updated = models.DateField(null=True, blank=True)
+    # When someone confirmed with the broker that poc_email is the current POC (readiness step 1).
+    poc_email_confirmed_on = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["company_name"]
+        verbose_name = "Form 5106 record"
+
+    def __str__(self) -> str:
+        return f"5106 record of {self.importer}"
+
+
+class ReadinessState(models.Model):
+    """The readiness facts only a person can tell us (ACE account, sub-account view, TAO), each with
+    the date it last changed. Derived steps (ACH, 4811, ES-003, CAPE) are read from their own apps."""
+
+    class AceAccount(models.TextChoices):
+        NONE = "none", "No ACE Portal account"
+        APPLIED = "applied", "Applied"
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive (dormant)"
+        VOIDED = "voided", "Voided"
+
+    class SubAccount(models.TextChoices):
+        NONE = "none", "No importer sub-account view"
+        REQUESTED = "requested", "Requested from CBP"
+        ACTIVE = "active", "Active"
+
+    importer = models.OneToOneField(Importer, on_delete=models.CASCADE, related_name="readiness_state")
+    ace_account = models.CharField(max_length=16, choices=AceAccount.choices, default=AceAccount.NONE)
+    ace_account_changed_on = models.DateField(null=True, blank=True)
+    sub_account = models.CharField(max_length=16, choices=SubAccount.choices, default=SubAccount.NONE)
+    sub_account_changed_on = models.DateField(null=True, blank=True)
+    tao_name = models.CharField("Trade Account Owner (TAO) name", max_length=200, blank=True)
+    tao_email = models.EmailField("TAO login email", max_length=254, blank=True)
+    tao_changed_on = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Readiness of {self.importer}"
+
+
+class AccountApplication(models.Model):
+    """One run of the workspace application (mirrors ACE's automated importer application).
+
+    Restarting (ten minutes passed, Back, five wrong codes) deletes the row: everything typed is
+    discarded. A submitted application stays on file: the sub-account letter quotes its details.
+    """
+
+    class Status(models.TextChoices):
+        CODE_SENT = "code_sent", "Verification code sent"
+        VERIFIED = "verified", "Code verified"
+        SUBMITTED = "submitted", "Submitted"
+
+    token = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CODE_SENT)
+    company_name = models.CharField(max_length=200)
+    ir_number = models.CharField(max_length=16)
+    email = models.EmailField(max_length=254)
+    importer = models.ForeignKey(Importer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    failed_attempts = models.IntegerField(default=0)
+    # Step 4 (company and account owner details), kept only until submit or restart.
+    details = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    # The server-side deadline of the current step (ten minutes for the code).
+    expires_at = models.DateTimeField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["importer", "status"])]
+
+    def __str__(self) -> str:
+        return f"Application {self.pk} ({self.status})"
+
+
+class VerificationCode(models.Model):
+    """A code sent to a 5106 POC email. Only an HMAC of the code is stored; the IR number and the IP
+    address are kept as HMACs too, enough to enforce the resend limits and nothing more."""
+
+    application = models.ForeignKey(
+        AccountApplication, null=True, blank=True, on_delete=models.SET_NULL, related_name="codes"
+    )
+    ir_key = models.CharField(max_length=64, db_index=True)
+    ip_key = models.CharField(max_length=64, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField()
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"Verification code {self.pk} sent {self.sent_at:%Y-%m-%d %H:%M}"

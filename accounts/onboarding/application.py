@@ -1,0 +1,394 @@
+"""The workspace application: CBP's automated ACE importer application, step for step (seed 001).
+
+1. company name, IR number, business email (the Trade Account Owner's login);
+2. four checks in CBP's order, each failure with guidance of its own;
+3. a 6-digit code emailed to the 5106 POC email: stored as an HMAC, compared in constant time, valid
+   ten minutes on the server, five wrong attempts at most, resends limited per IR number and per IP;
+   ten minutes passing or Back restarts the application and discards everything typed;
+4. company and account owner details; 5. authorisation; 6. submit: the importer organisation, its
+   owner (TAO), the importer linked (brokers keep their grants), two emails.
+Every event goes to the audit log (anonymous events have no organisation).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
+from accounts.models import (
+    AccountApplication,
+    Form5106Record,
+    Importer,
+    Organization,
+    ReadinessState,
+    VerificationCode,
+)
+from accounts.names import company_names_match
+from accounts.onboarding.data import already_linked_guide, form5106_update_text, limit
+from accounts.onboarding.form5106 import poc_email_error
+from accounts.services import ServiceError, audit, organization_create
+
+User = get_user_model()
+
+CODE_RE = re.compile(r"^\d{6}$")
+
+
+class CheckFailed(ServiceError):
+    """One of the four checks of step 2 failed. ``check`` names it; ``guidance`` says what to do."""
+
+    def __init__(self, check: str, message: str, *, guidance: list[str], field: str | None = None,
+                 guide: dict[str, Any] | None = None) -> None:
+        super().__init__(message, field=field)
+        self.check = check
+        self.guidance = guidance
+        self.guide = guide
+
+
+class ApplicationRestarted(ServiceError):
+    """The application was restarted (ten minutes passed, Back, too many wrong codes): start again."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _hmac(purpose: str, value: str) -> str:
+    """Keyed with SECRET_KEY: a stolen database alone does not reveal a 6-digit code."""
+    return salted_hmac(f"accounts.onboarding.{purpose}", value, algorithm="sha256").hexdigest()
+
+
+def _code_hash(application: AccountApplication, code: str) -> str:
+    return _hmac("code", f"{application.token}:{code}")
+
+
+def mask_email(email: str) -> str:
+    """j•••@b•••.com: enough for the requester to know whom to ask, not the address itself."""
+    local, _, domain = (email or "").partition("@")
+    host, _, tld = domain.rpartition(".")
+    return f"{local[:1]}•••@{host[:1]}•••.{tld}" if host else f"{local[:1]}•••"
+
+
+def _send(template: str, context: dict[str, Any], to: str) -> None:
+    text = render_to_string(f"email/{template}.txt", context)
+    subject, _, body = text.partition("\n")
+    send_mail(subject.strip(), body.lstrip("\n"), None, [to])
+
+
+def _email_user(email: str, *, exclude: Any = None) -> Any:
+    qs = User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email))
+    if exclude is not None and getattr(exclude, "pk", None):
+        qs = qs.exclude(pk=exclude.pk)
+    return qs.first()
+
+
+# ----------------------------------------------------------------------------- step 2: the four checks
+
+def run_checks(*, company_name: str, ir_number: str, email: str, requester: Any = None) -> Form5106Record:
+    """CBP's four checks in CBP's order (seed 001, step 2). Returns the matching 5106 record."""
+    if _email_user(email, exclude=requester) is not None:
+        raise CheckFailed(
+            "email_in_use",
+            "This email already belongs to a RefundReady user.",
+            field="email",
+            guidance=[
+                "The business email becomes the Trade Account Owner's login, so it must not already have one.",
+                "If it is yours: log in with it (use 'forgot password' if needed) and apply from your account.",
+                "Otherwise use another business email of yours.",
+            ],
+        )
+    record = (
+        Form5106Record.objects.select_related("importer", "importer__owner")
+        .filter(importer__ir_number=ir_number)
+        .first()
+    )
+    if record is None or not company_names_match(record.company_name, company_name):
+        raise CheckFailed(
+            "no_5106_match",
+            "The IR number and company name do not match a 5106 importer record.",
+            guidance=[
+                "Type the company name as it appears on your CBP Form 5106 (case, punctuation and endings "
+                "such as Inc or LLC do not matter) and the IR number with its suffix, e.g. 12-345678900.",
+                "Your customs broker must have entered your 5106 record in RefundReady first: ask them to.",
+                "If your company name has changed, update the 5106 first. " + form5106_update_text(),
+            ],
+        )
+    if error := poc_email_error(record.poc_email):
+        raise CheckFailed(
+            "no_poc_email",
+            "The 5106 importer record has no current, valid point-of-contact (POC) email.",
+            guidance=[
+                error,
+                "The verification code is sent only to the 5106 POC email.",
+                form5106_update_text(),
+            ],
+        )
+    if record.importer.owner_id is not None:
+        guide = already_linked_guide()
+        raise CheckFailed(
+            "already_linked",
+            "This importer is already linked to an account.",
+            guidance=[guide["intro"]] + [step["title"] for step in guide["steps"]],
+            guide=guide,
+        )
+    return record
+
+
+# ----------------------------------------------------------------------------- step 3: the code
+
+def _limits_reached(*, ir_key: str, ip_key: str) -> str | None:
+    since = timezone.now() - timedelta(minutes=limit("ONBOARDING_CODE_WINDOW_MINUTES"))
+    window = limit("ONBOARDING_CODE_WINDOW_MINUTES")
+    if VerificationCode.objects.filter(ir_key=ir_key, sent_at__gte=since).count() >= limit("ONBOARDING_CODES_PER_IR"):
+        return (f"Too many verification codes were sent for this importer number in the last {window} minutes. "
+                "Wait a while, agree a time with the 5106 point of contact, then try again.")
+    if VerificationCode.objects.filter(ip_key=ip_key, sent_at__gte=since).count() >= limit("ONBOARDING_CODES_PER_IP"):
+        return f"Too many verification codes were requested from your network in the last {window} minutes. Try again later."
+    return None
+
+
+def _send_code(*, application: AccountApplication, ip: str, poc_email: str) -> VerificationCode:
+    now = timezone.now()
+    code = f"{secrets.randbelow(10**6):06d}"
+    expires = now + timedelta(minutes=limit("ONBOARDING_CODE_VALID_MINUTES"))
+    application.codes.filter(superseded_at__isnull=True).update(superseded_at=now)
+    row = VerificationCode.objects.create(
+        application=application, ir_key=_hmac("ir", application.ir_number), ip_key=_hmac("ip", ip or "unknown"),
+        code_hash=_code_hash(application, code), sent_at=now, expires_at=expires,
+    )
+    application.expires_at = expires
+    application.save(update_fields=["expires_at"])
+    _send("onboarding_code", {"application": application, "code": code,
+                              "minutes": limit("ONBOARDING_CODE_VALID_MINUTES"),
+                              "ir_display": mask_ir_number(application.ir_number)}, poc_email)
+    return row
+
+
+def application_start(*, company_name: str, ir_number: str, email: str, requester: Any = None,
+                      ip: str = "") -> AccountApplication:
+    """Steps 1–3: check, then email a verification code to the 5106 POC. Raises CheckFailed,
+    ServiceError (format, limits)."""
+    company_name = (company_name or "").strip()
+    email = (email or "").strip()
+    try:
+        canonical = canonical_ir_number(ir_number)
+    except InvalidIRNumber as exc:
+        raise ServiceError(str(exc), field="ir_number") from None
+    user = requester if getattr(requester, "is_authenticated", False) else None
+    try:
+        record = run_checks(company_name=company_name, ir_number=canonical, email=email, requester=user)
+    except CheckFailed as exc:
+        audit(action="onboarding.check_failed", user=user, check=exc.check, ir_number=mask_ir_number(canonical))
+        raise
+    if reason := _limits_reached(ir_key=_hmac("ir", canonical), ip_key=_hmac("ip", ip or "unknown")):
+        audit(action="onboarding.code_limit", user=user, ir_number=mask_ir_number(canonical), at_step="start")
+        raise ServiceError(reason)
+    with transaction.atomic():
+        application = AccountApplication.objects.create(
+            token=secrets.token_urlsafe(32), company_name=company_name, ir_number=canonical, email=email,
+            importer=record.importer, requester=user, expires_at=timezone.now(),
+        )
+        audit(action="onboarding.application_start", user=user, obj=application, ir_number=mask_ir_number(canonical))
+    _send_code(application=application, ip=ip, poc_email=record.poc_email)
+    audit(action="onboarding.code_sent", user=user, obj=application, to=mask_email(record.poc_email))
+    return application
+
+
+def application_for_token(token: str | None) -> AccountApplication | None:
+    if not token:
+        return None
+    return (
+        AccountApplication.objects.filter(
+            token=token, status__in=[AccountApplication.Status.CODE_SENT, AccountApplication.Status.VERIFIED]
+        )
+        .select_related("importer")
+        .first()
+    )
+
+
+def application_restart(*, application: AccountApplication, reason: str) -> None:
+    """Discard the application and everything typed into it (seed 001: 'Data entered in the previous
+    fields will be lost'). The codes' rows stay (HMACs only) so that the resend limits still count."""
+    with transaction.atomic():
+        audit(action="onboarding.application_restart", user=application.requester, obj=application, reason=reason,
+              step=application.status)
+        application.delete()
+
+
+RESTART_MESSAGES = {
+    "expired": "Ten minutes passed, so the application restarted and what you typed was discarded. "
+               "Agree a time with the 5106 point of contact so that the code can be entered at once, then start again.",
+    "back": "You went back, so the application restarted and what you typed was discarded.",
+    "too_many_wrong_codes": "Five wrong codes: the application restarted and what you typed was discarded.",
+    "requester_changed": "You logged in or out during the application, so it restarted.",
+    "already_linked": "The importer was linked to another account meanwhile, so the application restarted.",
+}
+
+
+def application_ensure_alive(*, application: AccountApplication) -> None:
+    """Restart (and raise) when the server-side deadline has passed: at the deadline itself, not after."""
+    if timezone.now() >= application.expires_at:
+        application_restart(application=application, reason="expired")
+        raise ApplicationRestarted(RESTART_MESSAGES["expired"], reason="expired")
+
+
+def seconds_left(application: AccountApplication) -> int:
+    return max(0, int((application.expires_at - timezone.now()).total_seconds()))
+
+
+def application_resend(*, application: AccountApplication, ip: str = "") -> VerificationCode:
+    application_ensure_alive(application=application)
+    if application.status != AccountApplication.Status.CODE_SENT:
+        raise ServiceError("The code has already been verified.")
+    record = Form5106Record.objects.filter(importer_id=application.importer_id).first()
+    if record is None or poc_email_error(record.poc_email):
+        raise ServiceError("The 5106 record no longer has a valid POC email; start again once it is updated.")
+    if reason := _limits_reached(ir_key=_hmac("ir", application.ir_number), ip_key=_hmac("ip", ip or "unknown")):
+        audit(action="onboarding.code_limit", user=application.requester, obj=application, at_step="resend")
+        raise ServiceError(reason)
+    row = _send_code(application=application, ip=ip, poc_email=record.poc_email)
+    audit(action="onboarding.code_resent", user=application.requester, obj=application, to=mask_email(record.poc_email))
+    return row
+
+
+def application_verify(*, application: AccountApplication, code: str) -> AccountApplication:
+    """Step 3. A wrong code counts against the five attempts; the fifth restarts the application."""
+    application_ensure_alive(application=application)
+    if application.status != AccountApplication.Status.CODE_SENT:
+        return application
+    code = re.sub(r"[\s-]", "", code or "")
+    if not CODE_RE.match(code):
+        raise ServiceError("The verification code is 6 digits.", field="code")
+    now = timezone.now()
+    current = application.codes.filter(superseded_at__isnull=True, used_at__isnull=True).order_by("-sent_at").first()
+    ok = current is not None and now < current.expires_at and constant_time_compare(current.code_hash, _code_hash(application, code))
+    if not ok:
+        maximum = limit("ONBOARDING_MAX_WRONG_CODES")
+        AccountApplication.objects.filter(pk=application.pk, failed_attempts__lt=maximum).update(
+            failed_attempts=F("failed_attempts") + 1
+        )
+        application.refresh_from_db(fields=["failed_attempts"])
+        audit(action="onboarding.code_wrong", user=application.requester, obj=application, attempt=application.failed_attempts)
+        if application.failed_attempts >= maximum:
+            application_restart(application=application, reason="too_many_wrong_codes")
+            raise ApplicationRestarted(RESTART_MESSAGES["too_many_wrong_codes"], reason="too_many_wrong_codes")
+        left = maximum - application.failed_attempts
+        raise ServiceError(f"That code is not right: {left} attempt{'s' if left != 1 else ''} left.", field="code")
+    with transaction.atomic():
+        current.used_at = now
+        current.save(update_fields=["used_at"])
+        application.status = AccountApplication.Status.VERIFIED
+        application.verified_at = now
+        application.expires_at = now + timedelta(minutes=limit("ONBOARDING_DETAILS_MINUTES"))
+        application.save(update_fields=["status", "verified_at", "expires_at"])
+        audit(action="onboarding.code_verified", user=application.requester, obj=application)
+    return application
+
+
+# ----------------------------------------------------------------------------- steps 4–6
+
+def application_save_details(*, application: AccountApplication, details: dict[str, Any]) -> AccountApplication:
+    application_ensure_alive(application=application)
+    if application.status != AccountApplication.Status.VERIFIED:
+        raise ServiceError("Enter the verification code first.")
+    application.details = details
+    application.save(update_fields=["details"])
+    audit(action="onboarding.details_saved", user=application.requester, obj=application)
+    return application
+
+
+def owner_name(details: dict[str, Any]) -> str:
+    return " ".join(p for p in (details.get("owner_first_name"), details.get("owner_middle_name"),
+                                details.get("owner_last_name")) if p)
+
+
+def application_submit(*, application: AccountApplication, user: Any, authorized: bool, password: str = "",
+                       login_url: str = "") -> Organization:
+    """Step 6: create the importer organisation, make the requester its owner (TAO), link the importer
+    (broker grants stay: the owner may revoke them), send the two emails."""
+    application_ensure_alive(application=application)
+    if application.status != AccountApplication.Status.VERIFIED or not application.details:
+        raise ServiceError("Complete the company and account owner details first.")
+    if not authorized:
+        raise ServiceError("Tick the box to confirm that you are authorised to bind the company.", field="authorized")
+    acting = user if getattr(user, "is_authenticated", False) else None
+    if (acting.pk if acting else None) != application.requester_id:
+        application_restart(application=application, reason="requester_changed")
+        raise ApplicationRestarted(RESTART_MESSAGES["requester_changed"], reason="requester_changed")
+    details = application.details
+    if acting is None:
+        candidate = User(username=application.email.lower(), email=application.email,
+                         first_name=details.get("owner_first_name", ""), last_name=details.get("owner_last_name", ""))
+        try:
+            validate_password(password, user=candidate)
+        except ValidationError as exc:
+            raise ServiceError(" ".join(exc.messages), field="password") from None
+    try:
+        organization, importer, acting = _submit_atomic(application=application, acting=acting, password=password)
+    except _LinkedMeanwhile:
+        application_restart(application=application, reason="already_linked")
+        raise ApplicationRestarted(RESTART_MESSAGES["already_linked"], reason="already_linked") from None
+    context = {"application": application, "organization": organization, "importer": importer, "user": acting,
+               "owner_name": owner_name(details), "login_url": login_url, "ir_display": mask_ir_number(importer.ir_number)}
+    _send("onboarding_view_confirmed", context, application.email)
+    _send("onboarding_login", context, application.email)
+    audit(action="onboarding.emails_sent", user=acting, organization=organization, obj=application, count=2)
+    return organization
+
+
+class _LinkedMeanwhile(Exception):
+    pass
+
+
+@transaction.atomic
+def _submit_atomic(*, application: AccountApplication, acting: Any, password: str) -> tuple[Organization, Importer, Any]:
+    details = application.details
+    importer = Importer.objects.select_for_update().get(pk=application.importer_id)
+    if importer.owner_id is not None:
+        raise _LinkedMeanwhile
+    if acting is None:
+        if _email_user(application.email) is not None:
+            raise ServiceError("This email already belongs to a RefundReady user: log in and apply from your account.")
+        acting = User.objects.create_user(
+            username=application.email.lower(), email=application.email, password=password,
+            first_name=details.get("owner_first_name", ""), last_name=details.get("owner_last_name", ""),
+        )
+        audit(action="onboarding.user_create", user=acting, obj=application)
+    elif not acting.email:
+        acting.email = application.email
+        acting.save(update_fields=["email"])
+    organization = organization_create(name=application.company_name, kind=Organization.Kind.IMPORTER, owner=acting)
+    importer.owner = organization
+    importer.status = Importer.Status.ACTIVE
+    importer.name = importer.name or application.company_name
+    importer.save(update_fields=["owner", "status", "name"])
+    today = timezone.localdate()
+    ReadinessState.objects.update_or_create(
+        importer=importer,
+        defaults={"tao_name": owner_name(details), "tao_email": application.email, "tao_changed_on": today,
+                  "updated_at": timezone.now()},
+    )
+    application.status = AccountApplication.Status.SUBMITTED
+    application.submitted_at = timezone.now()
+    application.organization = organization
+    application.requester = acting
+    application.save(update_fields=["status", "submitted_at", "organization", "requester"])
+    audit(action="onboarding.application_submit", user=acting, organization=organization, obj=application,
+          ir_number=mask_ir_number(importer.ir_number), authorized_on=today.isoformat(), signer=owner_name(details))
+    audit(action="importer.link", user=acting, organization=organization, obj=importer,
+          kept_broker_grants=importer.grants.filter(revoked_at__isnull=True).count())
+    return organization, importer, acting
