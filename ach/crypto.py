@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 class DecryptionFailed(Exception):
@@ -22,10 +23,12 @@ def _fernet(keys: list[str] | None = None) -> MultiFernet:
     return MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
 
 
+@sensitive_variables("plain")
 def encrypt(plain: str, *, keys: list[str] | None = None) -> str:
     return _fernet(keys).encrypt(plain.encode()).decode("ascii")
 
 
+@sensitive_variables()
 def decrypt(token: str, *, keys: list[str] | None = None) -> str:
     try:
         return _fernet(keys).decrypt(token.encode("ascii")).decode()
@@ -33,6 +36,7 @@ def decrypt(token: str, *, keys: list[str] | None = None) -> str:
         raise DecryptionFailed("none of the configured FIELD_ENCRYPTION_KEYS decrypts this value") from None
 
 
+@sensitive_variables()
 def rotate(token: str, *, keys: list[str] | None = None) -> str:
     """Re-encrypt with the first key (MultiFernet.rotate keeps the original timestamp)."""
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.irnumber import VALID_FORMATS_MESSAGE, InvalidIRNumber, canonical_ir_number
 from accounts.services import ServiceError
@@ -49,12 +50,14 @@ class EnrollmentForm(forms.Form):
         except InvalidRoutingNumber as exc:
             raise forms.ValidationError(str(exc)) from None
 
+    @sensitive_variables()
     def clean_account_number(self) -> str:
         try:
             return clean_account_number(self.cleaned_data["account_number"])
         except ServiceError as exc:
             raise forms.ValidationError(exc.message) from None
 
+    @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         number, again = data.get("account_number"), data.get("account_number_confirm")

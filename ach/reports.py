@@ -165,8 +165,8 @@ def parse_rev613(content: bytes | str, *, filename: str = "REV-613.csv") -> Rev6
         if not any((c or "").strip() for c in row):
             continue
         first = unguard(row[0]) if row else ""
-        if first.lower().startswith(("total", "grand total", "report", "end of report")) and not cell(row, "amount").strip("$0.,"):
-            continue
+        if first.lower().startswith(("total", "grand total", "report total", "end of report", "record count")):
+            continue  # summary lines under the data, not refunds
         out.rows_read += 1
         problems: list[Rev613Error] = []
         raw_ir = cell(row, "importer_number")

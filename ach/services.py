@@ -67,7 +67,6 @@ def clean_account_number(account_number: str) -> str:
 
 
 @sensitive_variables("account_number", "digits")
-@transaction.atomic
 def enrollment_details_save(
     *,
     importer: Importer,
@@ -85,54 +84,56 @@ def enrollment_details_save(
     of an enrollment that was entered or active means ACE must be updated too: the status goes back
     to "not started" until the new details are recorded as entered.
     """
-    try:
-        routing = parse_routing_number(routing_number)
-    except InvalidRoutingNumber as exc:
-        raise ServiceError(str(exc), field="routing_number") from None
-    digits = clean_account_number(account_number)
-    if account_type not in AchEnrollment.AccountType.values:
-        raise ServiceError("Choose checking or savings.", field="account_type")
-    if not (bank_name or "").strip():
-        raise ServiceError("Enter the bank's name.", field="bank_name")
-    if not (account_holder or "").strip():
-        raise ServiceError("Enter the account holder (the importer of record's name).", field="account_holder")
-
-    enrollment = _enrollment(importer)
-    changed_account = True
-    if enrollment.account_number_encrypted:
+    # Not @transaction.atomic: its wrapper frame would hold the account number in an error report.
+    with transaction.atomic():
         try:
-            changed_account = crypto.decrypt(enrollment.account_number_encrypted) != digits
-        except crypto.DecryptionFailed:
-            changed_account = True
-    changed = changed_account or routing != enrollment.routing_number or account_type != enrollment.account_type
-    enrollment.bank_name = bank_name.strip()
-    enrollment.routing_number = routing
-    enrollment.account_number_encrypted = crypto.encrypt(digits)
-    enrollment.account_last4 = digits[-4:]
-    enrollment.account_type = account_type
-    enrollment.account_holder = account_holder.strip()
-    reset = changed and enrollment.status in (AchEnrollment.Status.ENTERED, AchEnrollment.Status.ACTIVE)
-    if reset:
-        enrollment.status = AchEnrollment.Status.NOT_STARTED
-        enrollment.entered_on = None
-        enrollment.entered_by = ""
-        enrollment.confirmed_on = None
-    enrollment.updated_at = timezone.now()
-    enrollment.save()
-    audit(
-        action="ach.details_save",
-        user=user,
-        organization=_org(importer, organization),
-        obj=enrollment,
-        importer=importer.pk,
-        bank_name=enrollment.bank_name,
-        routing_number=routing,
-        account_last4=enrollment.account_last4,
-        account_type=account_type,
-        status_reset=reset or None,
-    )
-    logger.info("ACH refund bank details recorded for importer %s (account %s)", importer.pk, enrollment.account_masked)
-    return enrollment
+            routing = parse_routing_number(routing_number)
+        except InvalidRoutingNumber as exc:
+            raise ServiceError(str(exc), field="routing_number") from None
+        digits = clean_account_number(account_number)
+        if account_type not in AchEnrollment.AccountType.values:
+            raise ServiceError("Choose checking or savings.", field="account_type")
+        if not (bank_name or "").strip():
+            raise ServiceError("Enter the bank's name.", field="bank_name")
+        if not (account_holder or "").strip():
+            raise ServiceError("Enter the account holder (the importer of record's name).", field="account_holder")
+
+        enrollment = _enrollment(importer)
+        changed_account = True
+        if enrollment.account_number_encrypted:
+            try:
+                changed_account = crypto.decrypt(enrollment.account_number_encrypted) != digits
+            except crypto.DecryptionFailed:
+                changed_account = True
+        changed = changed_account or routing != enrollment.routing_number or account_type != enrollment.account_type
+        enrollment.bank_name = bank_name.strip()
+        enrollment.routing_number = routing
+        enrollment.account_number_encrypted = crypto.encrypt(digits)
+        enrollment.account_last4 = digits[-4:]
+        enrollment.account_type = account_type
+        enrollment.account_holder = account_holder.strip()
+        reset = changed and enrollment.status in (AchEnrollment.Status.ENTERED, AchEnrollment.Status.ACTIVE)
+        if reset:
+            enrollment.status = AchEnrollment.Status.NOT_STARTED
+            enrollment.entered_on = None
+            enrollment.entered_by = ""
+            enrollment.confirmed_on = None
+        enrollment.updated_at = timezone.now()
+        enrollment.save()
+        audit(
+            action="ach.details_save",
+            user=user,
+            organization=_org(importer, organization),
+            obj=enrollment,
+            importer=importer.pk,
+            bank_name=enrollment.bank_name,
+            routing_number=routing,
+            account_last4=enrollment.account_last4,
+            account_type=account_type,
+            status_reset=reset or None,
+        )
+        logger.info("ACH refund bank details recorded for importer %s (account %s)", importer.pk, enrollment.account_masked)
+        return enrollment
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from accounts.models import Importer
@@ -32,7 +32,14 @@ from ach.forms import (
 )
 from ach.guidance import guidance
 from ach.models import AchEnrollment, AchRejection
-from ach.selectors import ach_importers, ach_overview, enrollment_for, refund_recipient, rejections_for, rejections_visible_to
+from ach.selectors import (
+    ach_importers,
+    ach_overview,
+    enrollment_for,
+    refund_recipient,
+    rejections_for,
+    rejections_visible_to,
+)
 
 SENSITIVE = ("account_number", "account_number_confirm")
 
@@ -131,6 +138,7 @@ def _org_kwargs(request: HttpRequest) -> dict[str, Any]:
 @sensitive_post_parameters(*SENSITIVE)
 @editor_required
 @require_POST
+@sensitive_variables()  # innermost, so that the view's own frame (form data) is hidden in error reports
 def ach_enrollment_save(request: HttpRequest, importer_id: int) -> HttpResponse:
     importer = _importer(request, importer_id)
     form = EnrollmentForm(request.POST)

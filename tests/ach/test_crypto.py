@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
-import pytest
 
 from accounts.models import AuditLog
 from ach import crypto
