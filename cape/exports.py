@@ -1,0 +1,335 @@
+"""Exports: an XLSX workbook of every entry, a PDF refund-readiness report per importer, an ICS deadline calendar.
+
+Every export is a read (members, including viewers, may export). Text cells that a spreadsheet could
+read as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) are written
+with a leading apostrophe (OWASP "CSV injection" guidance), so an importer or filer name such as
+``=HYPERLINK(...)`` stays text.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts.models import Importer, Organization
+from accounts.selectors import importers_for
+from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry, Path, RefundEvent
+from cape.refunds import expected_dates, refund_summary
+from entries.models import Entry
+
+ZERO = Decimal("0.00")
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Text that would start a formula gets a leading apostrophe; numbers and dates pass through."""
+    if isinstance(value, str) and value.startswith(_DANGEROUS):
+        return "'" + value
+    return value
+
+
+# ----------------------------------------------------------------------------- rows
+ENTRY_COLUMNS = [
+    "Entry Number", "Importer", "Importer Number (IR#)", "Entry Type", "Entry Date", "Entry Summary Date",
+    "Liquidation Status", "Liquidation Date", "IEEPA Duty", "Total Duty", "Path", "Reasons", "Deadline",
+    "Urgent", "CAPE Window Closes", "Projected Liquidation", "Protest Deadline", "CIT Deadline", "Estimated Interest",
+    "Protest", "Filer", "Declaration", "Declaration Status", "CAPE Outcome", "CBP Error", "Accepted On",
+    "Expected Liquidation", "Refund Expected From", "Refund Expected By", "Refund Received",
+]
+
+
+def _entries(organization: Organization, importer: Importer | None) -> Any:
+    qs = Entry.objects.filter(organization=organization, importer__in=importers_for(organization))
+    if importer is not None:
+        qs = qs.filter(importer=importer)
+    return qs
+
+
+def _latest_declaration_items(organization: Organization, entry_ids: Iterable[int] | None = None) -> dict[int, dict[str, Any]]:
+    qs = DeclarationEntry.objects.filter(declaration__organization=organization)
+    if entry_ids is not None:
+        qs = qs.filter(entry_id__in=list(entry_ids))
+    latest: dict[int, dict[str, Any]] = {}
+    for row in qs.order_by("declaration__created_at", "pk").values(
+        "entry_id", "outcome", "error_text", "declaration__name", "declaration__status", "declaration__accepted_on"
+    ):
+        latest[row["entry_id"]] = row
+    return latest
+
+
+def _received(organization: Organization) -> dict[int, Decimal]:
+    out: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for entry_id, amount in RefundEvent.objects.filter(organization=organization, kind=RefundEvent.Kind.TREASURY_ISSUED,
+                                                       entry__isnull=False).values_list("entry_id", "amount"):
+        out[entry_id] += amount or ZERO
+    return out
+
+
+def entry_rows(organization: Organization, importer: Importer | None = None) -> Iterable[tuple[str | None, list[Any]]]:
+    """(path, row) for every entry, in ENTRY_COLUMNS order."""
+    decl = _latest_declaration_items(organization)
+    received = _received(organization)
+    statuses = dict(Declaration.Status.choices)
+    outcomes = dict(DeclarationEntry.Outcome.choices)
+    paths = dict(Path.choices)
+    qs = (_entries(organization, importer).select_related("importer").order_by("importer__name", "entry_number")
+          .values("pk", "entry_number", "importer__name", "importer__ir_number", "entry_type", "entry_date", "entry_summary_date",
+                  "liquidation_status", "liquidation_date", "ieepa_duty", "total_duty", "protest_status", "protest_number",
+                  "filer_name", "classification__path", "classification__reasons_text", "classification__deadline",
+                  "classification__urgent", "classification__cape_window_closes", "classification__projected_liquidation_date",
+                  "classification__protest_deadline", "classification__cit_deadline", "classification__estimated_interest"))
+    from accounts.irnumber import mask_ir_number
+
+    for e in qs.iterator(chunk_size=5000):
+        d = decl.get(e["pk"], {})
+        exp = expected_dates(d.get("declaration__accepted_on")) if d.get("outcome") == "accepted" else None
+        path = e["classification__path"]
+        n = e["entry_number"]
+        yield path, [
+            f"{n[:3]}-{n[3:10]}-{n[10:]}" if len(n) == 11 else n,
+            e["importer__name"], mask_ir_number(e["importer__ir_number"]), e["entry_type"], e["entry_date"], e["entry_summary_date"],
+            e["liquidation_status"], e["liquidation_date"], e["ieepa_duty"], e["total_duty"],
+            paths.get(path, "Not classified") if path else "Not classified",
+            ", ".join(r for r in (e["classification__reasons_text"] or "").split("|") if r),
+            e["classification__deadline"], "yes" if e["classification__urgent"] else "",
+            e["classification__cape_window_closes"], e["classification__projected_liquidation_date"],
+            e["classification__protest_deadline"], e["classification__cit_deadline"], e["classification__estimated_interest"],
+            e["protest_status"] if e["protest_status"] != "none" else "", e["filer_name"],
+            d.get("declaration__name", ""), statuses.get(d.get("declaration__status", ""), ""),
+            outcomes.get(d.get("outcome", ""), ""), d.get("error_text", ""), d.get("declaration__accepted_on"),
+            exp.liquidation if exp else None, exp.refund_from if exp else None, exp.refund_to if exp else None,
+            received.get(e["pk"]),
+        ]
+
+
+# ----------------------------------------------------------------------------- XLSX
+def workbook_bytes(organization: Organization, importer: Importer | None = None) -> bytes:
+    """Summary sheet, one sheet per path, a declarations sheet; every entry with dates and amounts."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+
+    def header(ws: Any, names: list[str]) -> None:
+        cells = []
+        for name in names:
+            c = WriteOnlyCell(ws, value=name)
+            c.font = bold
+            cells.append(c)
+        ws.append(cells)
+
+    def clean(row: list[Any]) -> list[Any]:
+        return [float(v) if isinstance(v, Decimal) else neutralise(v) for v in row]
+
+    by_path: dict[str, list[list[Any]]] = defaultdict(list)
+    totals: dict[str, list[Any]] = defaultdict(lambda: [0, ZERO])
+    for path, row in entry_rows(organization, importer):
+        key = path or "unclassified"
+        by_path[key].append(row)
+        totals[key][0] += 1
+        totals[key][1] += row[8] or ZERO
+
+    summary = wb.create_sheet("Summary")
+    summary.append(clean(["RefundReady IEEPA refund workbook"]))
+    summary.append(clean(["Organisation", organization.name]))
+    summary.append(clean(["Importer", importer.name if importer else "All importers"]))
+    summary.append(["Generated", timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")])
+    summary.append([])
+    header(summary, ["Path", "Entries", "IEEPA duty"])
+    labels = dict(Path.choices) | {"unclassified": "Not classified"}
+    for key in [*[p.value for p in Path], "unclassified"]:
+        if key in totals or key != "unclassified":
+            count, duty = totals.get(key, [0, ZERO])
+            summary.append(clean([labels[key], count, duty]))
+    summary.append(clean(["Total", sum(t[0] for t in totals.values()), sum((t[1] for t in totals.values()), ZERO)]))
+    summary.append([])
+    header(summary, ["Declaration status", "Declarations", "Entries", "IEEPA duty"])
+    dq = Declaration.objects.filter(organization=organization)
+    if importer is not None:
+        dq = dq.filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct()
+    for row in dq.values("status").annotate(n=Count("pk", distinct=True), entries=Sum("entry_count"), duty=Sum("ieepa_duty")).order_by("status"):
+        summary.append(clean([dict(Declaration.Status.choices)[row["status"]], row["n"], row["entries"], row["duty"]]))
+
+    for p in [*Path, "unclassified"]:
+        key = p.value if isinstance(p, Path) else p
+        if key == "unclassified" and key not in by_path:
+            continue
+        title = (labels[key] if key != "unclassified" else "Not classified").replace("/", "-")[:31]
+        ws = wb.create_sheet(title)
+        header(ws, ENTRY_COLUMNS)
+        for row in by_path.get(key, []):
+            ws.append(clean(row))
+
+    ws = wb.create_sheet("Declarations")
+    header(ws, ["Declaration", "Importer", "Status", "Entries", "IEEPA duty", "SHA-256", "Downloaded", "Submitted",
+                "Claim number", "Accepted", "Expected liquidation", "Refund expected from", "Refund expected by"])
+    for d in dq.select_related("importer").order_by("created_at"):
+        exp = expected_dates(d.accepted_on)
+        ws.append(clean([d.name, d.importer.name if d.importer else "Mixed", d.get_status_display(), d.entry_count, d.ieepa_duty,
+                         d.sha256, timezone.localtime(d.exported_at).replace(tzinfo=None) if d.exported_at else None, d.submitted_on,
+                         d.claim_number, d.accepted_on, exp.liquidation if exp else None, exp.refund_from if exp else None,
+                         exp.refund_to if exp else None]))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# ----------------------------------------------------------------------------- PDF
+@dataclass
+class ChecklistItem:
+    label: str
+    ok: bool
+    detail: str
+
+
+def readiness_context(organization: Organization, importer: Importer, as_of: date | None = None) -> dict[str, Any]:
+    from ach.models import NotifyParty
+    from ach.selectors import refund_recipient
+    from cape.declarations import rejected_entries_waiting
+
+    as_of = as_of or timezone.localdate()
+    cls = Classification.objects.filter(organization=organization, importer=importer)
+    by_path = {r["path"]: r for r in cls.values("path").annotate(n=Count("pk"), duty=Sum("ieepa_duty"), interest=Sum("estimated_interest"))}
+    labels = dict(Path.choices)
+    path_rows = [{"label": labels[p.value], "path": p.value, "entries": by_path.get(p.value, {}).get("n", 0),
+                  "duty": by_path.get(p.value, {}).get("duty") or ZERO, "interest": by_path.get(p.value, {}).get("interest") or ZERO}
+                 for p in Path]
+    entries = Entry.objects.filter(organization=organization, importer=importer)
+    unclassified = entries.filter(classification__isnull=True).count()
+    deadlines = list(
+        cls.filter(deadline__isnull=False, deadline__gte=as_of - timedelta(days=30)).select_related("entry").order_by("deadline")[:40]
+    )
+    recipient = refund_recipient(importer)
+    notify = NotifyParty.objects.filter(importer=importer).first()
+    cape_count = sum(r["entries"] for r in path_rows if r["path"] in CAPE_PATHS)
+    on_decl = DeclarationEntry.objects.filter(declaration__organization=organization, entry__importer=importer,
+                                              declaration__status__in=("draft", "exported", "submitted", "accepted", "accepted_with_errors")).exclude(outcome="rejected")
+    not_declared = cls.filter(path__in=CAPE_PATHS).exclude(entry_id__in=on_decl.values("entry_id")).count()
+    psc_waiting = [i for i in rejected_entries_waiting(organization) if i.entry.importer_id == importer.pk]
+    open_protests = entries.filter(protest_status__in=("open", "suspended"), classification__path__in=CAPE_PATHS).count()
+    checklist = [
+        ChecklistItem("ES-003 data loaded with liquidation columns", entries.exists() and not entries.filter(has_liquidation_columns=False).exists(),
+                      f"{entries.count()} entries; {entries.filter(has_liquidation_columns=False).count()} without Liquidation Status/Date columns"),
+        ChecklistItem("Every entry classified", unclassified == 0, f"{unclassified} not classified yet"),
+        ChecklistItem("ACH refund route active (ACE ACH Refund Authorization)", recipient.can_be_paid,
+                      "refunds go to " + (recipient.name if recipient.can_be_paid else "nobody: enroll for ACH refunds in ACE") ),
+        ChecklistItem("4811 notify party settled before filing", notify is None or notify.receives_refund,
+                      "none recorded (refund goes to the importer)" if notify is None else
+                      (f"{notify.name} receives the refund" if notify.receives_refund else f"{notify.name} is recorded but not fully set (ACE profile, box 28, ACH)")),
+        ChecklistItem("Post-summary corrections filed before re-declaring", not psc_waiting, f"{len(psc_waiting)} rejected entries wait for a PSC"),
+        ChecklistItem("No open protest on CAPE entries", open_protests == 0, f"{open_protests} CAPE-path entries with an open protest"),
+        ChecklistItem("Every CAPE-eligible entry on a declaration", not_declared == 0, f"{not_declared} of {cape_count} eligible entries not yet declared"),
+    ]
+    summary = refund_summary(organization, importer)
+    decls = Declaration.objects.filter(organization=organization).filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct().order_by("-created_at")[:30]
+    return {
+        "organization": organization, "importer": importer, "as_of": as_of, "generated": timezone.localtime(),
+        "path_rows": path_rows, "total_entries": sum(r["entries"] for r in path_rows) + unclassified,
+        "total_duty": sum((r["duty"] for r in path_rows), ZERO), "cape_duty": sum((r["duty"] for r in path_rows if r["path"] in CAPE_PATHS), ZERO),
+        "deadlines": deadlines, "checklist": checklist, "ready_count": sum(1 for c in checklist if c.ok),
+        "recipient": recipient, "summary": summary,
+        "declarations": [(d, expected_dates(d.accepted_on)) for d in decls],
+    }
+
+
+def readiness_pdf(organization: Organization, importer: Importer) -> bytes:
+    from weasyprint import HTML
+
+    html = render_to_string("pdf/readiness.html", readiness_context(organization, importer))
+    return HTML(string=html).write_pdf()
+
+
+# ----------------------------------------------------------------------------- ICS
+def _ics_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+
+
+def _fold(line: str) -> list[str]:
+    """RFC 5545 §3.1: lines longer than 75 octets are folded with CRLF + one space."""
+    raw = line.encode("utf-8")
+    if len(raw) <= 75:
+        return [line]
+    out, current, size = [], "", 0
+    for ch in line:
+        n = len(ch.encode("utf-8"))
+        if size + n > (75 if not out else 74):
+            out.append(current)
+            current, size = "", 0
+        current += ch
+        size += n
+    out.append(current)
+    return [out[0]] + [" " + part for part in out[1:]]
+
+
+@dataclass
+class CalendarEvent:
+    uid: str
+    on: date
+    summary: str
+    description: str
+
+
+def calendar_events(organization: Organization, importer: Importer | None = None, as_of: date | None = None) -> list[CalendarEvent]:
+    """One all-day event per importer, kind and date (entries sharing a deadline are counted together)."""
+    as_of = as_of or timezone.localdate()
+    cls = Classification.objects.filter(organization=organization, importer__in=importers_for(organization))
+    if importer is not None:
+        cls = cls.filter(importer=importer)
+    events: list[CalendarEvent] = []
+    kinds = [
+        ("cape", "CAPE window closes", Q(path__in=CAPE_PATHS), "cape_window_closes",
+         "Last day to file these entries in CAPE (80 days after liquidation, README §7)."),
+        ("protest", "Protest deadline", Q(path=Path.PROTEST), "protest_deadline",
+         "180 days after liquidation (19 U.S.C. 1514(c)(3))."),
+        ("cit", "CIT deadline (conservative)", Q(path=Path.CIT), "cit_deadline",
+         "2 years from the earliest accrual date (28 U.S.C. 2636(i)); counsel decides."),
+    ]
+    for code, title, condition, field_name, why in kinds:
+        rows = (cls.filter(condition, **{f"{field_name}__gte": as_of}).values("importer_id", "importer__name", field_name)
+                .annotate(n=Count("pk"), duty=Sum("ieepa_duty")).order_by(field_name, "importer__name"))
+        for r in rows:
+            on = r[field_name]
+            events.append(CalendarEvent(
+                uid=f"{code}-{r['importer_id']}-{on:%Y%m%d}@refundready",
+                on=on, summary=f"{title}: {r['importer__name']} ({r['n']} entries)",
+                description=f"{r['n']} entries, IEEPA duty ${r['duty'] or ZERO:,.2f}. {why}",
+            ))
+    dq = Declaration.objects.filter(organization=organization, accepted_on__isnull=False)
+    if importer is not None:
+        dq = dq.filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct()
+    for d in dq:
+        exp = expected_dates(d.accepted_on)
+        assert exp is not None
+        for code, on, title in [("liq", exp.liquidation, "Expected liquidation"), ("refund-from", exp.refund_from, "Refund expected from"),
+                                ("refund-by", exp.refund_to, "Refund expected by")]:
+            if on >= as_of:
+                events.append(CalendarEvent(
+                    uid=f"decl-{d.pk}-{code}@refundready", on=on, summary=f"{title}: {d.name}",
+                    description=f"CAPE claim {d.claim_number or '—'} accepted {d.accepted_on:%m/%d/%Y}; {d.entry_count} entries "
+                                "(approximate: acceptance + 45 / 60 / 90 days, README §6).",
+                ))
+    events.sort(key=lambda e: (e.on, e.uid))
+    return events
+
+
+def deadlines_ics(organization: Organization, importer: Importer | None = None, as_of: date | None = None) -> bytes:
+    stamp = datetime.now(tz=timezone.get_fixed_timezone(0)).strftime("%Y%m%dT%H%M%SZ")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//RefundReady//IEEPA deadlines//EN", "CALSCALE:GREGORIAN",
+             "METHOD:PUBLISH", f"X-WR-CALNAME:{_ics_escape('RefundReady deadlines · ' + (importer.name if importer else organization.name))}"]
+    for e in calendar_events(organization, importer, as_of):
+        lines += ["BEGIN:VEVENT", f"UID:{e.uid}", f"DTSTAMP:{stamp}", f"DTSTART;VALUE=DATE:{e.on:%Y%m%d}",
+                  f"DTEND;VALUE=DATE:{e.on + timedelta(days=1):%Y%m%d}", f"SUMMARY:{_ics_escape(e.summary)}",
+                  f"DESCRIPTION:{_ics_escape(e.description)}", "TRANSP:TRANSPARENT", "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return ("".join(part + "\r\n" for line in lines for part in _fold(line))).encode("utf-8")

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import Organization
+from accounts.selectors import importers_for
+from cape.claims import REPORT_NAMES, repair_entry_number
+from cape.models import CAPE_PATHS, Declaration, Path
+from entries.entrynumber import is_valid
+
+# Claim details and refund reports are small CSVs; a few MB is generous (settings.MAX_UPLOAD_SIZE caps it further).
+REPORT_MAX_BYTES = 20 * 1024 * 1024
+
+
+def _check_size(f: Any) -> Any:
+    limit = min(REPORT_MAX_BYTES, getattr(settings, "MAX_UPLOAD_SIZE", REPORT_MAX_BYTES))
+    if f.size > limit:
+        raise forms.ValidationError(f"The file is {f.size:,} bytes; the limit is {limit:,} bytes.")
+    return f
+
+
+class BuildForm(forms.Form):
+    importers = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+        label="Importers of record (IOR)", help_text="Leave all unticked to include every importer.",
+    )
+    paths = forms.MultipleChoiceField(
+        choices=[(p.value, p.label) for p in CAPE_PATHS], initial=[p.value for p in CAPE_PATHS],
+        widget=forms.CheckboxSelectMultiple, label="CAPE paths",
+    )
+    entry_numbers = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4, "placeholder": "One entry number per line (dashes allowed)"}),
+        label="Only these entries (optional)", help_text="Paste a selection; leave empty for every eligible entry.",
+    )
+    urgent_only = forms.BooleanField(required=False, label="Only entries whose CAPE window closes within 14 days")
+    mixed = forms.BooleanField(required=False, label="Mix importers in one file",
+                               help_text="Default: one importer per declaration, so results and refunds are easier to follow.")
+    name = forms.CharField(required=False, max_length=100, label="Declaration name (optional)")
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["importers"].queryset = importers_for(organization).order_by("name")
+
+    def clean_entry_numbers(self) -> list[str] | None:
+        raw = self.cleaned_data.get("entry_numbers", "")
+        tokens = [t for t in raw.replace(",", "\n").split() if t.strip()]
+        if not tokens:
+            return None
+        numbers, bad = [], []
+        for line, token in enumerate(tokens, start=1):
+            n = repair_entry_number(token)
+            (numbers if is_valid(n) else bad).append(n if is_valid(n) else f"{token} (item {line})")
+        if bad:
+            raise forms.ValidationError(
+                f"Not valid entry numbers (11 characters with a correct check digit): {', '.join(bad[:10])}"
+                + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+            )
+        return list(dict.fromkeys(numbers))
+
+
+class SubmissionForm(forms.Form):
+    submitted_on = forms.DateField(label="Date filed in the ACE Portal CAPE tab", widget=forms.DateInput(attrs={"type": "date"}),
+                                   initial=timezone.localdate)
+    claim_number = forms.CharField(max_length=40, label="CAPE claim/declaration number", help_text="Digits, for example 100000241223.")
+
+
+class ClaimDetailsForm(forms.Form):
+    file = forms.FileField(label="CAPE Claim Details CSV", help_text="Export it from the ACE Portal CAPE tab (ENTRY_NUMBER, CLAIM_NUMBER, STATUS, ERROR_DESCRIPTION).")
+    accepted_on = forms.DateField(required=False, label="Accepted on (default today)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_file(self) -> Any:
+        return _check_size(self.cleaned_data["file"])
+
+
+class OutcomeForm(forms.Form):
+    status = forms.ChoiceField(choices=[(Declaration.Status.FAILED_VALIDATION.value, "Failed initial validation"),
+                                        (Declaration.Status.REJECTED.value, "Rejected (whole declaration)")], label="CBP outcome")
+    error_text = forms.CharField(required=False, max_length=200, label="CBP message")
+
+
+class RefundReportForm(forms.Form):
+    report = forms.ChoiceField(choices=list(REPORT_NAMES.items()), label="ACE report")
+    file = forms.FileField(label="Report CSV")
+
+    def clean_file(self) -> Any:
+        return _check_size(self.cleaned_data["file"])
+
+
+PATH_LABELS = dict(Path.choices)

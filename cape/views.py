@@ -1,0 +1,273 @@
+"""CAPE pages: declarations (build, preflight, download, lifecycle), refunds, exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.permissions import editor_for_post, editor_required, member_required
+from accounts.selectors import importers_for
+from accounts.services import ServiceError
+from cape import declarations as svc
+from cape.exports import deadlines_ics, readiness_pdf, workbook_bytes
+from cape.forms import BuildForm, ClaimDetailsForm, OutcomeForm, RefundReportForm, SubmissionForm
+from cape.models import Declaration
+from cape.refunds import expected_dates, refund_overview, refund_report_import, refund_summary, refund_timeline
+
+S = Declaration.Status
+
+
+def _org(request: HttpRequest) -> Any:
+    return request.organization  # type: ignore[attr-defined]
+
+
+def _declaration(request: HttpRequest, pk: int) -> Declaration:
+    return get_object_or_404(svc.declarations_for(_org(request)), pk=pk)
+
+
+@editor_for_post
+def cape_home(request: HttpRequest) -> HttpResponse:
+    """The CAPE landing page: declarations and the build form."""
+    org = _org(request)
+    form = BuildForm(request.POST or None, organization=org)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = svc.declaration_build(
+                organization=org, user=request.user,
+                importer_ids=[i.pk for i in data["importers"]] or None, entry_numbers=data["entry_numbers"],
+                paths=data["paths"], urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
+            )
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            if result.declarations:
+                messages.success(request, f"Built {len(result.declarations)} declaration(s) with {result.entry_count} entries.")
+            else:
+                messages.warning(request, "No declaration built: no eligible entry that is not already on a declaration.")
+            form = BuildForm(organization=org)
+    status = request.GET.get("status", "")
+    qs = svc.declarations_for(org)
+    if status in S.values:
+        qs = qs.filter(status=status)
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    eligible = svc.eligible_classifications(org).count()
+    return render(request, "cape/home.html", {
+        "form": form, "result": result, "page": page, "status": status, "statuses": S.choices,
+        "query_string": f"status={status}" if status else "", "eligible": eligible,
+        "ready_refile": len(svc.rejected_entries_ready(org)), "importers": importers_for(org).order_by("name"),
+    })
+
+
+@member_required
+def declaration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    return _render_detail(request, declaration)
+
+
+def _render_detail(request: HttpRequest, declaration: Declaration, **extra: Any) -> HttpResponse:
+    checks = []
+    for check in declaration.preflight.get("checks", []):
+        checks.append(check | {"passing": svc.preflight_passing_entries(declaration, check)[:2000]})
+    items = Paginator(svc.declaration_items(declaration), 100).get_page(request.GET.get("page"))
+    ctx = {
+        "declaration": declaration, "checks": checks, "items": items, "page": items,
+        "expected": expected_dates(declaration.accepted_on),
+        "submission_form": extra.pop("submission_form", None) or SubmissionForm(initial={"submitted_on": timezone.localdate()}),
+        "claims_form": extra.pop("claims_form", None) or ClaimDetailsForm(),
+        "outcome_form": extra.pop("outcome_form", None) or OutcomeForm(),
+        "can_download": declaration.status in (S.DRAFT, S.EXPORTED) and not declaration.preflight.get("blocking", True),
+    }
+    ctx.update(extra)
+    return render(request, "cape/declaration_detail.html", ctx)
+
+
+@editor_required
+@require_POST
+def declaration_preflight_view(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    report = svc.declaration_preflight(declaration=declaration, user=request.user)
+    (messages.success if not report["blocking"] else messages.error)(
+        request, "Preflight passed." if not report["blocking"] else "Preflight found problems: see the failing checks.")
+    return redirect("cape_declaration", pk=pk)
+
+
+@member_required
+def declaration_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST (editors): preflight, then the file; the first download marks the declaration exported.
+    GET: the stored file of a declaration already exported or filed (no state change)."""
+    declaration = _declaration(request, pk)
+    if request.method == "POST":
+        if not request.membership.can_edit:  # type: ignore[attr-defined]
+            messages.error(request, "Viewers can read and export reports but not download a declaration for filing.")
+            return redirect("cape_declaration", pk=pk)
+        try:
+            data = svc.declaration_export(declaration=declaration, user=request.user)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect("cape_declaration", pk=pk)
+    else:
+        if declaration.status == S.DRAFT or not declaration.file_bytes:
+            raise Http404("Download a draft with the Download button (it runs preflight first).")
+        data = bytes(declaration.file_bytes)
+    response = HttpResponse(data, content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="cape-declaration-{declaration.pk}.csv"'
+    response["X-Content-SHA256"] = declaration.sha256
+    return response
+
+
+@editor_required
+@require_POST
+def declaration_submission(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    form = SubmissionForm(request.POST)
+    if form.is_valid():
+        try:
+            svc.declaration_record_submission(declaration=declaration, user=request.user, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Submission recorded.")
+            return redirect("cape_declaration", pk=pk)
+    return _render_detail(request, declaration, submission_form=form)
+
+
+@editor_required
+@require_POST
+def declaration_claim_details(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    form = ClaimDetailsForm(request.POST, request.FILES)
+    if form.is_valid():
+        f = form.cleaned_data["file"]
+        try:
+            result = svc.declaration_import_claim_details(declaration=declaration, data=f.read(), filename=f.name,
+                                                          accepted_on=form.cleaned_data["accepted_on"], user=request.user)
+        except ServiceError as exc:
+            form.add_error("file", exc.message)
+        else:
+            messages.success(request, f"Claim details imported: {result.accepted} accepted, {result.rejected} rejected.")
+            declaration.refresh_from_db()
+            return _render_detail(request, declaration, claims_result=result)
+    return _render_detail(request, declaration, claims_form=form)
+
+
+@editor_required
+@require_POST
+def declaration_outcome(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    form = OutcomeForm(request.POST)
+    if form.is_valid():
+        try:
+            svc.declaration_record_outcome(declaration=declaration, user=request.user, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Outcome recorded.")
+            return redirect("cape_declaration", pk=pk)
+    return _render_detail(request, declaration, outcome_form=form)
+
+
+@editor_required
+@require_POST
+def declaration_discard_view(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    try:
+        svc.declaration_discard(declaration=declaration, user=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("cape_declaration", pk=pk)
+    messages.success(request, "Declaration discarded; its entries are free to declare again.")
+    return redirect("cape_home")
+
+
+@editor_for_post
+def refile(request: HttpRequest) -> HttpResponse:
+    """Rejected entries: mark post-summary corrections filed, then build a new declaration from the ready ones."""
+    org = _org(request)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "mark_corrected":
+                ids = [int(x) for x in request.POST.getlist("entry") if x.isdigit()]
+                count = svc.declaration_entries_mark_corrected(organization=org, entry_ids=ids, user=request.user)
+                messages.success(request, f"{count} entr{'y' if count == 1 else 'ies'} marked corrected.")
+            else:
+                result = svc.declaration_build_refile(organization=org, user=request.user, mixed=request.POST.get("mixed") == "on")
+                messages.success(request, f"Built {len(result.declarations)} declaration(s) from {result.entry_count} corrected entries.")
+                if result.declarations:
+                    return redirect("cape_declaration", pk=result.declarations[0].pk)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        return redirect("cape_refile")
+    return render(request, "cape/refile.html", {"ready": svc.rejected_entries_ready(org), "waiting": svc.rejected_entries_waiting(org)})
+
+
+@editor_for_post
+def refunds_home(request: HttpRequest) -> HttpResponse:
+    org = _org(request)
+    form = RefundReportForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        f = form.cleaned_data["file"]
+        try:
+            result = refund_report_import(organization=org, data=f.read(), report=form.cleaned_data["report"], filename=f.name,
+                                          user=request.user)
+        except ServiceError as exc:
+            form.add_error("file", exc.message)
+        else:
+            messages.success(request, f"{result.created} refund event(s) recorded, {result.duplicates} already known.")
+            form = RefundReportForm()
+    return render(request, "cape/refunds.html", {"form": form, "result": result, "rows": refund_overview(org)})
+
+
+@member_required
+def refund_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
+    org = _org(request)
+    importer = get_object_or_404(importers_for(org), pk=pk)
+    return render(request, "cape/refund_timeline.html", {
+        "importer": importer, "summary": refund_summary(org, importer), "timeline": refund_timeline(org, importer),
+        "today": timezone.localdate(),
+    })
+
+
+def _importer_param(request: HttpRequest) -> Any:
+    raw = request.GET.get("importer", "")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404
+    return get_object_or_404(importers_for(_org(request)), pk=int(raw))
+
+
+@member_required
+@require_GET
+def export_workbook(request: HttpRequest) -> HttpResponse:
+    importer = _importer_param(request)
+    data = workbook_bytes(_org(request), importer)
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="refundready-entries-{timezone.localdate():%Y%m%d}.xlsx"'
+    return response
+
+
+@member_required
+@require_GET
+def export_readiness(request: HttpRequest, pk: int) -> HttpResponse:
+    importer = get_object_or_404(importers_for(_org(request)), pk=pk)
+    response = HttpResponse(readiness_pdf(_org(request), importer), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="refund-readiness-{importer.pk}-{timezone.localdate():%Y%m%d}.pdf"'
+    return response
+
+
+@member_required
+@require_GET
+def export_calendar(request: HttpRequest) -> HttpResponse:
+    importer = _importer_param(request)
+    response = HttpResponse(deadlines_ics(_org(request), importer), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="refundready-deadlines.ics"'
+    return response
