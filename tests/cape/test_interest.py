@@ -1,0 +1,55 @@
+"""Interest estimate under 19 U.S.C. 1505(c): quarterly IRS overpayment rates, daily compounding."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from decimal import Decimal
+
+from cape.interest import RATES_FILE, estimate_interest, estimated_end, growth_factor, load_rates
+
+
+def test_the_rates_file_is_dated_sourced_and_labelled() -> None:
+    rates = load_rates()
+    assert rates[0].start == date(2025, 1, 1)
+    assert all(r.source and r.confidence in ("published", "uncertain") for r in rates)
+    q = {r.start: r for r in rates}
+    assert (q[date(2025, 4, 1)].corporate, q[date(2025, 4, 1)].non_corporate) == (6, 7)  # README §7
+    assert q[date(2026, 1, 1)].confidence == "published" and "2025-22" in q[date(2026, 1, 1)].source
+    with open(RATES_FILE, encoding="utf-8") as fh:
+        header = next(csv.reader(line for line in fh if not line.startswith("#")))
+    assert header == ["quarter_start", "corporate_pct", "non_corporate_pct", "source", "confidence"]
+
+
+def test_the_end_date_is_as_of_plus_45_or_plus_7() -> None:
+    assert estimated_end(as_of=date(2026, 11, 22), liquidated=False) == date(2027, 1, 6)
+    assert estimated_end(as_of=date(2026, 11, 22), liquidated=True) == date(2026, 11, 29)
+
+
+def test_daily_compounding_over_one_year_at_6_percent() -> None:
+    factor, uncertain = growth_factor(date(2025, 1, 1), date(2026, 1, 1), True)
+    expected = (1 + Decimal("0.06") / 365) ** 365
+    assert abs(factor - expected) < Decimal("1e-20")
+    assert not uncertain  # every 2025 quarter is published
+
+
+def test_the_estimate_for_a_corporation_and_an_individual() -> None:
+    corp = estimate_interest(principal=Decimal("1000.00"), deposit_date=date(2025, 1, 1), as_of=date(2025, 12, 25),
+                             liquidated=True, corporate=True)
+    person = estimate_interest(principal=Decimal("1000.00"), deposit_date=date(2025, 1, 1), as_of=date(2025, 12, 25),
+                               liquidated=True, corporate=False)
+    assert corp is not None and person is not None
+    assert corp.amount == Decimal("61.83")  # 1000 * ((1 + .06/365)^365 - 1)
+    assert person.amount == Decimal("72.50")
+    assert "Estimate" in corp.label and corp.end == date(2026, 1, 1)
+
+
+def test_quarters_without_a_sourced_rate_make_the_estimate_uncertain() -> None:
+    est = estimate_interest(principal=Decimal("100"), deposit_date=date(2026, 1, 28), as_of=date(2026, 11, 22),
+                            liquidated=False, corporate=True)
+    assert est is not None and est.uncertain and est.amount > 0
+
+
+def test_no_date_or_no_duty_means_no_estimate() -> None:
+    assert estimate_interest(principal=Decimal("100"), deposit_date=None, as_of=date(2026, 1, 1), liquidated=False, corporate=True) is None
+    assert estimate_interest(principal=Decimal("0"), deposit_date=date(2025, 5, 1), as_of=date(2026, 1, 1), liquidated=False, corporate=True) is None

@@ -1,0 +1,82 @@
+"""Properties of ruleset 2026.11 over generated entries (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings, strategies as st
+
+from cape import rules
+from cape.rules import EntryFacts, classify
+from entries.samplegen import entry_number
+
+DAY0 = date(2025, 2, 1)
+dates = st.integers(min_value=0, max_value=900).map(lambda n: DAY0 + timedelta(days=n))
+statuses = st.sampled_from(["Unliquidated", "Liquidated", "Suspended", "Extended", "Under Review", "Final",
+                            "Finally Liquidated", "Open", "Closed", "In Review", "garbage", ""])
+
+
+@st.composite
+def entry_facts(draw: st.DrawFn) -> EntryFacts:
+    entry_date = draw(dates)
+    return EntryFacts(
+        entry_number=draw(st.one_of(st.integers(0, 9_999_999).map(lambda n: entry_number("ABC", n)),
+                                    st.text("ABC0123456789-", max_size=12))),
+        entry_type=draw(st.sampled_from(["01", "1", "02", "03", "06", "08", "09", "11", "21", "23", "31", "38", "47"])),
+        ieepa_duty=draw(st.decimals(min_value=-10, max_value=100000, places=2, allow_nan=False)),
+        liquidation_status=draw(statuses),
+        entry_date=entry_date,
+        entry_summary_date=draw(st.one_of(st.none(), st.just(entry_date + timedelta(days=8)))),
+        liquidation_date=draw(st.one_of(st.none(), dates)),
+        recon_flag=draw(st.booleans()),
+        type09_filed=draw(st.booleans()),
+        protest_status=draw(st.sampled_from(["none", "open", "suspended", "denied", "approved"])),
+        protest_number=draw(st.sampled_from(["", "2704-26-1"])),
+        drawback=draw(st.booleans()),
+        cape_accepted=draw(st.booleans()),
+        cape_rejections=draw(st.sampled_from([(), ("INVALID HTS",), ("PROTEST ON ENTRY",)])),
+        has_refund_route=draw(st.booleans()),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(entry_facts(), dates)
+def test_every_entry_gets_exactly_one_known_path_from_one_rule(f: EntryFacts, as_of: date) -> None:
+    r = classify(f, as_of)
+    assert r.path in rules.PATHS
+    assert r.rule in rules.RULES_BY_ID  # never the "no rule matched" fallback
+    assert r.reasons and r.reasons[0] in rules.RULES_BY_ID[r.rule].reasons
+    assert all(rules.explain(code)[0] != "?" for code in r.reasons)
+    assert not (r.urgent and r.deadline_passed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(entry_facts(), dates)
+def test_results_are_deterministic(f: EntryFacts, as_of: date) -> None:
+    assert classify(f, as_of) == classify(f, as_of)
+
+
+@settings(max_examples=400, deadline=None)
+@given(entry_facts(), dates, st.integers(min_value=1, max_value=800))
+def test_moving_as_of_forward_never_moves_an_entry_from_protest_back_to_cape(f: EntryFacts, as_of: date, later: int) -> None:
+    before = classify(f, as_of)
+    after = classify(f, as_of + timedelta(days=later))
+    if before.path == rules.Path.PROTEST:
+        assert after.path not in rules.CAPE_PATHS
+
+
+@settings(max_examples=300, deadline=None)
+@given(entry_facts(), dates)
+def test_nothing_changes_before_stable_until(f: EntryFacts, as_of: date) -> None:
+    """What the nightly run relies on to skip entries: the result holds until stable_until."""
+    r = classify(f, as_of)
+    end = r.stable_until or as_of + timedelta(days=1000)
+    step = max(1, (end - as_of).days // 25)
+    d = as_of
+    while d < end:
+        assert classify(f, d).key == r.key, d
+        d += timedelta(days=step)
+    last = end - timedelta(days=1)
+    if last >= as_of:
+        assert classify(f, last).key == r.key
