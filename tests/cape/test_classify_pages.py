@@ -29,7 +29,7 @@ def book(importer_org, own_importer):  # type: ignore[no-untyped-def]
                           liquidation_status="liquidated", liquidation_date=date(2026, 8, 1), ieepa_duty=Decimal("90.00")),
         "d": EntryFactory(organization=importer_org, importer=own_importer, ieepa_duty=Decimal("0.00")),
         "u": EntryFactory(organization=importer_org, importer=own_importer, liquidation_status="liquidated",
-                          liquidation_date=date(2026, 9, 10), ieepa_duty=Decimal("75.00")),  # window closes 11-27
+                          liquidation_date=date(2026, 9, 10), ieepa_duty=Decimal("75.00")),  # window closes 11-28
     }
     TariffLineFactory(entry=e["a"], hts="9903012500", duty=Decimal("1200.00"))
     TariffLineFactory(entry=e["a"], hts="3923900080", duty=Decimal("30.00"), is_ieepa=False)
