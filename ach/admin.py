@@ -1,20 +1,35 @@
-"""Admin: the account number is never shown or editable here, only its masked last four digits."""
+"""Admin: read-only. The account number is never shown here, only its masked last four digits; every
+change goes through the product's pages and services, where it is validated and audited."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 from ach.models import AchEnrollment, AchRejection, NotifyParty
 
 
 @admin.register(AchEnrollment)
-class AchEnrollmentAdmin(admin.ModelAdmin):
+class AchEnrollmentAdmin(ReadOnlyAdmin):
     list_display = ["importer", "status", "bank_name", "routing_number", "account_masked", "entered_on", "confirmed_on"]
     list_filter = ["status"]
     search_fields = ["importer__name", "bank_name"]
-    # The ciphertext is excluded too: bank details change only through the service (validation, audit).
+    # The ciphertext is excluded too.
     exclude = ["account_number_encrypted", "account_last4"]
-    readonly_fields = ["importer", "bank_name", "routing_number", "account_masked", "account_type", "account_holder", "evidence", "evidence_name"]
+    readonly_fields = ["account_masked"]
 
     @admin.display(description="Account number")
     def account_masked(self, obj: AchEnrollment) -> str:
@@ -22,12 +37,12 @@ class AchEnrollmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotifyParty)
-class NotifyPartyAdmin(admin.ModelAdmin):
+class NotifyPartyAdmin(ReadOnlyAdmin):
     list_display = ["importer", "name", "ir_display", "on_ace_profile", "in_box_28", "ach_enrolled", "receives_refund"]
 
 
 @admin.register(AchRejection)
-class AchRejectionAdmin(admin.ModelAdmin):
+class AchRejectionAdmin(ReadOnlyAdmin):
     list_display = ["importer", "rejected_on", "amount", "source", "reference", "resolved_on"]
     list_filter = ["source"]
     search_fields = ["importer__name", "reference"]
