@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Importer, Organization
@@ -221,6 +221,8 @@ def due_entry_ids(*, organization: Organization, as_of: date) -> list[int]:
     ids.update(
         stored.filter(
             ~Q(ruleset=rules.RULESET) | Q(stable_until__lte=as_of) | Q(as_of__gt=as_of)
+            # facts changed since (an upload whose classify task never ran, an edit by hand)
+            | Q(entry__updated_at__gt=F("computed_at"))
         ).values_list("entry_id", flat=True)
     )
     importer_ids = set(stored.values_list("importer_id", flat=True).distinct())

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from accounts.models import Membership
 from cape.classify import classify_entries
@@ -37,6 +38,7 @@ def test_the_digest_lists_closing_windows_protest_deadlines_and_changes(importer
                        liquidation_date=date(2026, 11, 1))  # window closes 2027-01-19: not in the digest
     classify_entries(organization=importer_org, as_of=date(2026, 11, 21))
     moving.liquidation_status, moving.liquidation_date = "liquidated", date(2026, 11, 20)  # a new upload says so
+    moving.updated_at = timezone.now()
     moving.save()
     Membership.objects.filter(user=vera).update(email_digest=False)  # vera opted out
     mail.outbox.clear()
