@@ -118,6 +118,10 @@ def refund_report_import(*, organization: Organization, data: bytes, report: str
                 result.unknown.append({"row": row.row, "entry_number": row.entry_number, "importer_number": row.importer_number,
                                        "reason": "no entry or importer of this organisation matches"})
                 continue
+            if row.entry_number and entry is None:
+                # The money is real: keep it against the importer, and say which entry we could not find.
+                result.unknown.append({"row": row.row, "entry_number": row.entry_number, "importer_number": row.importer_number,
+                                       "reason": "entry not loaded here; recorded against the importer"})
             declaration = claims.get(row.claim_number) if row.claim_number else None
             if declaration is None and entry is not None:
                 declaration = accepted_on_entry.get(entry.pk)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+
 import pytest
 
 from cape.claims import (
@@ -15,6 +16,7 @@ from cape.claims import (
     repair_entry_number,
     unwrap,
 )
+
 
 @pytest.mark.parametrize(
     "raw, repaired",
@@ -65,14 +67,14 @@ def test_a_file_without_the_header_is_refused_with_the_columns_needed() -> None:
 
 
 def test_rev603_rows_become_refund_events_with_principal_and_interest() -> None:
-    data = ("Trade Refund Report (REV-603)\nRun date 11/22/2026\n"
-            "Importer Number,Entry Number,Secondary Status,Secondary Status Date,Principal Amount,Interest Amount,Refund Amount,Refund Number\n"
-            '="93-417726100",="60576069342",Sent to Treasury,10/01/2026,"$1,200.00",$35.10,"$1,235.10",R1\n'
-            '="93-417726100",="60576069342",Treasury Issued,10/15/2026,"$1,200.00",$35.10,"$1,235.10",R1\n'
-            '="93-417726100",="00261103162",Funds Diverted,10/16/2026,,,$50.00,R2\n'
-            '="93-417726100",="00261111157",Check/ACH Returned,10/20/2026,$300.00,$0.00,,R3\n'
-            '="93-417726100",="00261111157",Lost in the mail,10/20/2026,,,$1.00,R4\n'
-            '="93-417726100",="00261111157",Treasury Issued,13/45/2026,,,$1.00,R5\n').encode()
+    data = (b"Trade Refund Report (REV-603)\nRun date 11/22/2026\n"
+            b"Importer Number,Entry Number,Secondary Status,Secondary Status Date,Principal Amount,Interest Amount,Refund Amount,Refund Number\n"
+            b'="93-417726100",="60576069342",Sent to Treasury,10/01/2026,"$1,200.00",$35.10,"$1,235.10",R1\n'
+            b'="93-417726100",="60576069342",Treasury Issued,10/15/2026,"$1,200.00",$35.10,"$1,235.10",R1\n'
+            b'="93-417726100",="00261103162",Funds Diverted,10/16/2026,,,$50.00,R2\n'
+            b'="93-417726100",="00261111157",Check/ACH Returned,10/20/2026,$300.00,$0.00,,R3\n'
+            b'="93-417726100",="00261111157",Lost in the mail,10/20/2026,,,$1.00,R4\n'
+            b'="93-417726100",="00261111157",Treasury Issued,13/45/2026,,,$1.00,R5\n')
     parsed = parse_refund_report(data, "rev603", "rev603.csv")
     assert [(r.kind, r.event_date, r.principal, r.interest, r.amount) for r in parsed.rows] == [
         ("sent_to_treasury", date(2026, 10, 1), Decimal("1200.00"), Decimal("35.10"), Decimal("1235.10")),
