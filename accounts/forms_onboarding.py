@@ -32,11 +32,15 @@ def _clean_ir(value: str) -> str:
 
 
 class ApplicationStartForm(forms.Form):
-    company_name = forms.CharField(label="Company name", max_length=200,
-                                   help_text="Exactly as on your CBP Form 5106 importer record.")
+    company_name = forms.CharField(
+        label="Company name", max_length=200, help_text="Exactly as on your CBP Form 5106 importer record."
+    )
     ir_number = _ir_field()
-    email = forms.EmailField(label="Business email address (account owner login email)", max_length=254,
-                             help_text="This becomes the Trade Account Owner's login.")
+    email = forms.EmailField(
+        label="Business email address (account owner login email)",
+        max_length=254,
+        help_text="This becomes the Trade Account Owner's login.",
+    )
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -51,17 +55,25 @@ class ApplicationStartForm(forms.Form):
 
 
 class VerifyForm(forms.Form):
-    code = forms.CharField(label="Verification code", max_length=12,
-                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
-                           help_text="The 6-digit code emailed to the 5106 point of contact.")
+    code = forms.CharField(
+        label="Verification code",
+        max_length=12,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+        help_text="The 6-digit code emailed to the 5106 point of contact.",
+    )
 
 
 class DetailsForm(forms.Form):
     """Step 4: company and account owner information."""
 
     org_structure = forms.ChoiceField(label="Company organizational structure", choices=[])
-    fiscal_year_end = forms.CharField(label="Account's fiscal year end date", required=False, max_length=10,
-                                      help_text="MM/DD/YYYY", widget=forms.TextInput(attrs={"placeholder": "MM/DD/YYYY"}))
+    fiscal_year_end = forms.CharField(
+        label="Account's fiscal year end date",
+        required=False,
+        max_length=10,
+        help_text="MM/DD/YYYY",
+        widget=forms.TextInput(attrs={"placeholder": "MM/DD/YYYY"}),
+    )
     duns = forms.CharField(label="DUNS#", required=False, max_length=11, help_text="9 digits")
     website = forms.CharField(label="Company website", required=False, max_length=200)
     owner_first_name = forms.CharField(label="Account owner first name", max_length=60)
@@ -70,12 +82,17 @@ class DetailsForm(forms.Form):
     country = forms.ChoiceField(label="Country", choices=[], initial="US")
     street = forms.CharField(label="Street address", max_length=200)
     city = forms.CharField(label="City", max_length=100)
-    state = forms.CharField(label="State", required=False, max_length=60,
-                            help_text="Required for U.S. addresses: name or 2-letter abbreviation.",
-                            widget=forms.TextInput(attrs={"list": "us-states", "autocomplete": "address-level1"}))
+    state = forms.CharField(
+        label="State",
+        required=False,
+        max_length=60,
+        help_text="Required for U.S. addresses: name or 2-letter abbreviation.",
+        widget=forms.TextInput(attrs={"list": "us-states", "autocomplete": "address-level1"}),
+    )
     postal_code = forms.CharField(label="Zip code", max_length=10, help_text="U.S.: 12345 or 12345-6789")
-    telephone = forms.CharField(label="Telephone number", max_length=30,
-                                help_text="Separate the parts with dashes, e.g. 305-821-8995.")
+    telephone = forms.CharField(
+        label="Telephone number", max_length=30, help_text="Separate the parts with dashes, e.g. 305-821-8995."
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -106,7 +123,7 @@ class DetailsForm(forms.Form):
             return ""
         candidate = value if re.match(r"^https?://", value, re.I) else f"https://{value}"
         try:
-            forms.URLField().clean(candidate)
+            forms.URLField(assume_scheme="https").clean(candidate)
         except forms.ValidationError:
             raise forms.ValidationError(f"{value!r} is not a website address, e.g. www.example.com.") from None
         return candidate
@@ -135,7 +152,9 @@ class DetailsForm(forms.Form):
         phone = (data.get("telephone") or "").strip()
         if phone:
             if us and not US_PHONE.match(phone):
-                self.add_error("telephone", "Use the form 305-821-8995: area code, exchange and number separated by dashes.")
+                self.add_error(
+                    "telephone", "Use the form 305-821-8995: area code, exchange and number separated by dashes."
+                )
             elif not us and not INTL_PHONE.match(phone):
                 self.add_error("telephone", "Separate the parts with dashes, e.g. 44-20-7946-0958.")
         return data
@@ -144,7 +163,7 @@ class DetailsForm(forms.Form):
 class AuthorizeForm(forms.Form):
     authorized = forms.BooleanField(
         label="By selecting this box I am verifying that I am legally authorized to bind my company to RefundReady "
-              "and its terms and conditions (electronic signature).",
+        "and its terms and conditions (electronic signature).",
         required=True,
         error_messages={"required": "Tick the box to confirm that you are authorised to bind the company."},
     )
@@ -152,10 +171,14 @@ class AuthorizeForm(forms.Form):
     def __init__(self, *args: Any, needs_password: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if needs_password:
-            self.fields["password1"] = forms.CharField(label="Choose a password", widget=forms.PasswordInput(
-                attrs={"autocomplete": "new-password"}), help_text="At least 10 characters; not only digits.")
-            self.fields["password2"] = forms.CharField(label="Password again", widget=forms.PasswordInput(
-                attrs={"autocomplete": "new-password"}))
+            self.fields["password1"] = forms.CharField(
+                label="Choose a password",
+                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                help_text="At least 10 characters; not only digits.",
+            )
+            self.fields["password2"] = forms.CharField(
+                label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -167,14 +190,22 @@ class AuthorizeForm(forms.Form):
 class Form5106Form(forms.Form):
     ir_number = _ir_field()
     company_name = forms.CharField(label="Company name (as on the 5106)", max_length=200)
-    poc_email = forms.EmailField(label="Point-of-contact (POC) email, box 2E", max_length=254,
-                                 help_text="CBP's ACE verification code goes to this address.")
+    poc_email = forms.EmailField(
+        label="Point-of-contact (POC) email, box 2E",
+        max_length=254,
+        help_text="CBP's ACE verification code goes to this address.",
+    )
     address = forms.CharField(label="Address", required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    last_updated = forms.DateField(label="Date last updated (in ACE)", required=False,
-                                   input_formats=["%m/%d/%Y", "%Y-%m-%d"], help_text="MM/DD/YYYY",
-                                   widget=forms.DateInput(format="%m/%d/%Y"))
-    poc_email_confirmed = forms.BooleanField(label="The broker confirmed today that this is the current POC email",
-                                             required=False)
+    last_updated = forms.DateField(
+        label="Date last updated (in ACE)",
+        required=False,
+        input_formats=["%m/%d/%Y", "%Y-%m-%d"],
+        help_text="MM/DD/YYYY",
+        widget=forms.DateInput(format="%m/%d/%Y"),
+    )
+    poc_email_confirmed = forms.BooleanField(
+        label="The broker confirmed today that this is the current POC email", required=False
+    )
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -187,8 +218,10 @@ class Form5106Form(forms.Form):
 
 
 class Form5106ImportForm(forms.Form):
-    file = forms.FileField(label="CSV file",
-                           help_text="Columns: IR Number, Company Name, POC Email, Address, Date Last Updated (MM/DD/YYYY).")
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Columns: IR Number, Company Name, POC Email, Address, Date Last Updated (MM/DD/YYYY).",
+    )
 
     def clean_file(self) -> Any:
         f = self.cleaned_data["file"]

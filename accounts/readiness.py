@@ -29,8 +29,14 @@ from accounts.selectors import importers_for
 from accounts.services import audit
 
 DONE, TODO, WAITING, WARNING, BLOCKED, NOT_NEEDED = "done", "todo", "waiting", "warning", "blocked", "not_needed"
-STATE_LABELS = {DONE: "Done", TODO: "To do", WAITING: "Waiting", WARNING: "Check", BLOCKED: "Blocked",
-                NOT_NEEDED: "Not needed"}
+STATE_LABELS = {
+    DONE: "Done",
+    TODO: "To do",
+    WAITING: "Waiting",
+    WARNING: "Check",
+    BLOCKED: "Blocked",
+    NOT_NEEDED: "Not needed",
+}
 
 STEPS: list[tuple[str, str]] = [
     ("poc_email", "5106 point-of-contact email confirmed current"),
@@ -89,34 +95,56 @@ def _day(value: datetime | date | None) -> date | None:
     return value
 
 
-def _step(key: str, state: str, status: str, changed_on: Any = None, next_step: str = "",
-          contact_key: str | None = None) -> ReadinessStep:
+def _step(
+    key: str, state: str, status: str, changed_on: Any = None, next_step: str = "", contact_key: str | None = None
+) -> ReadinessStep:
     return ReadinessStep(key, STEP_LABELS[key], state, status, _day(changed_on), next_step, contact(contact_key))
 
 
 # ----------------------------------------------------------------------------- the steps
 
+
 def _poc_email_step(record: Form5106Record | None, broker_domains: dict[str, str]) -> ReadinessStep:
     if record is None:
-        return _step("poc_email", TODO, "No 5106 record entered",
-                     next_step="Enter the importer's CBP Form 5106 record (company name, IR number, point-of-contact "
-                               "email): your customs broker has it. The ACE verification code goes to that email.")
+        return _step(
+            "poc_email",
+            TODO,
+            "No 5106 record entered",
+            next_step="Enter the importer's CBP Form 5106 record (company name, IR number, point-of-contact "
+            "email): your customs broker has it. The ACE verification code goes to that email.",
+        )
     if error := poc_email_error(record.poc_email):
-        return _step("poc_email", BLOCKED, "No valid POC email", record.updated_at,
-                     next_step=f"{error} {form5106_update_text()}")
+        return _step(
+            "poc_email", BLOCKED, "No valid POC email", record.updated_at, next_step=f"{error} {form5106_update_text()}"
+        )
     domain = email_domain(record.poc_email)
     if domain in broker_domains:
-        return _step("poc_email", WARNING, f"POC email at the broker ({broker_domains[domain]})", record.updated_at,
-                     next_step=f"The POC email {record.poc_email} is the broker's, so the verification code would go to "
-                               f"the broker. {form5106_update_text()}")
+        return _step(
+            "poc_email",
+            WARNING,
+            f"POC email at the broker ({broker_domains[domain]})",
+            record.updated_at,
+            next_step=f"The POC email {record.poc_email} is the broker's, so the verification code would go to "
+            f"the broker. {form5106_update_text()}",
+        )
     if domain in free_mail_domains():
-        return _step("poc_email", WARNING, "POC email at a free-mail provider", record.updated_at,
-                     next_step=f"The POC email {record.poc_email} is a personal mailbox ({domain}). If it is not the "
-                               f"company's current contact: {form5106_update_text()}")
+        return _step(
+            "poc_email",
+            WARNING,
+            "POC email at a free-mail provider",
+            record.updated_at,
+            next_step=f"The POC email {record.poc_email} is a personal mailbox ({domain}). If it is not the "
+            f"company's current contact: {form5106_update_text()}",
+        )
     if record.poc_email_confirmed_on is None:
-        return _step("poc_email", TODO, "Not confirmed", record.updated_at,
-                     next_step=f"Ask your broker to confirm that {record.poc_email} is the current POC email on the 5106 "
-                               "(box 2E), then mark it confirmed here.")
+        return _step(
+            "poc_email",
+            TODO,
+            "Not confirmed",
+            record.updated_at,
+            next_step=f"Ask your broker to confirm that {record.poc_email} is the current POC email on the 5106 "
+            "(box 2E), then mark it confirmed here.",
+        )
     return _step("poc_email", DONE, f"Confirmed ({record.poc_email})", record.poc_email_confirmed_on)
 
 
@@ -127,24 +155,45 @@ def _ace_step(state: ReadinessState | None) -> ReadinessStep:
     if value == ReadinessState.AceAccount.ACTIVE:
         return _step("ace_account", DONE, label, changed)
     if value == ReadinessState.AceAccount.APPLIED:
-        return _step("ace_account", WAITING, label, changed,
-                     next_step="Wait for CBP's two emails (importer view confirmation and login instructions), log in "
-                               "once, then mark the account active here.", contact_key="ace_account_services")
+        return _step(
+            "ace_account",
+            WAITING,
+            label,
+            changed,
+            next_step="Wait for CBP's two emails (importer view confirmation and login instructions), log in "
+            "once, then mark the account active here.",
+            contact_key="ace_account_services",
+        )
     if value == ReadinessState.AceAccount.INACTIVE:
-        return _step("ace_account", BLOCKED, label, changed,
-                     next_step="Call CBP and ask them to reactivate the account, then reset the TAO's password at "
-                               "ace.cbp.dhs.gov. ACH enrollment needs an active account.",
-                     contact_key="technology_service_desk")
+        return _step(
+            "ace_account",
+            BLOCKED,
+            label,
+            changed,
+            next_step="Call CBP and ask them to reactivate the account, then reset the TAO's password at "
+            "ace.cbp.dhs.gov. ACH enrollment needs an active account.",
+            contact_key="technology_service_desk",
+        )
     if value == ReadinessState.AceAccount.VOIDED:
-        return _step("ace_account", BLOCKED, label, changed,
-                     next_step="A voided account can only be restored by the CBP Bonds team: call or email them.",
-                     contact_key="bonds_team")
-    return _step("ace_account", TODO, label, changed,
-                 next_step="Apply with CBP's automated importer application (ace-accounts.cbp.gov/s/importer-form): "
-                           "company name, IR number, business email. The 5106 point of contact must be ready to pass "
-                           "on the verification code within 10 minutes. If CBP says the IR number is already linked, "
-                           "do not create a new account: find the existing TAO.",
-                 contact_key="ace_account_services")
+        return _step(
+            "ace_account",
+            BLOCKED,
+            label,
+            changed,
+            next_step="A voided account can only be restored by the CBP Bonds team: call or email them.",
+            contact_key="bonds_team",
+        )
+    return _step(
+        "ace_account",
+        TODO,
+        label,
+        changed,
+        next_step="Apply with CBP's automated importer application (ace-accounts.cbp.gov/s/importer-form): "
+        "company name, IR number, business email. The 5106 point of contact must be ready to pass "
+        "on the verification code within 10 minutes. If CBP says the IR number is already linked, "
+        "do not create a new account: find the existing TAO.",
+        contact_key="ace_account_services",
+    )
 
 
 def _sub_account_step(state: ReadinessState | None) -> ReadinessStep:
@@ -155,26 +204,48 @@ def _sub_account_step(state: ReadinessState | None) -> ReadinessStep:
         return _step("sub_account", DONE, label, changed)
     rules = sub_account_letter_rules()
     if value == ReadinessState.SubAccount.REQUESTED:
-        return _step("sub_account", WAITING, label, changed,
-                     next_step=f"CBP takes {rules['processing_time']} to add a sub-account. Mark it active once the "
-                               "importer view shows in the ACE Portal.", contact_key="ace_applications")
+        return _step(
+            "sub_account",
+            WAITING,
+            label,
+            changed,
+            next_step=f"CBP takes {rules['processing_time']} to add a sub-account. Mark it active once the "
+            "importer view shows in the ACE Portal.",
+            contact_key="ace_applications",
+        )
     ace = state.ace_account if state else ReadinessState.AceAccount.NONE
     if ace in (ReadinessState.AceAccount.NONE, ReadinessState.AceAccount.APPLIED):
-        return _step("sub_account", TODO, label, changed,
-                     next_step="CBP's automated application creates the importer view with the account. If the top "
-                               "account already exists without it, the TAO asks CBP by signed letter (prepared here).")
-    return _step("sub_account", TODO, label, changed,
-                 next_step=f"Download the sub-account request letter, have the TAO sign it on company letterhead and "
-                           f"email it to {rules['send_to']} ({rules['processing_time']}). Company details must match the "
-                           "original ACE application exactly.", contact_key="ace_applications")
+        return _step(
+            "sub_account",
+            TODO,
+            label,
+            changed,
+            next_step="CBP's automated application creates the importer view with the account. If the top "
+            "account already exists without it, the TAO asks CBP by signed letter (prepared here).",
+        )
+    return _step(
+        "sub_account",
+        TODO,
+        label,
+        changed,
+        next_step=f"Download the sub-account request letter, have the TAO sign it on company letterhead and "
+        f"email it to {rules['send_to']} ({rules['processing_time']}). Company details must match the "
+        "original ACE application exactly.",
+        contact_key="ace_applications",
+    )
 
 
 def _tao_step(state: ReadinessState | None) -> ReadinessStep:
     if state and state.tao_name:
         return _step("tao", DONE, state.tao_name, state.tao_changed_on)
-    return _step("tao", TODO, "Not named", state.tao_changed_on if state else None,
-                 next_step="Name the Trade Account Owner: the person whose email was used for the company's ACE "
-                           "registration. Only the TAO (or a user given full access) can enroll for ACH refunds.")
+    return _step(
+        "tao",
+        TODO,
+        "Not named",
+        state.tao_changed_on if state else None,
+        next_step="Name the Trade Account Owner: the person whose email was used for the company's ACE "
+        "registration. Only the TAO (or a user given full access) can enroll for ACH refunds.",
+    )
 
 
 def _ach_step(enrollment: Any, notify: Any) -> ReadinessStep:
@@ -185,75 +256,139 @@ def _ach_step(enrollment: Any, notify: Any) -> ReadinessStep:
     if status == AchEnrollment.Status.ACTIVE:
         return _step("ach", DONE, label, enrollment.confirmed_on or enrollment.updated_at)
     if notify is not None and notify.receives_refund:
-        return _step("ach", NOT_NEEDED, "Refunds go to the 4811 notify party", notify.updated_at,
-                     next_step="The 4811 notify party receives the refunds; enrolling the importer too is a safe fallback.")
+        return _step(
+            "ach",
+            NOT_NEEDED,
+            "Refunds go to the 4811 notify party",
+            notify.updated_at,
+            next_step="The 4811 notify party receives the refunds; enrolling the importer too is a safe fallback.",
+        )
     if status == AchEnrollment.Status.ENTERED:
-        return _step("ach", WAITING, label, enrollment.entered_on or enrollment.updated_at,
-                     next_step="Check in the ACE Portal that CBP shows the bank account as active, then confirm it here.",
-                     contact_key="ach_refund_support")
+        return _step(
+            "ach",
+            WAITING,
+            label,
+            enrollment.entered_on or enrollment.updated_at,
+            next_step="Check in the ACE Portal that CBP shows the bank account as active, then confirm it here.",
+            contact_key="ach_refund_support",
+        )
     if status == AchEnrollment.Status.REJECTED:
-        return _step("ach", BLOCKED, label, enrollment.rejected_on or enrollment.updated_at,
-                     next_step="Correct the bank details in the ACH Refund Authorization tab, then email ACH Refund "
-                               "Support; a replacement refund takes 4–6 weeks.", contact_key="ach_refund_support")
-    return _step("ach", TODO, label, enrollment.updated_at if enrollment else None,
-                 next_step="Since February 6, 2026 CBP pays refunds only by ACH. The TAO logs in to the ACE Portal, opens "
-                           "the importer sub-account, 'ACH Refund Authorization' tab, and adds the U.S. bank account "
-                           "(bank name, routing number, account number). Then record it in RefundReady.",
-                 contact_key="ach_refund_support")
+        return _step(
+            "ach",
+            BLOCKED,
+            label,
+            enrollment.rejected_on or enrollment.updated_at,
+            next_step="Correct the bank details in the ACH Refund Authorization tab, then email ACH Refund "
+            "Support; a replacement refund takes 4–6 weeks.",
+            contact_key="ach_refund_support",
+        )
+    return _step(
+        "ach",
+        TODO,
+        label,
+        enrollment.updated_at if enrollment else None,
+        next_step="Since February 6, 2026 CBP pays refunds only by ACH. The TAO logs in to the ACE Portal, opens "
+        "the importer sub-account, 'ACH Refund Authorization' tab, and adds the U.S. bank account "
+        "(bank name, routing number, account number). Then record it in RefundReady.",
+        contact_key="ach_refund_support",
+    )
 
 
 def _notify_step(notify: Any) -> ReadinessStep:
     if notify is None:
-        return _step("notify_party", NOT_NEEDED, "None recorded",
-                     next_step="Only if a broker or carrier should receive refunds: record the 4811 notify party before "
-                               "filing CAPE.")
+        return _step(
+            "notify_party",
+            NOT_NEEDED,
+            "None recorded",
+            next_step="Only if a broker or carrier should receive refunds: record the 4811 notify party before "
+            "filing CAPE.",
+        )
     if notify.receives_refund:
         return _step("notify_party", DONE, f"{notify.name} receives refunds", notify.updated_at)
-    missing = [text for ok, text in ((notify.on_ace_profile, "add it to the importer's ACE profile"),
-                                     (notify.in_box_28, "put its IR number in box 28 of the 7501s"),
-                                     (notify.ach_enrolled, "have it enroll for ACH refunds in its own ACE account"))
-               if not ok]
-    return _step("notify_party", WARNING, f"{notify.name}: incomplete", notify.updated_at,
-                 next_step="Until all three are true the refund goes to the importer instead: " + "; ".join(missing)
-                           + ". Do this before filing CAPE.", contact_key="ach_refund_support")
+    missing = [
+        text
+        for ok, text in (
+            (notify.on_ace_profile, "add it to the importer's ACE profile"),
+            (notify.in_box_28, "put its IR number in box 28 of the 7501s"),
+            (notify.ach_enrolled, "have it enroll for ACH refunds in its own ACE account"),
+        )
+        if not ok
+    ]
+    return _step(
+        "notify_party",
+        WARNING,
+        f"{notify.name}: incomplete",
+        notify.updated_at,
+        next_step="Until all three are true the refund goes to the importer instead: "
+        + "; ".join(missing)
+        + ". Do this before filing CAPE.",
+        contact_key="ach_refund_support",
+    )
 
 
 def _es003_step(latest_liq: datetime | None, latest_any: datetime | None, now: datetime) -> ReadinessStep:
     max_age = limit("READINESS_ES003_MAX_AGE_DAYS")
-    how = ("In ACE Reports run ES-003 (Entry Summary Line Tariff Details), add the Liquidation Date and Liquidation "
-           "Status columns, export and upload it here.")
+    how = (
+        "In ACE Reports run ES-003 (Entry Summary Line Tariff Details), add the Liquidation Date and Liquidation "
+        "Status columns, export and upload it here."
+    )
     if latest_liq is not None and now - latest_liq <= timedelta(days=max_age):
         return _step("es003", DONE, "Loaded with liquidation columns", latest_liq)
     if latest_liq is not None:
-        return _step("es003", WARNING, f"Older than {max_age} days", latest_liq,
-                     next_step=f"CBP liquidates every week: load a fresh ES-003. {how}")
+        return _step(
+            "es003",
+            WARNING,
+            f"Older than {max_age} days",
+            latest_liq,
+            next_step=f"CBP liquidates every week: load a fresh ES-003. {how}",
+        )
     if latest_any is not None:
-        return _step("es003", TODO, "Loaded without liquidation columns", latest_any,
-                     next_step=f"The last ES-003 lacked the liquidation columns, which the default layout leaves out. {how}")
+        return _step(
+            "es003",
+            TODO,
+            "Loaded without liquidation columns",
+            latest_any,
+            next_step=f"The last ES-003 lacked the liquidation columns, which the default layout leaves out. {how}",
+        )
     return _step("es003", TODO, "Not loaded", next_step=how)
 
 
 def _cape_step(total: int, missing: int, last_file: datetime | None) -> ReadinessStep:
     if total == 0:
-        return _step("cape_files", NOT_NEEDED, "No entry on a CAPE path", last_file,
-                     next_step="Nothing to file in CAPE yet; this changes as entries are loaded and reclassified.")
+        return _step(
+            "cape_files",
+            NOT_NEEDED,
+            "No entry on a CAPE path",
+            last_file,
+            next_step="Nothing to file in CAPE yet; this changes as entries are loaded and reclassified.",
+        )
     if missing:
-        return _step("cape_files", TODO, f"{missing} of {total} entries without a CAPE file", last_file,
-                     next_step=f"Build the CAPE declaration file(s) for the {missing} entr{'y' if missing == 1 else 'ies'} "
-                               "on a CAPE path and file them in the ACE Portal CAPE tab.")
+        return _step(
+            "cape_files",
+            TODO,
+            f"{missing} of {total} entries without a CAPE file",
+            last_file,
+            next_step=f"Build the CAPE declaration file(s) for the {missing} entr{'y' if missing == 1 else 'ies'} "
+            "on a CAPE path and file them in the ACE Portal CAPE tab.",
+        )
     return _step("cape_files", DONE, f"All {total} entries filed", last_file)
 
 
 # ----------------------------------------------------------------------------- bulk facts
 
+
 def broker_domains_for(importer_ids: list[int]) -> dict[int, dict[str, str]]:
     free = free_mail_domains()
-    grants = list(ImporterGrant.objects.filter(importer_id__in=importer_ids, revoked_at__isnull=True,
-                                               organization__kind=Organization.Kind.BROKER)
-                  .values_list("importer_id", "organization_id", "organization__name"))
+    grants = list(
+        ImporterGrant.objects.filter(
+            importer_id__in=importer_ids, revoked_at__isnull=True, organization__kind=Organization.Kind.BROKER
+        ).values_list("importer_id", "organization_id", "organization__name")
+    )
     org_ids = {org_id for _, org_id, _ in grants}
     domains_by_org: dict[int, set[str]] = defaultdict(set)
-    for org_id, email in Membership.objects.filter(organization_id__in=org_ids).values_list("organization_id", "user__email"):
+    for org_id, email in Membership.objects.filter(organization_id__in=org_ids).values_list(
+        "organization_id", "user__email"
+    ):
         d = email_domain(email)
         if d and d not in free:
             domains_by_org[org_id].add(d)
@@ -288,9 +423,11 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
     }
     # An entry has its CAPE file when it is on a declaration that CBP has not refused, and was not
     # itself rejected (a rejected entry needs a new declaration).
-    filed = DeclarationEntry.objects.filter(entry_id=OuterRef("entry_id")).exclude(
-        declaration__status__in=[Declaration.Status.REJECTED, Declaration.Status.FAILED_VALIDATION]
-    ).exclude(outcome=DeclarationEntry.Outcome.REJECTED)
+    filed = (
+        DeclarationEntry.objects.filter(entry_id=OuterRef("entry_id"))
+        .exclude(declaration__status__in=[Declaration.Status.REJECTED, Declaration.Status.FAILED_VALIDATION])
+        .exclude(outcome=DeclarationEntry.Outcome.REJECTED)
+    )
     classifications = Classification.objects.filter(importer_id__in=ids, path__in=CAPE_PATHS)
     declaration_items = DeclarationEntry.objects.filter(entry__importer_id__in=ids)
     if organization is not None:
@@ -298,12 +435,13 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
         declaration_items = declaration_items.filter(declaration__organization=organization)
     cape = {
         row["importer_id"]: row
-        for row in classifications.annotate(has_file=Exists(filed)).values("importer_id").annotate(
-            total=Count("pk"), missing=Count("pk", filter=Q(has_file=False))
-        )
+        for row in classifications.annotate(has_file=Exists(filed))
+        .values("importer_id")
+        .annotate(total=Count("pk"), missing=Count("pk", filter=Q(has_file=False)))
     }
     last_files = dict(
-        declaration_items.values("entry__importer_id").annotate(last=Max("declaration__created_at"))
+        declaration_items.values("entry__importer_id")
+        .annotate(last=Max("declaration__created_at"))
         .values_list("entry__importer_id", "last")
     )
 
@@ -314,16 +452,21 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
         notify = notifies.get(importer.pk)
         es = es003.get(importer.pk, {})
         cp = cape.get(importer.pk, {})
-        result.append(ImporterReadiness(importer, [
-            _poc_email_step(records.get(importer.pk), brokers.get(importer.pk, {})),
-            _ace_step(state),
-            _sub_account_step(state),
-            _tao_step(state),
-            _ach_step(enrollments.get(importer.pk), notify),
-            _notify_step(notify),
-            _es003_step(es.get("latest_liq"), es.get("latest_any"), now),
-            _cape_step(cp.get("total", 0), cp.get("missing", 0), last_files.get(importer.pk)),
-        ]))
+        result.append(
+            ImporterReadiness(
+                importer,
+                [
+                    _poc_email_step(records.get(importer.pk), brokers.get(importer.pk, {})),
+                    _ace_step(state),
+                    _sub_account_step(state),
+                    _tao_step(state),
+                    _ach_step(enrollments.get(importer.pk), notify),
+                    _notify_step(notify),
+                    _es003_step(es.get("latest_liq"), es.get("latest_any"), now),
+                    _cape_step(cp.get("total", 0), cp.get("missing", 0), last_files.get(importer.pk)),
+                ],
+            )
+        )
     return result
 
 
@@ -333,7 +476,9 @@ def importer_readiness(importer: Importer, *, organization: Organization | None 
     return _build([importer], organization)[0].steps
 
 
-def readiness_for_importers(importers: Iterable[Importer], *, organization: Organization | None = None) -> list[ImporterReadiness]:
+def readiness_for_importers(
+    importers: Iterable[Importer], *, organization: Organization | None = None
+) -> list[ImporterReadiness]:
     return _build(list(importers), organization)
 
 
@@ -354,7 +499,9 @@ TRACKED = {
 
 
 @transaction.atomic
-def readiness_state_update(*, importer: Importer, organization: Organization, user: Any, **changes: Any) -> ReadinessState:
+def readiness_state_update(
+    *, importer: Importer, organization: Organization, user: Any, **changes: Any
+) -> ReadinessState:
     """Record what a person knows (ACE account state, sub-account view, TAO). A step's date moves only
     when its value changes."""
     unknown = set(changes) - set(TRACKED)
@@ -373,6 +520,12 @@ def readiness_state_update(*, importer: Importer, organization: Organization, us
     if changed:
         state.updated_at = timezone.now()
         state.save()
-        audit(action="readiness.update", user=user, organization=organization, obj=state, importer_id=importer.pk,
-              changes=changed)
+        audit(
+            action="readiness.update",
+            user=user,
+            organization=organization,
+            obj=state,
+            importer_id=importer.pk,
+            changes=changed,
+        )
     return state

@@ -58,8 +58,14 @@ from accounts.services import ServiceError
 
 SESSION_APPLICATION = "onboarding_application"
 SESSION_DONE = "onboarding_done_org"
-STEP_NAMES = ["Company, IR# and email", "Checks", "Verification code", "Company and owner details",
-              "Authorisation", "Submitted"]
+STEP_NAMES = [
+    "Company, IR# and email",
+    "Checks",
+    "Verification code",
+    "Company and owner details",
+    "Authorisation",
+    "Submitted",
+]
 
 
 def _ip(request: HttpRequest) -> str:
@@ -98,6 +104,7 @@ def _no_application(request: HttpRequest) -> HttpResponse:
 
 # ----------------------------------------------------------------------------- the application
 
+
 def index(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.membership:  # type: ignore[attr-defined]
         return redirect("onboarding_readiness")
@@ -115,8 +122,11 @@ def apply_start(request: HttpRequest) -> HttpResponse:
             request.session.pop(SESSION_APPLICATION, None)
         try:
             application = application_start(
-                company_name=form.cleaned_data["company_name"], ir_number=form.cleaned_data["ir_number"],
-                email=form.fixed_email or form.cleaned_data["email"], requester=request.user, ip=_ip(request),
+                company_name=form.cleaned_data["company_name"],
+                ir_number=form.cleaned_data["ir_number"],
+                email=form.fixed_email or form.cleaned_data["email"],
+                requester=request.user,
+                ip=_ip(request),
             )
         except CheckFailed as exc:
             failure = exc
@@ -146,10 +156,17 @@ def apply_verify(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("onboarding_details")
     record = getattr(application.importer, "form5106", None) if application.importer else None
-    return render(request, "onboarding/apply_verify.html", _ctx(
-        3, form=form, application=application, seconds_left=seconds_left(application),
-        poc_hint=mask_email(record.poc_email) if record else "",
-    ))
+    return render(
+        request,
+        "onboarding/apply_verify.html",
+        _ctx(
+            3,
+            form=form,
+            application=application,
+            seconds_left=seconds_left(application),
+            poc_hint=mask_email(record.poc_email) if record else "",
+        ),
+    )
 
 
 @require_POST
@@ -164,7 +181,9 @@ def apply_resend(request: HttpRequest) -> HttpResponse:
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "A new code was sent to the 5106 point of contact; the previous code no longer works.")
+        messages.success(
+            request, "A new code was sent to the 5106 point of contact; the previous code no longer works."
+        )
     return redirect("onboarding_verify")
 
 
@@ -196,10 +215,17 @@ def apply_details(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             return redirect("onboarding_authorize")
-    return render(request, "onboarding/apply_details.html", _ctx(
-        4, form=form, application=application, seconds_left=seconds_left(application),
-        us_states=load("org_structures.json")["us_states"],
-    ))
+    return render(
+        request,
+        "onboarding/apply_details.html",
+        _ctx(
+            4,
+            form=form,
+            application=application,
+            seconds_left=seconds_left(application),
+            us_states=load("org_structures.json")["us_states"],
+        ),
+    )
 
 
 def apply_authorize(request: HttpRequest) -> HttpResponse:
@@ -216,7 +242,9 @@ def apply_authorize(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             organization = application_submit(
-                application=application, user=request.user, authorized=form.cleaned_data["authorized"],
+                application=application,
+                user=request.user,
+                authorized=form.cleaned_data["authorized"],
                 password=form.cleaned_data.get("password1", ""),
                 login_url=request.build_absolute_uri(reverse("login")),
             )
@@ -233,10 +261,18 @@ def apply_authorize(request: HttpRequest) -> HttpResponse:
             request.session[SESSION_KEY] = organization.pk
             request.session[SESSION_DONE] = organization.pk
             return redirect("onboarding_done")
-    return render(request, "onboarding/apply_authorize.html", _ctx(
-        5, form=form, application=application, seconds_left=seconds_left(application),
-        owner_name=owner_name(application.details), today=timezone.localdate(),
-    ))
+    return render(
+        request,
+        "onboarding/apply_authorize.html",
+        _ctx(
+            5,
+            form=form,
+            application=application,
+            seconds_left=seconds_left(application),
+            owner_name=owner_name(application.details),
+            today=timezone.localdate(),
+        ),
+    )
 
 
 def apply_done(request: HttpRequest) -> HttpResponse:
@@ -245,7 +281,9 @@ def apply_done(request: HttpRequest) -> HttpResponse:
     if membership is None:
         return redirect("onboarding_apply")
     importers = list(importers_for(membership.organization))
-    return render(request, "onboarding/apply_done.html", _ctx(6, organization=membership.organization, importers=importers))
+    return render(
+        request, "onboarding/apply_done.html", _ctx(6, organization=membership.organization, importers=importers)
+    )
 
 
 def already_linked(request: HttpRequest) -> HttpResponse:
@@ -253,6 +291,7 @@ def already_linked(request: HttpRequest) -> HttpResponse:
 
 
 # ----------------------------------------------------------------------------- 5106 records
+
 
 def _records(request: HttpRequest) -> Any:
     return Form5106Record.objects.filter(importer__in=importers_for(request.organization)).select_related("importer")  # type: ignore[attr-defined]
@@ -280,8 +319,11 @@ def form5106_new(request: HttpRequest) -> HttpResponse:
     form = Form5106Form(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            record, _created, warnings = form5106_save(organization=request.organization, user=request.user,  # type: ignore[attr-defined]
-                                                       **form.cleaned_data)
+            record, _created, warnings = form5106_save(
+                organization=request.organization,
+                user=request.user,  # type: ignore[attr-defined]
+                **form.cleaned_data,
+            )
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
@@ -295,13 +337,21 @@ def form5106_new(request: HttpRequest) -> HttpResponse:
 @editor_for_post
 def form5106_edit(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(_records(request), pk=pk)
-    initial = {"ir_number": record.importer.ir_number, "company_name": record.company_name, "poc_email": record.poc_email,
-               "address": record.address, "last_updated": record.last_updated}
+    initial = {
+        "ir_number": record.importer.ir_number,
+        "company_name": record.company_name,
+        "poc_email": record.poc_email,
+        "address": record.address,
+        "last_updated": record.last_updated,
+    }
     form = Form5106Form(request.POST or None, initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
         try:
-            record, _created, warnings = form5106_save(organization=request.organization, user=request.user,  # type: ignore[attr-defined]
-                                                       **form.cleaned_data)
+            record, _created, warnings = form5106_save(
+                organization=request.organization,
+                user=request.user,  # type: ignore[attr-defined]
+                **form.cleaned_data,
+            )
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
@@ -327,12 +377,17 @@ def form5106_import(request: HttpRequest) -> HttpResponse:
     result = None
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        result = form5106_import_csv(organization=request.organization, user=request.user,  # type: ignore[attr-defined]
-                                     data=upload.read(), filename=upload.name)
+        result = form5106_import_csv(
+            organization=request.organization,
+            user=request.user,  # type: ignore[attr-defined]
+            data=upload.read(),
+            filename=upload.name,
+        )
     return render(request, "onboarding/form5106_import.html", {"form": form, "result": result})
 
 
 # ----------------------------------------------------------------------------- readiness
+
 
 @member_required
 def readiness_list(request: HttpRequest) -> HttpResponse:
@@ -346,15 +401,26 @@ def readiness_detail(request: HttpRequest, pk: int) -> HttpResponse:
     state = ReadinessState.objects.filter(importer=importer).first() or ReadinessState(importer=importer)
     form = ReadinessStateForm(request.POST or None, instance=state)
     if request.method == "POST" and form.is_valid():
-        readiness_state_update(importer=importer, organization=request.organization, user=request.user,  # type: ignore[attr-defined]
-                               **{k: form.cleaned_data[k] for k in ReadinessStateForm.Meta.fields})
+        readiness_state_update(
+            importer=importer,
+            organization=request.organization,
+            user=request.user,  # type: ignore[attr-defined]
+            **{k: form.cleaned_data[k] for k in ReadinessStateForm.Meta.fields},
+        )
         messages.success(request, "Readiness updated.")
         return redirect("onboarding_readiness_detail", pk=importer.pk)
     record = Form5106Record.objects.filter(importer=importer).first()
-    return render(request, "onboarding/readiness_detail.html", {
-        "importer": importer, "steps": importer_readiness(importer, organization=request.organization),  # type: ignore[attr-defined]
-        "form": form, "record": record, "letter_rules": sub_account_letter_rules(),
-    })
+    return render(
+        request,
+        "onboarding/readiness_detail.html",
+        {
+            "importer": importer,
+            "steps": importer_readiness(importer, organization=request.organization),  # type: ignore[attr-defined]
+            "form": form,
+            "record": record,
+            "letter_rules": sub_account_letter_rules(),
+        },
+    )
 
 
 @member_required

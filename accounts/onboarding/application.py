@@ -49,8 +49,15 @@ CODE_RE = re.compile(r"^\d{6}$")
 class CheckFailed(ServiceError):
     """One of the four checks of step 2 failed. ``check`` names it; ``guidance`` says what to do."""
 
-    def __init__(self, check: str, message: str, *, guidance: list[str], field: str | None = None,
-                 guide: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        check: str,
+        message: str,
+        *,
+        guidance: list[str],
+        field: str | None = None,
+        guide: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, field=field)
         self.check = check
         self.guidance = guidance
@@ -66,6 +73,7 @@ class ApplicationRestarted(ServiceError):
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def _hmac(purpose: str, value: str) -> str:
     """Keyed with SECRET_KEY: a stolen database alone does not reveal a 6-digit code."""
@@ -97,6 +105,7 @@ def _email_user(email: str, *, exclude: Any = None) -> Any:
 
 
 # ----------------------------------------------------------------------------- step 2: the four checks
+
 
 def run_checks(*, company_name: str, ir_number: str, email: str, requester: Any = None) -> Form5106Record:
     """CBP's four checks in CBP's order (seed 001, step 2). Returns the matching 5106 record."""
@@ -150,12 +159,15 @@ def run_checks(*, company_name: str, ir_number: str, email: str, requester: Any 
 
 # ----------------------------------------------------------------------------- step 3: the code
 
+
 def _limits_reached(*, ir_key: str, ip_key: str) -> str | None:
     since = timezone.now() - timedelta(minutes=limit("ONBOARDING_CODE_WINDOW_MINUTES"))
     window = limit("ONBOARDING_CODE_WINDOW_MINUTES")
     if VerificationCode.objects.filter(ir_key=ir_key, sent_at__gte=since).count() >= limit("ONBOARDING_CODES_PER_IR"):
-        return (f"Too many verification codes were sent for this importer number in the last {window} minutes. "
-                "Wait a while, agree a time with the 5106 point of contact, then try again.")
+        return (
+            f"Too many verification codes were sent for this importer number in the last {window} minutes. "
+            "Wait a while, agree a time with the 5106 point of contact, then try again."
+        )
     if VerificationCode.objects.filter(ip_key=ip_key, sent_at__gte=since).count() >= limit("ONBOARDING_CODES_PER_IP"):
         return f"Too many verification codes were requested from your network in the last {window} minutes. Try again later."
     return None
@@ -167,19 +179,31 @@ def _send_code(*, application: AccountApplication, ip: str, poc_email: str) -> V
     expires = now + timedelta(minutes=limit("ONBOARDING_CODE_VALID_MINUTES"))
     application.codes.filter(superseded_at__isnull=True).update(superseded_at=now)
     row = VerificationCode.objects.create(
-        application=application, ir_key=_hmac("ir", application.ir_number), ip_key=_hmac("ip", ip or "unknown"),
-        code_hash=_code_hash(application, code), sent_at=now, expires_at=expires,
+        application=application,
+        ir_key=_hmac("ir", application.ir_number),
+        ip_key=_hmac("ip", ip or "unknown"),
+        code_hash=_code_hash(application, code),
+        sent_at=now,
+        expires_at=expires,
     )
     application.expires_at = expires
     application.save(update_fields=["expires_at"])
-    _send("onboarding_code", {"application": application, "code": code,
-                              "minutes": limit("ONBOARDING_CODE_VALID_MINUTES"),
-                              "ir_display": mask_ir_number(application.ir_number)}, poc_email)
+    _send(
+        "onboarding_code",
+        {
+            "application": application,
+            "code": code,
+            "minutes": limit("ONBOARDING_CODE_VALID_MINUTES"),
+            "ir_display": mask_ir_number(application.ir_number),
+        },
+        poc_email,
+    )
     return row
 
 
-def application_start(*, company_name: str, ir_number: str, email: str, requester: Any = None,
-                      ip: str = "") -> AccountApplication:
+def application_start(
+    *, company_name: str, ir_number: str, email: str, requester: Any = None, ip: str = ""
+) -> AccountApplication:
     """Steps 1–3: check, then email a verification code to the 5106 POC. Raises CheckFailed,
     ServiceError (format, limits)."""
     company_name = (company_name or "").strip()
@@ -199,8 +223,13 @@ def application_start(*, company_name: str, ir_number: str, email: str, requeste
         raise ServiceError(reason)
     with transaction.atomic():
         application = AccountApplication.objects.create(
-            token=secrets.token_urlsafe(32), company_name=company_name, ir_number=canonical, email=email,
-            importer=record.importer, requester=user, expires_at=timezone.now(),
+            token=secrets.token_urlsafe(32),
+            company_name=company_name,
+            ir_number=canonical,
+            email=email,
+            importer=record.importer,
+            requester=user,
+            expires_at=timezone.now(),
         )
         audit(action="onboarding.application_start", user=user, obj=application, ir_number=mask_ir_number(canonical))
     _send_code(application=application, ip=ip, poc_email=record.poc_email)
@@ -224,23 +253,33 @@ def application_restart(*, application: AccountApplication, reason: str) -> None
     """Discard the application and everything typed into it (seed 001: 'Data entered in the previous
     fields will be lost'). The codes' rows stay (HMACs only) so that the resend limits still count."""
     with transaction.atomic():
-        audit(action="onboarding.application_restart", user=application.requester, obj=application, reason=reason,
-              step=application.status)
+        audit(
+            action="onboarding.application_restart",
+            user=application.requester,
+            obj=application,
+            reason=reason,
+            step=application.status,
+        )
         application.delete()
 
 
 RESTART_MESSAGES = {
     "expired": "Ten minutes passed, so the application restarted and what you typed was discarded. "
-               "Agree a time with the 5106 point of contact so that the code can be entered at once, then start again.",
+    "Agree a time with the 5106 point of contact so that the code can be entered at once, then start again.",
     "back": "You went back, so the application restarted and what you typed was discarded.",
     "too_many_wrong_codes": "Five wrong codes: the application restarted and what you typed was discarded.",
     "requester_changed": "You logged in or out during the application, so it restarted.",
+    "gone": "This application was restarted or has ended; start again.",
     "already_linked": "The importer was linked to another account meanwhile, so the application restarted.",
 }
 
 
 def application_ensure_alive(*, application: AccountApplication) -> None:
-    """Restart (and raise) when the server-side deadline has passed: at the deadline itself, not after."""
+    """Restart (and raise) when the server-side deadline has passed: at the deadline itself, not after.
+    Also raise when the application is gone (restarted in another tab or request)."""
+    alive = [AccountApplication.Status.CODE_SENT, AccountApplication.Status.VERIFIED]
+    if application.pk is None or not AccountApplication.objects.filter(pk=application.pk, status__in=alive).exists():
+        raise ApplicationRestarted(RESTART_MESSAGES["gone"], reason="gone")
     if timezone.now() >= application.expires_at:
         application_restart(application=application, reason="expired")
         raise ApplicationRestarted(RESTART_MESSAGES["expired"], reason="expired")
@@ -275,14 +314,23 @@ def application_verify(*, application: AccountApplication, code: str) -> Account
         raise ServiceError("The verification code is 6 digits.", field="code")
     now = timezone.now()
     current = application.codes.filter(superseded_at__isnull=True, used_at__isnull=True).order_by("-sent_at").first()
-    ok = current is not None and now < current.expires_at and constant_time_compare(current.code_hash, _code_hash(application, code))
+    ok = (
+        current is not None
+        and now < current.expires_at
+        and constant_time_compare(current.code_hash, _code_hash(application, code))
+    )
     if not ok:
         maximum = limit("ONBOARDING_MAX_WRONG_CODES")
         AccountApplication.objects.filter(pk=application.pk, failed_attempts__lt=maximum).update(
             failed_attempts=F("failed_attempts") + 1
         )
         application.refresh_from_db(fields=["failed_attempts"])
-        audit(action="onboarding.code_wrong", user=application.requester, obj=application, attempt=application.failed_attempts)
+        audit(
+            action="onboarding.code_wrong",
+            user=application.requester,
+            obj=application,
+            attempt=application.failed_attempts,
+        )
         if application.failed_attempts >= maximum:
             application_restart(application=application, reason="too_many_wrong_codes")
             raise ApplicationRestarted(RESTART_MESSAGES["too_many_wrong_codes"], reason="too_many_wrong_codes")
@@ -301,6 +349,7 @@ def application_verify(*, application: AccountApplication, code: str) -> Account
 
 # ----------------------------------------------------------------------------- steps 4–6
 
+
 def application_save_details(*, application: AccountApplication, details: dict[str, Any]) -> AccountApplication:
     application_ensure_alive(application=application)
     if application.status != AccountApplication.Status.VERIFIED:
@@ -312,12 +361,16 @@ def application_save_details(*, application: AccountApplication, details: dict[s
 
 
 def owner_name(details: dict[str, Any]) -> str:
-    return " ".join(p for p in (details.get("owner_first_name"), details.get("owner_middle_name"),
-                                details.get("owner_last_name")) if p)
+    return " ".join(
+        p
+        for p in (details.get("owner_first_name"), details.get("owner_middle_name"), details.get("owner_last_name"))
+        if p
+    )
 
 
-def application_submit(*, application: AccountApplication, user: Any, authorized: bool, password: str = "",
-                       login_url: str = "") -> Organization:
+def application_submit(
+    *, application: AccountApplication, user: Any, authorized: bool, password: str = "", login_url: str = ""
+) -> Organization:
     """Step 6: create the importer organisation, make the requester its owner (TAO), link the importer
     (broker grants stay: the owner may revoke them), send the two emails."""
     application_ensure_alive(application=application)
@@ -331,8 +384,12 @@ def application_submit(*, application: AccountApplication, user: Any, authorized
         raise ApplicationRestarted(RESTART_MESSAGES["requester_changed"], reason="requester_changed")
     details = application.details
     if acting is None:
-        candidate = User(username=application.email.lower(), email=application.email,
-                         first_name=details.get("owner_first_name", ""), last_name=details.get("owner_last_name", ""))
+        candidate = User(
+            username=application.email.lower(),
+            email=application.email,
+            first_name=details.get("owner_first_name", ""),
+            last_name=details.get("owner_last_name", ""),
+        )
         try:
             validate_password(password, user=candidate)
         except ValidationError as exc:
@@ -342,8 +399,15 @@ def application_submit(*, application: AccountApplication, user: Any, authorized
     except _LinkedMeanwhile:
         application_restart(application=application, reason="already_linked")
         raise ApplicationRestarted(RESTART_MESSAGES["already_linked"], reason="already_linked") from None
-    context = {"application": application, "organization": organization, "importer": importer, "user": acting,
-               "owner_name": owner_name(details), "login_url": login_url, "ir_display": mask_ir_number(importer.ir_number)}
+    context = {
+        "application": application,
+        "organization": organization,
+        "importer": importer,
+        "user": acting,
+        "owner_name": owner_name(details),
+        "login_url": login_url,
+        "ir_display": mask_ir_number(importer.ir_number),
+    }
     _send("onboarding_view_confirmed", context, application.email)
     _send("onboarding_login", context, application.email)
     audit(action="onboarding.emails_sent", user=acting, organization=organization, obj=application, count=2)
@@ -355,7 +419,9 @@ class _LinkedMeanwhile(Exception):
 
 
 @transaction.atomic
-def _submit_atomic(*, application: AccountApplication, acting: Any, password: str) -> tuple[Organization, Importer, Any]:
+def _submit_atomic(
+    *, application: AccountApplication, acting: Any, password: str
+) -> tuple[Organization, Importer, Any]:
     details = application.details
     importer = Importer.objects.select_for_update().get(pk=application.importer_id)
     if importer.owner_id is not None:
@@ -364,8 +430,11 @@ def _submit_atomic(*, application: AccountApplication, acting: Any, password: st
         if _email_user(application.email) is not None:
             raise ServiceError("This email already belongs to a RefundReady user: log in and apply from your account.")
         acting = User.objects.create_user(
-            username=application.email.lower(), email=application.email, password=password,
-            first_name=details.get("owner_first_name", ""), last_name=details.get("owner_last_name", ""),
+            username=application.email.lower(),
+            email=application.email,
+            password=password,
+            first_name=details.get("owner_first_name", ""),
+            last_name=details.get("owner_last_name", ""),
         )
         audit(action="onboarding.user_create", user=acting, obj=application)
     elif not acting.email:
@@ -379,16 +448,32 @@ def _submit_atomic(*, application: AccountApplication, acting: Any, password: st
     today = timezone.localdate()
     ReadinessState.objects.update_or_create(
         importer=importer,
-        defaults={"tao_name": owner_name(details), "tao_email": application.email, "tao_changed_on": today,
-                  "updated_at": timezone.now()},
+        defaults={
+            "tao_name": owner_name(details),
+            "tao_email": application.email,
+            "tao_changed_on": today,
+            "updated_at": timezone.now(),
+        },
     )
     application.status = AccountApplication.Status.SUBMITTED
     application.submitted_at = timezone.now()
     application.organization = organization
     application.requester = acting
     application.save(update_fields=["status", "submitted_at", "organization", "requester"])
-    audit(action="onboarding.application_submit", user=acting, organization=organization, obj=application,
-          ir_number=mask_ir_number(importer.ir_number), authorized_on=today.isoformat(), signer=owner_name(details))
-    audit(action="importer.link", user=acting, organization=organization, obj=importer,
-          kept_broker_grants=importer.grants.filter(revoked_at__isnull=True).count())
+    audit(
+        action="onboarding.application_submit",
+        user=acting,
+        organization=organization,
+        obj=application,
+        ir_number=mask_ir_number(importer.ir_number),
+        authorized_on=today.isoformat(),
+        signer=owner_name(details),
+    )
+    audit(
+        action="importer.link",
+        user=acting,
+        organization=organization,
+        obj=importer,
+        kept_broker_grants=importer.grants.filter(revoked_at__isnull=True).count(),
+    )
     return organization, importer, acting

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ def limit(name: str) -> int:
     return int(getattr(settings, name, DEFAULT_LIMITS[name]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> Any:
     with (DATA / name).open(encoding="utf-8") as fh:
         return json.load(fh)

@@ -169,7 +169,13 @@ def form5106_confirm_poc_email(*, record: Form5106Record, organization: Organiza
     record.poc_email_confirmed_on = timezone.localdate()
     record.updated_at = timezone.now()
     record.save(update_fields=["poc_email_confirmed_on", "updated_at"])
-    audit(action="form5106.poc_email_confirmed", user=user, organization=organization, obj=record, importer_id=record.importer_id)
+    audit(
+        action="form5106.poc_email_confirmed",
+        user=user,
+        organization=organization,
+        obj=record,
+        importer_id=record.importer_id,
+    )
     return record
 
 
@@ -177,17 +183,35 @@ def form5106_confirm_poc_email(*, record: Form5106Record, organization: Organiza
 
 # Header spellings (normalised: lower case, letters and digits only) -> field.
 HEADERS: dict[str, str] = {
-    "irnumber": "ir_number", "ir": "ir_number", "importernumber": "ir_number", "importerrecordnumber": "ir_number",
-    "importerrecord": "ir_number", "iornumber": "ir_number",
-    "companyname": "company_name", "name": "company_name", "importername": "company_name",
-    "pocemail": "poc_email", "email": "poc_email", "pointofcontactemail": "poc_email", "contactemail": "poc_email",
-    "address": "address", "companyaddress": "address", "mailingaddress": "address",
-    "datelastupdated": "last_updated", "lastupdated": "last_updated", "lastupdateddate": "last_updated",
+    "irnumber": "ir_number",
+    "ir": "ir_number",
+    "importernumber": "ir_number",
+    "importerrecordnumber": "ir_number",
+    "importerrecord": "ir_number",
+    "iornumber": "ir_number",
+    "companyname": "company_name",
+    "name": "company_name",
+    "importername": "company_name",
+    "pocemail": "poc_email",
+    "email": "poc_email",
+    "pointofcontactemail": "poc_email",
+    "contactemail": "poc_email",
+    "address": "address",
+    "companyaddress": "address",
+    "mailingaddress": "address",
+    "datelastupdated": "last_updated",
+    "lastupdated": "last_updated",
+    "lastupdateddate": "last_updated",
     "updated": "last_updated",
 }
 REQUIRED = ("ir_number", "company_name", "poc_email")
-LABELS = {"ir_number": "IR Number", "company_name": "Company Name", "poc_email": "POC Email", "address": "Address",
-          "last_updated": "Date Last Updated"}
+LABELS = {
+    "ir_number": "IR Number",
+    "company_name": "Company Name",
+    "poc_email": "POC Email",
+    "address": "Address",
+    "last_updated": "Date Last Updated",
+}
 MAX_IMPORT_ROWS = 20_000
 
 
@@ -249,8 +273,16 @@ def form5106_import_csv(*, organization: Organization, user: Any, data: bytes, f
             columns[key] = index
     missing = [LABELS[k] for k in REQUIRED if k not in columns]
     if missing:
-        error(1, ", ".join(missing), ", ".join(header), "Missing column(s) " + ", ".join(missing)
-              + ". Expected a header row with " + ", ".join(LABELS.values()) + ".")
+        error(
+            1,
+            ", ".join(missing),
+            ", ".join(header),
+            "Missing column(s) "
+            + ", ".join(missing)
+            + ". Expected a header row with "
+            + ", ".join(LABELS.values())
+            + ".",
+        )
         return result
     seen: dict[str, int] = {}
     for row_number, row in enumerate(reader, start=2):
@@ -266,8 +298,12 @@ def form5106_import_csv(*, organization: Organization, user: Any, data: bytes, f
             error(row_number, LABELS["ir_number"], values["ir_number"], str(exc))
             continue
         if canonical in seen:
-            error(row_number, LABELS["ir_number"], values["ir_number"],
-                  f"Same importer as row {seen[canonical]}; only the first row is used.")
+            error(
+                row_number,
+                LABELS["ir_number"],
+                values["ir_number"],
+                f"Same importer as row {seen[canonical]}; only the first row is used.",
+            )
             continue
         seen[canonical] = row_number
         last_updated = None
@@ -279,8 +315,13 @@ def form5106_import_csv(*, organization: Organization, user: Any, data: bytes, f
                 continue
         try:
             _record, created, warnings = form5106_save(
-                organization=organization, user=user, ir_number=canonical, company_name=values["company_name"],
-                poc_email=values["poc_email"], address=values.get("address", ""), last_updated=last_updated,
+                organization=organization,
+                user=user,
+                ir_number=canonical,
+                company_name=values["company_name"],
+                poc_email=values["poc_email"],
+                address=values.get("address", ""),
+                last_updated=last_updated,
                 source=f"csv:{filename}",
             )
         except ServiceError as exc:
@@ -292,8 +333,23 @@ def form5106_import_csv(*, organization: Organization, user: Any, data: bytes, f
         else:
             result.updated += 1
         for warning in warnings:
-            result.warnings.append({"file": filename, "row": row_number, "column": LABELS["poc_email"],
-                                    "value": values["poc_email"], "reason": warning})
-    audit(action="form5106.import", user=user, organization=organization, filename=filename, created=result.created,
-          updated=result.updated, rejected=len(result.errors), warnings=len(result.warnings))
+            result.warnings.append(
+                {
+                    "file": filename,
+                    "row": row_number,
+                    "column": LABELS["poc_email"],
+                    "value": values["poc_email"],
+                    "reason": warning,
+                }
+            )
+    audit(
+        action="form5106.import",
+        user=user,
+        organization=organization,
+        filename=filename,
+        created=result.created,
+        updated=result.updated,
+        rejected=len(result.errors),
+        warnings=len(result.warnings),
+    )
     return result

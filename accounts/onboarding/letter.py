@@ -35,19 +35,31 @@ def letter_context(*, importers: list[Importer]) -> dict[str, Any]:
     application = None
     if first.owner_id is not None:
         application = (
-            AccountApplication.objects.filter(organization_id=first.owner_id, status=AccountApplication.Status.SUBMITTED)
+            AccountApplication.objects.filter(
+                organization_id=first.owner_id, status=AccountApplication.Status.SUBMITTED
+            )
             .order_by("-submitted_at")
             .first()
         )
     record = Form5106Record.objects.filter(importer=first).first()
-    company: dict[str, Any] = {"name": first.name, "address_lines": [], "telephone": "", "owner": "", "email": "",
-                               "source": "none"}
+    company: dict[str, Any] = {
+        "name": first.name,
+        "address_lines": [],
+        "telephone": "",
+        "owner": "",
+        "email": "",
+        "source": "none",
+    }
     if application is not None:
         d = application.details
-        city_line = ", ".join(p for p in (d.get("city"), " ".join(p for p in (d.get("state"), d.get("postal_code")) if p)) if p)
+        city_line = ", ".join(
+            p for p in (d.get("city"), " ".join(p for p in (d.get("state"), d.get("postal_code")) if p)) if p
+        )
         company = {
             "name": application.company_name,
-            "address_lines": [line for line in (d.get("street"), city_line, _country_name(d.get("country", ""))) if line],
+            "address_lines": [
+                line for line in (d.get("street"), city_line, _country_name(d.get("country", ""))) if line
+            ],
             "telephone": d.get("telephone", ""),
             "owner": owner_name(d),
             "email": application.email,
@@ -55,8 +67,11 @@ def letter_context(*, importers: list[Importer]) -> dict[str, Any]:
             "applied_on": application.submitted_at,
         }
     elif record is not None:
-        company.update(name=record.company_name, address_lines=[ln for ln in record.address.splitlines() if ln.strip()],
-                       source="5106")
+        company.update(
+            name=record.company_name,
+            address_lines=[ln for ln in record.address.splitlines() if ln.strip()],
+            source="5106",
+        )
     readiness = ReadinessState.objects.filter(importer=first).first()
     if not company["owner"] and readiness is not None:
         company["owner"], company["email"] = readiness.tao_name, readiness.tao_email
@@ -77,6 +92,11 @@ def subaccount_letter_pdf(*, importers: list[Importer], organization: Organizati
 
     html = subaccount_letter_html(importers=importers)
     pdf = HTML(string=html).write_pdf()
-    audit(action="onboarding.subaccount_letter", user=user, organization=organization,
-          obj=importers[0], importer_ids=[i.pk for i in importers])
+    audit(
+        action="onboarding.subaccount_letter",
+        user=user,
+        organization=organization,
+        obj=importers[0],
+        importer_ids=[i.pk for i in importers],
+    )
     return pdf
