@@ -7,6 +7,7 @@ queries per chunk (entries, CAPE history, stored results), runs the pure engine,
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -35,12 +36,6 @@ _ENTRY_FIELDS = (
     "entry_type", "entry_date", "entry_summary_date", "liquidation_status", "liquidation_status_raw",
     "liquidation_date", "recon_flag", "type09_filed", "protest_status", "protest_number", "drawback", "ieepa_duty",
 )
-_UPDATE_FIELDS = [
-    "organization", "importer", "ieepa_duty", "path", "reasons", "reasons_text", "deadline", "urgent",
-    "deadline_passed", "projected_liquidation_date", "cape_window_closes", "protest_deadline",
-    "protest_deadline_projected", "cit_deadline", "days_since_liquidation", "liquidated", "estimated_interest",
-    "stable_until", "ruleset", "as_of", "computed_at",
-]
 
 
 def today_eastern(now: datetime | None = None) -> date:
@@ -108,18 +103,55 @@ def _reasons_text(reasons: Iterable[str]) -> str:
     return text
 
 
-def _classification(row: dict[str, Any], result: rules.Result, interest: Decimal | None, now: datetime) -> Classification:
-    return Classification(
-        entry_id=row["id"], organization_id=row["organization_id"], importer_id=row["importer_id"],
-        ieepa_duty=row["ieepa_duty"] or Decimal("0.00"), path=result.path, reasons=list(result.reasons),
-        reasons_text=_reasons_text(result.reasons), deadline=result.deadline, urgent=result.urgent,
-        deadline_passed=result.deadline_passed, projected_liquidation_date=result.projected_liquidation_date,
-        cape_window_closes=result.cape_window_closes, protest_deadline=result.protest_deadline,
-        protest_deadline_projected=result.protest_deadline_projected, cit_deadline=result.cit_deadline,
-        days_since_liquidation=result.days_since_liquidation, liquidated=result.liquidated,
-        estimated_interest=interest, stable_until=result.stable_until, ruleset=result.ruleset,
-        as_of=result.as_of, computed_at=now,
-    )
+# Columns written per classification, in order (the upsert below is hand-written SQL because Django's
+# bulk_create spends most of its time compiling per-value SQL: 4k rows/s against 30k+ this way).
+_CLS_COLUMNS = (
+    "entry_id", "organization_id", "importer_id", "ieepa_duty", "path", "reasons", "reasons_text", "deadline",
+    "urgent", "deadline_passed", "projected_liquidation_date", "cape_window_closes", "protest_deadline",
+    "protest_deadline_projected", "cit_deadline", "days_since_liquidation", "liquidated", "estimated_interest",
+    "stable_until", "ruleset", "as_of", "computed_at",
+)
+_CHANGE_COLUMNS = (
+    "entry_id", "organization_id", "old_path", "new_path", "old_reasons", "reasons", "was_liquidated",
+    "is_liquidated", "ruleset", "as_of", "at",
+)
+_JSON_COLUMNS = {"reasons", "old_reasons"}
+
+
+def _placeholders(columns: tuple[str, ...]) -> str:
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    return "(" + ", ".join(f"%s{json_cast}" if c in _JSON_COLUMNS else "%s" for c in columns) + ")"
+
+
+def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], *, upsert_on: str | None = None) -> None:
+    """Multi-row INSERT (… ON CONFLICT … DO UPDATE on both SQLite ≥ 3.24 and PostgreSQL)."""
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    cols = ", ".join(qn(c) for c in columns)
+    conflict = ""
+    if upsert_on:
+        sets = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in columns if c != upsert_on)
+        conflict = f" ON CONFLICT ({qn(upsert_on)}) DO UPDATE SET {sets}"
+    per = max(1, min(500, 30000 // len(columns)))  # stay under SQLite's bound-variable limit
+    row_sql = _placeholders(columns)
+    with connection.cursor() as cursor:
+        for i in range(0, len(rows), per):
+            batch = rows[i : i + per]
+            sql = f"INSERT INTO {qn(table)} ({cols}) VALUES {', '.join([row_sql] * len(batch))}{conflict}"
+            cursor.execute(sql, [v for row in batch for v in row])
+
+
+def _adapters() -> tuple[Any, Any, Any]:
+    ops = connection.ops
+
+    def d(value: date | None) -> Any:
+        return ops.adapt_datefield_value(value)
+
+    def money(value: Decimal | None) -> Any:
+        return ops.adapt_decimalfield_value(value, 16, 2) if value is not None else None
+
+    return d, money, ops.adapt_datetimefield_value
 
 
 def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | None = None, as_of: date) -> int:
@@ -160,40 +192,44 @@ def _classify_chunk(ids: list[int], *, as_of: date, routed_cache: dict[int, bool
         for c in Classification.objects.filter(entry_id__in=ids).values("entry_id", "path", "reasons", "liquidated")
     }
     now = timezone.now()
-    objs: list[Classification] = []
-    changes: list[ClassificationChange] = []
+    d, money, dt = _adapters()
+    at = dt(now)
+    dumps = json.dumps
+    cls_rows: list[tuple[Any, ...]] = []
+    change_rows: list[tuple[Any, ...]] = []
     for row in rows:
         facts = facts_from_row(
             row, accepted=row["id"] in accepted, rejections=tuple(rejected.get(row["id"], ())),
             routed=routed_cache[row["importer_id"]],
         )
-        result = rules.classify(facts, as_of)
+        r = rules.classify(facts, as_of)
         interest = None
-        if result.path != rules.Path.NOT_ELIGIBLE:
+        if r.path != rules.Path.NOT_ELIGIBLE:
             est = estimate_interest(
                 principal=facts.ieepa_duty, deposit_date=facts.entry_summary_date or facts.entry_date, as_of=as_of,
-                liquidated=result.liquidated, corporate=row["importer__is_corporate"],
+                liquidated=r.liquidated, corporate=row["importer__is_corporate"],
             )
             interest = est.amount if est is not None else None
-        objs.append(_classification(row, result, interest, now))
+        reasons = list(r.reasons)
+        reasons_json = dumps(reasons)
+        cls_rows.append((
+            row["id"], row["organization_id"], row["importer_id"], money(row["ieepa_duty"] or Decimal("0.00")), r.path,
+            reasons_json, _reasons_text(reasons), d(r.deadline), r.urgent, r.deadline_passed,
+            d(r.projected_liquidation_date), d(r.cape_window_closes), d(r.protest_deadline),
+            r.protest_deadline_projected, d(r.cit_deadline), r.days_since_liquidation, r.liquidated, money(interest),
+            d(r.stable_until), r.ruleset, d(as_of), at,
+        ))
         prev = old.get(row["id"])
-        if prev is None or prev["path"] != result.path or list(prev["reasons"]) != list(result.reasons):
-            changes.append(
-                ClassificationChange(
-                    entry_id=row["id"], organization_id=row["organization_id"],
-                    old_path=prev["path"] if prev else "", new_path=result.path,
-                    old_reasons=list(prev["reasons"]) if prev else [], reasons=list(result.reasons),
-                    was_liquidated=bool(prev and prev["liquidated"]), is_liquidated=result.liquidated,
-                    ruleset=result.ruleset, as_of=as_of, at=now,
-                )
-            )
+        if prev is None or prev["path"] != r.path or list(prev["reasons"]) != reasons:
+            change_rows.append((
+                row["id"], row["organization_id"], prev["path"] if prev else "", r.path,
+                dumps(list(prev["reasons"]) if prev else []), reasons_json, bool(prev and prev["liquidated"]),
+                r.liquidated, r.ruleset, d(as_of), at,
+            ))
     with transaction.atomic():
-        Classification.objects.bulk_create(
-            objs, batch_size=500, update_conflicts=True, unique_fields=["entry"], update_fields=_UPDATE_FIELDS
-        )
-        if changes:
-            ClassificationChange.objects.bulk_create(changes, batch_size=1000)
-    return len(objs)
+        _insert_rows(Classification._meta.db_table, _CLS_COLUMNS, cls_rows, upsert_on="entry_id")
+        _insert_rows(ClassificationChange._meta.db_table, _CHANGE_COLUMNS, change_rows)
+    return len(cls_rows)
 
 
 def classify_upload_entries(*, upload_id: int) -> int:
