@@ -20,7 +20,8 @@ def classify_upload(upload_id: int) -> None:
 def classify_organization(organization_id: int, as_of: str | None = None) -> dict[str, int]:
     """Idempotent (the same as_of gives the same rows), so acks_late is safe."""
     from accounts.models import Organization
-    from cape.classify import classify_organization as run, today_eastern
+    from cape.classify import classify_organization as run
+    from cape.classify import today_eastern
 
     org = Organization.objects.filter(pk=organization_id).first()
     if org is None:
@@ -47,7 +48,8 @@ def send_deadline_digest(organization_id: int, as_of: str | None = None) -> int:
     """One organisation's digest. Reclassifies what is due first, so the digest is right whichever
     beat task runs first that day."""
     from accounts.models import Organization
-    from cape.classify import classify_organization as run, digest_send, today_eastern
+    from cape.classify import classify_organization as run
+    from cape.classify import digest_send, today_eastern
 
     org = Organization.objects.filter(pk=organization_id).first()
     if org is None:

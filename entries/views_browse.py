@@ -21,11 +21,13 @@ from cape.selectors import (
     SORTS,
     EntryFilters,
     changes_for_entry,
-    entry_detail as select_entry,
     entry_page,
     explain_reasons,
     path_totals,
     timeline,
+)
+from cape.selectors import (
+    entry_detail as select_entry,
 )
 from entries.models import Entry
 

@@ -10,7 +10,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditLog
-from cape.classify import classify_entries, classify_organization, classify_upload_entries, due_entry_ids, entry_facts_update
+from cape.classify import (
+    classify_entries,
+    classify_organization,
+    classify_upload_entries,
+    due_entry_ids,
+    entry_facts_update,
+)
 from cape.models import Classification, ClassificationChange, Declaration, DeclarationEntry
 from entries.models import Entry, Upload
 from tests.factories import EntryFactory

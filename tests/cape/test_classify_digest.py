@@ -13,7 +13,7 @@ from accounts.models import Membership
 from cape.classify import classify_entries
 from cape.models import Classification
 from cape.tasks import classify_all_organizations, send_deadline_digests
-from tests.factories import EntryFactory, MembershipFactory
+from tests.factories import EntryFactory
 
 AS_OF = date(2026, 11, 22)
 
@@ -78,8 +78,9 @@ def test_nothing_to_say_sends_nothing(importer_org, own_importer, alice) -> None
 
 @pytest.mark.django_db
 def test_the_digest_shows_only_what_the_organisation_may_see(importer_org, own_importer, broker_org, bob) -> None:
-    from accounts.models import ImporterGrant
     from django.utils import timezone
+
+    from accounts.models import ImporterGrant
 
     e = EntryFactory(organization=broker_org, importer=own_importer, liquidation_status="liquidated",
                      liquidation_date=date(2026, 9, 10))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.urls import reverse
 
-from accounts.models import AuditLog, Importer
+from accounts.models import AuditLog
 from cape.classify import classify_entries
 from cape.models import Classification
 from tests.factories import EntryFactory, ImporterFactory, TariffLineFactory
@@ -104,8 +104,9 @@ def test_the_list_page_does_not_count_rows(client, alice, book, django_assert_ma
 @pytest.mark.django_db
 @time_machine.travel(NOON_EASTERN, tick=False)
 def test_the_broker_sees_its_clients_entries_and_loses_them_when_the_grant_is_revoked(client, bob, broker_org, own_importer) -> None:  # type: ignore[no-untyped-def]
-    from accounts.models import ImporterGrant
     from django.utils import timezone
+
+    from accounts.models import ImporterGrant
 
     theirs = EntryFactory(organization=broker_org, importer=own_importer)
     other_client = ImporterFactory()
