@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
@@ -240,10 +240,7 @@ def declaration_build(
                     file_bytes=data, sha256=sha256_hex(data), created_by=user if getattr(user, "is_authenticated", False) else None,
                     refiled_from=refiled_from, created_at=now,
                 )
-                DeclarationEntry.objects.bulk_create(
-                    [DeclarationEntry(declaration=decl, entry_id=r[0], position=i) for i, r in enumerate(part, start=1)],
-                    batch_size=BATCH,
-                )
+                _insert_items(decl.pk, [r[0] for r in part])
                 audit(action="declaration.build", user=user, organization=organization, obj=decl, entries=len(part),
                       sha256=decl.sha256, importer=importer.pk if importer else None, mixed=importer is None,
                       refiled_from=refiled_from.pk if refiled_from else None)
@@ -255,6 +252,24 @@ def declaration_build(
         for decl in result.declarations:
             declaration_preflight(declaration=decl, user=user)
     return result
+
+
+def _insert_items(declaration_id: int, entry_ids: list[int]) -> None:
+    """DeclarationEntry rows in bulk without model instances (the declaration build's hot path:
+    1,000,000 rows in a few seconds). COPY on PostgreSQL, executemany elsewhere."""
+    table = DeclarationEntry._meta.db_table
+    pending = DeclarationEntry.Outcome.PENDING.value
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            raw = cursor.cursor
+            with raw.copy(f"COPY {table} (declaration_id, entry_id, position, outcome, error_text) FROM STDIN") as copy:
+                for position, entry_id in enumerate(entry_ids, start=1):
+                    copy.write_row((declaration_id, entry_id, position, pending, ""))
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} (declaration_id, entry_id, position, outcome, error_text) VALUES (%s, %s, %s, %s, %s)",
+                [(declaration_id, entry_id, position, pending, "") for position, entry_id in enumerate(entry_ids, start=1)],
+            )
 
 
 def declaration_build_refile(*, organization: Organization, user: Any = None, mixed: bool = False) -> BuildResult:
