@@ -8,6 +8,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from ach.models import AchEnrollment, AchRejection, NotifyParty
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -19,7 +21,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-from ach.models import AchEnrollment, AchRejection, NotifyParty
 
 
 @admin.register(AchEnrollment)

@@ -200,3 +200,26 @@ def test_the_broker_view_counts_only_this_organisations_classifications(client, 
     client.force_login(alice)
     rows = client.get(reverse("ach_home")).context["page"].object_list
     assert [r.at_risk for r in rows] == [Decimal("0.00")]
+
+
+def test_the_broker_view_and_api_use_a_fixed_number_of_queries(client, bob, broker_org, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    def add(n: int) -> None:
+        for _ in range(n):
+            imp = ImporterFactory()
+            GrantFactory(importer=imp, organization=broker_org)
+            AchEnrollmentFactory(importer=imp, status=AchEnrollment.Status.ACTIVE, account_last4="1234")
+            NotifyPartyFactory(importer=imp)
+            _classify(broker_org, imp, "10.00")
+
+    client.force_login(bob)
+    add(3)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("ach_home"))
+        client.get("/api/ach/")
+    add(30)
+    with django_assert_max_num_queries(len(few)):
+        assert client.get(reverse("ach_home")).status_code == 200
+        assert client.get("/api/ach/").json()["count"] == 34
