@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -299,7 +300,8 @@ def _records(request: HttpRequest) -> Any:
 
 @member_required
 def form5106_list(request: HttpRequest) -> HttpResponse:
-    records = list(_records(request).order_by("company_name"))
+    page = Paginator(_records(request).order_by("company_name", "pk"), 100).get_page(request.GET.get("page"))
+    records = list(page)
     brokers = broker_domains_for([r.importer_id for r in records])
     free = free_mail_domains()
     rows = []
@@ -311,7 +313,7 @@ def form5106_list(request: HttpRequest) -> HttpResponse:
         elif d in free:
             warning = "Free-mail provider"
         rows.append({"record": r, "warning": warning})
-    return render(request, "onboarding/form5106_list.html", {"rows": rows})
+    return render(request, "onboarding/form5106_list.html", {"rows": rows, "page": page})
 
 
 @editor_required

@@ -30,6 +30,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
 from accounts.models import (
     AccountApplication,
+    AuditLog,
     Form5106Record,
     Importer,
     Organization,
@@ -213,10 +214,26 @@ def application_start(
     except InvalidIRNumber as exc:
         raise ServiceError(str(exc), field="ir_number") from None
     user = requester if getattr(requester, "is_authenticated", False) else None
+    ip_key = _hmac("ip", ip or "unknown")
+    # The checks tell whether an email has a login and whether an IR number and name match a 5106
+    # record: limit how often one network may ask, so that neither can be harvested.
+    since = timezone.now() - timedelta(minutes=limit("ONBOARDING_CODE_WINDOW_MINUTES"))
+    attempts = AuditLog.objects.filter(
+        action__in=["onboarding.check_failed", "onboarding.application_start"], at__gte=since, detail__ip_key=ip_key
+    ).count()
+    if attempts >= limit("ONBOARDING_STARTS_PER_IP"):
+        audit(action="onboarding.start_limit", user=user, ip_key=ip_key)
+        raise ServiceError("Too many applications were started from your network in the last hour. Try again later.")
     try:
         record = run_checks(company_name=company_name, ir_number=canonical, email=email, requester=user)
     except CheckFailed as exc:
-        audit(action="onboarding.check_failed", user=user, check=exc.check, ir_number=mask_ir_number(canonical))
+        audit(
+            action="onboarding.check_failed",
+            user=user,
+            check=exc.check,
+            ir_number=mask_ir_number(canonical),
+            ip_key=ip_key,
+        )
         raise
     if reason := _limits_reached(ir_key=_hmac("ir", canonical), ip_key=_hmac("ip", ip or "unknown")):
         audit(action="onboarding.code_limit", user=user, ir_number=mask_ir_number(canonical), at_step="start")
@@ -231,7 +248,13 @@ def application_start(
             requester=user,
             expires_at=timezone.now(),
         )
-        audit(action="onboarding.application_start", user=user, obj=application, ir_number=mask_ir_number(canonical))
+        audit(
+            action="onboarding.application_start",
+            user=user,
+            obj=application,
+            ir_number=mask_ir_number(canonical),
+            ip_key=ip_key,
+        )
     _send_code(application=application, ip=ip, poc_email=record.poc_email)
     audit(action="onboarding.code_sent", user=user, obj=application, to=mask_email(record.poc_email))
     return application

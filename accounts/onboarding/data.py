@@ -20,6 +20,8 @@ DEFAULT_LIMITS: dict[str, int] = {
     "ONBOARDING_CODES_PER_IR": 5,
     "ONBOARDING_CODES_PER_IP": 20,
     "ONBOARDING_CODE_WINDOW_MINUTES": 60,
+    # Applications started (checks run, passed or failed) per IP address within the window.
+    "ONBOARDING_STARTS_PER_IP": 30,
     # After the code: time allowed to fill in the details and submit.
     "ONBOARDING_DETAILS_MINUTES": 60,
     # Readiness: an ES-003 older than this is stale (CBP liquidates weekly).

@@ -296,6 +296,18 @@ def test_resends_are_limited_per_ip_address(settings, cedar, broker_org) -> None
     assert "onboarding.code_limit" in actions()
 
 
+def test_the_checks_themselves_are_limited_per_ip_address(settings, cedar) -> None:  # type: ignore[no-untyped-def]
+    settings.ONBOARDING_STARTS_PER_IP = 3
+    for n in range(3):
+        with pytest.raises(CheckFailed):
+            start(company_name=f"Guess {n}")
+    with pytest.raises(ServiceError, match="your network") as exc:
+        start()  # even a right answer is refused: the network has asked too often
+    assert not isinstance(exc.value, CheckFailed)
+    assert not AccountApplication.objects.exists()
+    start(ip="198.51.100.7")
+
+
 # ----------------------------------------------------------------------------- Back
 
 
