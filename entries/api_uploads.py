@@ -1,4 +1,88 @@
+"""API: /api/uploads/ — list, retrieve and create (multipart, one or several files) ES-003 uploads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.services import ServiceError
+from entries.models import Upload
+from entries.services import upload_create
+from entries.views_upload import uploads_for
+
+
+class UploadSerializer(serializers.ModelSerializer):
+    progress_percent = serializers.IntegerField(read_only=True)
+    errors_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Upload
+        fields = ["id", "original_name", "size", "sha256", "status", "rows_total", "rows_read", "progress_percent",
+                  "summary", "warnings", "error_message", "errors_count", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_errors_count(self, obj: Upload) -> int:
+        return len(obj.errors or [])
+
+
+class UploadDetailSerializer(UploadSerializer):
+    class Meta(UploadSerializer.Meta):
+        fields = UploadSerializer.Meta.fields + ["errors"]
+        read_only_fields = fields
+
+
+class UploadCreateSerializer(serializers.Serializer):
+    files = serializers.ListField(child=serializers.FileField(), allow_empty=False,
+                                  help_text="One or several ES-003 reports (CSV or XLSX).")
+
+
+class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """ES-003 uploads of the acting organisation. Processing is asynchronous: poll the upload until done."""
+
+    serializer_class = UploadSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Upload]:
+        if getattr(self, "swagger_fake_view", False):
+            return Upload.objects.none()
+        return uploads_for(self.request.organization).order_by("-created_at", "-pk")  # type: ignore[attr-defined]
+
+    def get_serializer_class(self) -> Any:
+        if self.action == "retrieve":
+            return UploadDetailSerializer
+        if self.action == "create":
+            return UploadCreateSerializer
+        return UploadSerializer
+
+    @extend_schema(request={"multipart/form-data": UploadCreateSerializer}, responses={201: UploadSerializer(many=True)})
+    def create(self, request: Request) -> Response:
+        data = request.data
+        files = data.getlist("files") if hasattr(data, "getlist") else []
+        if not files and hasattr(data, "getlist"):
+            files = data.getlist("file")
+        serializer = UploadCreateSerializer(data={"files": files})
+        serializer.is_valid(raise_exception=True)
+        created, problems = [], []
+        for f in serializer.validated_data["files"]:
+            try:
+                created.append(upload_create(organization=request.organization, user=request.user, file=f))  # type: ignore[attr-defined]
+            except ServiceError as exc:
+                problems.append(exc.message)
+        if problems and not created:
+            raise ValidationError({"files": problems})
+        body = UploadSerializer(created, many=True).data
+        headers = {"X-Upload-Problems": " | ".join(problems)} if problems else {}
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
+
+
 router = SimpleRouter()
+router.register("uploads", UploadViewSet, basename="upload")
 urlpatterns = router.urls

@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from entries import views_upload as views
+
+urlpatterns = [
+    path("", views.upload_list, name="upload_list"),
+    path("new/", views.upload_new, name="upload_new"),
+    path("<int:pk>/", views.upload_detail, name="upload_detail"),
+    path("<int:pk>/errors.csv", views.upload_errors, name="upload_errors"),
+]

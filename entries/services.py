@@ -1,0 +1,573 @@
+"""ES-003 ingestion: uploads in, entries and tariff lines out (issue 3).
+
+Flow: ``upload_create`` stores the file and enqueues ``entries.tasks.process_upload`` on commit; the
+task calls ``upload_process``, which claims the row (conditional UPDATE pending→running), streams the
+parsed lines into a staging table (PostgreSQL: COPY; SQLite: executemany), recording progress in
+short separate transactions, then merges everything in ONE transaction with set-based SQL (INSERT …
+ON CONFLICT for entries and lines, cached duty sums recomputed). An entry's row and all its lines
+therefore become visible together, and an entry with any bad row is never staged as an entry at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.irnumber import mask_ir_number
+from accounts.models import Importer, Organization
+from accounts.selectors import importers_for
+from accounts.services import ServiceError, audit, importer_for_upload
+from entries.es003 import (
+    STAGE_ENTRY_COLUMNS,
+    STAGE_LINE_COLUMNS,
+    Es003FileError,
+    Es003Parser,
+    Es003Source,
+    Limits,
+    ParsedEntry,
+    ParseResult,
+)
+from entries.models import Upload
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_SUFFIXES = {".csv", ".xlsx", ".txt"}
+PROGRESS_EVERY_ROWS = 50_000
+CHANGES_LISTED = 500
+LIQUIDATION_COLUMNS_HELP = (
+    "This report has no {missing} column, so entries cannot be classified for CAPE (the 80-day and 180-day "
+    "clocks run from the liquidation date). ES-003 does not include these columns by default: in the ACE "
+    "Portal open Reports, run ES-003 Entry Summary Line Tariff Details, switch the report to edit (design) "
+    "mode, add the Liquidation Status and Liquidation Date objects to the table, run it again for the same "
+    "dates and export it as CSV or XLSX. Then upload the new file here: it updates these entries in place."
+)
+
+
+def _limits() -> Limits:
+    return Limits(
+        max_rows=int(getattr(settings, "ES003_MAX_ROWS", 5_000_000)),
+        max_uncompressed=int(getattr(settings, "ES003_MAX_XLSX_UNCOMPRESSED", 2 * 1024**3)),
+        max_ratio=int(getattr(settings, "ES003_MAX_XLSX_RATIO", 100)),
+    )
+
+
+# ----------------------------------------------------------------------------- upload_create
+def _validate_upload(name: str, size: int, head: bytes) -> str:
+    suffix = Path(name).suffix.lower()
+    max_size = int(getattr(settings, "MAX_UPLOAD_SIZE", 200 * 1024 * 1024))
+    if size > max_size:
+        raise ServiceError(f"{name} is {size / 1024**2:,.1f} MB; the largest file accepted is {max_size / 1024**2:,.0f} MB. "
+                           "Split the report by date range in ACE Reports.", field="file")
+    if size == 0:
+        raise ServiceError(f"{name} is empty.", field="file")
+    if suffix == ".xls" or head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ServiceError(f"{name} is an old binary Excel (.xls) workbook: save it as .xlsx or CSV and upload that.", field="file")
+    if suffix not in ALLOWED_SUFFIXES:
+        raise ServiceError(f"{name}: upload the ES-003 report as a .csv or .xlsx file.", field="file")
+    is_zip = head.startswith(b"PK\x03\x04")
+    if suffix == ".xlsx" and not is_zip:
+        raise ServiceError(f"{name} is named .xlsx but is not an Excel workbook.", field="file")
+    if suffix != ".xlsx" and (is_zip or b"\x00" in head):
+        raise ServiceError(f"{name} is named {suffix} but is not a text (CSV) file.", field="file")
+    return suffix
+
+
+@transaction.atomic
+def upload_create(*, organization: Organization, user: Any, file: Any) -> Upload:
+    """Validate size and type, store the file, enqueue processing once the row is committed."""
+    name = Path(getattr(file, "name", "") or "upload.csv").name[:255]
+    size = int(getattr(file, "size", 0) or 0)
+    file.seek(0)
+    head = file.read(8192)
+    file.seek(0)
+    suffix = _validate_upload(name, size, head)
+    digest = hashlib.sha256()
+    for chunk in file.chunks() if hasattr(file, "chunks") else iter(lambda: file.read(1 << 20), b""):
+        digest.update(chunk)
+    file.seek(0)
+    upload = Upload(organization=organization, uploaded_by=user if getattr(user, "is_authenticated", False) else None,
+                    original_name=name, size=size, sha256=digest.hexdigest())
+    upload.file.save(f"{uuid.uuid4().hex}{suffix}", file if isinstance(file, File) else File(file), save=False)
+    upload.save()
+    audit(action="upload.create", user=user, organization=organization, obj=upload, name=name, size=size)
+    from entries.tasks import process_upload
+
+    pk = upload.pk
+    transaction.on_commit(lambda: process_upload.delay(pk))
+    return upload
+
+
+# ----------------------------------------------------------------------------- importers
+class _ImporterCheck:
+    """Which importers' rows the organisation may load (accounts.services.importer_for_upload rules).
+
+    Answers from sets read once before parsing: it runs while a COPY holds the connection, so it must
+    never query. Pending importers for a broker's new clients are created in the merge transaction,
+    so a file that fails creates nothing.
+    """
+
+    def __init__(self, organization: Organization) -> None:
+        self.organization = organization
+        self.to_create: dict[str, str] = {}
+        self.visible = set(importers_for(organization).values_list("ir_number", flat=True))
+        self.owned_elsewhere: set[str] = set()
+        if organization.kind == Organization.Kind.BROKER:
+            self.owned_elsewhere = set(
+                Importer.objects.filter(owner__isnull=False).values_list("ir_number", flat=True)
+            ) - self.visible
+
+    def __call__(self, ir: str, name: str) -> str | None:
+        if ir in self.visible:
+            return None
+        shown = mask_ir_number(ir)
+        if self.organization.kind == Organization.Kind.IMPORTER:
+            return (f"Importer {shown} is not one of this organisation's importers: an importer organisation may not "
+                    "load another company's entries. Its rows were not loaded.")
+        if ir in self.owned_elsewhere:
+            return (f"Importer {shown} has its own RefundReady workspace: ask its owner to grant your organisation "
+                    "access, then upload the report again.")
+        self.to_create.setdefault(ir, name)
+        return None
+
+
+# ----------------------------------------------------------------------------- staging and merge
+class _Stage:
+    """Temporary staging tables on the current connection, and the set-based merge out of them."""
+
+    def __init__(self, token: str) -> None:
+        self.pg = connection.vendor == "postgresql"
+        self.se = f"es003_se_{token}"
+        self.sl = f"es003_sl_{token}"
+        self.touched = f"es003_touched_{token}"
+
+    def create(self) -> None:
+        date_t, bool_t, money_t = ("date", "boolean", "numeric(16,2)") if self.pg else ("text", "integer", "text")
+        with connection.cursor() as cur:
+            self.drop(cur)
+            cur.execute(
+                f"CREATE TEMPORARY TABLE {self.se} (entry_number varchar(11) PRIMARY KEY, importer_ir varchar(16), "
+                f"importer_name text, entry_type varchar(2), entry_date {date_t}, entry_summary_date {date_t}, "
+                f"port_code varchar(8), filer_code varchar(3), filer_name varchar(200), liquidation_status varchar(16), "
+                f"liquidation_status_raw varchar(60), liquidation_date {date_t}, recon_flag {bool_t}, psc_flag {bool_t}, "
+                f"protest_number varchar(40), protest_status varchar(16))"
+            )
+            cur.execute(
+                f"CREATE TEMPORARY TABLE {self.sl} (entry_number varchar(11), line_number integer, ordinal integer, "
+                f"hts varchar(10), goods_value {money_t}, duty {money_t}, country_of_origin varchar(2), is_ieepa {bool_t})"
+            )
+            cur.execute(f"CREATE TEMPORARY TABLE {self.touched} (entry_id bigint PRIMARY KEY)")
+
+    def drop(self, cur: Any = None) -> None:
+        def _do(c: Any) -> None:
+            for t in (self.se, self.sl, self.touched):
+                c.execute(f"DROP TABLE IF EXISTS {t}")
+
+        if cur is not None:
+            _do(cur)
+        else:
+            with connection.cursor() as c:
+                _do(c)
+
+    # -- loading
+    def load_lines(self, lines: Iterator[tuple[Any, ...]], *, on_chunk: Callable[[], None], chunk: int = PROGRESS_EVERY_ROWS) -> None:
+        """Stream line tuples into the staging table, calling on_chunk() between chunks (progress)."""
+        cols = ", ".join(STAGE_LINE_COLUMNS)
+        exhausted = False
+        while not exhausted:
+            exhausted = True
+            with connection.cursor() as cur:
+                if self.pg:
+                    with cur.cursor.copy(f"COPY {self.sl} ({cols}) FROM STDIN") as copy:
+                        write = copy.write_row
+                        n = 0
+                        for line in lines:
+                            write(line)
+                            n += 1
+                            if n >= chunk:
+                                exhausted = False
+                                break
+                else:
+                    batch = []
+                    for line in lines:
+                        batch.append(line)
+                        if len(batch) >= chunk:
+                            exhausted = False
+                            break
+                    if batch:
+                        cur.executemany(f"INSERT INTO {self.sl} ({cols}) VALUES ({', '.join(['%s'] * len(STAGE_LINE_COLUMNS))})",
+                                        [(*b[:7], int(b[7])) for b in batch])
+            on_chunk()
+
+    def load_entries(self, entries: Iterable[ParsedEntry]) -> None:
+        cols = ", ".join(STAGE_ENTRY_COLUMNS)
+        with connection.cursor() as cur:
+            if self.pg:
+                with cur.cursor.copy(f"COPY {self.se} ({cols}) FROM STDIN") as copy:
+                    for e in entries:
+                        copy.write_row(e.as_row())
+            else:
+                rows = [tuple(v.isoformat() if hasattr(v, "isoformat") else int(v) if isinstance(v, bool) else v for v in e.as_row())
+                        for e in entries]
+                cur.executemany(f"INSERT INTO {self.se} ({cols}) VALUES ({', '.join(['%s'] * len(STAGE_ENTRY_COLUMNS))})", rows)
+            if self.pg:
+                cur.execute(f"ANALYZE {self.se}")
+                cur.execute(f"ANALYZE {self.sl}")
+
+    # -- merging (inside the caller's transaction)
+    def _distinct(self, table: str, cols: list[str]) -> str:
+        op = "IS DISTINCT FROM" if self.pg else "IS NOT"
+        return " OR ".join(f"{table}.{c} {op} excluded.{c}" for c in cols)
+
+    def merge(self, *, organization: Organization, upload: Upload, present: set[str], has_liq: bool) -> dict[str, Any]:
+        org_id, now = organization.pk, timezone.now()
+        true, false = ("true", "false") if self.pg else ("1", "0")
+        out: dict[str, Any] = {}
+        with connection.cursor() as cur:
+            join_existing = f"JOIN entries_entry e ON e.organization_id = %s AND e.entry_number = s.entry_number"
+            # What changed since the previous report (before anything is written).
+            cur.execute(f"SELECT s.entry_number FROM {self.se} s WHERE NOT EXISTS (SELECT 1 FROM entries_entry e "
+                        f"WHERE e.organization_id = %s AND e.entry_number = s.entry_number) ORDER BY s.entry_number", [org_id])
+            new_entries = [r[0] for r in cur.fetchall()]
+            status_changes: list[dict[str, str]] = []
+            if has_liq:
+                cur.execute(f"SELECT s.entry_number, e.liquidation_status, s.liquidation_status FROM {self.se} s {join_existing} "
+                            f"WHERE e.liquidation_status <> s.liquidation_status ORDER BY s.entry_number", [org_id])
+                status_changes = [{"entry_number": n, "from": a, "to": b} for n, a, b in cur.fetchall()]
+            liquidated = {"liquidated", "final"}
+            newly_liquidated = [c["entry_number"] for c in status_changes if c["to"] in liquidated and c["from"] not in liquidated]
+
+            # Entries: insert new, update changed columns the file actually has.
+            update_cols = ["importer_id", "entry_type", "filer_code"]
+            optional = {"entry_date": "entry_date", "entry_summary_date": "entry_summary_date", "port_code": "port_code",
+                        "filer_name": "filer_name", "liquidation_date": "liquidation_date", "recon_flag": "recon_flag",
+                        "psc_flag": "psc_flag", "protest_number": "protest_number"}
+            update_cols += [col for fld, col in optional.items() if fld in present]
+            if "liquidation_status" in present:
+                update_cols += ["liquidation_status", "liquidation_status_raw"]
+            if "protest_status" in present or "protest_number" in present:
+                update_cols += ["protest_status"]
+            if has_liq:
+                update_cols.append("has_liquidation_columns")
+            sets = ", ".join(f"{c} = excluded.{c}" for c in update_cols)
+            insert_sql = (
+                "INSERT INTO entries_entry (organization_id, importer_id, entry_number, entry_type, entry_date, "
+                "entry_summary_date, port_code, filer_code, filer_name, liquidation_status, liquidation_status_raw, "
+                "liquidation_date, recon_flag, psc_flag, protest_number, protest_status, type09_filed, drawback, "
+                "ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, created_at, updated_at) "
+                f"SELECT %s, i.id, s.entry_number, s.entry_type, s.entry_date, s.entry_summary_date, COALESCE(s.port_code, ''), "
+                f"s.filer_code, COALESCE(s.filer_name, ''), s.liquidation_status, COALESCE(s.liquidation_status_raw, ''), "
+                f"s.liquidation_date, s.recon_flag, s.psc_flag, COALESCE(s.protest_number, ''), s.protest_status, {false}, {false}, "
+                f"0, 0, %s, %s, %s, %s FROM {self.se} s JOIN accounts_importer i ON i.ir_number = s.importer_ir WHERE {true} "
+                f"ON CONFLICT (organization_id, entry_number) DO UPDATE SET {sets} "
+                f"WHERE {self._distinct('entries_entry', update_cols)} RETURNING entries_entry.id"
+            )
+            params = [org_id, has_liq, upload.pk, now, now]
+            if self.pg:
+                cur.execute(f"WITH up AS ({insert_sql}) INSERT INTO {self.touched} (entry_id) SELECT id FROM up", params)
+                entries_written = cur.rowcount
+            else:
+                cur.execute(insert_sql, params)
+                ids = [r[0] for r in cur.fetchall()]
+                cur.executemany(f"INSERT INTO {self.touched} (entry_id) VALUES (%s)", [(i,) for i in ids])
+                entries_written = len(ids)
+            out["entries_created"] = len(new_entries)
+            out["entries_updated"] = entries_written - len(new_entries)
+
+            # Lines: one per (entry, line, ordinal); a line seen again with the same values changes nothing.
+            line_cols = ["hts", "duty", "is_ieepa"]
+            if "goods_value" in present:
+                line_cols.append("goods_value")
+            if "country_of_origin" in present:
+                line_cols.append("country_of_origin")
+            line_sql = (
+                "INSERT INTO entries_tariffline (entry_id, line_number, ordinal, hts, goods_value, duty, country_of_origin, is_ieepa) "
+                f"SELECT e.id, l.line_number, l.ordinal, l.hts, l.goods_value, l.duty, l.country_of_origin, l.is_ieepa "
+                f"FROM {self.sl} l JOIN {self.se} s ON s.entry_number = l.entry_number {join_existing} WHERE {true} "
+                f"ON CONFLICT (entry_id, line_number, ordinal) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in line_cols)} "
+                f"WHERE {self._distinct('entries_tariffline', line_cols)} "
+            )
+            cur.execute(f"SELECT count(*) FROM {self.sl} l JOIN {self.se} s ON s.entry_number = l.entry_number")
+            out["lines"] = cur.fetchone()[0]
+            if self.pg:
+                cur.execute(
+                    f"WITH up AS ({line_sql} RETURNING entry_id, (xmax = 0) AS inserted), "
+                    f"t AS (INSERT INTO {self.touched} (entry_id) SELECT DISTINCT entry_id FROM up ON CONFLICT DO NOTHING) "
+                    "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
+                    [org_id],
+                )
+                out["lines_created"], out["lines_updated"] = cur.fetchone()
+            else:
+                cur.execute(
+                    f"SELECT count(*) FROM {self.sl} l JOIN {self.se} s ON s.entry_number = l.entry_number {join_existing} "
+                    "JOIN entries_tariffline t ON t.entry_id = e.id AND t.line_number = l.line_number AND t.ordinal = l.ordinal",
+                    [org_id],
+                )
+                existing = cur.fetchone()[0]
+                cur.execute(line_sql + "RETURNING entry_id", [org_id])
+                returned = [r[0] for r in cur.fetchall()]
+                cur.executemany(f"INSERT OR IGNORE INTO {self.touched} (entry_id) VALUES (%s)", [(i,) for i in set(returned)])
+                out["lines_created"] = out["lines"] - existing
+                out["lines_updated"] = len(returned) - out["lines_created"]
+
+            # Every entry this upload created or changed: cached duty sums, last_upload (the classifier's input).
+            cur.execute(
+                f"UPDATE entries_entry SET last_upload_id = %s, updated_at = %s, ieepa_duty = a.ieepa, total_duty = a.total "
+                f"FROM (SELECT t.entry_id, COALESCE(SUM(CASE WHEN t.is_ieepa THEN t.duty ELSE 0 END), 0) AS ieepa, "
+                f"COALESCE(SUM(t.duty), 0) AS total FROM entries_tariffline t "
+                f"WHERE t.entry_id IN (SELECT entry_id FROM {self.touched}) GROUP BY t.entry_id) a "
+                f"WHERE entries_entry.id = a.entry_id",
+                [upload.pk, now],
+            )
+            # Entries whose lines changed but whose own row did not were not counted above.
+            cur.execute(f"SELECT count(*) FROM {self.touched}")
+            touched = cur.fetchone()[0]
+            out["entries_updated"] = touched - out["entries_created"]
+            cur.execute(f"SELECT count(*) FROM {self.se}")
+            out["entries_in_file"] = cur.fetchone()[0]
+            out["entries_unchanged"] = out["entries_in_file"] - touched
+        out["changes"] = {
+            "new_entries": new_entries[:CHANGES_LISTED],
+            "new_entries_count": len(new_entries),
+            "newly_liquidated": newly_liquidated[:CHANGES_LISTED],
+            "newly_liquidated_count": len(newly_liquidated),
+            "status_changes": status_changes[:CHANGES_LISTED],
+            "status_changes_count": len(status_changes),
+        }
+        return out
+
+    def entry_ids(self, organization: Organization) -> list[int]:
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT e.id FROM {self.se} s JOIN entries_entry e ON e.organization_id = %s "
+                        "AND e.entry_number = s.entry_number ORDER BY e.id", [organization.pk])
+            return [r[0] for r in cur.fetchall()]
+
+
+# ----------------------------------------------------------------------------- upload_process
+@dataclass
+class _Outcome:
+    upload: Upload
+    entry_ids: list[int] = field(default_factory=list)
+    parse: ParseResult | None = None
+    fatal: str = ""
+
+
+def _claim(upload_id: int) -> bool:
+    return bool(
+        Upload.objects.filter(pk=upload_id, status=Upload.Status.PENDING).update(
+            status=Upload.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, rows_read=0
+        )
+    )
+
+
+def _fail(upload: Upload, message: str) -> None:
+    upload.status = Upload.Status.FAILED
+    upload.error_message = message
+    upload.finished_at = timezone.now()
+    upload.save(update_fields=["status", "error_message", "finished_at"])
+    audit(action="upload.fail", user=upload.uploaded_by, organization=upload.organization, obj=upload, reason=message[:500])
+
+
+def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
+    organization = upload.organization
+    outcome = _Outcome(upload=upload)
+    try:
+        source = Es003Source(upload.file.path, file_label=upload.original_name, limits=_limits())
+    except Es003FileError as exc:
+        _fail(upload, str(exc))
+        outcome.fatal = str(exc)
+        return outcome
+    except OSError as exc:
+        message = f"{upload.original_name} could not be read: {exc.strerror or exc}"
+        _fail(upload, message)
+        outcome.fatal = message
+        return outcome
+    upload.rows_total = source.rows_total
+    Upload.objects.filter(pk=upload.pk).update(rows_total=source.rows_total)
+    check = _ImporterCheck(organization)
+    parser = Es003Parser(source.layout, file_label=upload.original_name, importer_check=check,
+                         max_errors=int(getattr(settings, "ES003_MAX_ERRORS", 100_000)))
+    feed = parser.feed
+    state = {"last": time.monotonic()}
+
+    def lines() -> Iterator[tuple[Any, ...]]:
+        for row_no, row in source.rows():
+            line = feed(row_no, row)
+            if line is not None:
+                yield line
+
+    def progress() -> None:
+        # Its own short transaction (autocommit) so the upload page can poll it.
+        Upload.objects.filter(pk=upload.pk).update(rows_read=parser.result.rows_read)
+
+    stage = _Stage(f"{upload.pk}_{uuid.uuid4().hex[:8]}")
+    stage.create()
+    try:
+        stage.load_lines(lines(), on_chunk=progress)
+        result = parser.finish()
+        good = result.good_entries()
+        stage.load_entries(good)
+        layout = source.layout
+        present = set(layout.columns)
+        warnings: list[str] = []
+        if not layout.has_liquidation_columns:
+            warnings.append(LIQUIDATION_COLUMNS_HELP.format(missing=" and ".join(layout.missing_liquidation_columns)))
+        warnings += result.warnings
+        if result.bad_entries:
+            warnings.append(f"{len(result.bad_entries)} entr{'y was' if len(result.bad_entries) == 1 else 'ies were'} held back "
+                            "whole because at least one of their rows is bad; see the error report, correct the file and upload it again.")
+        with transaction.atomic():
+            needed = {e.importer_ir for e in good}
+            for ir, name in check.to_create.items():
+                if ir in needed:
+                    importer_for_upload(organization=organization, ir_number=ir, name=name, user=upload.uploaded_by)
+            merged = stage.merge(organization=organization, upload=upload, present=present,
+                                 has_liq=layout.has_liquidation_columns)
+            if want_entry_ids:
+                outcome.entry_ids = stage.entry_ids(organization)
+            upload.status = Upload.Status.DONE
+            upload.rows_read = result.rows_read
+            upload.rows_total = max(result.rows_read, 1) if result.rows_read else 0
+            upload.errors = result.errors
+            upload.warnings = warnings
+            upload.finished_at = timezone.now()
+            upload.summary = {
+                "format": source.kind,
+                "sheet": getattr(source, "sheet_name", ""),
+                "header_row": layout.header_row,
+                "rows_read": result.rows_read,
+                "entries_in_file": merged["entries_in_file"],
+                "entries_created": merged["entries_created"],
+                "entries_updated": merged["entries_updated"],
+                "entries_unchanged": merged["entries_unchanged"],
+                "lines": merged["lines"],
+                "lines_created": merged["lines_created"],
+                "lines_updated": merged["lines_updated"],
+                "rows_rejected": len(result.rejected_rows),
+                "errors_total": result.errors_total,
+                "errors_listed": len(result.errors),
+                "entries_held_back": len(result.bad_entries),
+                "duplicate_rows": result.duplicates,
+                "warnings": len(warnings),
+                "has_liquidation_columns": layout.has_liquidation_columns,
+                "missing_liquidation_columns": layout.missing_liquidation_columns,
+                "importers_created": sorted(mask_ir_number(ir) for ir in check.to_create if ir in needed),
+                "unrepairable_entries": result.unrepairable[:1000],
+                "changes": merged["changes"],
+            }
+            upload.save(update_fields=["status", "rows_read", "rows_total", "errors", "warnings", "finished_at", "summary"])
+            audit(action="upload.process", user=upload.uploaded_by, organization=organization, obj=upload,
+                  entries_created=merged["entries_created"], entries_updated=merged["entries_updated"],
+                  lines=merged["lines"], rows_rejected=upload.summary["rows_rejected"])
+            pk = upload.pk
+
+            def classify() -> None:
+                from cape.tasks import classify_upload
+
+                classify_upload.delay(pk)
+
+            transaction.on_commit(classify)
+        outcome.parse = result
+    finally:
+        try:
+            stage.drop()
+        except Exception:  # the connection may be unusable after an error; temp tables die with it
+            logger.warning("could not drop ES-003 staging tables", exc_info=True)
+    return outcome
+
+
+def upload_process(*, upload_id: int) -> Upload:
+    """Claim a pending upload and ingest it. Returns the upload (done or failed) or as found if not pending."""
+    claimed = _claim(upload_id)
+    upload = Upload.objects.select_related("organization", "uploaded_by").get(pk=upload_id)
+    if not claimed:
+        return upload
+    try:
+        _run(upload)
+    except Exception as exc:
+        logger.exception("ES-003 upload %s failed", upload_id)
+        upload.refresh_from_db()
+        _fail(upload, f"Processing stopped on an unexpected error ({exc.__class__.__name__}); nothing from this file "
+                      "was stored. Try again; if it happens again, send the file to support.")
+    upload.refresh_from_db()
+    return upload
+
+
+# ----------------------------------------------------------------------------- ingest_files (CLI, classify_es003)
+@dataclass
+class IngestResult:
+    uploads: list[Upload] = field(default_factory=list)
+    entry_ids: list[int] = field(default_factory=list)
+    rejected_rows: list[dict[str, Any]] = field(default_factory=list)
+    unrepairable_entries: list[dict[str, Any]] = field(default_factory=list)
+    fatal_errors: list[str] = field(default_factory=list)
+
+
+def _store_path(path: Path) -> str:
+    from django.core.files.storage import default_storage
+
+    name = default_storage.generate_filename(f"uploads/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{path.suffix.lower()}")
+    target = Path(default_storage.path(name))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+    return name
+
+
+def ingest_files(*, organization: Organization, paths: Iterable[str | Path], user: Any = None) -> IngestResult:
+    """Ingest files synchronously, one Upload each (the CLI and ``classify_es003`` use this)."""
+    result = IngestResult()
+    seen: set[int] = set()
+    for raw_path in paths:
+        path = Path(raw_path)
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as fh:
+                head = fh.read(8192)
+            _validate_upload(path.name, size, head)
+        except OSError as exc:
+            result.fatal_errors.append(f"{path.name}: cannot be read ({exc.strerror or exc})")
+            continue
+        except ServiceError as exc:
+            result.fatal_errors.append(exc.message)
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        upload = Upload.objects.create(organization=organization, uploaded_by=user if getattr(user, "is_authenticated", False) else None,
+                                       original_name=path.name[:255], size=size, sha256=digest.hexdigest(), file=_store_path(path))
+        audit(action="upload.create", user=user, organization=organization, obj=upload, name=path.name, size=size, via="cli")
+        if not _claim(upload.pk):  # pragma: no cover - the row was created just above
+            continue
+        upload.refresh_from_db()
+        try:
+            outcome = _run(upload, want_entry_ids=True)
+        except Exception as exc:
+            logger.exception("ES-003 file %s failed", path)
+            upload.refresh_from_db()
+            _fail(upload, f"Processing stopped on an unexpected error ({exc.__class__.__name__}); nothing from this file was stored.")
+            outcome = _Outcome(upload=upload, fatal=upload.error_message)
+        upload.refresh_from_db()
+        result.uploads.append(upload)
+        if outcome.fatal:
+            result.fatal_errors.append(outcome.fatal)
+            continue
+        for pk in outcome.entry_ids:
+            if pk not in seen:
+                seen.add(pk)
+                result.entry_ids.append(pk)
+        result.rejected_rows += upload.errors
+        result.unrepairable_entries += upload.summary.get("unrepairable_entries", [])
+    return result

@@ -1,0 +1,81 @@
+"""Upload pages: choose or drop ES-003 files, watch progress, read the summary, download the error report."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from accounts.models import Organization
+from accounts.permissions import editor_required, member_required
+from accounts.services import ServiceError
+from entries.forms import UploadForm
+from entries.models import Upload
+from entries.services import upload_create
+
+
+def uploads_for(organization: Organization | None) -> QuerySet[Upload]:
+    """Uploads of the acting organisation (tenancy is a query)."""
+    if organization is None:
+        return Upload.objects.none()
+    return Upload.objects.filter(organization=organization).select_related("uploaded_by")
+
+
+def _create_all(request: HttpRequest, form: UploadForm) -> list[Upload]:
+    created = []
+    for f in form.cleaned_data["files"]:
+        try:
+            created.append(upload_create(organization=request.organization, user=request.user, file=f))  # type: ignore[attr-defined]
+        except ServiceError as exc:
+            form.add_error("files", exc.message)
+    return created
+
+
+@member_required
+def upload_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(uploads_for(request.organization), 25).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
+    return render(request, "entries/upload_list.html", {"page": page, "form": UploadForm()})
+
+
+@editor_required
+def upload_new(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        created = _create_all(request, form)
+        if created and not form.errors:
+            if len(created) == 1:
+                return redirect("upload_detail", pk=created[0].pk)
+            messages.success(request, f"{len(created)} files uploaded; they are being processed.")
+            return redirect("upload_list")
+        if created:
+            messages.success(request, f"{len(created)} file(s) uploaded; the others were refused (see below).")
+    return render(request, "entries/upload_new.html", {"form": form})
+
+
+@member_required
+def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    upload = get_object_or_404(uploads_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+    context = {"upload": upload, "summary": upload.summary or {}, "finished": upload.status in (Upload.Status.DONE, Upload.Status.FAILED)}
+    if request.headers.get("HX-Request"):
+        return render(request, "entries/upload_status.html", context)
+    return render(request, "entries/upload_detail.html", context)
+
+
+@member_required
+def upload_errors(request: HttpRequest, pk: int) -> HttpResponse:
+    upload = get_object_or_404(uploads_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stem = upload.original_name.rsplit(".", 1)[0][:80] or "upload"
+    response["Content-Disposition"] = f'attachment; filename="{stem}-errors.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["File", "Row", "Column", "Value", "Reason"])
+    for e in upload.errors:
+        value = str(e.get("value", ""))
+        if value[:1] in ("=", "+", "-", "@"):
+            value = "'" + value  # never hand a spreadsheet a formula to evaluate
+        writer.writerow([e.get("file", ""), e.get("row", ""), e.get("column", ""), value, e.get("reason", "")])
+    return response
