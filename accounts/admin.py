@@ -32,3 +32,26 @@ class AuditLogAdmin(admin.ModelAdmin):
     list_display = ["at", "user", "organization", "action", "object_type", "object_id"]
     list_filter = ["action"]
     readonly_fields = [f.name for f in AuditLog._meta.fields]
+
+
+from accounts.models import AccountApplication, Form5106Record, ReadinessState  # noqa: E402
+
+
+@admin.register(Form5106Record)
+class Form5106RecordAdmin(admin.ModelAdmin):
+    list_display = ["importer", "company_name", "poc_email"]
+    search_fields = ["company_name", "importer__ir_number"]
+
+
+@admin.register(ReadinessState)
+class ReadinessStateAdmin(admin.ModelAdmin):
+    list_display = ["importer"]
+
+
+@admin.register(AccountApplication)
+class AccountApplicationAdmin(admin.ModelAdmin):
+    """Applications in progress; the verification codes themselves are stored only as HMACs and not shown."""
+
+    list_display = ["company_name", "status", "started_at"]
+    exclude = ["token"]
+    readonly_fields = [f.name for f in AccountApplication._meta.fields if f.name != "token"]

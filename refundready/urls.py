@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/", include("accounts.api")),
+    path("api/", include("accounts.api_onboarding")),
     path("api/", include("entries.api")),
     path("api/", include("cape.api")),
     path("api/", include("ach.api")),
