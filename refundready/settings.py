@@ -78,7 +78,7 @@ TEMPLATES = [
 
 # DATABASE_URL selects the database: postgres://… for PostgreSQL, default SQLite in DATA_DIR.
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'refundready.sqlite3'}")
-if not DATABASE_URL.split(":", 1)[0] in {"sqlite", "postgres", "postgresql", "pgsql"}:
+if DATABASE_URL.split(":", 1)[0] not in {"sqlite", "postgres", "postgresql", "pgsql"}:
     raise ImproperlyConfigured(f"DATABASE_URL={DATABASE_URL!r}: only sqlite:// and postgres:// are supported")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0))}
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
