@@ -321,6 +321,11 @@ def entry_facts_update(
                       entry_number=locked.entry_number, fact=name, old=before, new=after)
         if importer_is_corporate is not None:
             importer = Importer.objects.select_for_update().get(pk=locked.importer_id)
+            if importer.is_corporate != importer_is_corporate and importer.owner_id not in (None, organization.pk):
+                # The importer's own organisation keeps its company facts; a broker may set them only
+                # for a client that has not onboarded (no owner yet).
+                raise ServiceError("Only the importer's own organisation can change whether it is a corporation.",
+                                   field="importer_is_corporate")
             if importer.is_corporate != importer_is_corporate:
                 audit(action="importer.corporate_set", user=user, organization=organization, obj=importer,
                       old=importer.is_corporate, new=importer_is_corporate)

@@ -186,3 +186,14 @@ def test_facts_of_another_organisations_entry_are_refused(importer_org, own_impo
     with pytest.raises(ServiceError):
         entry_facts_update(entry=e, user=charlie, organization=Organization.objects.get(slug="outsider"), drawback=True)
     assert Entry.objects.get(pk=e.pk).drawback is False
+
+
+@pytest.mark.django_db
+def test_a_broker_cannot_change_an_onboarded_importers_corporate_status(broker_org, own_importer, bob) -> None:
+    from accounts.services import ServiceError
+
+    e = _entry(broker_org, own_importer)
+    with pytest.raises(ServiceError, match="own organisation"):
+        entry_facts_update(entry=e, user=bob, organization=broker_org, importer_is_corporate=False, as_of=AS_OF)
+    own_importer.refresh_from_db()
+    assert own_importer.is_corporate is True
