@@ -27,14 +27,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refundready.settings")
-os.environ.setdefault("DEBUG", "false")  # no per-query debug logging while measuring
-os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("DATA_DIR", str(ROOT / "data" / "bench"))
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 
 import django  # noqa: E402
 
 django.setup()
+
+from django.conf import settings  # noqa: E402
+
+settings.DEBUG = False  # no per-query SQL logging while measuring (checked per query by Django)
 
 from cape.interest import estimate_interest  # noqa: E402
 from cape.rules import EntryFacts, classify  # noqa: E402

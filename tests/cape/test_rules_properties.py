@@ -80,3 +80,16 @@ def test_nothing_changes_before_stable_until(f: EntryFacts, as_of: date) -> None
     last = end - timedelta(days=1)
     if last >= as_of:
         assert classify(f, last).key == r.key
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-= \"", min_size=0, max_size=14))
+def test_the_fast_check_digit_agrees_with_entries_entrynumber(raw: str) -> None:
+    from entries.entrynumber import is_valid
+
+    assert rules.valid_entry_number(raw) == is_valid(rules.repair_entry_number(raw))
+
+
+@given(st.integers(0, 9_999_999), st.sampled_from(["ABC", "3BZ", "B7Q", "002", "605"]))
+def test_every_generated_entry_number_is_valid(serial: int, filer: str) -> None:
+    assert rules.valid_entry_number(entry_number(filer, serial))
