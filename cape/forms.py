@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from accounts.selectors import importers_for
 from cape.claims import REPORT_NAMES, repair_entry_number
-from cape.models import CAPE_PATHS, Declaration, Path
+from cape.models import CAPE_PATHS, Declaration
 from entries.entrynumber import is_valid
 
 # Claim details and refund reports are small CSVs; a few MB is generous (settings.MAX_UPLOAD_SIZE caps it further).
@@ -90,4 +90,3 @@ class RefundReportForm(forms.Form):
         return _check_size(self.cleaned_data["file"])
 
 
-PATH_LABELS = dict(Path.choices)
