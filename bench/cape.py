@@ -96,7 +96,9 @@ def bench_stored(nums: list[str], keep: bool) -> None:
     importers = [Importer.objects.create(ir_number=f"{10 + i:02d}-99{i:05d}00", name=f"Bench importer {i}", owner=org,
                                          status=Importer.Status.ACTIVE) for i in range(IMPORTERS)]
     t = time.perf_counter()
-    today = date.today()
+    from django.utils import timezone
+
+    today = timezone.localdate()
     batch = 20_000
     for start in range(0, len(nums), batch):
         part = nums[start : start + batch]

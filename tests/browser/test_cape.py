@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
+from django.utils import timezone
 
 from ach.models import AchEnrollment
 from cape.models import Declaration
@@ -37,10 +36,10 @@ def test_build_download_and_record_a_declaration(page, alice, own_importer, tmp_
     assert declaration.status == Declaration.Status.EXPORTED
 
     page.reload()
-    page.get_by_label("Date filed in the ACE Portal CAPE tab").fill(date.today().isoformat())
+    page.get_by_label("Date filed in the ACE Portal CAPE tab").fill(timezone.localdate().isoformat())
     page.get_by_label("CAPE claim/declaration number").fill("100000241223")
     page.get_by_role("button", name="Record submission").click()
     page.get_by_test_id("claim-number").wait_for()
     assert page.get_by_test_id("declaration-status").inner_text() == "Submitted"
     declaration.refresh_from_db()
-    assert (declaration.status, declaration.claim_number, declaration.submitted_on) == ("submitted", "100000241223", date.today())
+    assert (declaration.status, declaration.claim_number, declaration.submitted_on) == ("submitted", "100000241223", timezone.localdate())

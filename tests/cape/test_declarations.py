@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import AuditLog
 from accounts.services import ServiceError
@@ -65,7 +66,7 @@ def test_entries_on_a_submitted_declaration_are_left_out_and_shown(importer_org,
     entries = [eligible_entry(own_importer) for _ in range(2)]
     first = declaration_build(organization=importer_org, user=alice).declarations[0]
     declaration_export(declaration=first, user=alice)
-    declaration_record_submission(declaration=first, submitted_on=date.today(), claim_number="100000241223", user=alice)
+    declaration_record_submission(declaration=first, submitted_on=timezone.localdate(), claim_number="100000241223", user=alice)
     newcomer = eligible_entry(own_importer)
     again = declaration_build(organization=importer_org, user=alice)
     assert [d.entry_count for d in again.declarations] == [1]
@@ -93,7 +94,7 @@ def test_it_splits_at_9999_entries(importer_org, own_importer, alice) -> None:
     )
     Classification.objects.bulk_create(
         [Classification(entry=e, organization=importer_org, importer=own_importer, ieepa_duty=Decimal("1.00"), path=Path.CAPE_PHASE1,
-                        ruleset="test", as_of=date.today()) for e in entries]
+                        ruleset="test", as_of=timezone.localdate()) for e in entries]
     )
     result = declaration_build(organization=importer_org, user=alice, run_checks=False)
     assert sorted(d.entry_count for d in result.declarations) == [1, 9999]
@@ -107,15 +108,15 @@ def test_lifecycle_export_submit_and_audit(importer_org, own_importer, alice) ->
     eligible_entry(own_importer)
     d = declaration_build(organization=importer_org, user=alice).declarations[0]
     with pytest.raises(ServiceError):
-        declaration_record_submission(declaration=d, submitted_on=date.today(), claim_number="1", user=alice)
+        declaration_record_submission(declaration=d, submitted_on=timezone.localdate(), claim_number="1", user=alice)
     data = declaration_export(declaration=d, user=alice)
     d.refresh_from_db()
     assert data == bytes(d.file_bytes) and d.status == Declaration.Status.EXPORTED and d.exported_at
     with pytest.raises(ServiceError, match="digits"):
-        declaration_record_submission(declaration=d, submitted_on=date.today(), claim_number="ABC", user=alice)
+        declaration_record_submission(declaration=d, submitted_on=timezone.localdate(), claim_number="ABC", user=alice)
     with pytest.raises(ServiceError, match="future"):
-        declaration_record_submission(declaration=d, submitted_on=date.today() + timedelta(days=2), claim_number="1", user=alice)
-    declaration_record_submission(declaration=d, submitted_on=date.today(), claim_number=" 100000241223 ", user=alice)
+        declaration_record_submission(declaration=d, submitted_on=timezone.localdate() + timedelta(days=2), claim_number="1", user=alice)
+    declaration_record_submission(declaration=d, submitted_on=timezone.localdate(), claim_number=" 100000241223 ", user=alice)
     d.refresh_from_db()
     assert (d.status, d.claim_number) == (Declaration.Status.SUBMITTED, "100000241223")
     with pytest.raises(ServiceError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import AuditLog
 from accounts.services import ServiceError
@@ -29,7 +30,7 @@ def _submitted(org, importer, user, n=3, claim="100000241223"):  # type: ignore[
     entries = [eligible_entry(importer) for _ in range(n)]
     d = declaration_build(organization=org, user=user).declarations[0]
     declaration_export(declaration=d, user=user)
-    declaration_record_submission(declaration=d, submitted_on=date.today(), claim_number=claim, user=user)
+    declaration_record_submission(declaration=d, submitted_on=timezone.localdate(), claim_number=claim, user=user)
     return Declaration.objects.get(pk=d.pk), sorted(entries, key=lambda e: e.entry_number)
 
 

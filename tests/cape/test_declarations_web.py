@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from ach.models import AchEnrollment
 from cape.models import Declaration
@@ -29,7 +28,7 @@ def test_the_cape_home_lists_and_builds(client, alice, importer_org, own_importe
     assert e.entry_number_display.encode() in r.content and b"Download the CAPE file" in r.content
     r = client.post(reverse("cape_declaration_download", args=[d.pk]))
     assert r.status_code == 200 and r.content == bytes(d.file_bytes) and r["X-Content-SHA256"] == d.sha256
-    r = client.post(reverse("cape_declaration_submission", args=[d.pk]), {"submitted_on": date.today().isoformat(), "claim_number": "100000241223"})
+    r = client.post(reverse("cape_declaration_submission", args=[d.pk]), {"submitted_on": timezone.localdate().isoformat(), "claim_number": "100000241223"})
     assert r.status_code == 302
     upload = SimpleUploadedFile("claims.csv", f'ENTRY_NUMBER,CLAIM_NUMBER,STATUS,ERROR_DESCRIPTION\n="{e.entry_number}",="100000241223",Failed,INVALID HTS\n'.encode())
     r = client.post(reverse("cape_declaration_claim_details", args=[d.pk]), {"file": upload})
@@ -86,10 +85,10 @@ def test_the_api_builds_preflights_downloads_records_and_imports(client, bob, br
     assert client.get(f"/api/declarations/{pk}/download/").status_code == 400  # a draft downloads by POST only
     r = client.post(f"/api/declarations/{pk}/download/")
     assert r.status_code == 200 and r.content == f"Entry Number\n{e.entry_number}\n".encode()
-    r = client.post(f"/api/declarations/{pk}/submission/", {"submitted_on": date.today().isoformat(), "claim_number": "12x"},
+    r = client.post(f"/api/declarations/{pk}/submission/", {"submitted_on": timezone.localdate().isoformat(), "claim_number": "12x"},
                     content_type="application/json")
     assert r.status_code == 400 and "claim_number" in r.json()
-    r = client.post(f"/api/declarations/{pk}/submission/", {"submitted_on": date.today().isoformat(), "claim_number": "100000241223"},
+    r = client.post(f"/api/declarations/{pk}/submission/", {"submitted_on": timezone.localdate().isoformat(), "claim_number": "100000241223"},
                     content_type="application/json")
     assert r.status_code == 200 and r.json()["status"] == "submitted"
     upload = SimpleUploadedFile("c.csv", f'ENTRY_NUMBER,CLAIM_NUMBER,STATUS,ERROR_DESCRIPTION\n="{e.entry_number}",="100000241223",Entry Summary Updated,\n'.encode())
