@@ -20,6 +20,9 @@ from entries.views_upload import uploads_for
 
 
 class UploadSerializer(serializers.ModelSerializer):
+    # Plain text rather than an enum: several models have a "status" choice set and drf-spectacular
+    # cannot name them all without a settings override.
+    status = serializers.CharField(read_only=True, help_text="pending, running, done or failed")
     progress_percent = serializers.IntegerField(read_only=True)
     errors_count = serializers.SerializerMethodField()
 

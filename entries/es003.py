@@ -29,10 +29,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number
-from entries.entrynumber import is_valid as entry_number_is_valid
+from entries import entrynumber
 from entries.hts import ieepa_prefixes
 
 HEADER_SCAN_ROWS = 20
@@ -523,8 +523,9 @@ def _cached(cache: dict[Any, Any], fn: Callable[[Any], Any], raw: Any) -> Any:
     return value
 
 
-@dataclass
-class ParsedEntry:
+class ParsedEntry(NamedTuple):
+    """An entry's own columns, repaired; the tuple itself is the staging row (``STAGE_ENTRY_COLUMNS``)."""
+
     entry_number: str
     importer_ir: str
     importer_name: str
@@ -541,13 +542,6 @@ class ParsedEntry:
     psc_flag: bool
     protest_number: str
     protest_status: str
-    first_row: int = 0
-
-    def as_row(self) -> tuple[Any, ...]:
-        return (self.entry_number, self.importer_ir, self.importer_name, self.entry_type, self.entry_date,
-                self.entry_summary_date, self.port_code, self.filer_code, self.filer_name, self.liquidation_status,
-                self.liquidation_status_raw, self.liquidation_date, self.recon_flag, self.psc_flag,
-                self.protest_number, self.protest_status)
 
 
 STAGE_ENTRY_COLUMNS = ("entry_number", "importer_ir", "importer_name", "entry_type", "entry_date", "entry_summary_date",
@@ -573,9 +567,93 @@ class ParseResult:
     skipped_blank: int = 0
     bad_check_digits: list[str] = field(default_factory=list)
     unknown_statuses: dict[str, int] = field(default_factory=dict)
+    # entry number -> [IEEPA duty, total duty] in cents over the entry's kept lines
+    sums: dict[str, list[int]] = field(default_factory=dict)
 
     def good_entries(self) -> list[ParsedEntry]:
         return [e for n, e in self.entries.items() if n not in self.bad_entries]
+
+    def entry_rows(self) -> Iterator[tuple[Any, ...]]:
+        """Staging rows for good entries: ``STAGE_ENTRY_COLUMNS`` + IEEPA duty + total duty."""
+        for number, entry in self.entries.items():
+            if number in self.bad_entries:
+                continue
+            ieepa, total = self.sums.get(number, (0, 0))
+            yield (*entry, _cents_text(ieepa), _cents_text(total))
+
+
+def _cents_text(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    q, r = divmod(abs(cents), 100)
+    return f"{sign}{q}.{r:02d}"
+
+
+_FAST_MONEY = re.compile(r"^\d+\.\d\d$")
+_FAST_ENTRY = re.compile(r'^(?:=")?([0-9A-Z]{3}[0-9]{8})"?$')
+
+
+def _money_cell(value: Any) -> Any:
+    """Money cell → (text, cents) or _Bad. The common ACE shapes ($1,234.56) take the fast path."""
+    if type(value) is str:
+        t = value.replace("$", "").replace(",", "")
+        if _FAST_MONEY.match(t):
+            return t, int(t.replace(".", ""))
+    try:
+        text = parse_money(value)
+    except RepairError as exc:
+        return _Bad(str(exc))
+    return text, int(text.replace(".", "")) if text is not None else 0  # type: ignore[union-attr]
+
+
+def _goods_cell(value: Any) -> Any:
+    if type(value) is str:
+        t = value.replace("$", "").replace(",", "")
+        if _FAST_MONEY.match(t):
+            return t
+    try:
+        return parse_money(value, blank=None)
+    except RepairError as exc:
+        return _Bad(str(exc))
+
+
+def _entry_number_cell(value: Any) -> str:
+    if type(value) is str and (m := _FAST_ENTRY.match(value)):
+        return m.group(1)
+    return parse_entry_number(value)
+
+
+_MISSING = object()
+# Entry-level column → repair. Each distinct raw value is repaired once per file (cached).
+_ENTRY_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "entry_number": _entry_number_cell,
+    "entry_type": parse_entry_type,
+    "importer_number": parse_ir_number,
+    "importer_name": lambda x: _text(x)[:200],
+    "port_code": lambda x: parse_code(x, length=8, pad=4),
+    "entry_date": parse_date,
+    "entry_summary_date": parse_date,
+    "liquidation_date": parse_date,
+    "liquidation_status": parse_liquidation_status,
+    "recon_flag": parse_flag,
+    "psc_flag": parse_flag,
+    "protest_number": lambda x: parse_code(x, length=40),
+    "protest_status": lambda x: x,
+    "filer_name": lambda x: _text(x)[:200],
+}
+_ENTRY_DEFAULTS: dict[str, Any] = {"entry_type": "", "importer_number": "", "recon_flag": False, "psc_flag": False}
+
+# The CBP check digit (entries.entrynumber.check_digit) as two lookup tables, one per position parity:
+# the same rule, fast enough to run on every entry of a large report (tested equal to the reference).
+_ODD = {c: entrynumber.char_value(c) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+_EVEN = {c: (2 * v - 9 if 2 * v > 9 else 2 * v) for c, v in _ODD.items()}
+
+
+def _check_digit_ok(number: str) -> bool:
+    try:
+        total = sum(_ODD[c] for c in number[0:10:2]) + sum(_EVEN[c] for c in number[1:10:2])
+    except KeyError:
+        return False
+    return (10 - total % 10) % 10 == int(number[10]) if number[10].isdigit() else False
 
 
 class Es003Parser:
@@ -583,7 +661,8 @@ class Es003Parser:
 
     An entry with any bad row is held back whole: its number goes to ``bad_entries`` and the merge
     ignores every staged line of it. ``importer_check(ir, name)`` returns a rejection reason for an
-    importer the organisation may not load, or None.
+    importer the organisation may not load, or None; it is called while COPY holds the database
+    connection, so it must answer without querying.
     """
 
     def __init__(self, layout: Layout, *, file_label: str, importer_check: ImporterCheck | None = None,
@@ -598,8 +677,6 @@ class Es003Parser:
         idx = [cols[f] for f in self._entry_cols]
         self._width_needed = max(cols.values()) + 1
         self._entry_getter = itemgetter(*idx) if len(idx) > 1 else (lambda row, i=idx[0]: (row[i],))
-        self._prev_entry_raw: tuple[Any, ...] | None = None
-        self._prev_entry: tuple[ParsedEntry | None, list[tuple[str, Any, str]]] = (None, [])
         self._i_line = cols.get("line_number")
         self._i_ord = cols.get("ordinal")
         self._i_hts = cols["hts"]
@@ -608,15 +685,18 @@ class Es003Parser:
         self._i_country = cols.get("country_of_origin")
         self._seen: set[tuple[str, int, int]] = set()
         self._counters: dict[Any, int] = {}
-        self._c_int: dict[Any, Any] = {}
+        self._c_line: dict[Any, Any] = {}
+        self._c_ord: dict[Any, Any] = {}
         self._c_hts: dict[Any, Any] = {}
-        self._c_money: dict[Any, Any] = {}
+        self._c_duty: dict[Any, Any] = {}
         self._c_goods: dict[Any, Any] = {}
         self._c_country: dict[Any, str] = {}
         self._c_ieepa: dict[str, bool] = {}
+        self._c_fields: dict[str, dict[Any, Any]] = {f: {} for f in ENTRY_FIELDS}
         self._prefixes = ieepa_prefixes()
         self._importers: dict[str, str | None] = {}
         self._warned_check: set[str] = set()
+        self.feed = self._make_feed()
 
     # -- errors
     def _error(self, row_no: int, fld: str, value: Any, reason: str) -> None:
@@ -625,148 +705,199 @@ class Es003Parser:
         r.rejected_rows.add(row_no)
         if len(r.errors) < self.max_errors:
             r.errors.append({"file": self.file_label, "row": row_no, "column": LABELS.get(fld, fld),
-                             "value": "" if value is None else _text(value),
-                             "reason": reason})
+                             "value": "" if value is None else _text(value), "reason": reason})
 
-    # -- entry-level columns (parsed once per run of identical values)
+    # -- entry-level columns (parsed once per run of identical values, each value cached)
     def _parse_entry(self, raw: tuple[Any, ...], row_no: int) -> tuple[ParsedEntry | None, list[tuple[str, Any, str]]]:
-        v = dict(zip(self._entry_cols, raw, strict=True))
         errs: list[tuple[str, Any, str]] = []
-
-        def attempt(fld: str, fn: Callable[[Any], Any], default: Any = None) -> Any:
-            if fld not in v:
-                return default
-            try:
-                return fn(v[fld])
-            except RepairError as exc:
-                errs.append((fld, v[fld], str(exc)))
-                return default
-
-        try:
-            number = parse_entry_number(v["entry_number"])
-        except RepairError as exc:
-            return None, [("entry_number", v["entry_number"], str(exc))]
-        entry_type = attempt("entry_type", parse_entry_type, "")
-        ir = attempt("importer_number", parse_ir_number, "")
-        entry_date = attempt("entry_date", parse_date)
-        summary_date = attempt("entry_summary_date", parse_date)
-        if entry_date is None and summary_date is None and not any(f for f, _, _ in errs if f in REQUIRED_ONE_OF):
-            fld = "entry_date" if "entry_date" in v else "entry_summary_date"
-            errs.append((fld, v.get(fld), "an entry needs an entry date or an entry summary date"))
-        liq_date = attempt("liquidation_date", parse_date)
-        status, status_raw = parse_liquidation_status(v["liquidation_status"]) if "liquidation_status" in v else ("unknown", "")
-        protest_number = parse_code(v["protest_number"], length=40) if "protest_number" in v else ""
-        protest_status = parse_protest_status(v.get("protest_status", ""), protest_number)
-        name = _text(v.get("importer_name", ""))[:200]
+        values: dict[str, Any] = {}
+        for fld, cell in zip(self._entry_cols, raw, strict=True):
+            spec = _ENTRY_PARSERS.get(fld)
+            if spec is None:
+                values[fld] = cell
+                continue
+            if fld == "entry_number":  # unique per entry: caching would only cost
+                try:
+                    value = spec(cell)
+                except RepairError as exc:
+                    value = _Bad(str(exc))
+            else:
+                cache = self._c_fields[fld]
+                try:
+                    value = cache.get(cell, _MISSING)
+                except TypeError:
+                    value = _MISSING
+                if value is _MISSING:
+                    value = _cached(cache, spec, cell)
+            if type(value) is _Bad:
+                errs.append((fld, cell, value.reason))
+                if fld == "entry_number":
+                    return None, errs
+                value = _ENTRY_DEFAULTS.get(fld)
+            values[fld] = value
+        number = values["entry_number"]
+        entry_date, summary_date = values.get("entry_date"), values.get("entry_summary_date")
+        if entry_date is None and summary_date is None and not any(f in REQUIRED_ONE_OF for f, _, _ in errs):
+            fld = "entry_date" if "entry_date" in values else "entry_summary_date"
+            errs.append((fld, dict(zip(self._entry_cols, raw, strict=True)).get(fld), "an entry needs an entry date or an entry summary date"))
+        status, status_raw = values.get("liquidation_status") or ("unknown", "")
+        protest_number = values.get("protest_number", "")
+        protest_status = parse_protest_status(values.get("protest_status", ""), protest_number)
+        ir, name = values.get("importer_number") or "", values.get("importer_name", "")
         if ir:
-            if ir not in self._importers:
-                self._importers[ir] = self.importer_check(ir, name)
-            reason = self._importers[ir]
+            reason = self._importers.get(ir, _MISSING)
+            if reason is _MISSING:
+                reason = self._importers[ir] = self.importer_check(ir, name)
             if reason:
-                errs.append(("importer_number", v["importer_number"], reason))
-        entry = ParsedEntry(
-            entry_number=number, importer_ir=ir, importer_name=name, entry_type=entry_type, entry_date=entry_date,
-            entry_summary_date=summary_date,
-            port_code=parse_code(v.get("port_code", ""), length=8, pad=4) if "port_code" in v else "",
-            filer_code=number[:3], filer_name=_text(v.get("filer_name", ""))[:200], liquidation_status=status,
-            liquidation_status_raw=status_raw, liquidation_date=liq_date,
-            recon_flag=parse_flag(v["recon_flag"]) if "recon_flag" in v else False,
-            psc_flag=parse_flag(v["psc_flag"]) if "psc_flag" in v else False,
-            protest_number=protest_number, protest_status=protest_status, first_row=row_no,
-        )
+                errs.append(("importer_number", raw[self._entry_cols.index("importer_number")], reason))
+        entry = ParsedEntry(number, ir, name, values.get("entry_type") or "", entry_date, summary_date,
+                            values.get("port_code", ""), number[:3], values.get("filer_name", ""), status, status_raw,
+                            values.get("liquidation_date"), values.get("recon_flag", False), values.get("psc_flag", False),
+                            protest_number, protest_status)
         if status == "unknown" and status_raw:
             self.result.unknown_statuses[status_raw] = self.result.unknown_statuses.get(status_raw, 0) + 1
-        if number not in self._warned_check and not entry_number_is_valid(number):
+        if not _check_digit_ok(number) and number not in self._warned_check:
             self._warned_check.add(number)
             self.result.bad_check_digits.append(number)
         return entry, errs
 
-    def feed(self, row_no: int, row: list[Any]) -> tuple[Any, ...] | None:
-        """One data row → a staging line tuple (``STAGE_LINE_COLUMNS``), or None if the row is not kept."""
-        r = self.result
-        if len(row) < self._width_needed:
-            if not any(_text(c) for c in row):
-                r.skipped_blank += 1
-                return None
-            row = list(row) + [""] * (self._width_needed - len(row))
-        raw = self._entry_getter(row)
-        if raw != self._prev_entry_raw:
-            if not _text(raw[0]) and sum(1 for c in row if c not in ("", None)) < 3:
-                r.skipped_blank += 1  # a blank line or a footer ("End of report")
-                return None
-            self._prev_entry_raw = raw
-            self._prev_entry = self._parse_entry(raw, row_no)
-        r.rows_read += 1
-        entry, errs = self._prev_entry
+    def _row_errors(self, row_no: int, errs: list[tuple[str, Any, str]], raw: tuple[Any, ...], entry: ParsedEntry | None) -> None:
         for fld, value, reason in errs:
             self._error(row_no, fld, value, reason)
         if entry is None:  # the entry number itself cannot be repaired
             v = dict(zip(self._entry_cols, raw, strict=True))
-            r.unrepairable.append({"file": self.file_label, "row": row_no, "entry_number": _text(v["entry_number"]),
-                                   "importer_number": _text(v.get("importer_number", ""))})
-            return None
-        number = entry.entry_number
-        bad = bool(errs)
-        # -- line-level columns
-        if self._i_line is not None:
-            line_no = _cached(self._c_int, lambda x: parse_int(x, what="line number"), row[self._i_line])
-            if type(line_no) is _Bad:
-                self._error(row_no, "line_number", row[self._i_line], line_no.reason)
-                bad, line_no = True, 0
-        else:
-            key = number
-            line_no = self._counters[key] = self._counters.get(key, 0) + 1
-        if self._i_ord is not None:
-            ordinal = _cached(self._c_int, lambda x: parse_int(x, what="tariff ordinal number"), row[self._i_ord])
-            if type(ordinal) is _Bad:
-                self._error(row_no, "ordinal", row[self._i_ord], ordinal.reason)
-                bad, ordinal = True, 0
-        else:
-            key2 = (number, line_no)
-            ordinal = self._counters[key2] = self._counters.get(key2, 0) + 1
-        hts = _cached(self._c_hts, parse_hts, row[self._i_hts])
-        if type(hts) is _Bad:
-            self._error(row_no, "hts", row[self._i_hts], hts.reason)
-            bad = True
-        duty = _cached(self._c_money, parse_money, row[self._i_duty])
-        if type(duty) is _Bad:
-            self._error(row_no, "duty", row[self._i_duty], duty.reason)
-            bad = True
-        goods = None
-        if self._i_goods is not None:
-            goods = _cached(self._c_goods, lambda x: parse_money(x, blank=None), row[self._i_goods])
-            if type(goods) is _Bad:
-                self._error(row_no, "goods_value", row[self._i_goods], goods.reason)
+            self.result.unrepairable.append({"file": self.file_label, "row": row_no, "entry_number": _text(v["entry_number"]),
+                                             "importer_number": _text(v.get("importer_number", ""))})
+
+    def _make_feed(self) -> Callable[[int, list[Any]], tuple[Any, ...] | None]:
+        """The per-row function, as a closure: every cache and index is a local, the hot path is a few
+        dict lookups per column (this loop runs a million times for a large report)."""
+        r = self.result
+        width = self._width_needed
+        entry_getter = self._entry_getter
+        i_line, i_ord, i_hts, i_goods, i_duty, i_country = (self._i_line, self._i_ord, self._i_hts, self._i_goods,
+                                                              self._i_duty, self._i_country)
+        c_line, c_ord, c_hts, c_duty, c_goods, c_country, c_ieepa = (self._c_line, self._c_ord, self._c_hts, self._c_duty,
+                                                                     self._c_goods, self._c_country, self._c_ieepa)
+        seen, counters, sums_by_entry, entries = self._seen, self._counters, r.sums, r.entries
+        bad_entries = r.bad_entries
+        prefixes = self._prefixes
+        parse_entry, error, row_errors = self._parse_entry, self._error, self._row_errors
+        parse_line = lambda x: parse_int(x, what="line number")  # noqa: E731
+        parse_ord = lambda x: parse_int(x, what="tariff ordinal number")  # noqa: E731
+        state: list[Any] = [None, (None, [])]  # previous raw entry cells, previous (entry, errors)
+        Bad = _Bad
+
+        def feed(row_no: int, row: list[Any]) -> tuple[Any, ...] | None:
+            if len(row) < width:
+                if not any(_text(c) for c in row):
+                    r.skipped_blank += 1
+                    return None
+                row = list(row) + [""] * (width - len(row))
+            raw = entry_getter(row)
+            if raw != state[0]:
+                first = raw[0]
+                if (first == "" or first is None or not _text(first)) and sum(1 for c in row if c not in ("", None)) < 3:
+                    r.skipped_blank += 1  # a blank line or a footer ("End of report")
+                    return None
+                state[0] = raw
+                state[1] = parse_entry(raw, row_no)
+            r.rows_read += 1
+            entry, errs = state[1]
+            if errs or entry is None:
+                row_errors(row_no, errs, raw, entry)
+                if entry is None:
+                    return None
+            number = entry.entry_number
+            bad = bool(errs)
+            if i_line is not None:
+                cell = row[i_line]
+                line_no = c_line.get(cell)
+                if line_no is None:
+                    line_no = _cached(c_line, parse_line, cell)
+                if type(line_no) is Bad:
+                    error(row_no, "line_number", cell, line_no.reason)
+                    bad, line_no = True, 0
+            else:
+                line_no = counters[number] = counters.get(number, 0) + 1
+            if i_ord is not None:
+                cell = row[i_ord]
+                ordinal = c_ord.get(cell)
+                if ordinal is None:
+                    ordinal = _cached(c_ord, parse_ord, cell)
+                if type(ordinal) is Bad:
+                    error(row_no, "ordinal", cell, ordinal.reason)
+                    bad, ordinal = True, 0
+            else:
+                key2 = (number, line_no)
+                ordinal = counters[key2] = counters.get(key2, 0) + 1
+            cell = row[i_hts]
+            hts = c_hts.get(cell)
+            if hts is None:
+                hts = _cached(c_hts, parse_hts, cell)
+            if type(hts) is Bad:
+                error(row_no, "hts", cell, hts.reason)
                 bad = True
-        if bad:
-            r.bad_entries.add(number)
-            r.entries.setdefault(number, entry)
-            return None
-        country = ""
-        if self._i_country is not None:
-            c = row[self._i_country]
-            country = self._c_country.get(c) if isinstance(c, str) else None  # type: ignore[assignment]
-            if country is None:
-                country = _text(c).upper()[:2]
-                if isinstance(c, str):
-                    self._c_country[c] = country
-        key3 = (number, line_no, ordinal)
-        if key3 in self._seen:
-            r.duplicates += 1
-            return None
-        self._seen.add(key3)
-        r.entries[number] = entry
-        r.lines += 1
-        ieepa = self._c_ieepa.get(hts)
-        if ieepa is None:
-            ieepa = self._c_ieepa[hts] = hts.startswith(self._prefixes)
-        # IEEPA duty: an IEEPA heading with a positive duty (domain README §8; entries.hts.is_ieepa_line).
-        return (number, line_no, ordinal, hts, goods, duty, country, ieepa and duty[0] != "-" and duty != "0.00")
+            cell = row[i_duty]
+            duty = c_duty.get(cell)
+            if duty is None:
+                duty = _money_cell(cell)
+                if len(c_duty) >= _CACHE_LIMIT:
+                    c_duty.clear()
+                c_duty[cell] = duty
+            if type(duty) is Bad:
+                error(row_no, "duty", cell, duty.reason)
+                bad = True
+            goods = None
+            if i_goods is not None:
+                cell = row[i_goods]
+                goods = c_goods.get(cell)
+                if goods is None and cell not in c_goods:
+                    goods = _goods_cell(cell)
+                    if len(c_goods) >= _CACHE_LIMIT:
+                        c_goods.clear()
+                    c_goods[cell] = goods
+                if type(goods) is Bad:
+                    error(row_no, "goods_value", cell, goods.reason)
+                    bad = True
+            if bad:
+                bad_entries.add(number)
+                entries.setdefault(number, entry)
+                return None
+            country = ""
+            if i_country is not None:
+                cell = row[i_country]
+                country = c_country.get(cell)
+                if country is None:
+                    country = c_country[cell] = _text(cell).upper()[:2]
+            key3 = (number, line_no, ordinal)
+            if key3 in seen:
+                r.duplicates += 1
+                return None
+            seen.add(key3)
+            entries[number] = entry
+            ieepa = c_ieepa.get(hts)
+            if ieepa is None:
+                ieepa = c_ieepa[hts] = hts.startswith(prefixes)
+            duty_text, cents = duty
+            # IEEPA duty: an IEEPA heading with a positive duty (domain README §8; entries.hts.is_ieepa_line).
+            sums = sums_by_entry.get(number)
+            if sums is None:
+                sums = sums_by_entry[number] = [0, 0]
+            sums[1] += cents
+            if ieepa and cents > 0:
+                sums[0] += cents
+                return (number, line_no, ordinal, hts, goods, duty_text, country, True)
+            return (number, line_no, ordinal, hts, goods, duty_text, country, False)
+
+        return feed
 
     def finish(self) -> ParseResult:
         r = self.result
+        r.lines = len(self._seen)
         for number in r.bad_entries:
             r.entries.pop(number, None)
+            r.sums.pop(number, None)
         if r.bad_check_digits:
             shown = ", ".join(r.bad_check_digits[:20])
             more = f" and {len(r.bad_check_digits) - 20} more" if len(r.bad_check_digits) > 20 else ""

@@ -122,9 +122,13 @@ class Entry(models.Model):
 class TariffLine(models.Model):
     """One ES-003 row: a tariff ordinal of an entry-summary line (commodity HTS or a Chapter 99 line)."""
 
-    # No separate index on entry_id: the unique (entry, line_number, ordinal) index leads with it, and one
-    # index fewer makes the bulk ES-003 merge (millions of lines) markedly cheaper.
-    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    # Bulk-load table (entries.services merges millions of ES-003 lines at a time), so:
+    # * no separate index on entry_id: the unique (entry, line_number, ordinal) index leads with it;
+    # * no database FK constraint: PostgreSQL would queue one deferred foreign-key check per line and run
+    #   them all at commit (seconds for a large report). Lines are only ever written by the merge, which
+    #   joins them to their entry inside the same transaction, and deleting an entry still deletes its
+    #   lines (Django's CASCADE runs in the ORM, not in the database).
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="lines", db_index=False, db_constraint=False)
     line_number = models.IntegerField()
     ordinal = models.IntegerField()
     hts = models.CharField(max_length=10)

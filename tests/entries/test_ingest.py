@@ -13,7 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from accounts.models import Importer, ImporterGrant
 from accounts.services import ServiceError
 from entries.models import Entry, TariffLine, Upload
-from entries.samplegen import STANDARD_COLUMNS, TITLE_LINES, Formula, Text, write_es003 as generate
+from entries.samplegen import STANDARD_COLUMNS, TITLE_LINES, Formula, Text
+from entries.samplegen import write_es003 as generate
 from entries.services import upload_create
 from tests.entries.conftest import entry_rows, sample_row
 from tests.factories import entry_number_with_check_digit
