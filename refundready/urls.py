@@ -6,7 +6,7 @@ from accounts import views as account_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
-    path("dashboard/", account_views.dashboard, name="dashboard"),
+    path("dashboard/", include("accounts.urls_dashboard")),
     path("accounts/", include("accounts.urls")),
     path("onboarding/", include("accounts.urls_onboarding")),
     path("entries/", include("entries.urls")),
