@@ -2,6 +2,11 @@
 
 from django.urls import path
 
-from accounts import views
+from accounts import views_dashboard as views
 
-urlpatterns = [path("", views.dashboard, name="dashboard")]
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("importers/<int:pk>/", views.client_dashboard, name="client_dashboard"),
+    path("portfolio.xlsx", views.portfolio_export, name="portfolio_export"),
+    path("exports/", views.exports, name="exports"),
+]

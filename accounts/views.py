@@ -92,11 +92,3 @@ def grant_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(audit_log_for(request.organization), 100).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
     return render(request, "accounts/audit_log.html", {"page": page})
-
-
-
-
-@member_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    importers = importers_for(request.organization)  # type: ignore[attr-defined]
-    return render(request, "accounts/dashboard.html", {"importer_count": importers.count()})

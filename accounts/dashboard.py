@@ -1,0 +1,531 @@
+"""Reads for the dashboards: the importer dashboard, the broker portfolio, the exports page.
+
+Every read is scoped to the acting organisation (accounts.selectors.importers_for and the
+per-capability selectors) and costs a fixed number of queries whatever the number of importers:
+the portfolio aggregates classifications with ONE ``GROUP BY importer, path`` over
+Classification(organization, importer, path) and loads readiness, ACH enrolments, notify parties and
+open ACH rejections in bulk. The GROUP BY over a million classifications is cached under the same
+version counter as ``cape.selectors.path_totals`` (bumped whenever the organisation's
+classifications change), so paging, sorting and filtering the portfolio do not repeat it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, Min, Q, QuerySet, Sum
+
+from accounts.models import Importer, Organization
+from accounts.readiness import ImporterReadiness, readiness_for_importers
+from accounts.selectors import importers_for
+from cape import rules
+from cape.models import Classification, Declaration, RefundEvent
+from cape.refunds import expected_dates
+from cape.selectors import EntryFilters, PathTotal, _version_key, classifications_for, path_totals
+from entries.models import Upload
+
+ZERO = Decimal("0.00")
+DEADLINE_WINDOW_DAYS = 30
+PORTFOLIO_SORTS = {
+    "name": "Name",
+    "duty": "IEEPA duty at stake",
+    "deadline": "Nearest deadline",
+    "at_risk": "Money at risk (no ACH route)",
+}
+# Paths whose duty is still "at stake" (a refund can still be claimed): everything but not eligible.
+AT_STAKE_PATHS = tuple(p for p in rules.PATHS if p != rules.Path.NOT_ELIGIBLE)
+
+
+def _today() -> date:
+    from cape.classify import today_eastern
+
+    return today_eastern()
+
+
+# ----------------------------------------------------------------------------- classification aggregate
+@dataclass
+class PathCell:
+    count: int = 0
+    duty: Decimal = ZERO
+
+
+@dataclass
+class ImporterFigures:
+    """One importer's classifications, from the portfolio GROUP BY."""
+
+    paths: dict[str, PathCell] = field(default_factory=lambda: {p: PathCell() for p in rules.PATHS})
+    nearest_deadline: date | None = None
+    nearest_path: str = ""
+    urgent: int = 0
+    deadline_passed: int = 0
+
+    @property
+    def entries(self) -> int:
+        return sum(c.count for c in self.paths.values())
+
+    @property
+    def cells(self) -> list[tuple[str, str, int, Decimal]]:
+        """(path, plain label, entries, IEEPA duty) for the paths this importer has entries on."""
+        return [(p, rules.PATH_LABELS[p], c.count, c.duty) for p, c in self.paths.items() if c.count]
+
+    @property
+    def duty_at_stake(self) -> Decimal:
+        return sum((self.paths[p].duty for p in AT_STAKE_PATHS), start=ZERO)
+
+    @property
+    def cape_duty(self) -> Decimal:
+        return sum((self.paths[p].duty for p in rules.CAPE_PATHS), start=ZERO)
+
+    @property
+    def cape_entries(self) -> int:
+        return sum(self.paths[p].count for p in rules.CAPE_PATHS)
+
+
+def classification_figures(
+    organization: Organization, importer_ids: list[int], *, as_of: date
+) -> dict[int, ImporterFigures]:
+    """Count, IEEPA duty, nearest upcoming deadline and urgency per (importer, path): one GROUP BY
+    (index Classification(importer, path)), cached until the organisation's classifications change."""
+    version = cache.get(_version_key(organization.pk), 0)
+    ids = sorted(importer_ids)
+    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
+    key = f"dashboard:figures:{organization.pk}:{version}:{as_of.isoformat()}:{digest}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = list(
+            Classification.objects.filter(organization=organization, importer_id__in=ids)
+            .order_by()
+            .values("importer_id", "path")
+            .annotate(
+                n=Count("entry_id"),
+                duty=Sum("ieepa_duty"),
+                nearest=Min("deadline", filter=Q(deadline__gte=as_of)),
+                urgent_n=Count("entry_id", filter=Q(urgent=True)),
+                passed_n=Count("entry_id", filter=Q(deadline_passed=True)),
+            )
+        )
+        cache.set(key, rows, 3600)
+    figures: dict[int, ImporterFigures] = defaultdict(ImporterFigures)
+    for row in rows:
+        f = figures[row["importer_id"]]
+        if row["path"] in f.paths:
+            f.paths[row["path"]] = PathCell(row["n"], row["duty"] or ZERO)
+        f.urgent += row["urgent_n"]
+        f.deadline_passed += row["passed_n"]
+        nearest = row["nearest"]
+        if nearest is not None and (f.nearest_deadline is None or nearest < f.nearest_deadline):
+            f.nearest_deadline, f.nearest_path = nearest, row["path"]
+    return figures
+
+
+# ----------------------------------------------------------------------------- broker portfolio
+@dataclass(frozen=True)
+class PortfolioFilters:
+    q: str = ""
+    not_ready: bool = False
+    no_ach: bool = False
+    urgent: bool = False
+    sort: str = "name"
+
+
+@dataclass
+class PortfolioRow:
+    importer: Importer
+    readiness: ImporterReadiness
+    figures: ImporterFigures
+    ach_status: str
+    ach_status_label: str
+    recipient: Any  # ach.selectors.RefundRecipient
+    open_rejections: int
+
+    @property
+    def has_route(self) -> bool:
+        return bool(self.recipient.can_be_paid)
+
+    @property
+    def at_risk(self) -> Decimal:
+        """IEEPA duty on CAPE paths with nowhere to be paid (no active ACH, no qualifying 4811)."""
+        return ZERO if self.has_route else self.figures.cape_duty
+
+    @property
+    def ready_count(self) -> int:
+        return self.readiness.ready_count
+
+    @property
+    def step_count(self) -> int:
+        return len(self.readiness.steps)
+
+
+@dataclass
+class Portfolio:
+    rows: list[PortfolioRow]
+    total_importers: int
+    as_of: date
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        paths = {p: PathCell() for p in rules.PATHS}
+        for r in self.rows:
+            for p, c in r.figures.paths.items():
+                paths[p] = PathCell(paths[p].count + c.count, paths[p].duty + c.duty)
+        return {
+            "paths": paths,
+            "entries": sum(c.count for c in paths.values()),
+            "duty_at_stake": sum((paths[p].duty for p in AT_STAKE_PATHS), start=ZERO),
+            "at_risk": sum((r.at_risk for r in self.rows), start=ZERO),
+            "not_ready": sum(1 for r in self.rows if not r.readiness.is_ready),
+            "urgent": sum(r.figures.urgent for r in self.rows),
+        }
+
+
+def _matches(importer: Importer, q: str) -> bool:
+    q = q.strip().lower()
+    if not q:
+        return True
+    digits = "".join(ch for ch in q if ch.isalnum())
+    ir = importer.ir_number.lower()
+    return (
+        q in importer.name.lower() or q in ir or (bool(digits) and digits in "".join(ch for ch in ir if ch.isalnum()))
+    )
+
+
+def _sort_key(sort: str) -> Any:
+    far = date.max
+    if sort == "duty":
+        return lambda r: (-r.figures.duty_at_stake, r.importer.name.lower(), r.importer.pk)
+    if sort == "deadline":
+        return lambda r: (r.figures.nearest_deadline or far, r.importer.name.lower(), r.importer.pk)
+    if sort == "at_risk":
+        return lambda r: (-r.at_risk, -r.figures.cape_duty, r.importer.name.lower(), r.importer.pk)
+    return lambda r: (r.importer.name.lower(), r.importer.ir_number, r.importer.pk)
+
+
+def portfolio_for(
+    organization: Organization, filters: PortfolioFilters | None = None, *, as_of: date | None = None
+) -> Portfolio:
+    """Every importer the organisation owns or manages, one row each (fixed query count)."""
+    from ach.models import AchEnrollment, AchRejection
+    from ach.selectors import _recipient  # the same rule the ACH pages use (4811 notify party or the IOR's own ACH)
+
+    filters = filters or PortfolioFilters()
+    as_of = as_of or _today()
+    importers = list(
+        importers_for(organization).select_related("ach_enrollment", "notify_party").order_by("name", "ir_number")
+    )
+    total = len(importers)
+    figures = classification_figures(organization, [i.pk for i in importers], as_of=as_of)
+    if filters.q:
+        importers = [i for i in importers if _matches(i, filters.q)]
+    ids = [i.pk for i in importers]
+    readiness = (
+        {r.importer.pk: r for r in readiness_for_importers(importers, organization=organization)} if importers else {}
+    )
+    rejections = (
+        dict(
+            AchRejection.objects.filter(importer_id__in=ids, resolved_on__isnull=True)
+            .values("importer_id")
+            .annotate(n=Count("pk"))
+            .values_list("importer_id", "n")
+        )
+        if ids
+        else {}
+    )
+    rows = []
+    for imp in importers:
+        enrollment = _related(imp, "ach_enrollment")
+        notify = _related(imp, "notify_party")
+        status = enrollment.status if enrollment is not None else AchEnrollment.Status.NOT_STARTED
+        rows.append(
+            PortfolioRow(
+                importer=imp,
+                readiness=readiness[imp.pk],
+                figures=figures.get(imp.pk) or ImporterFigures(),
+                ach_status=status,
+                ach_status_label=AchEnrollment.Status(status).label,
+                recipient=_recipient(imp, enrollment, notify),
+                open_rejections=rejections.get(imp.pk, 0),
+            )
+        )
+    if filters.not_ready:
+        rows = [r for r in rows if not r.readiness.is_ready]
+    if filters.no_ach:
+        rows = [r for r in rows if not r.has_route]
+    if filters.urgent:
+        rows = [r for r in rows if r.figures.urgent]
+    rows.sort(key=_sort_key(filters.sort if filters.sort in PORTFOLIO_SORTS else "name"))
+    return Portfolio(rows=rows, total_importers=total, as_of=as_of)
+
+
+def _related(obj: Any, name: str) -> Any:
+    try:
+        return getattr(obj, name)
+    except Exception:  # RelatedObjectDoesNotExist of a reverse one-to-one
+        return None
+
+
+def excel_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (= + - @, and tab/CR that some apps strip
+    first) is prefixed with an apostrophe (OWASP CSV/formula injection)."""
+    if isinstance(value, str) and value and value[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def portfolio_xlsx(portfolio: Portfolio) -> bytes:
+    from io import BytesIO
+
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Portfolio")
+    bold = Font(bold=True)
+    header = [
+        "Importer",
+        "IR number (importer of record number)",
+        "Readiness (steps done)",
+        "Readiness steps",
+        "Entries",
+    ]
+    header += [f"Entries: {rules.PATH_LABELS[p]}" for p in rules.PATHS]
+    header += [f"IEEPA duty: {rules.PATH_LABELS[p]}" for p in rules.PATHS]
+    header += [
+        "IEEPA duty at stake",
+        "Nearest deadline",
+        "Nearest deadline path",
+        "Entries urgent (14 days)",
+        "ACH refund enrollment",
+        "Refund recipient",
+        "Refund recipient name",
+        "Money at risk (no ACH route)",
+        "Open ACH rejections",
+    ]
+    cells = []
+    for h in header:
+        c = WriteOnlyCell(ws, value=h)
+        c.font = bold
+        cells.append(c)
+    ws.append(cells)
+    for r in portfolio.rows:
+        f = r.figures
+        ws.append(
+            [
+                excel_safe(v)
+                for v in [
+                    r.importer.name,
+                    r.importer.ir_number,
+                    r.ready_count,
+                    r.step_count,
+                    f.entries,
+                    *[f.paths[p].count for p in rules.PATHS],
+                    *[f.paths[p].duty for p in rules.PATHS],
+                    f.duty_at_stake,
+                    f.nearest_deadline,
+                    rules.PATH_LABELS.get(f.nearest_path, ""),
+                    f.urgent,
+                    r.ach_status_label,
+                    r.recipient.receiver_label,
+                    r.recipient.name,
+                    r.at_risk,
+                    r.open_rejections,
+                ]
+            ]
+        )
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# ----------------------------------------------------------------------------- importer dashboard
+@dataclass(frozen=True)
+class TimelineItem:
+    on: date
+    kind: str
+    label: str
+    importer: str = ""
+    projected: bool = False
+    declaration_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NextStep:
+    text: str
+    importer: str = ""
+    url_name: str = ""
+    urgent: bool = False
+
+
+@dataclass
+class ImporterDashboard:
+    importers: list[Importer]
+    readiness: list[ImporterReadiness]
+    totals: list[PathTotal]
+    deadlines: list[Classification]
+    deadline_count: int
+    uploads: list[Upload]
+    timeline: list[TimelineItem]
+    next_steps: list[NextStep]
+    as_of: date
+    urgent_count: int = 0
+    passed_count: int = 0
+
+    @property
+    def duty_at_stake(self) -> Decimal:
+        return sum((t.ieepa_duty for t in self.totals if t.path in AT_STAKE_PATHS), start=ZERO)
+
+    @property
+    def entry_count(self) -> int:
+        return sum(t.count for t in self.totals)
+
+
+def uploads_for(organization: Organization) -> QuerySet[Upload]:
+    return Upload.objects.filter(organization=organization).select_related("uploaded_by").order_by("-created_at", "-pk")
+
+
+def timeline_for(organization: Organization, importer_ids: list[int], *, limit: int = 30) -> list[TimelineItem]:
+    """Declarations (downloaded, filed, accepted, expected liquidation and refund window) and refund
+    events of these importers, latest first (two queries; cape.refunds.refund_timeline per importer)."""
+    items: list[TimelineItem] = []
+    decls = (
+        Declaration.objects.filter(organization=organization)
+        .filter(Q(importer_id__in=importer_ids) | Q(importer__isnull=True, items__entry__importer_id__in=importer_ids))
+        .exclude(status=Declaration.Status.DRAFT)
+        .select_related("importer")
+        .distinct()
+        .order_by("-pk")[:limit]
+    )
+    for d in decls:
+        who = d.importer.name if d.importer else "Several importers"
+        if d.exported_at:
+            items.append(
+                TimelineItem(
+                    d.exported_at.date(),
+                    "exported",
+                    f"{d.name}: CAPE file downloaded ({d.entry_count} entries)",
+                    who,
+                    False,
+                    d.pk,
+                )
+            )
+        if d.submitted_on:
+            items.append(
+                TimelineItem(
+                    d.submitted_on,
+                    "submitted",
+                    f"{d.name}: filed in CAPE, claim {d.claim_number or '—'}",
+                    who,
+                    False,
+                    d.pk,
+                )
+            )
+        if d.accepted_on:
+            items.append(
+                TimelineItem(d.accepted_on, "accepted", f"{d.name}: {d.get_status_display()}", who, False, d.pk)
+            )
+            exp = expected_dates(d.accepted_on)
+            if exp is not None:
+                items.append(
+                    TimelineItem(
+                        exp.liquidation, "expected_liquidation", f"{d.name}: expected liquidation", who, True, d.pk
+                    )
+                )
+                items.append(
+                    TimelineItem(
+                        exp.refund_to,
+                        "refund_window",
+                        f"{d.name}: refund expected {exp.refund_from:%m/%d/%Y}–{exp.refund_to:%m/%d/%Y}",
+                        who,
+                        True,
+                        d.pk,
+                    )
+                )
+    events = (
+        RefundEvent.objects.filter(organization=organization, importer_id__in=importer_ids)
+        .select_related("importer", "entry")
+        .order_by("-event_date", "-pk")[:limit]
+    )
+    for e in events:
+        amount = f" ${e.amount:,.2f}" if e.amount is not None else ""
+        where = f" (entry {e.entry.entry_number_display})" if e.entry else ""
+        items.append(TimelineItem(e.event_date, e.kind, f"{e.get_kind_display()}{where}:{amount}", e.importer.name))
+    items.sort(key=lambda t: (t.on, t.kind), reverse=True)
+    return items[:limit]
+
+
+def importer_dashboard(
+    organization: Organization, importer: Importer | None = None, *, as_of: date | None = None
+) -> ImporterDashboard:
+    """The importer dashboard for the organisation's importers (or one of them: a broker's client view)."""
+    as_of = as_of or _today()
+    importers = [importer] if importer is not None else list(importers_for(organization).order_by("name", "ir_number"))
+    ids = [i.pk for i in importers]
+    readiness = readiness_for_importers(importers, organization=organization) if importers else []
+    totals = path_totals(organization, EntryFilters(importer_id=importer.pk if importer else None))
+    visible = classifications_for(organization)
+    if importer is not None:
+        visible = visible.filter(importer=importer)
+    upcoming = visible.filter(deadline__gte=as_of, deadline__lte=as_of + timedelta(days=DEADLINE_WINDOW_DAYS))
+    deadlines = list(upcoming.select_related("entry", "importer").order_by("deadline", "-ieepa_duty", "entry_id")[:15])
+    deadline_count = upcoming.count() if len(deadlines) >= 15 else len(deadlines)
+    flags = visible.aggregate(
+        u=Count("entry_id", filter=Q(urgent=True)), p=Count("entry_id", filter=Q(deadline_passed=True))
+    )
+    dash = ImporterDashboard(
+        importers=importers,
+        readiness=readiness,
+        totals=totals,
+        deadlines=deadlines,
+        deadline_count=deadline_count,
+        uploads=list(uploads_for(organization)[:5]),
+        timeline=timeline_for(organization, ids),
+        next_steps=[],
+        as_of=as_of,
+        urgent_count=flags["u"] or 0,
+        passed_count=flags["p"] or 0,
+    )
+    dash.next_steps = _next_steps(dash)
+    return dash
+
+
+def _next_steps(dash: ImporterDashboard) -> list[NextStep]:
+    steps: list[NextStep] = []
+    if dash.urgent_count:
+        first = dash.deadlines[0] if dash.deadlines else None
+        when = f" (the first on {first.deadline:%m/%d/%Y})" if first and first.deadline else ""
+        steps.append(
+            NextStep(
+                f"{dash.urgent_count} entr{'y has' if dash.urgent_count == 1 else 'ies have'} a deadline within 14 days{when}: "
+                "build the CAPE files or file the protests (CBP Form 19) now.",
+                url_name="entry_list",
+                urgent=True,
+            )
+        )
+    if dash.passed_count:
+        steps.append(
+            NextStep(
+                f"{dash.passed_count} entr{'y has' if dash.passed_count == 1 else 'ies have'} a deadline that has passed: "
+                "review them with your customs broker or counsel.",
+                url_name="entry_list",
+                urgent=True,
+            )
+        )
+    many = len(dash.readiness) > 1
+    for r in dash.readiness:
+        for s in r.steps:
+            if not s.is_ready and s.next_step:
+                steps.append(NextStep(f"{s.label}: {s.next_step}", r.importer.name if many else ""))
+    if not dash.uploads:
+        steps.append(
+            NextStep(
+                "Upload your ES-003 report from ACE Reports (with the liquidation columns) to see every entry's refund path.",
+                url_name="upload_list",
+            )
+        )
+    return steps[:8]

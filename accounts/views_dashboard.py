@@ -1,0 +1,155 @@
+"""Dashboard pages: the importer dashboard, the broker portfolio (with its XLSX export), the exports page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from accounts import dashboard as sel
+from accounts.charts import Bar, bar_chart
+from accounts.models import Organization
+from accounts.permissions import member_required
+from accounts.selectors import importers_for
+from cape import rules
+from cape.models import Declaration
+
+PORTFOLIO_PAGE_SIZE = 50
+PATH_COLORS = {
+    rules.Path.CAPE_PHASE1: "#1f5fa8",
+    rules.Path.CAPE_PHASE2: "#3a86d1",
+    rules.Path.PROTEST: "#b54708",
+    rules.Path.CIT: "#7a2e0e",
+    rules.Path.WAIT: "#6b7280",
+    rules.Path.FILED: "#1a7f37",
+    rules.Path.NOT_ELIGIBLE: "#9ca3af",
+    rules.Path.NEEDS_REVIEW: "#9a6700",
+}
+
+
+def _org(request: HttpRequest) -> Organization:
+    return request.organization  # type: ignore[attr-defined,no-any-return]
+
+
+class PortfolioFilterForm(forms.Form):
+    q = forms.CharField(label="Search name or IR number (importer of record number)", required=False, max_length=100)
+    not_ready = forms.BooleanField(label="Not ready", required=False)
+    no_ach = forms.BooleanField(label="No ACH refund route", required=False)
+    urgent = forms.BooleanField(label="Has a deadline within 14 days", required=False)
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=list(sel.PORTFOLIO_SORTS.items()))
+
+    def filters(self) -> sel.PortfolioFilters:
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return sel.PortfolioFilters(
+            q=(data.get("q") or "").strip(),
+            not_ready=bool(data.get("not_ready")),
+            no_ach=bool(data.get("no_ach")),
+            urgent=bool(data.get("urgent")),
+            sort=data.get("sort") or "name",
+        )
+
+
+def _query(request: HttpRequest, drop: tuple[str, ...] = ("page",)) -> str:
+    return urlencode([(k, v) for k, v in request.GET.items() if k not in drop and v != ""])
+
+
+def _chart(totals: list[Any]) -> Any:
+    bars = [
+        Bar(t.label, t.ieepa_duty, f"{t.count:,} entr{'y' if t.count == 1 else 'ies'}", PATH_COLORS.get(t.path, ""))
+        for t in totals
+    ]
+    return bar_chart(
+        bars,
+        title="IEEPA duty by refund path",
+        desc="; ".join(f"{t.label}: ${t.ieepa_duty:,.2f} on {t.count} entries" for t in totals),
+        chart_id="duty-by-path",
+    )
+
+
+@member_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The landing page: the broker portfolio for a broker, the importer dashboard for an importer organisation."""
+    org = _org(request)
+    if org.kind == Organization.Kind.BROKER:
+        return _portfolio(request, org)
+    return _importer_page(request, org, None)
+
+
+@member_required
+def client_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+    """One importer's dashboard (a broker looking at one client, or an organisation with several importers)."""
+    org = _org(request)
+    importer = get_object_or_404(importers_for(org), pk=pk)
+    return _importer_page(request, org, importer)
+
+
+def _importer_page(request: HttpRequest, org: Organization, importer: Any) -> HttpResponse:
+    dash = sel.importer_dashboard(org, importer)
+    return render(
+        request,
+        "dashboard/importer.html",
+        {
+            "dash": dash,
+            "importer": importer,
+            "chart": _chart(dash.totals),
+            "path_labels": rules.PATH_LABELS,
+            "is_broker": org.kind == Organization.Kind.BROKER,
+        },
+    )
+
+
+def _portfolio(request: HttpRequest, org: Organization) -> HttpResponse:
+    form = PortfolioFilterForm(request.GET or None)
+    portfolio = sel.portfolio_for(org, form.filters())
+    page = Paginator(portfolio.rows, PORTFOLIO_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "dashboard/portfolio.html",
+        {
+            "form": form,
+            "portfolio": portfolio,
+            "page": page,
+            "totals": portfolio.totals,
+            "paths": rules.PATHS,
+            "path_labels": rules.PATH_LABELS,
+            "query_string": _query(request),
+            "export_query": _query(request),
+            "cape_paths": rules.CAPE_PATHS,
+        },
+    )
+
+
+@member_required
+@require_GET
+def portfolio_export(request: HttpRequest) -> HttpResponse:
+    """The portfolio (with the page's filters and sort) as an XLSX workbook."""
+    form = PortfolioFilterForm(request.GET or None)
+    data = sel.portfolio_xlsx(sel.portfolio_for(_org(request), form.filters()))
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="refundready-portfolio-{timezone.localdate():%Y%m%d}.xlsx"'
+    return response
+
+
+@member_required
+@require_GET
+def exports(request: HttpRequest) -> HttpResponse:
+    """Everything compliance staff take away (viewers included): CAPE files already exported, the
+    workbook, a readiness PDF per importer, the deadline calendar."""
+    org = _org(request)
+    declarations = (
+        Declaration.objects.filter(organization=org)
+        .exclude(status=Declaration.Status.DRAFT)
+        .exclude(file_bytes__isnull=True)
+        .select_related("importer")
+        .order_by("-exported_at", "-pk")
+    )
+    page = Paginator(declarations.defer("file_bytes", "preflight"), 25).get_page(request.GET.get("page"))
+    importers = importers_for(org).order_by("name", "ir_number")
+    imp_page = Paginator(importers, 50).get_page(request.GET.get("ipage"))
+    return render(request, "dashboard/exports.html", {"page": page, "importers": imp_page, "all_importers": importers})
