@@ -78,7 +78,7 @@ class DeclarationSerializer(serializers.ModelSerializer):
 
 
 class BuildSerializer(serializers.Serializer):
-    importers = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=True)
+    importers = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, allow_empty=True)
     entry_numbers = serializers.ListField(child=serializers.CharField(max_length=20), required=False, allow_empty=True)
     paths = serializers.ListField(child=serializers.ChoiceField(choices=[p.value for p in CAPE_PATHS]), required=False)
     urgent_only = serializers.BooleanField(required=False, default=False)
