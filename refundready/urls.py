@@ -9,6 +9,7 @@ urlpatterns = [
     path("dashboard/", include("accounts.urls_dashboard")),
     path("accounts/", include("accounts.urls")),
     path("onboarding/", include("accounts.urls_onboarding")),
+    path("organization/", include("accounts.urls_org")),
     path("entries/", include("entries.urls")),
     path("cape/", include("cape.urls")),
     path("ach/", include("ach.urls")),
