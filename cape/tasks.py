@@ -5,10 +5,23 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+# Classification is idempotent (the same entries and as_of give the same rows; chunks commit one by one
+# and a re-run skips nothing), so a message whose worker died is redelivered (acks_late +
+# reject_on_worker_lost) and a transient database error retries; entries.recovery sweeps what is left.
+_RELIABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "max_retries": 4,
+}
 
-@shared_task(name="cape.tasks.classify_upload")
+
+@shared_task(name="cape.tasks.classify_upload", **_RELIABLE)
 def classify_upload(upload_id: int) -> None:
     """Classify every entry an ES-003 upload touched. Enqueued by entries on commit after ingestion."""
     from cape.classify import classify_upload_entries
@@ -16,7 +29,7 @@ def classify_upload(upload_id: int) -> None:
     classify_upload_entries(upload_id=upload_id)
 
 
-@shared_task(name="cape.tasks.classify_organization", acks_late=True)
+@shared_task(name="cape.tasks.classify_organization", **_RELIABLE)
 def classify_organization(organization_id: int, as_of: str | None = None) -> dict[str, int]:
     """Idempotent (the same as_of gives the same rows), so acks_late is safe."""
     from accounts.models import Organization

@@ -1,0 +1,239 @@
+"""Recovery of work left behind by a dead worker (SIGKILL, out of memory, a container restart).
+
+An ES-003 upload is claimed (pending→running) by the worker that processes it. If that worker dies,
+the row stays ``running`` forever and nothing was stored (the merge is one transaction, so an entry
+and its lines appear together or not at all). To tell a dead worker from a slow one, the task holds a
+*liveness lock* while it runs: a PostgreSQL session advisory lock on a connection of its own (the
+server releases it when the worker's TCP connection drops, whichever host the worker was on), or an
+``flock`` on a file under DATA_DIR with SQLite (the kernel releases it when the process dies; SQLite
+deployments are one host). ``uploads_recover`` puts an orphaned upload back to ``pending`` and
+enqueues it again, or marks it failed with a clear message once it has been tried
+``UPLOAD_MAX_ATTEMPTS`` times (a file that kills the worker every time must not loop forever).
+
+Classification has no job row: the nightly selection (cape.classify.due_entry_ids) already picks
+every entry whose classification is missing or older than its facts, and re-running it gives the
+same rows, so ``classifications_recover`` only enqueues the organisations that have such entries.
+
+Runs from Celery beat (``entries.tasks.recover_interrupted_work``) and once when a worker starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from accounts.services import audit
+from entries.models import Entry, Upload
+
+logger = logging.getLogger(__name__)
+
+# Advisory lock namespace (first half of the two-int key): a stable number derived from a name.
+_LOCK_CLASS = zlib.crc32(b"refundready.upload.running") & 0x7FFFFFFF
+
+INTERRUPTED_MESSAGE = (
+    "Processing of this file was interrupted {attempts} times (the worker processing it stopped: it ran out of "
+    "memory or was restarted), so it was not tried again. Nothing from this file was stored. Split the report "
+    "into smaller date ranges and upload the parts; if it happens again, send the file to support."
+)
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "UPLOAD_MAX_ATTEMPTS", 3))
+
+
+def grace_period() -> timedelta:
+    """Uploads claimed more recently than this are left alone even if no lock is seen (an upload run
+    synchronously by the ingest_es003 command holds no liveness lock)."""
+    return timedelta(seconds=int(getattr(settings, "UPLOAD_RECOVERY_GRACE_SECONDS", 120)))
+
+
+# ----------------------------------------------------------------------------- liveness locks
+def _lock_dir() -> Path:
+    path = Path(getattr(settings, "DATA_DIR", ".")) / "locks"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def upload_running_lock(upload_id: int) -> Iterator[None]:
+    """Hold the upload's liveness lock for the duration of the block (the task wraps the service in it)."""
+    if connection.vendor == "postgresql":
+        holder = connections.create_connection("default")
+        try:
+            with holder.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_CLASS, int(upload_id) & 0x7FFFFFFF])
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                holder.close()  # closing the session releases the lock
+    else:
+        import fcntl
+
+        fd = os.open(_lock_dir() / f"upload-{int(upload_id)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+
+def upload_is_alive(upload_id: int) -> bool:
+    """Whether some process holds the upload's liveness lock right now."""
+    if connection.vendor == "postgresql":
+        key = [_LOCK_CLASS, int(upload_id) & 0x7FFFFFFF]
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+            acquired = cur.fetchone()[0]
+            if acquired:
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        return not acquired
+    import fcntl
+
+    path = _lock_dir() / f"upload-{int(upload_id)}.lock"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _forget_lock_file(upload_id: int) -> None:
+    if connection.vendor != "postgresql":
+        with contextlib.suppress(OSError):
+            (_lock_dir() / f"upload-{int(upload_id)}.lock").unlink()
+
+
+# ----------------------------------------------------------------------------- uploads
+@dataclass
+class RecoveryResult:
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    still_running: list[int] = field(default_factory=list)
+    organizations_reclassified: list[int] = field(default_factory=list)
+
+
+def upload_release_if_orphaned(*, upload_id: int, enqueue: bool = False) -> str:
+    """If the upload is ``running`` but no live process holds its lock, put it back to ``pending``
+    (or fail it after too many attempts). Returns "requeued", "failed", "alive" or "not_running".
+
+    Conditional UPDATEs, so two recoverers (beat and a starting worker) never both act on one row.
+    """
+    upload = (
+        Upload.objects.filter(pk=upload_id)
+        .only("pk", "status", "attempts", "organization_id", "uploaded_by_id")
+        .first()
+    )
+    if upload is None or upload.status != Upload.Status.RUNNING:
+        return "not_running"
+    if upload_is_alive(upload_id):
+        return "alive"
+    if upload.attempts >= max_attempts():
+        message = INTERRUPTED_MESSAGE.format(attempts=upload.attempts)
+        with transaction.atomic():
+            changed = Upload.objects.filter(
+                pk=upload_id, status=Upload.Status.RUNNING, attempts=upload.attempts
+            ).update(status=Upload.Status.FAILED, error_message=message, finished_at=timezone.now())
+            if changed:
+                audit(
+                    action="upload.fail",
+                    user=upload.uploaded_by,
+                    organization=upload.organization,
+                    obj=upload,
+                    reason="interrupted",
+                    attempts=upload.attempts,
+                )
+        _forget_lock_file(upload_id)
+        return "failed" if changed else "not_running"
+    with transaction.atomic():
+        changed = Upload.objects.filter(pk=upload_id, status=Upload.Status.RUNNING, attempts=upload.attempts).update(
+            status=Upload.Status.PENDING, rows_read=0, started_at=None
+        )
+        if changed:
+            audit(
+                action="upload.requeue",
+                user=None,
+                organization=upload.organization,
+                obj=upload,
+                reason="worker stopped",
+                attempts=upload.attempts,
+            )
+            if enqueue:
+                from entries.tasks import process_upload
+
+                transaction.on_commit(lambda: process_upload.delay(upload_id))
+    return "requeued" if changed else "not_running"
+
+
+def uploads_recover(*, stale_after: timedelta | None = None) -> RecoveryResult:
+    """Requeue (or fail) every upload left ``running`` by a worker that is gone."""
+    result = RecoveryResult()
+    cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
+    candidates = list(
+        Upload.objects.filter(status=Upload.Status.RUNNING, started_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    # A row claimed with no started_at cannot come from the service, but never leave one stuck.
+    candidates += list(
+        Upload.objects.filter(status=Upload.Status.RUNNING, started_at__isnull=True).values_list("pk", flat=True)
+    )
+    for pk in candidates:
+        outcome = upload_release_if_orphaned(upload_id=pk, enqueue=True)
+        if outcome == "requeued":
+            result.requeued.append(pk)
+        elif outcome == "failed":
+            result.failed.append(pk)
+        elif outcome == "alive":
+            result.still_running.append(pk)
+    if result.requeued or result.failed:
+        logger.warning("upload recovery: requeued %s, failed %s", result.requeued, result.failed)
+    return result
+
+
+# ----------------------------------------------------------------------------- classification
+def organizations_needing_classification(*, stale_after: timedelta | None = None) -> list[int]:
+    """Organisations with an entry never classified, or changed after its classification, for longer
+    than the grace period (the classify task an upload enqueued on commit has had its chance)."""
+    from django.db.models import F, Q
+
+    cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
+    stale = Entry.objects.filter(updated_at__lte=cutoff).filter(
+        Q(classification__isnull=True) | Q(updated_at__gt=F("classification__computed_at"))
+    )
+    return sorted(set(stale.order_by().values_list("organization_id", flat=True).distinct()))
+
+
+def classifications_recover(*, stale_after: timedelta | None = None, as_of: Any = None) -> list[int]:
+    """Enqueue the nightly classification for organisations whose classification was interrupted."""
+    from cape.classify import today_eastern
+    from cape.tasks import classify_organization
+
+    day = (as_of or today_eastern()).isoformat()
+    org_ids = organizations_needing_classification(stale_after=stale_after)
+    for org_id in org_ids:
+        classify_organization.delay(org_id, day)
+    return org_ids
+
+
+def interrupted_work_recover(*, stale_after: timedelta | None = None) -> RecoveryResult:
+    result = uploads_recover(stale_after=stale_after)
+    result.organizations_reclassified = classifications_recover(stale_after=stale_after)
+    return result

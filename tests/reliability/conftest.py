@@ -1,0 +1,108 @@
+"""Helpers for the fault tests: a stable dump of what an organisation holds, and the invariants that
+must hold at every instant (no half-ingested entry is ever visible)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from entries.samplegen import write_es003
+
+
+def dump_entries(organization_id: int) -> list[tuple[Any, ...]]:
+    """Every entry of the organisation with all its lines, free of ids and timestamps."""
+    from entries.models import Entry, TariffLine
+
+    entries = {
+        e["id"]: e
+        for e in Entry.objects.filter(organization_id=organization_id).values(
+            "id",
+            "entry_number",
+            "importer__ir_number",
+            "entry_type",
+            "entry_date",
+            "entry_summary_date",
+            "port_code",
+            "filer_code",
+            "filer_name",
+            "liquidation_status",
+            "liquidation_status_raw",
+            "liquidation_date",
+            "recon_flag",
+            "psc_flag",
+            "protest_number",
+            "protest_status",
+            "ieepa_duty",
+            "total_duty",
+            "has_liquidation_columns",
+        )
+    }
+    lines: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in entries}
+    for line in (
+        TariffLine.objects.filter(entry_id__in=list(entries))
+        .values_list(
+            "entry_id", "line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "is_ieepa"
+        )
+        .iterator(chunk_size=20_000)
+    ):
+        lines[line[0]].append(line[1:])
+    out = []
+    for pk, e in entries.items():
+        row = tuple(v for k, v in e.items() if k != "id")
+        out.append((row, tuple(sorted(lines[pk]))))
+    return sorted(out)
+
+
+def dump_classifications(organization_id: int) -> list[tuple[Any, ...]]:
+    from cape.models import Classification
+
+    return sorted(
+        Classification.objects.filter(organization_id=organization_id).values_list(
+            "entry__entry_number",
+            "path",
+            "reasons",
+            "deadline",
+            "urgent",
+            "deadline_passed",
+            "ieepa_duty",
+            "estimated_interest",
+            "as_of",
+            "ruleset",
+        )
+    )
+
+
+def assert_entries_whole(organization_id: int) -> int:
+    """Every stored entry has lines, and its cached duty sums equal the sums of its lines (one SQL pass)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT e.entry_number, e.ieepa_duty, e.total_duty, COUNT(t.id), "
+            "COALESCE(SUM(CASE WHEN t.is_ieepa THEN t.duty ELSE 0 END), 0), COALESCE(SUM(t.duty), 0) "
+            "FROM entries_entry e LEFT JOIN entries_tariffline t ON t.entry_id = e.id "
+            "WHERE e.organization_id = %s GROUP BY e.id, e.entry_number, e.ieepa_duty, e.total_duty",
+            [organization_id],
+        )
+        rows = cur.fetchall()
+
+    def cents(value: Any) -> Decimal:  # SQLite sums in floating point
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+
+    bad = [r for r in rows if r[3] == 0 or cents(r[1]) != cents(r[4]) or cents(r[2]) != cents(r[5])]
+    assert not bad, f"{len(bad)} half-ingested entries, e.g. {bad[:3]}"
+    return len(rows)
+
+
+@pytest.fixture(scope="session")
+def es003_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small report and a large overlapping one (generated once per session: writing takes seconds)."""
+    base = tmp_path_factory.mktemp("es003")
+    return {
+        # The large report overlaps the small one (about 500 entries) from its 300th entry, with other values: it both adds
+        # entries and changes existing ones.
+        "small": write_es003(base / "small.csv", 3000, seed=7, first_serial=5500000),
+        "large": write_es003(base / "large.csv", 160_000, seed=8, first_serial=5500300),
+    }
