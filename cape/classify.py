@@ -133,9 +133,14 @@ def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...
     if upsert_on:
         sets = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in columns if c != upsert_on)
         conflict = f" ON CONFLICT ({qn(upsert_on)}) DO UPDATE SET {sets}"
-    per = max(1, min(500, 30000 // len(columns)))  # stay under SQLite's bound-variable limit
     row_sql = _placeholders(columns)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # psycopg 3 pipelines executemany and parses the one-row statement once; a long multi-row
+            # statement is re-parsed on the client every time (measured: 3x slower).
+            cursor.executemany(f"INSERT INTO {qn(table)} ({cols}) VALUES {row_sql}{conflict}", rows)
+            return
+        per = max(1, min(500, 30000 // len(columns)))  # stay under SQLite's bound-variable limit
         for i in range(0, len(rows), per):
             batch = rows[i : i + per]
             sql = f"INSERT INTO {qn(table)} ({cols}) VALUES {', '.join([row_sql] * len(batch))}{conflict}"
