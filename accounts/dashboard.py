@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from accounts.models import Importer, Organization
 from accounts.readiness import ImporterReadiness, readiness_for_importers
@@ -70,9 +70,10 @@ class ImporterFigures:
         return sum(c.count for c in self.paths.values())
 
     @property
-    def cells(self) -> list[tuple[str, str, int, Decimal]]:
-        """(path, plain label, entries, IEEPA duty) for the paths this importer has entries on."""
-        return [(p, rules.PATH_LABELS[p], c.count, c.duty) for p, c in self.paths.items() if c.count]
+    def cells(self) -> list[tuple[str, str, int, str]]:
+        """(path, plain label, entries, IEEPA duty as "$1,234.56") for the paths this importer has entries on.
+        Money is formatted here: the floatformat filter over hundreds of cells costs more than the queries."""
+        return [(p, rules.PATH_LABELS[p], c.count, f"${c.duty:,.2f}") for p, c in self.paths.items() if c.count]
 
     @property
     def duty_at_stake(self) -> Decimal:
@@ -124,6 +125,64 @@ def classification_figures(
     return figures
 
 
+# ----------------------------------------------------------------------------- readiness, cached
+# accounts.readiness costs a fixed number of queries, but two of them (latest ES-003 per importer,
+# CAPE-path entries without a CAPE file) scan every entry of the organisation: ~0.8 s at a million
+# entries. The portfolio keeps the result until something it depends on changes:
+# * the classification version (cape.selectors: bumped after every classification, which follows
+#   every ES-003 ingestion, entry fact change, declaration submission and outcome);
+# * the newest audit row of this organisation and of the organisations that own its importers (every
+#   service that changes a 5106 record, readiness state, ACH enrolment, notify party, grant, upload or
+#   declaration writes one: house style);
+# * the newest finished upload of this organisation; the date (the ES-003 step is "within 7 days").
+# READINESS_TTL bounds what no audit row announces (admin edits, raw SQL).
+READINESS_TTL = 300
+
+
+def _readiness_fingerprint(organization: Organization, importers: list[Importer]) -> str:
+    from accounts.models import AuditLog
+
+    orgs = {organization.pk} | {i.owner_id for i in importers if i.owner_id}
+    audit_at = AuditLog.objects.filter(organization_id__in=sorted(orgs)).aggregate(m=Max("at"))["m"]
+    upload = Upload.objects.filter(organization=organization).aggregate(m=Max("finished_at"), n=Max("pk"))
+    version = cache.get(_version_key(organization.pk), 0)
+    ids = ",".join(str(i.pk) for i in sorted(importers, key=lambda i: i.pk))
+    raw = f"{version}|{audit_at}|{upload['m']}|{upload['n']}|{ids}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class ReadinessSummary:
+    """What the portfolio shows of an importer's checklist (small: cached and unpickled per request)."""
+
+    ready_count: int
+    step_count: int
+    todo: tuple[str, ...]  # labels of the steps not done, in checklist order
+
+    @property
+    def is_ready(self) -> bool:
+        return not self.todo
+
+
+def readiness_cached(
+    organization: Organization, importers: list[Importer], *, as_of: date
+) -> dict[int, ReadinessSummary]:
+    """accounts.readiness for these importers (this organisation's view), summarised, by importer id."""
+    if not importers:
+        return {}
+    key = f"dashboard:readiness:{organization.pk}:{as_of.isoformat()}:{_readiness_fingerprint(organization, importers)}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = {
+            r.importer.pk: ReadinessSummary(
+                r.ready_count, len(r.steps), tuple(s.label for s in r.steps if not s.is_ready)
+            )
+            for r in readiness_for_importers(importers, organization=organization)
+        }
+        cache.set(key, cached, READINESS_TTL)
+    return cached  # type: ignore[no-any-return]
+
+
 # ----------------------------------------------------------------------------- broker portfolio
 @dataclass(frozen=True)
 class PortfolioFilters:
@@ -137,7 +196,7 @@ class PortfolioFilters:
 @dataclass
 class PortfolioRow:
     importer: Importer
-    readiness: ImporterReadiness
+    readiness: ReadinessSummary
     figures: ImporterFigures
     ach_status: str
     ach_status_label: str
@@ -159,7 +218,23 @@ class PortfolioRow:
 
     @property
     def step_count(self) -> int:
-        return len(self.readiness.steps)
+        return self.readiness.step_count
+
+    @property
+    def duty_text(self) -> str:
+        return f"${self.figures.duty_at_stake:,.2f}"
+
+    @property
+    def at_risk_text(self) -> str:
+        return f"${self.at_risk:,.2f}"
+
+    @property
+    def first_todo(self) -> str:
+        return self.readiness.todo[0] if self.readiness.todo else ""
+
+    @property
+    def todo_count(self) -> int:
+        return len(self.readiness.todo)
 
 
 @dataclass
@@ -220,12 +295,10 @@ def portfolio_for(
     )
     total = len(importers)
     figures = classification_figures(organization, [i.pk for i in importers], as_of=as_of)
+    readiness = readiness_cached(organization, importers, as_of=as_of)
     if filters.q:
         importers = [i for i in importers if _matches(i, filters.q)]
     ids = [i.pk for i in importers]
-    readiness = (
-        {r.importer.pk: r for r in readiness_for_importers(importers, organization=organization)} if importers else {}
-    )
     rejections = (
         dict(
             AchRejection.objects.filter(importer_id__in=ids, resolved_on__isnull=True)

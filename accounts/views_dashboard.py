@@ -20,7 +20,7 @@ from accounts.selectors import importers_for
 from cape import rules
 from cape.models import Declaration
 
-PORTFOLIO_PAGE_SIZE = 50
+PORTFOLIO_PAGE_SIZE = 25  # template rendering dominates the page once the figures are cached
 PATH_COLORS = {
     rules.Path.CAPE_PHASE1: "#1f5fa8",
     rules.Path.CAPE_PHASE2: "#3a86d1",

@@ -327,3 +327,18 @@ def test_bar_chart_scales_bars_labels_them_and_escapes_text() -> None:
     widths = [int(w) for w in __import__("re").findall(r'<rect x="\d+" y="\d+" width="(\d+)"', svg)]
     assert widths[0] == 2 * widths[1] and widths[2] == 0
     assert "$100.00 · 2 entries" in svg
+
+
+def test_portfolio_readiness_is_cached_until_an_audited_change(bob, broker_org, clients) -> None:  # type: ignore[no-untyped-def]
+    from accounts.readiness import readiness_state_update
+
+    def ace_step(org):  # type: ignore[no-untyped-def]
+        row = next(r for r in portfolio_for(org).rows if r.importer == clients["cedar"])
+        return "ACE Portal account" in row.readiness.todo
+
+    assert ace_step(broker_org) is True
+    with CaptureQueriesContext(connection) as warm:
+        portfolio_for(broker_org)
+    assert not any("entries_upload" in q["sql"] and "GROUP BY" in q["sql"] for q in warm.captured_queries)
+    readiness_state_update(importer=clients["cedar"], organization=broker_org, user=bob, ace_account="active")
+    assert ace_step(broker_org) is False
