@@ -11,7 +11,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -100,6 +106,25 @@ class EntryDetailSerializer(EntryListItemSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(many=False)  # a keyset page object, not a list
+class EntryPageSerializer(serializers.Serializer):
+    next = serializers.CharField(allow_null=True)
+    results = EntryListItemSerializer(many=True)
+
+
+class PathTotalSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+    ieepa_duty = serializers.DecimalField(max_digits=18, decimal_places=2)
+
+
+@extend_schema_serializer(many=False)  # one totals object
+class PathTotalsSerializer(serializers.Serializer):
+    ruleset = serializers.CharField()
+    paths = PathTotalSerializer(many=True)
+
+
 class FilterSerializer(serializers.Serializer):
     path = serializers.ChoiceField(choices=list(rules.PATHS), required=False)
     reason = serializers.CharField(required=False, max_length=200)
@@ -143,6 +168,7 @@ class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     """Entries the acting organisation can see, with their classification."""
 
     serializer_class = EntryDetailSerializer
+    pagination_class = None  # keyset pages of its own (next cursor), described in the schema below
 
     def get_queryset(self) -> QuerySet[Entry]:
         if getattr(self, "swagger_fake_view", False):
@@ -156,10 +182,7 @@ class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         parameters=_FILTER_PARAMS,
-        responses=inline_serializer(
-            "EntryPage",
-            {"next": serializers.CharField(allow_null=True), "results": EntryListItemSerializer(many=True)},
-        ),
+        responses=EntryPageSerializer,
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         org = request.organization  # type: ignore[attr-defined]
@@ -188,14 +211,13 @@ class ClassificationSummaryViewSet(viewsets.GenericViewSet):
          "ieepa_duty": serializers.DecimalField(max_digits=18, decimal_places=2)},
     )
 
+    pagination_class = None
+
     def get_queryset(self) -> QuerySet[Classification]:
         return Classification.objects.none()  # totals only; nothing is listed row by row here
 
     @extend_schema(parameters=[p for p in _FILTER_PARAMS if p.name not in ("sort", "after", "page_size")],
-                   responses=inline_serializer(
-                       "PathTotals",
-                       {"ruleset": serializers.CharField(), "paths": serializers.ListField(child=serializers.DictField())},
-                   ))
+                   responses=PathTotalsSerializer)
     def list(self, request: Request) -> Response:
         org = request.organization  # type: ignore[attr-defined]
         filters, _ = _filters(request, org)
