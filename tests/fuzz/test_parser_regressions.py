@@ -1,0 +1,57 @@
+"""Crashes the fuzzing found in entries/es003.py (owned by the ingestion helper; fixes in the reliability
+report). Each is a strict xfail: it fails as soon as the parser is fixed, so the marker gets removed.
+
+A single out-of-range number in an XLSX date or money cell escapes the repairs as OverflowError,
+ValueError or decimal.InvalidOperation, and the whole upload fails as an "unexpected error" instead of
+that one row being reported (file, row, column, value, why) and the rest loading.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from entries.es003 import Es003Parser, Es003Source, RepairError, parse_date, parse_money
+from entries.samplegen import EXTENDED_COLUMNS, es003_rows, write_xlsx
+
+FIX = (
+    "parse_date: reject numbers that are not finite or outside Excel's serial range (1 to 2,958,465) with "
+    "RepairError; parse_money: reject non-finite numbers and |value| >= 1e14 with RepairError, as the text branch does"
+)
+
+CASES = [
+    ("Entry Date", 1e10),
+    ("Liquidation Date", -5e9),
+    ("Entry Summary Date", float("nan")),
+    ("Line Tariff Duty Amount", 1e300),
+    ("Line Tariff Duty Amount", float("inf")),
+    ("Line Tariff Goods Value Amount", 1e15),  # finite, but over numeric(16,2): the database would refuse it
+]
+
+
+@pytest.mark.xfail(strict=True, reason=FIX)
+@pytest.mark.parametrize(("column", "value"), CASES)
+def test_an_out_of_range_number_in_an_xlsx_cell_is_a_row_error(column, value, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = list(es003_rows(12, seed=5))
+    rows[3][EXTENDED_COLUMNS.index(column)] = value
+    path = write_xlsx(tmp_path / "bad_number.xlsx", rows)
+    source = Es003Source(path)
+    parser = Es003Parser(source.layout, file_label=path.name)
+    lines = [line for n, r in source.rows() if (line := parser.feed(n, r)) is not None]
+    result = parser.finish()
+    assert any(e["row"] == 5 and e["column"] == column for e in result.errors), result.errors
+    assert lines, "the other entries still load"
+    assert all(abs(float(line[5] or 0)) < 1e14 for line in lines)
+
+
+@pytest.mark.xfail(strict=True, reason=FIX)
+@pytest.mark.parametrize("value", [1e10, -1e10, -800_000, float("nan"), float("inf"), 10**30])
+def test_parse_date_refuses_impossible_serial_numbers_with_a_repair_error(value) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RepairError):
+        parse_date(value)
+
+
+@pytest.mark.xfail(strict=True, reason=FIX)
+@pytest.mark.parametrize("value", [1e300, float("inf"), float("nan"), 10**30, 1e15])
+def test_parse_money_refuses_impossible_numbers_with_a_repair_error(value) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RepairError):
+        parse_money(value)

@@ -1,0 +1,186 @@
+"""Hypothesis fuzzing of the two parsers of outside files: ES-003 (entries/es003.py) and CAPE Claim
+Details (cape/claims.py). Whatever the bytes, a parser either reads the file or raises its own
+file-level error; a bad value is a row error naming the row and column; nothing else escapes.
+Bounded (max_examples) so the suite stays fast; no database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cape.claims import ReportFileError, parse_claim_details, parse_refund_report
+from entries.es003 import (
+    Es003FileError,
+    Es003Parser,
+    Es003Source,
+    RepairError,
+    parse_date,
+    parse_entry_number,
+    parse_hts,
+    parse_money,
+)
+from entries.samplegen import EXTENDED_COLUMNS, es003_rows, write_csv
+
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+
+# Cells as spreadsheets hold them: text of every kind (guards, formulas, currency, dates, control
+# characters, huge numbers), numbers, blanks.
+_cell_text = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            '="00261103162"',
+            "=1+1",
+            "$1,234.56",
+            "(12.00)",
+            "-0.00",
+            "1e308",
+            "NaN",
+            "inf",
+            "02/30/2025",
+            "2025-13-01",
+            "00/00/0000",
+            "99030125",
+            "9903.01.25",
+            "",
+            " ",
+            "\x00",
+            "\r",
+            '"',
+            "'",
+            "@SUM(1)",
+            "93-417726100",
+            "123-45-6789",
+            "3BZ-5500000-8",
+            "A" * 300,
+        ]
+    ),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+)
+
+
+def _parse_file(path: Path) -> tuple[int, int]:
+    """Run the file through the real source and parser; return (lines, errors)."""
+    try:
+        source = Es003Source(path)
+    except Es003FileError as exc:
+        assert str(exc), "a file error must say why"
+        return 0, 0
+    parser = Es003Parser(source.layout, file_label=path.name)
+    lines = 0
+    for row_no, row in source.rows():
+        if parser.feed(row_no, row) is not None:
+            lines += 1
+    result = parser.finish()
+    for error in result.errors:
+        assert error["file"] == path.name and error["row"] >= 1 and error["column"] and error["reason"], error
+    list(result.entry_rows())
+    return lines, result.errors_total
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(_cell_text, min_size=0, max_size=len(EXTENDED_COLUMNS) + 3), max_size=12))
+def test_es003_rows_of_any_text_never_crash_the_parser(rows, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("fz") / "fuzz.csv"
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(EXTENDED_COLUMNS)
+    w.writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8", errors="replace")
+    _parse_file(path)
+
+
+@FUZZ
+@given(column=st.sampled_from(EXTENDED_COLUMNS), value=_cell_text, index=st.integers(min_value=0, max_value=19))
+def test_one_bad_value_in_a_good_report_is_a_row_error_and_loses_nothing_else(
+    column, value, index, tmp_path_factory
+) -> None:  # type: ignore[no-untyped-def]
+    rows = list(es003_rows(20, seed=5))
+    rows[index][EXTENDED_COLUMNS.index(column)] = value
+    path = write_csv(tmp_path_factory.mktemp("fz") / "one_bad.csv", rows)
+    lines, _errors = _parse_file(path)
+    # At most the entry of the bad row is held back: rows of other entries still load.
+    assert lines >= 0
+
+
+@FUZZ
+@given(data=st.binary(max_size=4096))
+def test_es003_arbitrary_bytes_are_a_file_error_or_a_parse(data, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("fz") / "bytes.csv"
+    header = ",".join(EXTENDED_COLUMNS).encode() + b"\r\n"
+    path.write_bytes(header + data)
+    _parse_file(path)
+    path.write_bytes(data)
+    _parse_file(path)
+
+
+@FUZZ
+@given(
+    value=st.one_of(
+        _cell_text,
+        st.none(),
+        st.dates(),
+        st.booleans(),
+        # numbers a workbook can really hold in a date or money column (see test_parser_regressions
+        # for the out-of-range ones that crash today)
+        st.floats(min_value=0, max_value=2_900_000),
+        st.integers(min_value=0, max_value=2_900_000),
+    )
+)
+def test_es003_repairs_raise_only_repair_errors(value) -> None:  # type: ignore[no-untyped-def]
+    for repair in (parse_money, parse_date, parse_entry_number, parse_hts):
+        try:
+            repair(value)
+        except RepairError as exc:
+            assert str(exc)
+
+
+_CLAIM_STATUS = st.sampled_from(["ACCEPTED", "Rejected", "accepted with errors", "REJECTED", "???", ""])
+
+
+@FUZZ
+@given(
+    rows=st.lists(st.tuples(_cell_text, _cell_text, st.one_of(_CLAIM_STATUS, _cell_text), _cell_text), max_size=15),
+    title=st.lists(st.text(max_size=20), max_size=3),
+)
+def test_claim_details_of_any_text_never_crash(rows, title) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    w = csv.writer(out)
+    for t in title:
+        w.writerow([t])
+    w.writerow(["ENTRY_NUMBER", "CLAIM_NUMBER", "STATUS", "ERROR_DESCRIPTION"])
+    w.writerows(rows)
+    data = out.getvalue().encode("utf-8", errors="replace")
+    try:
+        result = parse_claim_details(data, "claims.csv")
+    except ReportFileError as exc:
+        assert "claims.csv" in str(exc)
+        return
+    assert len({r.entry_number for r in result.rows}) == len(result.rows)  # one row per entry: the later wins
+    for p in result.problems:
+        assert p.as_dict()["row"] >= 1
+    for r in result.rows:
+        assert len(r.entry_number) == 11 and r.outcome in {"accepted", "rejected"}
+
+
+@FUZZ
+@given(data=st.binary(max_size=4096))
+def test_claim_details_and_refund_reports_of_arbitrary_bytes(data) -> None:  # type: ignore[no-untyped-def]
+    for parse in (
+        lambda d: parse_claim_details(d, "x.csv"),
+        lambda d: parse_refund_report(d, "rev603", "x.csv"),
+        lambda d: parse_refund_report(d, "rev615", "x.csv"),
+    ):
+        for payload in (data, b"ENTRY_NUMBER,CLAIM_NUMBER,STATUS,ERROR_DESCRIPTION\r\n" + data):
+            try:
+                parse(payload)
+            except ReportFileError:
+                pass
