@@ -55,3 +55,28 @@ def test_parse_date_refuses_impossible_serial_numbers_with_a_repair_error(value)
 def test_parse_money_refuses_impossible_numbers_with_a_repair_error(value) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RepairError):
         parse_money(value)
+
+
+UNICODE_FIX = (
+    "str.isdigit() and the regex \\d accept Unicode digits such as '²' or Arabic-Indic digits, which int() "
+    "then refuses (ValueError): parse_int and _check_digit_ok (and the entry-number patterns) must test "
+    "ASCII digits only (s.isascii() and s.isdigit(), or [0-9] / re.ASCII)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=UNICODE_FIX)
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("Entry Summary Line Number", "²"), ("Tariff Ordinal Number", "١"), ("Entry Summary Number", "3BZ5500000²")],
+)
+def test_a_unicode_digit_in_a_csv_cell_is_a_row_error(column, value, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from entries.samplegen import write_csv
+
+    rows = list(es003_rows(12, seed=5))
+    rows[3][EXTENDED_COLUMNS.index(column)] = value
+    path = write_csv(tmp_path / "unicode_digit.csv", rows)
+    source = Es003Source(path)
+    parser = Es003Parser(source.layout, file_label=path.name)
+    lines = [line for n, r in source.rows() if (line := parser.feed(n, r)) is not None]
+    result = parser.finish()
+    assert result.errors and lines
