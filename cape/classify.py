@@ -136,15 +136,29 @@ def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...
     row_sql = _placeholders(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # psycopg 3 pipelines executemany and parses the one-row statement once; a long multi-row
-            # statement is re-parsed on the client every time (measured: 3x slower).
-            cursor.executemany(f"INSERT INTO {qn(table)} ({cols}) VALUES {row_sql}{conflict}", rows)
+            _pg_copy_insert(cursor, table, columns, rows, conflict)
             return
         per = max(1, min(500, 30000 // len(columns)))  # stay under SQLite's bound-variable limit
         for i in range(0, len(rows), per):
             batch = rows[i : i + per]
             sql = f"INSERT INTO {qn(table)} ({cols}) VALUES {', '.join([row_sql] * len(batch))}{conflict}"
             cursor.execute(sql, [v for row in batch for v in row])
+
+
+def _pg_copy_insert(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], conflict: str) -> None:
+    """PostgreSQL: COPY the rows into a session-local staging table, then one set-based INSERT … SELECT
+    (with the upsert clause). Row-by-row upserts ran at ~2,000 rows/s; this is bounded by COPY."""
+    qn = connection.ops.quote_name
+    cols = ", ".join(qn(c) for c in columns)
+    stage = f"_stage_{table}"
+    # Same columns, no constraints or indexes; the temp table lives for the connection.
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {qn(table)} WITH NO DATA")
+    cursor.execute(f"TRUNCATE {stage}")
+    with cursor.cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(f"INSERT INTO {qn(table)} ({cols}) SELECT {cols} FROM {stage}{conflict}")
+    cursor.execute(f"TRUNCATE {stage}")
 
 
 def _adapters() -> tuple[Any, Any, Any]:
