@@ -137,8 +137,19 @@ class DeclarationEntry(models.Model):
         ACCEPTED = "accepted", "Accepted"
         REJECTED = "rejected", "Rejected"
 
-    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="items")
-    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="declaration_items")
+    # Bulk-write table (declaration_build COPYs up to a million rows in one transaction), so:
+    # * no database FK constraints: Django makes them DEFERRABLE INITIALLY DEFERRED, and PostgreSQL then
+    #   queues one check per row per key and runs them all at commit, each locking the referenced entry
+    #   row FOR KEY SHARE (more than half the build time for a million entries). What guards integrity
+    #   instead: rows are only written by cape.declarations (``_insert_items``) inside the transaction that
+    #   creates their declaration, for entry ids just read from the organisation's classifications; the
+    #   application never deletes entries; deleting a declaration (or, in the admin, an entry or an
+    #   organisation) deletes its rows through Django's CASCADE, which runs in the ORM, not the database.
+    #   The same choice as entries.TariffLine.entry (entries migration 0003).
+    # * no separate index on declaration_id: the unique (declaration, entry) index leads with it.
+    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="items", db_index=False,
+                                    db_constraint=False)
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="declaration_items", db_constraint=False)
     position = models.IntegerField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
     error_text = models.CharField(max_length=200, blank=True)
@@ -149,7 +160,8 @@ class DeclarationEntry(models.Model):
     class Meta:
         ordering = ["declaration", "position"]
         constraints = [models.UniqueConstraint(fields=["declaration", "entry"], name="declarationentry_unique")]
-        indexes = [models.Index(fields=["entry", "outcome"])]
+        # Lookups by entry (taken entries, latest rejections, classification) use the entry_id index; an
+        # (entry, outcome) index added nothing an entry's handful of rows needs, and cost every bulk write.
 
 
 class RefundEvent(models.Model):
