@@ -1,5 +1,11 @@
 """The organisation's own data: export everything, delete everything (mounted at /organization/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from accounts import views_org
+
+urlpatterns = [
+    path("data/", views_org.organization_data, name="organization_data"),
+    path("data/export.zip", views_org.organization_export_view, name="organization_export"),
+    path("api-token/", views_org.api_token, name="api_token"),
+]

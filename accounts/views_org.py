@@ -1,0 +1,76 @@
+"""The organisation's own data (export everything, delete everything) and one's own API token."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from rest_framework.authtoken.models import Token
+
+from accounts.dataexport import organization_delete, organization_export
+from accounts.models import Membership
+from accounts.permissions import member_required
+from accounts.services import ServiceError, audit
+
+
+def _owner_only(request: HttpRequest) -> None:
+    # Another role sees no such page (404, as for another tenant's object): only owners export or delete.
+    if request.membership.role != Membership.Role.OWNER:  # type: ignore[attr-defined]
+        raise Http404
+
+
+@member_required
+def organization_data(request: HttpRequest) -> HttpResponse:
+    _owner_only(request)
+    error = ""
+    if request.method == "POST":
+        try:
+            organization_delete(
+                organization=request.organization,
+                user=request.user,  # type: ignore[attr-defined]
+                confirmation=request.POST.get("confirmation", ""),
+            )
+        except ServiceError as exc:
+            error = exc.message
+        else:
+            logout(request)
+            messages.success(request, "The organisation and all its data were deleted.")
+            return redirect("login")
+    return render(request, "organization/data.html", {"error": error}, status=400 if error else 200)
+
+
+@member_required
+@require_POST
+def organization_export_view(request: HttpRequest) -> HttpResponse:
+    _owner_only(request)
+    path = organization_export(organization=request.organization, user=request.user)  # type: ignore[attr-defined]
+    handle = path.open("rb")
+    path.unlink()  # the open handle keeps the data until the response is sent (POSIX)
+    name = f"refundready-{request.organization.slug}-data.zip"  # type: ignore[attr-defined]
+    return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
+
+
+@login_required
+def api_token(request: HttpRequest) -> HttpResponse:
+    """One's own API token: create (or replace) it, shown once; revoke it."""
+    new_key = ""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "create":
+            Token.objects.filter(user=request.user).delete()
+            new_key = Token.objects.create(user=request.user).key
+            audit(action="api_token.create", user=request.user, organization=getattr(request, "organization", None))
+            messages.success(request, "A new API token was created. Copy it now: it is not shown again.")
+        elif action == "revoke":
+            deleted = Token.objects.filter(user=request.user).delete()[0]
+            if deleted:
+                audit(action="api_token.revoke", user=request.user, organization=getattr(request, "organization", None))
+            messages.success(request, "Your API token was revoked." if deleted else "You had no API token.")
+            return redirect("api_token")
+        else:
+            return HttpResponse("Unknown action.", status=400)
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "organization/api_token.html", {"token": token, "new_key": new_key})
