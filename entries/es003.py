@@ -660,14 +660,17 @@ class Es003Parser:
     """Feed rows one at a time; get back staging tuples for lines, and entries/errors at the end.
 
     An entry with any bad row is held back whole: its number goes to ``bad_entries`` and the merge
-    ignores every staged line of it. ``importer_check(ir, name)`` returns a rejection reason for an
+    ignores (or deletes) every staged line of it. ``importer_check(ir, name)`` returns a rejection reason for an
     importer the organisation may not load, or None; it is called while COPY holds the database
     connection, so it must answer without querying.
     """
 
     def __init__(self, layout: Layout, *, file_label: str, importer_check: ImporterCheck | None = None,
-                 max_errors: int = 100_000) -> None:
+                 max_errors: int = 100_000, line_key: Callable[[str], Any] | None = None) -> None:
         self.layout = layout
+        # What a staging line carries in place of its entry number (``line_key(number)``, asked once per
+        # run of rows of one entry): the merge may know an entry's row id before the entry is written.
+        self.line_key = line_key
         self.file_label = file_label
         self.importer_check = importer_check or (lambda ir, name: None)
         self.max_errors = max_errors
@@ -785,7 +788,8 @@ class Es003Parser:
         parse_entry, error, row_errors = self._parse_entry, self._error, self._row_errors
         parse_line = lambda x: parse_int(x, what="line number")  # noqa: E731
         parse_ord = lambda x: parse_int(x, what="tariff ordinal number")  # noqa: E731
-        state: list[Any] = [None, (None, [])]  # previous raw entry cells, previous (entry, errors)
+        state: list[Any] = [None, (None, []), None]  # previous raw entry cells, (entry, errors), line key
+        line_key = self.line_key
         Bad = _Bad
 
         def feed(row_no: int, row: list[Any]) -> tuple[Any, ...] | None:
@@ -801,7 +805,9 @@ class Es003Parser:
                     r.skipped_blank += 1  # a blank line or a footer ("End of report")
                     return None
                 state[0] = raw
-                state[1] = parse_entry(raw, row_no)
+                parsed = state[1] = parse_entry(raw, row_no)
+                if line_key is not None and parsed[0] is not None:
+                    state[2] = line_key(parsed[0].entry_number)
             r.rows_read += 1
             entry, errs = state[1]
             if errs or entry is None:
@@ -885,10 +891,11 @@ class Es003Parser:
             if sums is None:
                 sums = sums_by_entry[number] = [0, 0]
             sums[1] += cents
+            key = number if line_key is None else state[2]
             if ieepa and cents > 0:
                 sums[0] += cents
-                return (number, line_no, ordinal, hts, goods, duty_text, country, True)
-            return (number, line_no, ordinal, hts, goods, duty_text, country, False)
+                return (key, line_no, ordinal, hts, goods, duty_text, country, True)
+            return (key, line_no, ordinal, hts, goods, duty_text, country, False)
 
         return feed
 

@@ -74,8 +74,17 @@ class Entry(models.Model):
         DENIED = "denied", "Denied"
         APPROVED = "approved", "Approved"
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="entries")
-    importer = models.ForeignKey(Importer, on_delete=models.PROTECT, related_name="entries")
+    # Bulk-load table (an ES-003 merge inserts a hundred thousand entries at a time), so no database FK
+    # constraints on the keys below: Django makes them DEFERRABLE INITIALLY DEFERRED and PostgreSQL would run
+    # three checks per new entry at commit (a second or more for a large report). What guards integrity
+    # instead: entries are written by entries.services (organisation from the upload, importer joined by IR
+    # number in the same statement, last upload the one being merged) or through the ORM; the application
+    # never deletes organisations, importers or uploads outside the ORM, whose on_delete rules (CASCADE,
+    # PROTECT, SET_NULL) run in Django, not the database. Same choice as TariffLine.entry (migration 0003).
+    # No separate organization index: the unique (organization, entry_number) index leads with it.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="entries", db_index=False,
+                                     db_constraint=False)
+    importer = models.ForeignKey(Importer, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
     entry_number = models.CharField(max_length=11)
     entry_type = models.CharField(max_length=2)
     entry_date = models.DateField(null=True, blank=True)
@@ -99,7 +108,8 @@ class Entry(models.Model):
     ieepa_duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
     total_duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
     has_liquidation_columns = models.BooleanField(default=False)
-    last_upload = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_upload = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    db_constraint=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

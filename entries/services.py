@@ -1,15 +1,25 @@
 """ES-003 ingestion: uploads in, entries and tariff lines out (issue 3).
 
 Flow: ``upload_create`` stores the file and enqueues ``entries.tasks.process_upload`` on commit; the
-task calls ``upload_process``, which claims the row (conditional UPDATE pending→running), streams the
-parsed lines into a staging table (PostgreSQL: COPY; SQLite: executemany), recording progress in
-short separate transactions, then merges everything in ONE transaction with set-based SQL (INSERT …
-ON CONFLICT for entries and lines, cached duty sums recomputed). An entry's row and all its lines
-therefore become visible together, and an entry with any bad row is never staged as an entry at all.
+task calls ``upload_process``, which claims the row (conditional UPDATE pending→running) and ingests it:
+
+* PostgreSQL: ONE transaction for the whole file. Every entry not yet stored gets its row id from the
+  ``entries_entry`` id sequence as soon as the parser meets it, and its lines are COPYed straight into
+  ``entries_tariffline`` (the one write of a new line; there is no FK constraint there, see the model);
+  lines of entries already stored are COPYed into a staging table. Then the entries are staged, new ones
+  inserted with their reserved ids, the rest merged with INSERT … ON CONFLICT, lines of held-back
+  entries deleted, cached duty sums recomputed. Progress (and id reservation, which is not
+  transactional anyway) goes through a second connection, so the page can poll while the file loads.
+* SQLite: the lines are staged with executemany in short transactions that record progress, then
+  merged in one transaction with the same set-based SQL.
+
+Either way an entry's row and all its lines become visible together, at commit, and an entry with any
+bad row is never stored at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -21,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import File
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -38,12 +48,13 @@ from entries.es003 import (
     Limits,
     ParseResult,
 )
-from entries.models import Upload
+from entries.models import Entry, TariffLine, Upload
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_SUFFIXES = {".csv", ".xlsx", ".txt"}
 PROGRESS_EVERY_ROWS = 50_000
+ID_BLOCK = 10_000
 CHANGES_LISTED = 500
 LIQUIDATION_COLUMNS_HELP = (
     "This report has no {missing} column, so entries cannot be classified for CAPE (the 80-day and 180-day "
@@ -166,7 +177,8 @@ class _Stage:
                 f"importer_name text, entry_type varchar(2), entry_date {date_t}, entry_summary_date {date_t}, "
                 f"port_code varchar(8), filer_code varchar(3), filer_name varchar(200), liquidation_status varchar(16), "
                 f"liquidation_status_raw varchar(60), liquidation_date {date_t}, recon_flag {bool_t}, psc_flag {bool_t}, "
-                f"protest_number varchar(40), protest_status varchar(16), ieepa_duty {money_t}, total_duty {money_t})"
+                f"protest_number varchar(40), protest_status varchar(16), ieepa_duty {money_t}, total_duty {money_t}, "
+                "entry_id bigint)"  # the row id reserved for an entry not yet stored (PostgreSQL)
             )
             # No index, no constraint: COPY appends as fast as the server can take it.
             cur.execute(
@@ -221,26 +233,72 @@ class _Stage:
                                         [(*b[:7], int(b[7])) for b in batch])
             on_chunk()
 
-    def load_entries(self, entries: Iterable[tuple[Any, ...]]) -> None:
-        cols = ", ".join((*STAGE_ENTRY_COLUMNS, "ieepa_duty", "total_duty"))
+    def load_lines_direct(self, lines: Iterator[tuple[Any, ...]], *, on_chunk: Callable[[], None],
+                          chunk: int = PROGRESS_EVERY_ROWS) -> int:
+        """PostgreSQL, inside the merge transaction: lines keyed by a reserved entry id (an int) go
+        straight into entries_tariffline; lines keyed by an entry number (entries already stored) are
+        staged for the upsert, a chunk at a time. Returns the number of lines written directly."""
+        table = TariffLine._meta.db_table
+        staged_cols = ", ".join(STAGE_LINE_COLUMNS)
+        written = 0
+        exhausted = False
+        while not exhausted:
+            exhausted = True
+            existing: list[tuple[Any, ...]] = []
+            keep = existing.append
+            with connection.cursor() as cur:
+                with cur.cursor.copy(f"COPY {table} (entry_id, line_number, ordinal, hts, goods_value, duty, "
+                                     "country_of_origin, is_ieepa) FROM STDIN") as copy:
+                    write = copy.write_row
+                    n = 0
+                    for line in lines:
+                        if type(line[0]) is int:
+                            write(line)
+                        else:
+                            keep(line)
+                        n += 1
+                        if n >= chunk:
+                            exhausted = False
+                            break
+                written += n - len(existing)
+                if existing:
+                    with cur.cursor.copy(f"COPY {self.sl} ({staged_cols}) FROM STDIN") as copy:
+                        for line in existing:
+                            copy.write_row(line)
+            on_chunk()
+        return written
+
+    def discard_lines(self, entry_ids: list[int]) -> int:
+        """Delete the directly written lines of entries held back after some of their lines were written."""
+        if not entry_ids:
+            return 0
+        with connection.cursor() as cur:
+            cur.execute(f"DELETE FROM {TariffLine._meta.db_table} WHERE entry_id = ANY(%s)", [entry_ids])
+            return cur.rowcount
+
+    def load_entries(self, entries: Iterable[tuple[Any, ...]], *, analyze: bool = True) -> None:
+        cols = ", ".join((*STAGE_ENTRY_COLUMNS, "ieepa_duty", "total_duty", "entry_id"))
         with connection.cursor() as cur:
             if self.pg:
                 with cur.cursor.copy(f"COPY {self.se} ({cols}) FROM STDIN") as copy:
                     for row in entries:
                         copy.write_row(row)
-                # Planner statistics for the small entries table; the lines table is only ever scanned once.
-                cur.execute(f"ANALYZE {self.se}")
+                if analyze:
+                    # Planner statistics for the merge's joins with stored entries (not needed when the
+                    # organisation had none: every entry is then inserted with its reserved id).
+                    cur.execute(f"ANALYZE {self.se}")
             else:
                 rows = [tuple(v.isoformat() if hasattr(v, "isoformat") else int(v) if isinstance(v, bool) else v for v in row)
                         for row in entries]
-                cur.executemany(f"INSERT INTO {self.se} ({cols}) VALUES ({', '.join(['%s'] * (len(STAGE_ENTRY_COLUMNS) + 2))})", rows)
+                cur.executemany(f"INSERT INTO {self.se} ({cols}) VALUES ({', '.join(['%s'] * (len(STAGE_ENTRY_COLUMNS) + 3))})", rows)
 
     # -- merging (inside the caller's transaction)
     def _distinct(self, table: str, cols: list[str]) -> str:
         op = "IS DISTINCT FROM" if self.pg else "IS NOT"
         return " OR ".join(f"{table}.{c} {op} excluded.{c}" for c in cols)
 
-    def merge(self, *, organization: Organization, upload: Upload, present: set[str], has_liq: bool) -> dict[str, Any]:
+    def merge(self, *, organization: Organization, upload: Upload, present: set[str], has_liq: bool,
+              direct: bool = False, direct_lines: int = 0) -> dict[str, Any]:
         org_id, now = organization.pk, timezone.now()
         true, false = ("true", "false") if self.pg else ("1", "0")
         out: dict[str, Any] = {}
@@ -275,19 +333,43 @@ class _Stage:
             if has_liq:
                 update_cols.append("has_liquidation_columns")
             sets = ", ".join(f"{c} = excluded.{c}" for c in [*update_cols, "last_upload_id", "updated_at"])
-            insert_sql = (
-                "INSERT INTO entries_entry (organization_id, importer_id, entry_number, entry_type, entry_date, "
-                "entry_summary_date, port_code, filer_code, filer_name, liquidation_status, liquidation_status_raw, "
-                "liquidation_date, recon_flag, psc_flag, protest_number, protest_status, type09_filed, drawback, "
-                "ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, created_at, updated_at) "
-                f"SELECT %s, i.id, s.entry_number, s.entry_type, s.entry_date, s.entry_summary_date, COALESCE(s.port_code, ''), "
-                f"s.filer_code, COALESCE(s.filer_name, ''), s.liquidation_status, COALESCE(s.liquidation_status_raw, ''), "
-                f"s.liquidation_date, s.recon_flag, s.psc_flag, COALESCE(s.protest_number, ''), s.protest_status, {false}, {false}, "
-                f"s.ieepa_duty, s.total_duty, %s, %s, %s, %s FROM {self.se} s JOIN accounts_importer i ON i.ir_number = s.importer_ir "
-                f"WHERE {true} ON CONFLICT (organization_id, entry_number) DO UPDATE SET {sets} "
-                f"WHERE {self._distinct('entries_entry', update_cols)} "
-            )
+            def insert_entries(*, reserved: bool) -> str:
+                """INSERT … SELECT from the staged entries: with their reserved ids (entries new when the
+                parser met them; a clash with an entry stored since is skipped), or by upsert."""
+                return (
+                    f"INSERT INTO entries_entry ({'id, ' if reserved else ''}organization_id, importer_id, entry_number, "
+                    "entry_type, entry_date, entry_summary_date, port_code, filer_code, filer_name, liquidation_status, "
+                    "liquidation_status_raw, liquidation_date, recon_flag, psc_flag, protest_number, protest_status, "
+                    "type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, created_at, "
+                    f"updated_at) SELECT {'s.entry_id, ' if reserved else ''}%s, i.id, s.entry_number, s.entry_type, s.entry_date, "
+                    "s.entry_summary_date, COALESCE(s.port_code, ''), s.filer_code, COALESCE(s.filer_name, ''), "
+                    "s.liquidation_status, COALESCE(s.liquidation_status_raw, ''), s.liquidation_date, s.recon_flag, s.psc_flag, "
+                    f"COALESCE(s.protest_number, ''), s.protest_status, {false}, {false}, s.ieepa_duty, s.total_duty, %s, %s, %s, %s "
+                    f"FROM {self.se} s JOIN accounts_importer i ON i.ir_number = s.importer_ir "
+                    + ("WHERE s.entry_id IS NOT NULL ON CONFLICT (organization_id, entry_number) DO NOTHING " if reserved else
+                       f"WHERE s.entry_id IS NULL ON CONFLICT (organization_id, entry_number) DO UPDATE SET {sets} "
+                       f"WHERE {self._distinct('entries_entry', update_cols)} ")
+                )
+
             params = [org_id, has_liq, upload.pk, now, now]
+            if self.pg and direct:
+                # Entries whose lines were written straight into entries_tariffline under a reserved id.
+                cur.execute(f"WITH up AS ({insert_entries(reserved=True)} RETURNING id, entry_number) "
+                            f"INSERT INTO {self.ids} (entry_number, entry_id, inserted, written) "
+                            "SELECT entry_number, id, true, true FROM up", params)
+                # Another upload stored some of these entries since this one started (or an entry's importer
+                # is missing): move their lines to the staging table and merge them like any stored entry's.
+                cur.execute(f"SELECT s.entry_id FROM {self.se} s WHERE s.entry_id IS NOT NULL AND NOT EXISTS "
+                            f"(SELECT 1 FROM {self.ids} k WHERE k.entry_number = s.entry_number)")
+                moved = [r[0] for r in cur.fetchall()]
+                if moved:
+                    cur.execute(f"INSERT INTO {self.sl} ({', '.join(STAGE_LINE_COLUMNS)}) SELECT s.entry_number, t.line_number, "
+                                "t.ordinal, t.hts, t.goods_value, t.duty, t.country_of_origin, t.is_ieepa FROM entries_tariffline t "
+                                f"JOIN {self.se} s ON s.entry_id = t.entry_id WHERE s.entry_id = ANY(%s)", [moved])
+                    cur.execute("DELETE FROM entries_tariffline WHERE entry_id = ANY(%s)", [moved])
+                    direct_lines -= cur.rowcount
+                    cur.execute(f"UPDATE {self.se} SET entry_id = NULL WHERE entry_id = ANY(%s)", [moved])
+            insert_sql = insert_entries(reserved=False)
             if self.pg:
                 cur.execute(f"WITH up AS ({insert_sql} RETURNING id, entry_number, (xmax = 0) AS inserted) "
                             f"INSERT INTO {self.ids} (entry_number, entry_id, inserted, written) "
@@ -340,7 +422,7 @@ class _Stage:
                 cur.executemany(f"INSERT OR IGNORE INTO {self.touched} (entry_id) VALUES (%s)", [(i,) for i in set(returned)])
                 lines_added = candidates - existing
                 lines_changed = len(returned) - lines_added
-            out["lines_created"] = lines_new + lines_added
+            out["lines_created"] = direct_lines + lines_new + lines_added
             out["lines_updated"] = lines_changed
 
             # Existing entries this upload changed: duty sums over all their lines (old and new), last_upload
@@ -359,7 +441,7 @@ class _Stage:
             out["entries_in_file"], out["entries_created"] = cur.fetchone()
             out["entries_unchanged"] = out["entries_in_file"] - out["entries_created"] - out["entries_updated"]
             cur.execute(f"SELECT count(*) FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number")
-            out["lines"] = cur.fetchone()[0]
+            out["lines"] = cur.fetchone()[0] + direct_lines
         out["changes"] = {
             "new_entries": new_entries[:CHANGES_LISTED],
             "new_entries_count": len(new_entries),
@@ -377,6 +459,35 @@ class _Stage:
 
 
 # ----------------------------------------------------------------------------- upload_process
+class _SideConnection:
+    """PostgreSQL: a second connection for what must not wait for the load's transaction to commit:
+    progress (so the upload page can poll it) and entry ids (sequences are not transactional anyway;
+    ids reserved by a load that then fails are simply never used)."""
+
+    def __init__(self) -> None:
+        self.conn = connections.create_connection("default")
+        self._ids: list[int] = []
+        self._sequence = ""
+
+    def next_id(self) -> int:
+        if not self._ids:
+            with self.conn.cursor() as cur:
+                if not self._sequence:
+                    cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Entry._meta.db_table])
+                    self._sequence = cur.fetchone()[0]
+                cur.execute("SELECT nextval(%s) FROM generate_series(1, %s) ORDER BY 1 DESC", [self._sequence, ID_BLOCK])
+                self._ids = [r[0] for r in cur.fetchall()]  # pop() hands them out in ascending order
+        return self._ids.pop()
+
+    def progress(self, upload_id: int, rows_read: int) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute(f"UPDATE {Upload._meta.db_table} SET rows_read = %s WHERE id = %s", [rows_read, upload_id])
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
 @dataclass
 class _Outcome:
     upload: Upload
@@ -418,8 +529,24 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
     upload.rows_total = source.rows_total
     Upload.objects.filter(pk=upload.pk).update(rows_total=source.rows_total)
     check = _ImporterCheck(organization)
+    stage = _Stage(f"{upload.pk}_{uuid.uuid4().hex[:8]}")
+    side = _SideConnection() if stage.pg else None
+    reserved: dict[str, int] = {}  # entry number -> row id reserved for an entry not yet stored (PostgreSQL)
+    line_key = None
+    existing: set[str] = set()
+    if side is not None:
+        existing = set(Entry.objects.filter(organization=organization).values_list("entry_number", flat=True))
+
+        def line_key(number: str) -> int | str:
+            if number in existing:
+                return number
+            entry_id = reserved.get(number)
+            if entry_id is None:
+                entry_id = reserved[number] = side.next_id()
+            return entry_id
+
     parser = Es003Parser(source.layout, file_label=upload.original_name, importer_check=check,
-                         max_errors=int(getattr(settings, "ES003_MAX_ERRORS", 100_000)))
+                         max_errors=int(getattr(settings, "ES003_MAX_ERRORS", 100_000)), line_key=line_key)
     feed = parser.feed
 
     def lines() -> Iterator[tuple[Any, ...]]:
@@ -429,82 +556,107 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
                 yield line
 
     def progress() -> None:
-        # Its own short transaction (autocommit) so the upload page can poll it.
-        Upload.objects.filter(pk=upload.pk).update(rows_read=parser.result.rows_read)
+        # Its own short transaction (autocommit) so the upload page can poll it: on SQLite between the
+        # staging transactions, on PostgreSQL through the second connection.
+        if side is not None:
+            side.progress(upload.pk, parser.result.rows_read)
+        else:
+            Upload.objects.filter(pk=upload.pk).update(rows_read=parser.result.rows_read)
 
-    stage = _Stage(f"{upload.pk}_{uuid.uuid4().hex[:8]}")
     stage.create()
     try:
-        stage.load_lines(lines(), on_chunk=progress)
-        result = parser.finish()
-        stage.load_entries(result.entry_rows())
-        layout = source.layout
-        present = set(layout.columns)
-        warnings: list[str] = []
-        if not layout.has_liquidation_columns:
-            warnings.append(LIQUIDATION_COLUMNS_HELP.format(missing=" and ".join(layout.missing_liquidation_columns)))
-        warnings += result.warnings
-        if result.bad_entries:
-            warnings.append(f"{len(result.bad_entries)} entr{'y was' if len(result.bad_entries) == 1 else 'ies were'} held back "
-                            "whole because at least one of their rows is bad; see the error report, correct the file and upload it again.")
-        with transaction.atomic():
-            needed = {e.importer_ir for e in result.good_entries()}
-            for ir, name in check.to_create.items():
-                if ir in needed:
-                    importer_for_upload(organization=organization, ir_number=ir, name=name, user=upload.uploaded_by)
-            merged = stage.merge(organization=organization, upload=upload, present=present,
-                                 has_liq=layout.has_liquidation_columns)
-            if want_entry_ids:
-                outcome.entry_ids = stage.entry_ids()
-            upload.status = Upload.Status.DONE
-            upload.rows_read = result.rows_read
-            upload.rows_total = max(result.rows_read, 1) if result.rows_read else 0
-            upload.errors = result.errors
-            upload.warnings = warnings
-            upload.finished_at = timezone.now()
-            upload.summary = {
-                "format": source.kind,
-                "sheet": getattr(source, "sheet_name", ""),
-                "header_row": layout.header_row,
-                "rows_read": result.rows_read,
-                "entries_in_file": merged["entries_in_file"],
-                "entries_created": merged["entries_created"],
-                "entries_updated": merged["entries_updated"],
-                "entries_unchanged": merged["entries_unchanged"],
-                "lines": merged["lines"],
-                "lines_created": merged["lines_created"],
-                "lines_updated": merged["lines_updated"],
-                "rows_rejected": len(result.rejected_rows),
-                "errors_total": result.errors_total,
-                "errors_listed": len(result.errors),
-                "entries_held_back": len(result.bad_entries),
-                "duplicate_rows": result.duplicates,
-                "warnings": len(warnings),
-                "has_liquidation_columns": layout.has_liquidation_columns,
-                "missing_liquidation_columns": layout.missing_liquidation_columns,
-                "importers_created": sorted(mask_ir_number(ir) for ir in check.to_create if ir in needed),
-                "unrepairable_entries": result.unrepairable[:1000],
-                "changes": merged["changes"],
-            }
-            upload.save(update_fields=["status", "rows_read", "rows_total", "errors", "warnings", "finished_at", "summary"])
-            audit(action="upload.process", user=upload.uploaded_by, organization=organization, obj=upload,
-                  entries_created=merged["entries_created"], entries_updated=merged["entries_updated"],
-                  lines=merged["lines"], rows_rejected=upload.summary["rows_rejected"])
-            pk = upload.pk
-
-            def classify() -> None:
-                from cape.tasks import classify_upload
-
-                classify_upload.delay(pk)
-
-            transaction.on_commit(classify)
+        # PostgreSQL: one transaction from the first line written to the summary (lines go straight into
+        # entries_tariffline). SQLite: staging in short transactions, then one merge transaction.
+        with transaction.atomic() if stage.pg else contextlib.nullcontext():
+            direct_lines = 0
+            if stage.pg:
+                direct_lines = stage.load_lines_direct(lines(), on_chunk=progress)
+            else:
+                stage.load_lines(lines(), on_chunk=progress)
+            result = parser.finish()
+            stage.load_entries(((*row, reserved.get(row[0])) for row in result.entry_rows()), analyze=bool(existing))
+            # Lines written before a bad row of the same entry turned up.
+            direct_lines -= stage.discard_lines([reserved[n] for n in result.bad_entries if n in reserved])
+            if side is not None:
+                side.close()
+            layout = source.layout
+            warnings: list[str] = []
+            if not layout.has_liquidation_columns:
+                warnings.append(LIQUIDATION_COLUMNS_HELP.format(missing=" and ".join(layout.missing_liquidation_columns)))
+            warnings += result.warnings
+            if result.bad_entries:
+                warnings.append(f"{len(result.bad_entries)} entr{'y was' if len(result.bad_entries) == 1 else 'ies were'} held back "
+                                "whole because at least one of their rows is bad; see the error report, correct the file and upload it again.")
+            _merge_and_record(upload=upload, outcome=outcome, stage=stage, result=result, check=check, source=source,
+                              warnings=warnings, direct=bool(reserved), direct_lines=direct_lines,
+                              want_entry_ids=want_entry_ids)
         outcome.parse = result
     finally:
+        if side is not None:
+            side.close()
         try:
             stage.drop()
         except Exception:  # the connection may be unusable after an error; temp tables die with it
             logger.warning("could not drop ES-003 staging tables", exc_info=True)
     return outcome
+
+
+def _merge_and_record(*, upload: Upload, outcome: _Outcome, stage: _Stage, result: ParseResult, check: _ImporterCheck,
+                      source: Es003Source, warnings: list[str], direct: bool, direct_lines: int, want_entry_ids: bool) -> None:
+    organization = upload.organization
+    layout = source.layout
+    present = set(layout.columns)
+    with transaction.atomic():
+        needed = {e.importer_ir for e in result.good_entries()}
+        for ir, name in check.to_create.items():
+            if ir in needed:
+                importer_for_upload(organization=organization, ir_number=ir, name=name, user=upload.uploaded_by)
+        merged = stage.merge(organization=organization, upload=upload, present=present,
+                             has_liq=layout.has_liquidation_columns, direct=direct, direct_lines=direct_lines)
+        if want_entry_ids:
+            outcome.entry_ids = stage.entry_ids()
+        upload.status = Upload.Status.DONE
+        upload.rows_read = result.rows_read
+        upload.rows_total = max(result.rows_read, 1) if result.rows_read else 0
+        upload.errors = result.errors
+        upload.warnings = warnings
+        upload.finished_at = timezone.now()
+        upload.summary = {
+            "format": source.kind,
+            "sheet": getattr(source, "sheet_name", ""),
+            "header_row": layout.header_row,
+            "rows_read": result.rows_read,
+            "entries_in_file": merged["entries_in_file"],
+            "entries_created": merged["entries_created"],
+            "entries_updated": merged["entries_updated"],
+            "entries_unchanged": merged["entries_unchanged"],
+            "lines": merged["lines"],
+            "lines_created": merged["lines_created"],
+            "lines_updated": merged["lines_updated"],
+            "rows_rejected": len(result.rejected_rows),
+            "errors_total": result.errors_total,
+            "errors_listed": len(result.errors),
+            "entries_held_back": len(result.bad_entries),
+            "duplicate_rows": result.duplicates,
+            "warnings": len(warnings),
+            "has_liquidation_columns": layout.has_liquidation_columns,
+            "missing_liquidation_columns": layout.missing_liquidation_columns,
+            "importers_created": sorted(mask_ir_number(ir) for ir in check.to_create if ir in needed),
+            "unrepairable_entries": result.unrepairable[:1000],
+            "changes": merged["changes"],
+        }
+        upload.save(update_fields=["status", "rows_read", "rows_total", "errors", "warnings", "finished_at", "summary"])
+        audit(action="upload.process", user=upload.uploaded_by, organization=organization, obj=upload,
+              entries_created=merged["entries_created"], entries_updated=merged["entries_updated"],
+              lines=merged["lines"], rows_rejected=upload.summary["rows_rejected"])
+        pk = upload.pk
+
+        def classify() -> None:
+            from cape.tasks import classify_upload
+
+            classify_upload.delay(pk)
+
+        transaction.on_commit(classify)
 
 
 def upload_process(*, upload_id: int) -> Upload:
