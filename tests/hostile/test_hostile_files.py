@@ -123,7 +123,7 @@ def path_name_in(message: str, path: Path) -> bool:
 
 
 _PARSE_ONLY = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from entries.es003 import Es003FileError, Es003Parser, Es003Source
 path = sys.argv[2]
@@ -139,8 +139,10 @@ except Es003FileError as exc:
     outcome = "error: " + str(exc)[:200]
 except Exception as exc:
     outcome = "crash: " + repr(exc)[:200]
-print(json.dumps({"seconds": time.monotonic() - start, "outcome": outcome,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this process's own peak (ru_maxrss would inherit the parent's peak across fork and exec).
+with open("/proc/self/status") as fh:
+    hwm_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": time.monotonic() - start, "outcome": outcome, "peak_mb": hwm_kb / 1024}))
 """
 
 
