@@ -31,6 +31,7 @@ from ach.forms import (
     SupportEmailedForm,
 )
 from ach.guidance import guidance
+from cape.exports import neutralise
 from ach.models import AchEnrollment, AchRejection
 from ach.selectors import (
     ach_importers,
@@ -77,12 +78,12 @@ def ach_export(request: HttpRequest) -> HttpResponse:
                      "Open rejected refunds", "Special cases"])
     for r in rows:
         e = r.enrollment
-        writer.writerow([
+        writer.writerow([neutralise(v) for v in [
             r.importer.name, r.importer.ir_display, r.status_label, e.bank_name if e else "", e.routing_number if e else "",
             e.account_masked if e else "", e.get_account_type_display() if e and e.account_type else "",
             r.recipient.receiver_label, r.recipient.name, "yes" if r.has_route else "no", f"{r.cape_duty:.2f}", f"{r.at_risk:.2f}",
             r.open_rejections, "; ".join(c["title"] for c in r.recipient.special_cases),
-        ])
+        ]])
     return response
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import math
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -31,7 +32,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from accounts.irnumber import InvalidIRNumber, canonical_ir_number
+from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
 from entries import entrynumber
 from entries.hts import ieepa_prefixes
 
@@ -134,7 +135,7 @@ def _text(value: object) -> str:
     return unguard(value) if value is not None else ""
 
 
-_FLOAT_LIKE = re.compile(r"^\d+(\.\d+)?([eE][+-]?\d+)?$")
+_FLOAT_LIKE = re.compile(r"^\d+(\.\d+)?([eE][+-]?\d+)?$", re.ASCII)
 
 
 def _integral_text(s: str) -> str:
@@ -161,6 +162,8 @@ def parse_entry_number(value: object) -> str:
     if _is_formula(s):
         raise RepairError("a formula is not an entry number (formulas are never evaluated)")
     s = _integral_text(s).replace("-", "").replace(" ", "").upper()
+    if not s.isascii():
+        raise RepairError("an entry number is ASCII letters and digits")
     if s.isdigit() and len(s) < 11:
         s = s.zfill(11)  # Excel stripped the leading zeros of an all-digit number
     if len(s) != 11 or not s.isalnum():
@@ -175,14 +178,14 @@ def parse_entry_type(value: object) -> str:
     s = _integral_text(_text(value))
     if not s:
         raise RepairError("the entry type is blank")
-    if not s.isdigit() or len(s) > 2:
+    if not (s.isascii() and s.isdigit()) or len(s) > 2:
         raise RepairError("an entry type code is two digits (e.g. 01, 11, 21)")
     return s.zfill(2)
 
 
 def parse_ir_number(value: object) -> str:
     s = _integral_text(_text(value))
-    if s.isdigit() and len(s) == 10:
+    if s.isascii() and s.isdigit() and len(s) == 10:
         s = s.zfill(11)  # an EIN+suffix whose leading zero Excel dropped
     try:
         return canonical_ir_number(s)
@@ -190,14 +193,29 @@ def parse_ir_number(value: object) -> str:
         raise RepairError(f"not a valid importer number: {exc.reason}") from None
 
 
-_MONEY = re.compile(r"^-?\d+(\.\d+)?$")
+_MONEY = re.compile(r"^-?\d+(\.\d+)?$", re.ASCII)
 _CENT = Decimal("0.01")
+_MONEY_LIMIT = Decimal("1e14")  # numeric(16,2): the database refuses anything larger
+_TOO_LARGE = "the amount is too large to be a duty or value"
+
+
+def _quantized(d: Decimal) -> Decimal:
+    if not d.is_finite():
+        raise RepairError("not an amount (not a finite number)")
+    if abs(d) >= _MONEY_LIMIT:
+        raise RepairError(_TOO_LARGE)
+    try:
+        return d.quantize(_CENT)
+    except InvalidOperation:  # more digits than the decimal context holds
+        raise RepairError(_TOO_LARGE) from None
 
 
 def parse_money(value: object, *, blank: str | None = "0.00") -> str | None:
     """A validated decimal string with two places. ``$2,567.49``, ``FREE`` (0), blank (``blank``), ``(12.00)``."""
     if isinstance(value, float | int) and not isinstance(value, bool):
-        return str(Decimal(repr(value) if isinstance(value, float) else value).quantize(_CENT))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RepairError("not an amount (not a finite number)")
+        return str(_quantized(Decimal(repr(value) if isinstance(value, float) else value)))
     s = _text(value)
     if not s:
         return blank
@@ -216,16 +234,21 @@ def parse_money(value: object, *, blank: str | None = "0.00") -> str | None:
         negative, up = True, up[:-1]
     if not _MONEY.match(up):
         raise RepairError("not an amount (expected e.g. $2,567.49, FREE, (12.00) or blank)")
-    d = Decimal(up).quantize(_CENT)
-    if abs(d) >= Decimal("1e14"):
-        raise RepairError("the amount is too large to be a duty or value")
+    d = _quantized(Decimal(up))
     return str(-d if negative else d)
 
 
 _EXCEL_EPOCH = date(1899, 12, 30)
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)?$", re.I)
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
-_SERIAL = re.compile(r"^\d{4,5}(\.\d+)?$")
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)?$", re.I | re.ASCII)
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$", re.ASCII)
+_SERIAL = re.compile(r"^\d{4,5}(\.\d+)?$", re.ASCII)
+_SERIAL_MAX = 2_958_465  # 9999-12-31, the last day Excel can hold
+
+
+def _serial_date(serial: float) -> date:
+    if not (math.isfinite(serial) and 1 <= serial <= _SERIAL_MAX):
+        raise RepairError("not a date: an Excel date serial number is between 1 and 2,958,465")
+    return _checked(_EXCEL_EPOCH + timedelta(days=int(serial)))
 
 
 def _checked(d: date) -> date:
@@ -243,7 +266,7 @@ def parse_date(value: object) -> date | None:
     if isinstance(value, date):
         return _checked(value)
     if isinstance(value, float | int) and not isinstance(value, bool):
-        return _checked(_EXCEL_EPOCH + timedelta(days=int(value)))
+        return _serial_date(float(value) if isinstance(value, float) or abs(value) < 1 << 53 else math.inf)
     s = _text(value)
     if not s:
         return None
@@ -261,7 +284,7 @@ def parse_date(value: object) -> date | None:
         except ValueError:
             raise RepairError("not a calendar date (expected YYYY-MM-DD)") from None
     if _SERIAL.match(s):
-        return _checked(_EXCEL_EPOCH + timedelta(days=int(float(s))))
+        return _serial_date(float(s))
     raise RepairError("not a date (expected MM/DD/YYYY, YYYY-MM-DD or an Excel date)")
 
 
@@ -271,7 +294,7 @@ def parse_hts(value: object) -> str:
     if not s:
         raise RepairError("the HTS number is blank")
     digits = s.replace(".", "").replace(" ", "").replace("-", "")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise RepairError("an HTS number is digits, with or without dots (e.g. 9903.01.25 or 3923900080)")
     if len(digits) in (7, 9):
         digits = "0" + digits  # chapters 01-09 lose their leading zero when Excel reads them as numbers
@@ -282,7 +305,7 @@ def parse_hts(value: object) -> str:
 
 def parse_int(value: object, *, what: str) -> int:
     s = _integral_text(_text(value))
-    if not s.isdigit():
+    if not (s.isascii() and s.isdigit()):
         raise RepairError(f"the {what} is not a whole number")
     n = int(s)
     if n > 999_999:
@@ -297,7 +320,7 @@ def parse_flag(value: object) -> bool:
 def parse_code(value: object, *, length: int, pad: int = 0) -> str:
     """A short code; ``pad`` restores leading zeros Excel dropped from an all-digit code (ports are 4 digits)."""
     s = _integral_text(_text(value)).upper()
-    if pad and s.isdigit() and len(s) < pad:
+    if pad and s.isascii() and s.isdigit() and len(s) < pad:
         s = s.zfill(pad)
     return s[:length]
 
@@ -588,7 +611,7 @@ def _cents_text(cents: int) -> str:
     return f"{sign}{q}.{r:02d}"
 
 
-_FAST_MONEY = re.compile(r"^\d+\.\d\d$")
+_FAST_MONEY = re.compile(r"^\d+\.\d\d$", re.ASCII)
 _FAST_ENTRY = re.compile(r'^(?:=")?([0-9A-Z]{3}[0-9]{8})"?$')
 
 
@@ -653,7 +676,8 @@ def _check_digit_ok(number: str) -> bool:
         total = sum(_ODD[c] for c in number[0:10:2]) + sum(_EVEN[c] for c in number[1:10:2])
     except KeyError:
         return False
-    return (10 - total % 10) % 10 == int(number[10]) if number[10].isdigit() else False
+    last = number[10:11]
+    return last.isascii() and last.isdigit() and (10 - total % 10) % 10 == int(last)
 
 
 class Es003Parser:

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from accounts.models import Organization
 from accounts.permissions import editor_required, member_required
 from accounts.services import ServiceError
+from cape.exports import neutralise
 from entries.forms import UploadForm
 from entries.models import Upload
 from entries.services import upload_create
@@ -73,9 +74,8 @@ def upload_errors(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{stem}-errors.csv"'
     writer = csv.writer(response)
     writer.writerow(["File", "Row", "Column", "Value", "Reason"])
-    for e in upload.errors:
-        value = str(e.get("value", ""))
-        if value[:1] in ("=", "+", "-", "@"):
-            value = "'" + value  # never hand a spreadsheet a formula to evaluate
-        writer.writerow([e.get("file", ""), e.get("row", ""), e.get("column", ""), value, e.get("reason", "")])
+    for e in upload.errors:  # never hand a spreadsheet a formula to evaluate, in any column
+        writer.writerow(
+            [neutralise(str(e.get(k, ""))) for k in ("file", "row", "column", "value", "reason")]
+        )
     return response

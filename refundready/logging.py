@@ -15,10 +15,25 @@ def redact(text: str) -> str:
     return _ACCOUNT.sub(lambda m: "*" * (len(m.group(0)) - 4) + m.group(1), text)
 
 
+_FORMATTER = logging.Formatter()
+
+
 class RedactSensitiveFilter(logging.Filter):
+    """Masks the message, the traceback and the stack of every record.
+
+    A formatter writes ``record.exc_text`` when it is set instead of formatting ``exc_info`` again, so the
+    traceback is formatted here once, redacted, and left in ``exc_text``.
+    """
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
