@@ -90,6 +90,10 @@ def importer_create(*, organization: Organization, ir_number: str, name: str = "
                 "This importer already has its own workspace: ask its owner to grant your organisation access.",
                 field="ir_number",
             )
+        if existing is not None and managed_elsewhere(existing, organization):
+            # Typing an IR number (an EIN is no secret) must not open another broker's client: its 5106 POC
+            # email decides where the account application's verification code goes.
+            raise ServiceError(MANAGED_ELSEWHERE, field="ir_number")
         importer = existing or Importer.objects.create(ir_number=canonical, name=name, created_by=organization)
         if name and not importer.name:
             importer.name = name
@@ -97,6 +101,21 @@ def importer_create(*, organization: Organization, ir_number: str, name: str = "
         grant_create(importer=importer, organization=organization, user=user, _audit=False)
     audit(action="importer.create", user=user, organization=organization, obj=importer, ir_number=canonical)
     return importer
+
+
+MANAGED_ELSEWHERE = (
+    "Another organisation already manages this importer of record. Ask the importer to set up its own "
+    "workspace (the account application under Onboarding): its owner can then grant your organisation access."
+)
+
+
+def managed_elsewhere(importer: Importer, organization: Organization) -> bool:
+    """An importer without an owner that another organisation holds an active grant on."""
+    return (
+        importer.owner_id is None
+        and ImporterGrant.objects.filter(importer=importer, revoked_at=None).exclude(organization=organization).exists()
+        and not ImporterGrant.objects.filter(importer=importer, revoked_at=None, organization=organization).exists()
+    )
 
 
 def grant_create(*, importer: Importer, organization: Organization, user: Any = None, _audit: bool = True) -> ImporterGrant:

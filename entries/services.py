@@ -36,9 +36,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.irnumber import mask_ir_number
-from accounts.models import Importer, Organization
+from accounts.models import Importer, ImporterGrant, Organization
 from accounts.selectors import importers_for
-from accounts.services import ServiceError, audit, importer_for_upload
+from accounts.services import MANAGED_ELSEWHERE, ServiceError, audit, importer_for_upload
 from entries.es003 import (
     STAGE_ENTRY_COLUMNS,
     STAGE_LINE_COLUMNS,
@@ -133,9 +133,16 @@ class _ImporterCheck:
         self.to_create: dict[str, str] = {}
         self.visible = set(importers_for(organization).values_list("ir_number", flat=True))
         self.owned_elsewhere: set[str] = set()
+        self.managed_elsewhere: set[str] = set()
         if organization.kind == Organization.Kind.BROKER:
             self.owned_elsewhere = set(
                 Importer.objects.filter(owner__isnull=False).values_list("ir_number", flat=True)
+            ) - self.visible
+            # Unowned importers another organisation manages (accounts.services.managed_elsewhere).
+            self.managed_elsewhere = set(
+                ImporterGrant.objects.filter(importer__owner__isnull=True, revoked_at__isnull=True)
+                .exclude(organization=organization)
+                .values_list("importer__ir_number", flat=True)
             ) - self.visible
 
     def __call__(self, ir: str, name: str) -> str | None:
@@ -148,6 +155,8 @@ class _ImporterCheck:
         if ir in self.owned_elsewhere:
             return (f"Importer {shown} has its own RefundReady workspace: ask its owner to grant your organisation "
                     "access, then upload the report again.")
+        if ir in self.managed_elsewhere:
+            return f"Importer {shown}: {MANAGED_ELSEWHERE} Its rows were not loaded."
         self.to_create.setdefault(ir, name)
         return None
 

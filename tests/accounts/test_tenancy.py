@@ -116,3 +116,47 @@ def test_token_authentication_scopes_to_the_organisation(client, alice, own_impo
     key = token.key
     token.delete()
     assert client.get("/api/importers/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+
+
+def test_a_second_broker_cannot_take_over_a_client_another_broker_manages(bob, broker_org) -> None:  # type: ignore[no-untyped-def]
+    """An IR number is no secret: typing it must not open another broker's client (its 5106 POC email decides
+    where the account application's verification code goes)."""
+    client_importer = importer_create(organization=broker_org, ir_number="27-418830200", name="Cedar Lane", user=bob)
+    rival = BrokerFactory()
+    with pytest.raises(ServiceError) as exc:
+        importer_create(organization=rival, ir_number="27418830200", name="Cedar Lane")
+    assert "already manages this importer" in str(exc.value)
+    assert client_importer not in importers_for(rival)
+    with pytest.raises(ServiceError):
+        importer_for_upload(organization=rival, ir_number="27-418830200")
+    # the managing broker adding it again is harmless; once it lets the client go, another broker may take it
+    assert importer_create(organization=broker_org, ir_number="27-418830200", user=bob) == client_importer
+    grant_revoke(grant=ImporterGrant.objects.get(importer=client_importer, organization=broker_org, revoked_at=None))
+    assert importer_create(organization=rival, ir_number="27-418830200") == client_importer
+    assert client_importer in importers_for(rival)
+
+
+def test_an_upload_by_a_second_broker_rejects_only_the_rows_of_a_client_another_broker_manages(
+    bob, broker_org, django_capture_on_commit_callbacks, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from entries.models import Entry
+    from entries.samplegen import es003_rows, write_csv
+    from entries.services import upload_create, upload_process
+    from tests.factories import UserFactory
+
+    importer_create(organization=broker_org, ir_number="27-418830200", name="Cedar Lane", user=bob)
+    rival = BrokerFactory()
+    rival_user = UserFactory()
+    MembershipFactory(user=rival_user, organization=rival, role="owner")
+    rows = list(es003_rows(40, seed=9, importers=[("27-418830200", "Cedar Lane"), ("31-000000100", "New Client")]))
+    path = write_csv(tmp_path / "rival.csv", rows)
+    with django_capture_on_commit_callbacks(execute=False):
+        upload = upload_create(organization=rival, user=rival_user, file=SimpleUploadedFile("rival.csv", path.read_bytes()))
+    upload = upload_process(upload_id=upload.pk)
+    assert upload.status == "done"
+    assert upload.errors and all("already manages this importer" in e["reason"] for e in upload.errors)
+    loaded = set(Entry.objects.filter(organization=rival).values_list("importer__ir_number", flat=True))
+    assert loaded == {"31-000000100"}
+    assert not Entry.objects.filter(importer__ir_number="27-418830200").exists()
