@@ -145,7 +145,7 @@ def _integral_text(s: str) -> str:
             d = Decimal(s)
         except InvalidOperation:
             return s
-        if d == d.to_integral_value():
+        if d.adjusted() < 30 and d == d.to_integral_value():  # never expand '1E999999' into a million digits
             return str(int(d))
     return s
 
@@ -208,6 +208,17 @@ def _quantized(d: Decimal) -> Decimal:
         return d.quantize(_CENT)
     except InvalidOperation:  # more digits than the decimal context holds
         raise RepairError(_TOO_LARGE) from None
+
+
+def shown_ir_number(value: object) -> str:
+    """An importer number as an error report may show it: SSN-form numbers masked (they are personal data)."""
+    s = _text(value)
+    try:
+        canonical = parse_ir_number(value)
+    except RepairError:
+        return mask_ir_number(s)
+    masked = mask_ir_number(canonical)
+    return s if masked == canonical else masked
 
 
 def parse_money(value: object, *, blank: str | None = "0.00") -> str | None:
@@ -396,6 +407,35 @@ def find_layout(first_rows: list[tuple[int, list[Any]]], *, file_label: str) -> 
     )
 
 
+DELIMITERS = (",", ";", "\t")
+
+
+def _sniff_delimiter(head: str) -> str:
+    """The list separator: the one under which the first lines hold the most ES-003 headers (Excel with a
+    European list separator writes ';', "Unicode Text" writes tabs). Counting characters would be fooled
+    by amounts such as "$2,567.49" in a ';'-separated file."""
+    lines = head.splitlines()[:HEADER_SCAN_ROWS]
+    if len(lines) > 1 and len(head) >= 1 << 15:
+        lines = lines[:-1]  # the sample may end inside a line
+    best, best_found = ",", 0
+    for delimiter in DELIMITERS:
+        try:
+            found = max((len(_match_header(row)) for row in csv.reader(lines, delimiter=delimiter)), default=0)
+        except csv.Error:
+            continue
+        if found > best_found:
+            best, best_found = delimiter, found
+    return best
+
+
+def _csv_file_error(file_label: str, row_no: int, exc: csv.Error) -> Es003FileError:
+    limit = csv.field_size_limit()
+    if "field larger than field limit" in str(exc):
+        return Es003FileError(f"{file_label}: row {row_no} has a cell longer than {limit:,} characters, over the size limit "
+                              "for one cell; an ES-003 cell is never that large. Check that the file is a plain ES-003 export.")
+    return Es003FileError(f"{file_label}: row {row_no} cannot be read as CSV ({exc}).")
+
+
 @dataclass
 class Limits:
     max_rows: int = 5_000_000
@@ -438,7 +478,8 @@ class Es003Source:
     def _open_csv(self) -> Iterator[tuple[int, list[Any]]]:
         with self.path.open("rb") as fh:
             sample = fh.read(1 << 20)
-            if b"\x00" in sample[:8192]:
+            utf16 = sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # Excel's "Unicode Text"
+            if b"\x00" in sample[:8192] and not utf16:
                 raise Es003FileError(f"{self.file_label} is neither a CSV text file nor an XLSX workbook.")
             lines = sample.count(b"\n")
             for chunk in iter(lambda: fh.read(1 << 22), b""):
@@ -448,20 +489,29 @@ class Es003Source:
         self._physical_rows = lines
         if lines > self.limits.max_rows:
             raise Es003FileError(f"{self.file_label} has {lines:,} rows; the limit is {self.limits.max_rows:,} per file. Split the report by date range.")
-        encoding = "utf-8-sig"
-        try:
-            codecs.getincrementaldecoder("utf-8-sig")().decode(sample[: len(sample) - 4] if len(sample) == 1 << 20 else sample, final=False)
-        except UnicodeDecodeError:
-            encoding = "cp1252"  # Excel on Windows saves CSV in the ANSI code page
-        return self._iter_csv(encoding)
+        if utf16:
+            encoding = "utf-16"  # the BOM says which byte order
+        else:
+            encoding = "utf-8-sig"
+            try:
+                codecs.getincrementaldecoder("utf-8-sig")().decode(sample[: len(sample) - 4] if len(sample) == 1 << 20 else sample, final=False)
+            except UnicodeDecodeError:
+                encoding = "cp1252"  # Excel on Windows saves CSV in the ANSI code page
+        self.encoding = encoding
+        head = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample[: 1 << 16], final=False)
+        self.delimiter = _sniff_delimiter(head)
+        return self._iter_csv(encoding, self.delimiter)
 
-    def _iter_csv(self, encoding: str) -> Iterator[tuple[int, list[Any]]]:
+    def _iter_csv(self, encoding: str, delimiter: str) -> Iterator[tuple[int, list[Any]]]:
         with self.path.open("r", encoding=encoding, errors="replace", newline="") as fh:
-            reader = csv.reader(fh)
+            reader = csv.reader(fh, delimiter=delimiter)
             n = 0
-            for row in reader:
-                n += 1
-                yield n, row
+            try:
+                for row in reader:
+                    n += 1
+                    yield n, row
+            except csv.Error as exc:
+                raise _csv_file_error(self.file_label, n + 1, exc) from None
 
     # -- XLSX
     def _check_zip(self) -> None:
@@ -731,8 +781,9 @@ class Es003Parser:
         r.errors_total += 1
         r.rejected_rows.add(row_no)
         if len(r.errors) < self.max_errors:
+            shown = "" if value is None else shown_ir_number(value) if fld == "importer_number" else _text(value)
             r.errors.append({"file": self.file_label, "row": row_no, "column": LABELS.get(fld, fld),
-                             "value": "" if value is None else _text(value), "reason": reason})
+                             "value": shown, "reason": reason})
 
     # -- entry-level columns (parsed once per run of identical values, each value cached)
     def _parse_entry(self, raw: tuple[Any, ...], row_no: int) -> tuple[ParsedEntry | None, list[tuple[str, Any, str]]]:
@@ -794,7 +845,7 @@ class Es003Parser:
         if entry is None:  # the entry number itself cannot be repaired
             v = dict(zip(self._entry_cols, raw, strict=True))
             self.result.unrepairable.append({"file": self.file_label, "row": row_no, "entry_number": _text(v["entry_number"]),
-                                             "importer_number": _text(v.get("importer_number", ""))})
+                                             "importer_number": shown_ir_number(v.get("importer_number", ""))})
 
     def _make_feed(self) -> Callable[[int, list[Any]], tuple[Any, ...] | None]:
         """The per-row function, as a closure: every cache and index is a local, the hot path is a few

@@ -19,6 +19,7 @@ bad row is never stored at all.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import logging
@@ -89,7 +90,8 @@ def _validate_upload(name: str, size: int, head: bytes, *, check_size: bool = Tr
     is_zip = head.startswith(b"PK\x03\x04")
     if suffix == ".xlsx" and not is_zip:
         raise ServiceError(f"{name} is named .xlsx but is not an Excel workbook.", field="file")
-    if suffix != ".xlsx" and (is_zip or b"\x00" in head):
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # Excel's "Unicode Text" CSV
+    if suffix != ".xlsx" and (is_zip or (b"\x00" in head and not utf16)):
         raise ServiceError(f"{name} is named {suffix} but is not a text (CSV) file.", field="file")
     return suffix
 
@@ -574,32 +576,13 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
 
     stage.create()
     try:
-        # PostgreSQL: one transaction from the first line written to the summary (lines go straight into
-        # entries_tariffline). SQLite: staging in short transactions, then one merge transaction.
-        with transaction.atomic() if stage.pg else contextlib.nullcontext():
-            direct_lines = 0
-            if stage.pg:
-                direct_lines = stage.load_lines_direct(lines(), on_chunk=progress)
-            else:
-                stage.load_lines(lines(), on_chunk=progress)
-            result = parser.finish()
-            stage.load_entries(((*row, reserved.get(row[0])) for row in result.entry_rows()), analyze=bool(existing))
-            # Lines written before a bad row of the same entry turned up.
-            direct_lines -= stage.discard_lines([reserved[n] for n in result.bad_entries if n in reserved])
-            if side is not None:
-                side.close()
-            layout = source.layout
-            warnings: list[str] = []
-            if not layout.has_liquidation_columns:
-                warnings.append(LIQUIDATION_COLUMNS_HELP.format(missing=" and ".join(layout.missing_liquidation_columns)))
-            warnings += result.warnings
-            if result.bad_entries:
-                warnings.append(f"{len(result.bad_entries)} entr{'y was' if len(result.bad_entries) == 1 else 'ies were'} held back "
-                                "whole because at least one of their rows is bad; see the error report, correct the file and upload it again.")
-            _merge_and_record(upload=upload, outcome=outcome, stage=stage, result=result, check=check, source=source,
-                              warnings=warnings, direct=bool(reserved), direct_lines=direct_lines,
-                              want_entry_ids=want_entry_ids)
-        outcome.parse = result
+        return _load(upload=upload, outcome=outcome, source=source, parser=parser, stage=stage, check=check,
+                     lines=lines(), progress=progress, reserved=reserved, existing=existing, side=side,
+                     want_entry_ids=want_entry_ids)
+    except Es003FileError as exc:  # found while streaming (a cell over the size limit): nothing was stored
+        _fail(upload, str(exc))
+        outcome.fatal = str(exc)
+        return outcome
     finally:
         if side is not None:
             side.close()
@@ -607,6 +590,37 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
             stage.drop()
         except Exception:  # the connection may be unusable after an error; temp tables die with it
             logger.warning("could not drop ES-003 staging tables", exc_info=True)
+
+
+def _load(*, upload: Upload, outcome: _Outcome, source: Es003Source, parser: Es003Parser, stage: _Stage,
+          check: _ImporterCheck, lines: Iterator[tuple[Any, ...]], progress: Callable[[], None], reserved: dict[str, int],
+          existing: set[str], side: _SideConnection | None, want_entry_ids: bool) -> _Outcome:
+    # PostgreSQL: one transaction from the first line written to the summary (lines go straight into
+    # entries_tariffline). SQLite: staging in short transactions, then one merge transaction.
+    with transaction.atomic() if stage.pg else contextlib.nullcontext():
+        direct_lines = 0
+        if stage.pg:
+            direct_lines = stage.load_lines_direct(lines, on_chunk=progress)
+        else:
+            stage.load_lines(lines, on_chunk=progress)
+        result = parser.finish()
+        stage.load_entries(((*row, reserved.get(row[0])) for row in result.entry_rows()), analyze=bool(existing))
+        # Lines written before a bad row of the same entry turned up.
+        direct_lines -= stage.discard_lines([reserved[n] for n in result.bad_entries if n in reserved])
+        if side is not None:
+            side.close()
+        layout = source.layout
+        warnings: list[str] = []
+        if not layout.has_liquidation_columns:
+            warnings.append(LIQUIDATION_COLUMNS_HELP.format(missing=" and ".join(layout.missing_liquidation_columns)))
+        warnings += result.warnings
+        if result.bad_entries:
+            warnings.append(f"{len(result.bad_entries)} entr{'y was' if len(result.bad_entries) == 1 else 'ies were'} held back "
+                            "whole because at least one of their rows is bad; see the error report, correct the file and upload it again.")
+        _merge_and_record(upload=upload, outcome=outcome, stage=stage, result=result, check=check, source=source,
+                          warnings=warnings, direct=bool(reserved), direct_lines=direct_lines,
+                          want_entry_ids=want_entry_ids)
+    outcome.parse = result
     return outcome
 
 

@@ -1,8 +1,7 @@
-"""Crashes the fuzzing found in entries/es003.py (owned by the ingestion helper; fixes in the reliability
-report). Each is a strict xfail: it fails as soon as the parser is fixed, so the marker gets removed.
+"""Crashes the fuzzing found in entries/es003.py, kept as regression tests now that they are fixed.
 
 A single out-of-range number in an XLSX date or money cell escapes the repairs as OverflowError,
-ValueError or decimal.InvalidOperation, and the whole upload fails as an "unexpected error" instead of
+ValueError or decimal.InvalidOperation, and the whole upload failed as an "unexpected error" instead of
 that one row being reported (file, row, column, value, why) and the rest loading.
 """
 
@@ -12,11 +11,6 @@ import pytest
 
 from entries.es003 import Es003Parser, Es003Source, RepairError, parse_date, parse_money
 from entries.samplegen import EXTENDED_COLUMNS, es003_rows, write_xlsx
-
-FIX = (
-    "parse_date: reject numbers that are not finite or outside Excel's serial range (1 to 2,958,465) with "
-    "RepairError; parse_money: reject non-finite numbers and |value| >= 1e14 with RepairError, as the text branch does"
-)
 
 CASES = [
     ("Entry Date", 1e10),
@@ -28,7 +22,6 @@ CASES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=FIX)
 @pytest.mark.parametrize(("column", "value"), CASES)
 def test_an_out_of_range_number_in_an_xlsx_cell_is_a_row_error(column, value, tmp_path) -> None:  # type: ignore[no-untyped-def]
     rows = list(es003_rows(12, seed=5))
@@ -43,28 +36,19 @@ def test_an_out_of_range_number_in_an_xlsx_cell_is_a_row_error(column, value, tm
     assert all(abs(float(line[5] or 0)) < 1e14 for line in lines)
 
 
-@pytest.mark.xfail(strict=True, reason=FIX)
 @pytest.mark.parametrize("value", [1e10, -1e10, -800_000, float("nan"), float("inf"), 10**30])
 def test_parse_date_refuses_impossible_serial_numbers_with_a_repair_error(value) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RepairError):
         parse_date(value)
 
 
-@pytest.mark.xfail(strict=True, reason=FIX)
 @pytest.mark.parametrize("value", [1e300, float("inf"), float("nan"), 10**30, 1e15, "9" * 30, "1" + "0" * 28 + ".5"])
 def test_parse_money_refuses_impossible_numbers_with_a_repair_error(value) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RepairError):
         parse_money(value)
 
 
-UNICODE_FIX = (
-    "str.isdigit() and the regex \\d accept Unicode digits such as '²' or Arabic-Indic digits, which int() "
-    "then refuses (ValueError): parse_int and _check_digit_ok (and the entry-number patterns) must test "
-    "ASCII digits only (s.isascii() and s.isdigit(), or [0-9] / re.ASCII)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=UNICODE_FIX)
+# str.isdigit() and the regex \d accept Unicode digits such as '²' or Arabic-Indic digits, which int() refuses.
 @pytest.mark.parametrize(
     ("column", "value"),
     [("Entry Summary Line Number", "²"), ("Tariff Ordinal Number", "١"), ("Entry Summary Number", "3BZ5500000²")],

@@ -56,16 +56,9 @@ def _run(path: Path, organization, user, capture) -> tuple[Upload | None, str, f
     return upload, message, seconds, peak
 
 
-# Known gaps in entries/es003.py and entries/services.py (owned by the ingestion helper; the fix is in the
-# reliability report). Strict: the test fails as soon as the parser is fixed, so the marker gets removed.
-KNOWN_GAPS = {
-    "utf16_csv": "UTF-16 CSV is refused as 'not a text file' (NUL bytes): _validate_upload and "
-    "Es003Source._open_csv must recognise the UTF-16 BOM and decode it",
-    "semicolon_csv": "';'-separated CSV is not recognised: Es003Source._iter_csv must pick the delimiter",
-    "enormous_cell_csv": "a cell over csv.field_size_limit raises csv.Error, reported as an 'unexpected error': "
-    "_iter_csv must turn it into Es003FileError naming the row, and upload_process must "
-    "report an Es003FileError raised while streaming as the file's error",
-}
+# Known gaps in entries/es003.py and entries/services.py, as strict xfails (the test fails as soon as the gap
+# is fixed, so the entry gets removed). None at present.
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _cases(names: list[str], gaps: set[str] | None = None) -> list:  # type: ignore[type-arg]
@@ -148,7 +141,7 @@ print(json.dumps({"seconds": time.monotonic() - start, "outcome": outcome, "peak
 
 @pytest.mark.parametrize(
     "name",
-    _cases([c.name for c in CASES if c.name not in {"empty_file_csv", "xls_named_csv"}], gaps={"enormous_cell_csv"}),
+    _cases([c.name for c in CASES if c.name not in {"empty_file_csv", "xls_named_csv"}]),
 )
 def test_parsing_each_hostile_file_stays_within_whole_process_memory(name, hostile_files) -> None:  # type: ignore[no-untyped-def]
     result = subprocess.run(

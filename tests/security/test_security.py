@@ -192,13 +192,6 @@ def test_logged_errors_never_carry_ssn_form_or_account_numbers(console_log) -> N
     assert SSN_IR not in written and ACCOUNT not in written, written
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "entries/es003.py Es003Parser._error stores the raw importer number as the error's value, shown on the upload page, "
-        "in errors.csv and the API. Fix: in _error, when fld == 'importer_number', store accounts.irnumber.mask_ir_number(value)"
-    ),
-)
 @pytest.mark.django_db
 def test_a_failing_upload_with_ssn_form_importers_keeps_them_masked_everywhere(
     alice, importer_org, client, django_capture_on_commit_callbacks, console_log
