@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from refundready.env import env_bool, env_int, env_list, env_str
@@ -186,10 +187,17 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    # Deadlines move every day: reclassify every organisation each night (Eastern time).
-    "classify-all-nightly": {"task": "cape.tasks.classify_all_organizations", "schedule": 60 * 60 * 24},
-    "deadline-digest-daily": {"task": "cape.tasks.send_deadline_digests", "schedule": 60 * 60 * 24},
+    # Deadlines move every day: reclassify every organisation each night, then send the digests (Eastern time,
+    # CELERY_TIMEZONE), so that the morning's digest reads the night's classifications.
+    "classify-all-nightly": {"task": "cape.tasks.classify_all_organizations", "schedule": crontab(hour=1, minute=30)},
+    "deadline-digest-daily": {"task": "cape.tasks.send_deadline_digests", "schedule": crontab(hour=6, minute=0)},
+    # Uploads whose worker died (SIGKILL, a lost machine) are re-queued or failed with a clear message.
+    "recover-interrupted-work": {"task": "entries.tasks.recover_interrupted_work", "schedule": 60.0},
 }
+# An upload interrupted this many times is failed rather than retried again (entries/recovery.py).
+UPLOAD_MAX_ATTEMPTS = env_int("UPLOAD_MAX_ATTEMPTS", 3, minimum=1)
+# A running upload claimed more recently than this is left alone even when no worker's liveness lock is seen.
+UPLOAD_RECOVERY_GRACE_SECONDS = env_int("UPLOAD_RECOVERY_GRACE_SECONDS", 120, minimum=10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
