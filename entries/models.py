@@ -54,6 +54,10 @@ class Upload(models.Model):
             return 0
         return min(99, int(100 * self.rows_read / self.rows_total))
 
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
 
 class Entry(models.Model):
     """An entry summary (CBP Form 7501) aggregated from its ES-003 rows."""

@@ -62,7 +62,8 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     upload = get_object_or_404(uploads_for(request.organization), pk=pk)  # type: ignore[attr-defined]
     context = {"upload": upload, "summary": upload.summary or {}, "finished": upload.status in (Upload.Status.DONE, Upload.Status.FAILED)}
     if request.headers.get("HX-Request"):
-        return render(request, "entries/upload_status.html", context)
+        compact = request.GET.get("view") == "compact"  # one line of a list (the importer dashboard)
+        return render(request, "entries/upload_compact.html" if compact else "entries/upload_status.html", context)
     return render(request, "entries/upload_detail.html", context)
 
 

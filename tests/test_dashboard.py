@@ -342,3 +342,20 @@ def test_portfolio_readiness_is_cached_until_an_audited_change(bob, broker_org, 
     assert not any("entries_upload" in q["sql"] and "GROUP BY" in q["sql"] for q in warm.captured_queries)
     readiness_state_update(importer=clients["cedar"], organization=broker_org, user=bob, ace_account="active")
     assert ace_step(broker_org) is False
+
+
+def test_a_running_upload_on_the_dashboard_polls_until_it_is_done(client, alice, importer_org) -> None:  # type: ignore[no-untyped-def]
+    upload = Upload.objects.create(
+        organization=importer_org, original_name="es003-live.csv", status=Upload.Status.RUNNING, rows_total=200, rows_read=50
+    )
+    client.force_login(alice)
+    html = client.get(reverse("dashboard")).content.decode()
+    poll = f'hx-get="{reverse("upload_detail", args=[upload.pk])}?view=compact"'
+    assert poll in html and 'hx-trigger="every 2s"' in html
+    compact = reverse("upload_detail", args=[upload.pk]) + "?view=compact"
+    Upload.objects.filter(pk=upload.pk).update(rows_read=150)
+    part = client.get(compact, HTTP_HX_REQUEST="true").content.decode()
+    assert 'aria-valuenow="75"' in part and "hx-trigger" in part and "<html" not in part
+    Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.DONE, summary={"rows_read": 200, "entries_created": 12})
+    part = client.get(compact, HTTP_HX_REQUEST="true").content.decode()
+    assert "200 rows, 12 new entries" in part and "hx-trigger" not in part  # finished: polling stops
