@@ -197,8 +197,12 @@ def enrollment_confirm_active(
         content_type, ext = _check_evidence(evidence)
         evidence_kind = content_type
         name = (getattr(evidence, "name", "") or f"evidence.{ext}")[-200:]
+        replaced = enrollment.evidence.name if enrollment.evidence else ""
         enrollment.evidence.save(f"ach-{importer.pk}-{secrets.token_hex(8)}.{ext}", ContentFile(evidence.read()), save=False)
         enrollment.evidence_name = name
+        if replaced:  # a screenshot of a bank page is not kept once it has been superseded
+            storage = enrollment.evidence.storage
+            transaction.on_commit(lambda: storage.delete(replaced))
     previous = enrollment.status
     enrollment.status = AchEnrollment.Status.ACTIVE
     enrollment.confirmed_on = seen_on

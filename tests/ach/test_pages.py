@@ -223,3 +223,20 @@ def test_the_broker_view_and_api_use_a_fixed_number_of_queries(client, bob, brok
     with django_assert_max_num_queries(len(few)):
         assert client.get(reverse("ach_home")).status_code == 200
         assert client.get("/api/ach/").json()["count"] == 34
+
+
+def test_new_evidence_replaces_the_old_file_on_disk(client, alice, own_importer, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(alice)
+    _bank(client, own_importer)
+    url = reverse("ach_confirm_active", args=[own_importer.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"seen_on": "2026-01-13", "evidence": SimpleUploadedFile("ace.png", PNG, "image/png")})
+    first = AchEnrollment.objects.get(importer=own_importer).evidence
+    storage, first_name = first.storage, first.name
+    assert storage.exists(first_name)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"seen_on": "2026-01-14", "evidence": SimpleUploadedFile("ace.pdf", PDF, "application/pdf")})
+    second = AchEnrollment.objects.get(importer=own_importer).evidence
+    assert second.name != first_name and storage.exists(second.name)
+    assert not storage.exists(first_name)
+    storage.delete(second.name)
