@@ -124,7 +124,8 @@ PREFLIGHT_SCHEMA = inline_serializer("PreflightReport", {
 })
 OUTCOME_SCHEMA = inline_serializer("ClaimDetailsResult", {
     "status": serializers.CharField(), "accepted": serializers.IntegerField(), "rejected": serializers.IntegerField(),
-    "unchanged": serializers.IntegerField(), "unknown": serializers.ListField(child=serializers.DictField()),
+    "unchanged": serializers.IntegerField(), "matched": serializers.IntegerField(), "nothing_matched": serializers.BooleanField(),
+    "message": serializers.CharField(), "unknown": serializers.ListField(child=serializers.DictField()),
     "missing": serializers.ListField(child=serializers.CharField()), "problems": serializers.ListField(child=serializers.DictField()),
 })
 

@@ -488,10 +488,21 @@ class ClaimDetailsResult:
     unknown: list[dict[str, Any]] = field(default_factory=list)  # rows whose entry is not on this declaration
     missing: list[str] = field(default_factory=list)  # entries on the declaration absent from the file
     problems: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def matched(self) -> int:
+        """Rows of the file that name an entry on this declaration."""
+        return self.accepted + self.rejected
+
+    @property
+    def nothing_matched(self) -> bool:
+        return self.matched == 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.declaration.status, "accepted": self.accepted, "rejected": self.rejected,
-                "unchanged": self.unchanged, "unknown": self.unknown, "missing": self.missing, "problems": self.problems}
+                "unchanged": self.unchanged, "matched": self.matched, "nothing_matched": self.nothing_matched,
+                "message": self.message, "unknown": self.unknown, "missing": self.missing, "problems": self.problems}
 
 
 def declaration_import_claim_details(*, declaration: Declaration, data: bytes, filename: str = "claim details",
@@ -501,6 +512,9 @@ def declaration_import_claim_details(*, declaration: Declaration, data: bytes, f
     Rows for entries not on this declaration are reported (``unknown``), never dropped silently;
     entries on the declaration that the file does not list stay pending (``missing``). The status
     becomes accepted (all accepted), accepted_with_errors (some rejected) or rejected (none accepted).
+    A file none of whose rows names an entry of this declaration (most likely another declaration's
+    Claim Details) changes nothing: the status, claim number and last import summary stay as they
+    were, and the result lists every unknown entry with a message saying nothing matched.
     """
     try:
         parsed = parse_claim_details(data, filename)
@@ -542,9 +556,22 @@ def declaration_import_claim_details(*, declaration: Declaration, data: bytes, f
                 result.accepted += 1
             else:
                 result.rejected += 1
-        DeclarationEntry.objects.bulk_update(changed, ["outcome", "error_text", "outcome_at"], batch_size=BATCH)
         listed = {r.entry_number for r in parsed.rows}
         result.missing = [n for n in items if n not in listed]
+        if result.nothing_matched:
+            # Not one row is about this declaration: deciding "rejected" from it would be a guess.
+            result.message = (
+                f"Nothing matched: none of the {len(parsed.rows)} row{'' if len(parsed.rows) == 1 else 's'} in "
+                f"{filename} names an entry on this declaration, so its status is unchanged "
+                f"({locked.get_status_display().lower()}). Check that this is the Claim Details file of "
+                f"claim {locked.claim_number or '(not recorded)'}."
+            )
+            audit(action="declaration.claim_details_unmatched", user=user, organization=locked.organization, obj=locked,
+                  file=filename, status=locked.status, unknown=len(result.unknown), problems=len(result.problems),
+                  sample=[u["entry_number"] for u in result.unknown[:20]])
+            result.declaration = locked
+            return result
+        DeclarationEntry.objects.bulk_update(changed, ["outcome", "error_text", "outcome_at"], batch_size=BATCH)
         outcomes = set(locked.items.exclude(outcome=O.PENDING).values_list("outcome", flat=True))
         if O.ACCEPTED in outcomes and O.REJECTED in outcomes:
             new_status = S.ACCEPTED_WITH_ERRORS

@@ -152,7 +152,10 @@ def declaration_claim_details(request: HttpRequest, pk: int) -> HttpResponse:
         except ServiceError as exc:
             form.add_error("file", exc.message)
         else:
-            messages.success(request, f"Claim details imported: {result.accepted} accepted, {result.rejected} rejected.")
+            if result.nothing_matched:
+                messages.warning(request, result.message)
+            else:
+                messages.success(request, f"Claim details imported: {result.accepted} accepted, {result.rejected} rejected.")
             declaration.refresh_from_db()
             return _render_detail(request, declaration, claims_result=result)
     return _render_detail(request, declaration, claims_form=form)

@@ -121,3 +121,62 @@ def test_corrected_rejected_entries_make_a_new_declaration(importer_org, own_imp
     assert rejected_entries_ready(importer_org) == []
     with pytest.raises(ServiceError):
         declaration_build_refile(organization=importer_org, user=alice)
+
+
+def test_claim_details_that_match_no_entry_leave_the_status_unchanged_and_list_every_unknown_entry(
+        importer_org, own_importer, alice) -> None:
+    d, entries = _submitted(importer_org, own_importer, alice, n=2)
+    strangers = ["60576069342", "3BZ55001204"]
+    data = _csv([(strangers[0], "100000241223", "Failed", "ENTRY ON DRAWBACK"),
+                 (strangers[1], "100000241223", "Entry Summary Updated", "")])
+    result = declaration_import_claim_details(declaration=d, data=data, filename="other.csv", user=alice)
+    d.refresh_from_db()
+    assert d.status == S.SUBMITTED and d.accepted_on is None and d.outcome_summary == {}
+    assert result.nothing_matched and (result.accepted, result.rejected, result.matched) == (0, 0, 0)
+    assert [u["entry_number"] for u in result.unknown] == strangers
+    assert [u["row"] for u in result.unknown] == [2, 3]
+    assert result.message.startswith("Nothing matched: none of the 2 rows in other.csv names an entry on this declaration")
+    assert "status is unchanged (submitted)" in result.message
+    assert set(DeclarationEntry.objects.filter(declaration=d).values_list("outcome", flat=True)) == {"pending"}
+    assert all(Classification.objects.get(entry=e).path == "cape_phase1" for e in entries)
+    log = AuditLog.objects.get(action="declaration.claim_details_unmatched")
+    assert log.detail["unknown"] == 2 and log.detail["sample"] == strangers
+    assert not AuditLog.objects.filter(action="declaration.claim_details_import").exists()
+    assert result.as_dict()["nothing_matched"] is True and result.as_dict()["status"] == "submitted"
+
+
+def test_claim_details_that_match_nothing_keep_an_accepted_declaration_accepted(importer_org, own_importer, alice) -> None:
+    d, entries = _submitted(importer_org, own_importer, alice, n=1)
+    declaration_import_claim_details(declaration=d, data=_csv([(entries[0].entry_number, "100000241223", "Entry Summary Updated", "")]))
+    d.refresh_from_db()
+    summary = d.outcome_summary
+    result = declaration_import_claim_details(declaration=d, data=_csv([("60576069342", "100000241223", "Failed", "X")]))
+    d.refresh_from_db()
+    assert result.nothing_matched and d.status == S.ACCEPTED and d.outcome_summary == summary
+
+
+def test_the_shared_claim_details_sample_imports_as_accepted_with_errors(importer_org, own_importer, alice) -> None:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    sample = Path(settings.BASE_DIR).parent / "shared" / "samples" / "cape_claim_details_sample.csv"
+    assert sample.is_file(), f"{sample} is missing: CI keeps shared/ beside the clone (shared/samples/cape_claim_details_sample.csv)"
+    ok, failed = "3BZ55001204", "3BZ55001212"  # the two entries the sample lists, claim 100000241223
+    a = eligible_entry(own_importer, entry_number=ok)
+    b = eligible_entry(own_importer, entry_number=failed)
+    d = declaration_build(organization=importer_org, user=alice).declarations[0]
+    declaration_export(declaration=d, user=alice)
+    declaration_record_submission(declaration=d, submitted_on=timezone.localdate(), claim_number="100000241223", user=alice)
+    result = declaration_import_claim_details(declaration=d, data=sample.read_bytes(), filename=sample.name,
+                                              accepted_on=date(2026, 5, 1), user=alice)
+    d.refresh_from_db()
+    assert not result.nothing_matched and (result.accepted, result.rejected) == (1, 1)
+    assert result.unknown == [] and result.missing == [] and result.problems == []
+    assert d.status == S.ACCEPTED_WITH_ERRORS and d.accepted_on == date(2026, 5, 1)
+    items = {i.entry.entry_number: i for i in d.items.select_related("entry")}
+    assert items[ok].outcome == "accepted" and items[ok].error_text == ""
+    assert items[failed].outcome == "rejected" and items[failed].error_text == "HTS RELATIONSHIP MISMATCH"
+    assert Classification.objects.get(entry=a).path == "filed"
+    reasons = Classification.objects.get(entry=b).reasons
+    assert "cape_rejected:HTS RELATIONSHIP MISMATCH" in reasons and "psc_then_refile" in reasons

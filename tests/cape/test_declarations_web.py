@@ -112,3 +112,18 @@ def test_the_refund_report_api(client, alice, own_importer) -> None:
     assert r.status_code == 200 and b"$10.00" in r.content
     r = client.get(reverse("cape_refund_timeline", args=[own_importer.pk]))
     assert r.status_code == 200 and b"Sent to Treasury" in r.content
+
+
+def test_the_page_says_nothing_matched_and_lists_the_unknown_entries(client, alice, importer_org, own_importer) -> None:
+    eligible_entry(own_importer)
+    client.force_login(alice)
+    client.post(reverse("cape_home"), {"paths": ["cape_phase1"]})
+    d = Declaration.objects.get()
+    client.post(reverse("cape_declaration_download", args=[d.pk]))
+    client.post(reverse("cape_declaration_submission", args=[d.pk]), {"submitted_on": timezone.localdate().isoformat(), "claim_number": "100000241223"})
+    upload = SimpleUploadedFile("wrong.csv", b'ENTRY_NUMBER,CLAIM_NUMBER,STATUS,ERROR_DESCRIPTION\n="60576069342",="100000241223",Failed,INVALID HTS\n')
+    r = client.post(reverse("cape_declaration_claim_details", args=[d.pk]), {"file": upload})
+    assert r.status_code == 200
+    assert b"Nothing matched: none of the 1 row in wrong.csv names an entry on this declaration" in r.content
+    assert b'data-testid="claims-unmatched"' in r.content and b"60576069342" in r.content
+    assert Declaration.objects.get().status == "submitted"
