@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
+from cape.rules import normalize_liquidation_status
 from entries import entrynumber
 from entries.hts import ieepa_prefixes
 
@@ -81,18 +82,10 @@ ENTRY_FIELDS = ("entry_number", "entry_type", "importer_number", "importer_name"
                 "protest_status", "psc_flag", "filer_name")
 LINE_FIELDS = ("line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin")
 
-# ACE liquidation status wording -> Entry.LiquidationStatus. The exact ACE vocabulary is not published
-# in one place; these are the values seen in exports and vendor guides (domain README §5, §7).
-# Anything else is stored as "unknown" with a warning, and its raw text kept.
-LIQUIDATION_STATUSES: dict[str, str] = {
-    "unliquidated": "unliquidated", "open": "unliquidated", "notliquidated": "unliquidated", "pending": "unliquidated",
-    "liquidated": "liquidated", "liquidatedno change": "liquidated", "liquidatednochange": "liquidated",
-    "liquidatedbill": "liquidated", "liquidatedrefund": "liquidated", "reliquidated": "liquidated", "liq": "liquidated",
-    "suspended": "suspended", "liquidationsuspended": "suspended",
-    "extended": "extended", "liquidationextended": "extended",
-    "underreview": "under_review", "review": "under_review",
-    "final": "final", "finalliquidation": "final", "finallyliquidated": "final", "liquidatedfinal": "final",
-}
+# Liquidation Status wording -> Entry.LiquidationStatus: no table of its own here. The one spelling
+# table is the ruleset's (cape.rules.normalize_liquidation_status, from shared/domain/rules.md
+# "Inputs": case-insensitive; anything else is unknown), so ingestion and classification can never
+# disagree. Unknown values are stored as "unknown" with a warning, and their raw text kept.
 PROTEST_STATUSES: dict[str, str] = {
     "open": "open", "pending": "open", "filed": "open", "received": "open", "underreview": "open",
     "suspended": "suspended", "denied": "denied", "approved": "approved", "allowed": "approved", "granted": "approved",
@@ -338,10 +331,9 @@ def parse_code(value: object, *, length: int, pad: int = 0) -> str:
 
 def parse_liquidation_status(value: object) -> tuple[str, str]:
     raw = _text(value)[:60]
-    key = normalise_header(raw)
-    if not key:
+    if not raw.strip():
         return "unknown", ""
-    return LIQUIDATION_STATUSES.get(key, "unknown"), raw
+    return normalize_liquidation_status(raw), raw
 
 
 def parse_protest_status(value: object, protest_number: str) -> str:
