@@ -51,6 +51,7 @@ class RecipientSerializer(serializers.Serializer):
     receiver = serializers.ChoiceField(choices=["importer", "notify_party"])
     name = serializers.CharField()
     can_be_paid = serializers.BooleanField()
+    by_paper_check = serializers.BooleanField(help_text="A paper-check waiver (31 CFR 208.4) is granted: CBP pays by check.")
     level = serializers.ChoiceField(choices=["ok", "warn", "bounce"])
     warnings = serializers.ListField(child=serializers.CharField())
     special_cases = serializers.SerializerMethodField()

@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
-from ach.guidance import SPECIAL_CASE_CODES, special_case
+from ach.guidance import SPECIAL_CASE_CODES, contact, special_case
 from ach.models import AchEnrollment, AchRejection, NotifyParty
 
 
@@ -28,22 +28,29 @@ class RefundRecipient:
     # "ok" (will be paid), "warn" (entered, not confirmed), "bounce" (nowhere to pay)
     level: str = "ok"
     special_cases: list[dict[str, Any]] = field(default_factory=list)
+    # A granted paper-check waiver (31 CFR 208.4): Treasury lets CBP pay this importer by check.
+    by_paper_check: bool = False
 
     @property
     def can_be_paid(self) -> bool:
-        return self.notify_party_receives or self.importer_has_active_ach
+        return self.notify_party_receives or self.importer_has_active_ach or self.by_paper_check
 
     @property
     def receiver_label(self) -> str:
-        return "4811 notify party" if self.receiver == "notify_party" else "Importer of record"
+        if self.receiver == "notify_party":
+            return "4811 notify party"
+        return "Importer of record (paper check)" if self.by_paper_check else "Importer of record"
 
 
 def importer_ids_with_refund_route(importer_ids: Iterable[int]) -> set[int]:
-    """Importers whose refund has somewhere to go: an active ACH refund enrollment, or a 4811 notify
-    party that meets all three conditions (rules.md: `no_ach_refund` is added to the others)."""
+    """Importers whose refund has somewhere to go: an active ACH refund enrollment, a granted paper-check
+    waiver, or a 4811 notify party that meets all three conditions (rules.md: `no_ach_refund` is added
+    to the others)."""
     ids = list(importer_ids)
+    # A granted paper-check waiver (31 CFR 208.4) is a route too: CBP pays that importer by check.
     active = set(
-        AchEnrollment.objects.filter(importer_id__in=ids, status=AchEnrollment.Status.ACTIVE).values_list("importer_id", flat=True)
+        AchEnrollment.objects.filter(Q(status=AchEnrollment.Status.ACTIVE) | Q(paper_check_waiver=AchEnrollment.Waiver.GRANTED),
+                                     importer_id__in=ids).values_list("importer_id", flat=True)
     )
     via_notify = set(
         NotifyParty.objects.filter(Q(importer_id__in=ids), on_ace_profile=True, in_box_28=True, ach_enrolled=True).values_list(
@@ -63,6 +70,9 @@ def special_cases_for(enrollment: AchEnrollment | None, notify: NotifyParty | No
                 case = special_case(code)
                 if code == "paper_check_waiver":
                     case["state"] = enrollment.get_paper_check_waiver_display()
+                    if value == AchEnrollment.Waiver.GRANTED:
+                        case["guidance"] = case["granted_guidance"]
+                        case["contact_details"] = [contact(c) for c in case["granted_contacts"]]
                 cases.append(case)
     if notify is not None and (notify.on_ace_profile or notify.in_box_28) and not notify.ach_enrolled:
         cases.append(special_case("notify_party_not_enrolled"))
@@ -82,6 +92,9 @@ def _recipient(importer: Importer, enrollment: AchEnrollment | None, notify: Not
                                             (notify.ach_enrolled, "enrolled for ACH refunds")] if not ok]
         warnings.append(f"The 4811 notify party {notify.name} is not {', '.join(missing)}: the refund goes to the importer instead.")
     level = "ok"
+    if not active and enrollment is not None and enrollment.paper_check_waiver == AchEnrollment.Waiver.GRANTED:
+        # 31 CFR 208.4: with a granted waiver Treasury pays by paper check, so nothing bounces.
+        return RefundRecipient("importer", importer.name, False, False, warnings, "ok", cases, by_paper_check=True)
     if status == AchEnrollment.Status.REJECTED:
         warnings.append("CBP rejected a refund to this importer's ACH account: further refunds will bounce until valid bank "
                         "details are enrolled in ACE and CBP ACH refund support is emailed.")

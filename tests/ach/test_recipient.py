@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from ach.models import AchEnrollment
 from ach.selectors import importer_ids_with_refund_route, refund_recipient
@@ -61,3 +63,36 @@ def test_special_cases_are_recognised_with_guidance_and_contact(own_importer) ->
     assert cases["paper_check_waiver"]["state"] == "Requested"
     for case in cases.values():
         assert "seed 004" in case["source"]
+
+
+@pytest.mark.parametrize("status", ["not_started", "entered", "rejected"])
+def test_a_granted_paper_check_waiver_is_paid_by_check_and_not_at_risk(client, bob, broker_org, own_importer, status) -> None:  # type: ignore[no-untyped-def]
+    from tests.ach.test_pages import _classify
+
+    AchEnrollmentFactory(importer=own_importer, status=status, paper_check_waiver=AchEnrollment.Waiver.GRANTED)
+    _classify(broker_org, own_importer, "4200.00")
+    recipient = refund_recipient(own_importer)
+    assert recipient.by_paper_check and recipient.can_be_paid and recipient.level == "ok"
+    assert not any("bounce" in w for w in recipient.warnings)
+    assert recipient.receiver_label == "Importer of record (paper check)"
+    assert own_importer.pk in importer_ids_with_refund_route([own_importer.pk])
+    case = {c["code"]: c for c in recipient.special_cases}["paper_check_waiver"]
+    assert case["state"] == "Granted" and "paper check" in case["guidance"]
+    assert case["contact_details"][0]["emails"] == ["revenuerefunds@cbp.dhs.gov"]
+
+    client.force_login(bob)
+    response = client.get(reverse("ach_home"))
+    (row,) = response.context["page"].object_list
+    assert row.at_risk == Decimal("0.00") and response.context["totals"]["at_risk"] == Decimal("0.00")
+    assert "Refund would bounce" not in response.content.decode()
+    html = client.get(reverse("ach_importer", args=[own_importer.pk])).content.decode()
+    assert "The refund comes by paper check" in html and "nowhere to pay" not in html
+    assert client.get(f"/api/ach/{own_importer.pk}/").json()["refund_recipient"]["by_paper_check"] is True
+
+
+@pytest.mark.parametrize("waiver", ["", "requested", "denied"])
+def test_a_waiver_not_granted_still_bounces(own_importer, waiver) -> None:  # type: ignore[no-untyped-def]
+    AchEnrollmentFactory(importer=own_importer, paper_check_waiver=waiver)
+    recipient = refund_recipient(own_importer)
+    assert not recipient.by_paper_check and not recipient.can_be_paid and recipient.level == "bounce"
+    assert own_importer.pk not in importer_ids_with_refund_route([own_importer.pk])
