@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.conf import settings
 
@@ -16,12 +18,20 @@ def test_a_task_runs_in_a_real_worker_process(celery_worker_process) -> None:  #
     audit_ping.delay("hello from the test process")
     row = wait_for(lambda: AuditLog.objects.filter(action="system.ping").first(), timeout=60)
     assert row.detail["message"] == "hello from the test process"
-    assert row.detail["pid"] != __import__("os").getpid()
-    assert "audit_ping" in celery_worker_process.output()
+    assert row.detail["pid"] != os.getpid()
+    output = celery_worker_process.output()
+    assert "audit_ping" in output
+    # The worker's own banner names the transport it connected to: Redis when REDIS_URL is set (CI's first pass).
+    expected = "Connected to redis://" if settings.CELERY_BROKER_URL.startswith("redis://") else "Connected to filesystem://"
+    assert expected in output, output[-2000:]
 
 
 def test_ci_runs_the_worker_over_redis_when_redis_is_configured() -> None:
-    if settings.REDIS_URL:
-        assert settings.CELERY_BROKER_URL.startswith("redis://")
-    else:
+    if os.environ.get("CI") and os.environ.get("REDIS_URL"):
+        # .ci/run's PostgreSQL pass sets REDIS_URL and unsets CELERY_BROKER_URL: the broker must be Redis.
+        assert settings.CELERY_BROKER_URL.startswith("redis://"), settings.CELERY_BROKER_URL
+        assert settings.CELERY_BROKER_URL == os.environ["REDIS_URL"]
+    elif settings.REDIS_URL and not os.environ.get("CELERY_BROKER_URL"):
+        assert settings.CELERY_BROKER_URL == settings.REDIS_URL
+    elif not os.environ.get("CELERY_BROKER_URL"):
         assert settings.CELERY_BROKER_URL == "filesystem://"
