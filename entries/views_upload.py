@@ -62,8 +62,11 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     upload = get_object_or_404(uploads_for(request.organization), pk=pk)  # type: ignore[attr-defined]
     context = {"upload": upload, "summary": upload.summary or {}, "finished": upload.status in (Upload.Status.DONE, Upload.Status.FAILED)}
     if request.headers.get("HX-Request"):
-        compact = request.GET.get("view") == "compact"  # one line of a list (the importer dashboard)
-        return render(request, "entries/upload_compact.html" if compact else "entries/upload_status.html", context)
+        # "compact": one line of a list (the importer dashboard); "row": one row of the uploads table.
+        fragment = {"compact": "entries/upload_compact.html", "row": "entries/upload_row.html"}.get(
+            request.GET.get("view", ""), "entries/upload_status.html"
+        )
+        return render(request, fragment, context)
     return render(request, "entries/upload_detail.html", context)
 
 
