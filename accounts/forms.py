@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from accounts.irnumber import InvalidIRNumber, VALID_FORMATS_MESSAGE, canonical_ir_number
+from accounts.irnumber import VALID_FORMATS_MESSAGE, InvalidIRNumber, canonical_ir_number
 
 
 class ImporterForm(forms.Form):

@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.models import Form5106Record, Importer, ImporterGrant, Membership, Organization, ReadinessState
 from accounts.onboarding.data import contact, form5106_update_text, free_mail_domains, limit, sub_account_letter_rules
 from accounts.onboarding.form5106 import email_domain, poc_email_error
-from accounts.selectors import importers_for
+from accounts.selectors import importer_countries, importers_for
 from accounts.services import audit
 
 DONE, TODO, WAITING, WARNING, BLOCKED, NOT_NEEDED = "done", "todo", "waiting", "warning", "blocked", "not_needed"
@@ -248,7 +248,9 @@ def _tao_step(state: ReadinessState | None) -> ReadinessStep:
     )
 
 
-def _ach_step(enrollment: Any, notify: Any) -> ReadinessStep:
+def _ach_step(enrollment: Any, notify: Any, ace: str = "", country: str = "") -> ReadinessStep:
+    from accounts.countries import country_name, is_foreign
+    from ach.guidance import special_case
     from ach.models import AchEnrollment
 
     status = enrollment.status if enrollment else AchEnrollment.Status.NOT_STARTED
@@ -262,6 +264,38 @@ def _ach_step(enrollment: Any, notify: Any) -> ReadinessStep:
             "Refunds go to the 4811 notify party",
             notify.updated_at,
             next_step="The 4811 notify party receives the refunds; enrolling the importer too is a safe fallback.",
+        )
+    if enrollment is not None and enrollment.paper_check_waiver == AchEnrollment.Waiver.GRANTED:
+        return _step(
+            "ach",
+            NOT_NEEDED,
+            "Paper-check waiver granted (31 CFR 208.4)",
+            enrollment.updated_at,
+            next_step=special_case("paper_check_waiver")["granted_guidance"],
+            contact_key="revenue_refunds",
+        )
+    # Seed 004, Special Cases: an inactive account must be reactivated before enrolling in ACH; a voided
+    # one goes to the CBP Bonds team. The ACE account state is the readiness checklist's own.
+    if ace in (ReadinessState.AceAccount.INACTIVE, ReadinessState.AceAccount.VOIDED):
+        code = "ace_account_inactive" if ace == ReadinessState.AceAccount.INACTIVE else "ace_account_voided"
+        return _step(
+            "ach",
+            BLOCKED,
+            f"{label}: {special_case(code)['title']}",
+            enrollment.updated_at if enrollment else None,
+            next_step=special_case(code)["guidance"],
+            contact_key="technology_service_desk" if ace == ReadinessState.AceAccount.INACTIVE else "bonds_team",
+        )
+    foreign = is_foreign(country) or (enrollment is not None and enrollment.foreign_no_us_bank)
+    if foreign and status == AchEnrollment.Status.NOT_STARTED:
+        where = f" ({country_name(country)})" if is_foreign(country) else ""
+        return _step(
+            "ach",
+            TODO,
+            f"{label}: foreign importer{where}",
+            enrollment.updated_at if enrollment else None,
+            next_step=special_case("foreign_no_us_bank")["guidance"],
+            contact_key="ach_refund_support",
         )
     if status == AchEnrollment.Status.ENTERED:
         return _step(
@@ -408,6 +442,7 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
     records = {r.importer_id: r for r in Form5106Record.objects.filter(importer_id__in=ids)}
     states = {s.importer_id: s for s in ReadinessState.objects.filter(importer_id__in=ids)}
     enrollments = {e.importer_id: e for e in AchEnrollment.objects.filter(importer_id__in=ids)}
+    countries = importer_countries(ids)
     notifies = {n.importer_id: n for n in NotifyParty.objects.filter(importer_id__in=ids)}
     brokers = broker_domains_for(ids)
 
@@ -460,7 +495,8 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
                     _ace_step(state),
                     _sub_account_step(state),
                     _tao_step(state),
-                    _ach_step(enrollments.get(importer.pk), notify),
+                    _ach_step(enrollments.get(importer.pk), notify, state.ace_account if state else "",
+                              countries.get(importer.pk, "")),
                     _notify_step(notify),
                     _es003_step(es.get("latest_liq"), es.get("latest_any"), now),
                     _cape_step(cp.get("total", 0), cp.get("missing", 0), last_files.get(importer.pk)),

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, OuterRef, QuerySet
 
-from accounts.models import AuditLog, Importer, ImporterGrant, Membership, Organization
+from accounts.models import (
+    AccountApplication,
+    AuditLog,
+    Form5106Record,
+    Importer,
+    ImporterGrant,
+    Membership,
+    Organization,
+)
 
 
 def memberships_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
@@ -43,3 +53,27 @@ def grants_for_owner(organization: Organization) -> QuerySet[ImporterGrant]:
 
 def audit_log_for(organization: Organization) -> QuerySet[AuditLog]:
     return AuditLog.objects.filter(organization=organization).select_related("user")
+
+
+def importer_countries(importer_ids: Iterable[int]) -> dict[int, str]:
+    """The country (ISO code) of each importer's address where one is on file: the country chosen on
+    its submitted account application, else the country named at the end of its 5106 address.
+    Importers with neither are left out. Two queries whatever the number of importers."""
+    from accounts.countries import country_in_address
+
+    ids = list(importer_ids)
+    countries: dict[int, str] = {}
+    for importer_id, address in Form5106Record.objects.filter(importer_id__in=ids).values_list("importer_id", "address"):
+        code = country_in_address(address)
+        if code:
+            countries[importer_id] = code
+    applications = (
+        AccountApplication.objects.filter(importer_id__in=ids, status=AccountApplication.Status.SUBMITTED)
+        .order_by("importer_id", "submitted_at")
+        .values_list("importer_id", "details")
+    )
+    for importer_id, details in applications:  # the latest submitted application wins
+        code = str((details or {}).get("country") or "").upper()
+        if code:
+            countries[importer_id] = code
+    return countries

@@ -7,12 +7,14 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from accounts.irnumber import mask_ir_number
 from accounts.models import Importer
 from ach.models import AchEnrollment, AchRejection, NotifyParty
-from ach.selectors import _recipient, ach_importers, rejections_visible_to
+from ach.selectors import AccountFacts, _recipient, account_facts, ach_importers, rejections_visible_to
 
 
 def _get(obj: Importer, related: str) -> Any:
@@ -39,8 +41,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = AchEnrollment
         fields = ["ach_status", "bank_name", "routing_number", "account_number", "account_type", "account_holder", "entered_on",
-                  "entered_by", "confirmed_on", "has_evidence", "rejected_on", "foreign_no_us_bank", "ace_account_inactive",
-                  "ace_account_voided", "paper_check_waiver"]
+                  "entered_by", "confirmed_on", "has_evidence", "rejected_on", "foreign_no_us_bank", "paper_check_waiver"]
         read_only_fields = fields
 
     def get_has_evidence(self, obj: AchEnrollment) -> bool:
@@ -68,10 +69,12 @@ class AchImporterSerializer(serializers.ModelSerializer):
     notify_party = serializers.SerializerMethodField()
     refund_recipient = serializers.SerializerMethodField()
     open_rejections = serializers.SerializerMethodField()
+    ace_account = serializers.SerializerMethodField(help_text="ACE Portal account state, as on the readiness checklist (blank: not recorded).")
 
     class Meta:
         model = Importer
-        fields = ["importer_id", "name", "ir_number", "ach_status", "enrollment", "notify_party", "refund_recipient", "open_rejections"]
+        fields = ["importer_id", "name", "ir_number", "ach_status", "ace_account", "enrollment", "notify_party", "refund_recipient",
+                  "open_rejections"]
         read_only_fields = fields
 
     def get_ir_number(self, obj: Importer) -> str:
@@ -92,9 +95,18 @@ class AchImporterSerializer(serializers.ModelSerializer):
         n = _get(obj, "notify_party")
         return NotifyPartySerializer(n).data if n else None
 
+    def _facts(self, obj: Importer) -> AccountFacts:
+        facts = self.context.get("facts")
+        if facts is None or obj.pk not in facts:  # one importer (retrieve): read its facts now
+            facts = self.context["facts"] = {**(facts or {}), **account_facts([obj.pk])}
+        return facts[obj.pk]
+
+    def get_ace_account(self, obj: Importer) -> str:
+        return self._facts(obj).ace_account
+
     @extend_schema_field(RecipientSerializer)
     def get_refund_recipient(self, obj: Importer) -> dict[str, Any]:
-        return RecipientSerializer(_recipient(obj, _get(obj, "ach_enrollment"), _get(obj, "notify_party"))).data
+        return RecipientSerializer(_recipient(obj, _get(obj, "ach_enrollment"), _get(obj, "notify_party"), self._facts(obj))).data
 
     def get_open_rejections(self, obj: Importer) -> int:
         return sum(1 for r in obj.ach_rejections.all() if r.resolved_on is None)
@@ -109,6 +121,15 @@ class AchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         if getattr(self, "swagger_fake_view", False):
             return Importer.objects.none()
         return ach_importers(self.request.organization).prefetch_related("ach_rejections").order_by("name", "pk")  # type: ignore[attr-defined]
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The special-case facts (ACE account state, country) of the whole page in a fixed number of queries.
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        items = list(page if page is not None else queryset)
+        context = {**self.get_serializer_context(), "facts": account_facts([i.pk for i in items])}
+        data = self.get_serializer_class()(items, many=True, context=context).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
 
 class AchRejectionSerializer(serializers.ModelSerializer):

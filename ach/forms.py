@@ -6,6 +6,7 @@ from django import forms
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.irnumber import VALID_FORMATS_MESSAGE, InvalidIRNumber, canonical_ir_number
+from accounts.models import ReadinessState
 from accounts.services import ServiceError
 from ach.aba import InvalidRoutingNumber, parse_routing_number
 from ach.models import AchEnrollment
@@ -87,8 +88,10 @@ class ConfirmActiveForm(forms.Form):
 
 class SpecialCasesForm(forms.Form):
     foreign_no_us_bank = forms.BooleanField(label="Foreign importer without a U.S. bank account", required=False)
-    ace_account_inactive = forms.BooleanField(label="ACE account inactive (dormant)", required=False)
-    ace_account_voided = forms.BooleanField(label="ACE account voided", required=False)
+    ace_account = forms.ChoiceField(
+        label="ACE Portal account", choices=ReadinessState.AceAccount.choices, initial=ReadinessState.AceAccount.NONE,
+        help_text="The same state as on the readiness checklist: changing it here changes it there.",
+    )
     paper_check_waiver = forms.ChoiceField(label="Paper-check waiver (31 CFR 208.4)", choices=AchEnrollment.Waiver.choices, required=False)
 
 

@@ -50,10 +50,9 @@ class AchEnrollment(models.Model):
     evidence = models.FileField(upload_to="ach-evidence/%Y/", blank=True)
     evidence_name = models.CharField(max_length=200, blank=True)
     rejected_on = models.DateField(null=True, blank=True)
-    # Special cases (seed 004, "Special Cases" table; guidance in ach/data/ach_guidance.json).
+    # Special cases (seed 004, "Special Cases" table; guidance in ach/data/ach_guidance.json). The ACE
+    # account state (inactive, voided) is kept once, on accounts.ReadinessState.ace_account.
     foreign_no_us_bank = models.BooleanField(default=False)
-    ace_account_inactive = models.BooleanField(default=False)
-    ace_account_voided = models.BooleanField(default=False)
     paper_check_waiver = models.CharField(max_length=16, choices=Waiver.choices, blank=True, default="")
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -60,29 +60,82 @@ def importer_ids_with_refund_route(importer_ids: Iterable[int]) -> set[int]:
     return active | via_notify
 
 
-def special_cases_for(enrollment: AchEnrollment | None, notify: NotifyParty | None = None) -> list[dict[str, Any]]:
-    """The seed-004 special cases that apply, each with its guidance and contacts (ach/data/ach_guidance.json)."""
+@dataclass(frozen=True)
+class AccountFacts:
+    """Facts recorded elsewhere that make an importer a special case: the state of its ACE Portal
+    account (the readiness checklist, accounts.ReadinessState, is the one place it is kept) and the
+    country of its address (account application or 5106 record)."""
+
+    ace_account: str = ""
+    country: str = ""
+
+    @property
+    def foreign(self) -> bool:
+        from accounts.countries import is_foreign
+
+        return is_foreign(self.country)
+
+
+def account_facts(importer_ids: Iterable[int]) -> dict[int, AccountFacts]:
+    """AccountFacts per importer id, in three queries whatever the number of importers."""
+    from accounts.models import ReadinessState
+    from accounts.selectors import importer_countries
+
+    ids = list(importer_ids)
+    ace = dict(ReadinessState.objects.filter(importer_id__in=ids).values_list("importer_id", "ace_account"))
+    countries = importer_countries(ids)
+    return {i: AccountFacts(ace_account=ace.get(i, ""), country=countries.get(i, "")) for i in ids}
+
+
+def special_cases_for(
+    enrollment: AchEnrollment | None, notify: NotifyParty | None = None, facts: AccountFacts | None = None
+) -> list[dict[str, Any]]:
+    """The seed-004 special cases that apply, each with its guidance and contacts (ach/data/ach_guidance.json).
+
+    Recognised from the facts on file, not only from what was ticked: the ACE account state recorded on
+    the readiness checklist (inactive, voided), and a non-U.S. country on the importer's application or
+    5106 address while it has no active ACH refund account nor a 4811 notify party that receives."""
+    from accounts.countries import country_name
+    from accounts.models import ReadinessState
+
+    facts = facts or AccountFacts()
+    active = enrollment is not None and enrollment.status == AchEnrollment.Status.ACTIVE
+    routed = active or (notify is not None and notify.receives_refund)
     cases = []
-    if enrollment is not None:
-        for code in SPECIAL_CASE_CODES:
-            value = getattr(enrollment, code)
-            if value:
+    for code in SPECIAL_CASE_CODES:
+        case = None
+        if code == "foreign_no_us_bank":
+            ticked = enrollment is not None and enrollment.foreign_no_us_bank
+            if ticked or (facts.foreign and not routed):
                 case = special_case(code)
-                if code == "paper_check_waiver":
-                    case["state"] = enrollment.get_paper_check_waiver_display()
-                    if value == AchEnrollment.Waiver.GRANTED:
-                        case["guidance"] = case["granted_guidance"]
-                        case["contact_details"] = [contact(c) for c in case["granted_contacts"]]
-                cases.append(case)
+                if facts.foreign:
+                    case["recognised_from"] = (f"The importer's address on file is in {country_name(facts.country)} "
+                                               f"({facts.country}).")
+        elif code == "ace_account_inactive" and facts.ace_account == ReadinessState.AceAccount.INACTIVE:
+            case = special_case(code)
+            case["recognised_from"] = "The ACE Portal account is recorded as inactive (dormant)."
+        elif code == "ace_account_voided" and facts.ace_account == ReadinessState.AceAccount.VOIDED:
+            case = special_case(code)
+            case["recognised_from"] = "The ACE Portal account is recorded as voided."
+        elif code == "paper_check_waiver" and enrollment is not None and enrollment.paper_check_waiver:
+            case = special_case(code)
+            case["state"] = enrollment.get_paper_check_waiver_display()
+            if enrollment.paper_check_waiver == AchEnrollment.Waiver.GRANTED:
+                case["guidance"] = case["granted_guidance"]
+                case["contact_details"] = [contact(c) for c in case["granted_contacts"]]
+        if case is not None:
+            cases.append(case)
     if notify is not None and (notify.on_ace_profile or notify.in_box_28) and not notify.ach_enrolled:
         cases.append(special_case("notify_party_not_enrolled"))
     return cases
 
 
-def _recipient(importer: Importer, enrollment: AchEnrollment | None, notify: NotifyParty | None) -> RefundRecipient:
+def _recipient(
+    importer: Importer, enrollment: AchEnrollment | None, notify: NotifyParty | None, facts: AccountFacts | None = None
+) -> RefundRecipient:
     active = enrollment is not None and enrollment.status == AchEnrollment.Status.ACTIVE
     status = enrollment.status if enrollment is not None else AchEnrollment.Status.NOT_STARTED
-    cases = special_cases_for(enrollment, notify)
+    cases = special_cases_for(enrollment, notify, facts)
     warnings: list[str] = []
     if notify is not None and notify.receives_refund:
         return RefundRecipient("notify_party", notify.name, active, True, warnings, "ok", cases)
@@ -111,7 +164,7 @@ def _recipient(importer: Importer, enrollment: AchEnrollment | None, notify: Not
 def refund_recipient(importer: Importer) -> RefundRecipient:
     enrollment = AchEnrollment.objects.filter(importer=importer).first()
     notify = NotifyParty.objects.filter(importer=importer).first()
-    return _recipient(importer, enrollment, notify)
+    return _recipient(importer, enrollment, notify, account_facts([importer.pk])[importer.pk])
 
 
 # ---------------------------------------------------------------- scoped reads for pages and API
@@ -177,13 +230,15 @@ def ach_overview(organization: Organization | None) -> list[OverviewRow]:
         for row in AchRejection.objects.filter(importer_id__in=ids, resolved_on__isnull=True)
         .values("importer_id").annotate(n=Count("pk"), total=Sum("amount"))
     }
+    facts = account_facts(ids)
     rows = []
     for imp in importers:
         enrollment = getattr(imp, "ach_enrollment", None) if _has(imp, "ach_enrollment") else None
         notify = getattr(imp, "notify_party", None) if _has(imp, "notify_party") else None
         total, n = duty.get(imp.pk, (Decimal("0.00"), 0))
         open_n, open_amount = rejected.get(imp.pk, (0, Decimal("0.00")))
-        rows.append(OverviewRow(imp, enrollment, notify, _recipient(imp, enrollment, notify), total, n, open_n, open_amount))
+        rows.append(OverviewRow(imp, enrollment, notify, _recipient(imp, enrollment, notify, facts[imp.pk]), total, n, open_n,
+                                open_amount))
     rows.sort(key=lambda r: (-r.at_risk, -r.rejected_amount, r.has_route, -r.cape_duty, r.importer.name.lower(), r.importer.pk))
     return rows
 

@@ -221,24 +221,30 @@ def special_cases_save(
     *,
     importer: Importer,
     foreign_no_us_bank: bool,
-    ace_account_inactive: bool,
-    ace_account_voided: bool,
+    ace_account: str,
     paper_check_waiver: str,
     organization: Organization | None = None,
     user: Any = None,
 ) -> AchEnrollment:
+    """The special cases a person records on the ACH page. The ACE account state is written to the
+    readiness checklist (accounts.ReadinessState), its one source of truth, so both pages agree."""
+    from accounts.models import ReadinessState
+    from accounts.readiness import readiness_state_update
+
     if paper_check_waiver not in AchEnrollment.Waiver.values:
         raise ServiceError("Choose the paper-check waiver status from the list.", field="paper_check_waiver")
+    if ace_account not in ReadinessState.AceAccount.values:
+        raise ServiceError("Choose the ACE Portal account state from the list.", field="ace_account")
+    org = _org(importer, organization)
     enrollment = _enrollment(importer)
     enrollment.foreign_no_us_bank = foreign_no_us_bank
-    enrollment.ace_account_inactive = ace_account_inactive
-    enrollment.ace_account_voided = ace_account_voided
     enrollment.paper_check_waiver = paper_check_waiver
     enrollment.updated_at = timezone.now()
     enrollment.save()
-    audit(action="ach.special_cases", user=user, organization=_org(importer, organization), obj=enrollment,
-          importer=importer.pk, foreign_no_us_bank=foreign_no_us_bank, ace_account_inactive=ace_account_inactive,
-          ace_account_voided=ace_account_voided, paper_check_waiver=paper_check_waiver or "none")
+    readiness_state_update(importer=importer, organization=org, user=user, ace_account=ace_account)  # audited there
+    audit(action="ach.special_cases", user=user, organization=org, obj=enrollment,
+          importer=importer.pk, foreign_no_us_bank=foreign_no_us_bank, ace_account=ace_account,
+          paper_check_waiver=paper_check_waiver or "none")
     return enrollment
 
 

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from accounts.models import Importer
+from accounts.models import Importer, ReadinessState
 from accounts.permissions import editor_for_post, editor_required, member_required
 from accounts.services import ServiceError
 from ach import services
@@ -31,9 +31,9 @@ from ach.forms import (
     SupportEmailedForm,
 )
 from ach.guidance import guidance
-from cape.exports import neutralise
 from ach.models import AchEnrollment, AchRejection
 from ach.selectors import (
+    account_facts,
     ach_importers,
     ach_overview,
     enrollment_for,
@@ -41,6 +41,7 @@ from ach.selectors import (
     rejections_for,
     rejections_visible_to,
 )
+from cape.exports import neutralise
 
 SENSITIVE = ("account_number", "account_number_confirm")
 
@@ -91,6 +92,7 @@ def _detail(request: HttpRequest, importer: Importer, status: int = 200, **forms
     enrollment = enrollment_for(importer)
     notify = getattr(importer, "notify_party", None) if hasattr(importer, "notify_party") else None
     rejections = list(rejections_for(importer))
+    facts = account_facts([importer.pk])[importer.pk]
     defaults = {
         "enrollment_form": EnrollmentForm(initial={
             "bank_name": enrollment.bank_name if enrollment else "",
@@ -101,7 +103,11 @@ def _detail(request: HttpRequest, importer: Importer, status: int = 200, **forms
         "entered_form": EnteredForm(initial={"entered_on": enrollment.entered_on if enrollment else None,
                                              "entered_by": enrollment.entered_by if enrollment else ""}),
         "active_form": ConfirmActiveForm(),
-        "special_form": SpecialCasesForm(initial={f: getattr(enrollment, f) for f in SpecialCasesForm.base_fields} if enrollment else None),
+        "special_form": SpecialCasesForm(initial={
+            "foreign_no_us_bank": enrollment.foreign_no_us_bank if enrollment else False,
+            "paper_check_waiver": enrollment.paper_check_waiver if enrollment else "",
+            "ace_account": facts.ace_account or ReadinessState.AceAccount.NONE,
+        }),
         "notify_form": NotifyPartyForm(initial={"name": notify.name, "ir_number": notify.ir_number, "on_ace_profile": notify.on_ace_profile,
                                                 "in_box_28": notify.in_box_28, "ach_enrolled": notify.ach_enrolled} if notify else None),
         "rejection_form": RejectionForm(),
@@ -121,7 +127,9 @@ def _detail(request: HttpRequest, importer: Importer, status: int = 200, **forms
         "support": g["contacts"]["ach_refund_support"],
         "can_edit": request.membership.can_edit,  # type: ignore[attr-defined]
         "resolve_form": ResolveForm(),
-        "suggest_foreign": importer.ir_number.count("-") == 1 and len(importer.ir_number) == 12 and importer.ir_number[6] == "-",
+        # A CBP-assigned number (YYDDPP-NNNNN) is a hint only; a non-U.S. country on file is recognised as a fact.
+        "suggest_foreign": (not facts.foreign and importer.ir_number.count("-") == 1 and len(importer.ir_number) == 12
+                            and importer.ir_number[6] == "-"),
         **defaults,
     }
     return render(request, "ach/importer.html", context, status=status)
@@ -210,8 +218,9 @@ def ach_special_cases(request: HttpRequest, importer_id: int) -> HttpResponse:
     form = SpecialCasesForm(request.POST)
     if form.is_valid():
         try:
-            services.special_cases_save(importer=importer, **{k: form.cleaned_data[k] or ("" if k == "paper_check_waiver" else False)
-                                                              for k in SpecialCasesForm.base_fields}, **_org_kwargs(request))
+            d = form.cleaned_data
+            services.special_cases_save(importer=importer, foreign_no_us_bank=bool(d["foreign_no_us_bank"]), ace_account=d["ace_account"],
+                                        paper_check_waiver=d["paper_check_waiver"] or "", **_org_kwargs(request))
         except ServiceError as exc:
             _form_error(form, exc)
         else:

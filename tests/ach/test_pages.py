@@ -11,7 +11,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from accounts.models import AuditLog
+from accounts.models import AuditLog, ReadinessState
 from ach.models import AchEnrollment, AchRejection, NotifyParty
 from cape.models import Classification
 from tests.ach.factories import AchEnrollmentFactory, NotifyPartyFactory
@@ -125,7 +125,7 @@ def test_the_notify_party_form_validates_the_ir_number_and_states_the_recipient(
 def test_special_cases_show_their_guidance_and_contacts(client, alice, own_importer) -> None:  # type: ignore[no-untyped-def]
     client.force_login(alice)
     r = client.post(reverse("ach_special_cases", args=[own_importer.pk]),
-                    {"ace_account_voided": "on", "foreign_no_us_bank": "on", "paper_check_waiver": "requested"})
+                    {"ace_account": "voided", "foreign_no_us_bank": "on", "paper_check_waiver": "requested"})
     assert r.status_code == 302
     html = client.get(reverse("ach_importer", args=[own_importer.pk])).content.decode()
     for text in ("Voided ACE account", "BONDQUESTIONS@CBP.DHS.GOV", "(317) 614-4880", "Foreign importer without a U.S. bank account",
@@ -155,15 +155,15 @@ def test_a_rejection_recorded_by_hand_lists_the_refund_and_the_steps(client, ali
 def test_a_viewer_reads_but_cannot_change(client, vera, own_importer) -> None:  # type: ignore[no-untyped-def]
     client.force_login(vera)
     assert client.get(reverse("ach_importer", args=[own_importer.pk])).status_code == 200
-    r = client.post(reverse("ach_special_cases", args=[own_importer.pk]), {"ace_account_voided": "on"})
+    r = client.post(reverse("ach_special_cases", args=[own_importer.pk]), {"ace_account": "voided"})
     assert r.status_code == 403
-    assert not AchEnrollment.objects.filter(importer=own_importer, ace_account_voided=True).exists()
+    assert not ReadinessState.objects.filter(importer=own_importer, ace_account="voided").exists()
 
 
 def test_an_outsider_gets_404_for_another_tenants_importer(client, charlie, own_importer) -> None:  # type: ignore[no-untyped-def]
     client.force_login(charlie)
     assert client.get(reverse("ach_importer", args=[own_importer.pk])).status_code == 404
-    assert client.post(reverse("ach_special_cases", args=[own_importer.pk]), {"ace_account_voided": "on"}).status_code == 404
+    assert client.post(reverse("ach_special_cases", args=[own_importer.pk]), {"ace_account": "voided"}).status_code == 404
     assert client.get(f"/api/ach/{own_importer.pk}/").status_code == 404
 
 

@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts.models import ReadinessState
 from ach.models import AchEnrollment
 from ach.selectors import importer_ids_with_refund_route, refund_recipient
+from tests.accounts.factories import ReadinessStateFactory
 from tests.ach.factories import AchEnrollmentFactory, NotifyPartyFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,14 +50,16 @@ def test_an_importer_without_notify_party_and_without_active_ach_is_warned(own_i
 
 
 def test_special_cases_are_recognised_with_guidance_and_contact(own_importer) -> None:  # type: ignore[no-untyped-def]
-    AchEnrollmentFactory(importer=own_importer, foreign_no_us_bank=True, ace_account_inactive=True, ace_account_voided=True,
-                         paper_check_waiver="requested")
+    AchEnrollmentFactory(importer=own_importer, foreign_no_us_bank=True, paper_check_waiver="requested")
     NotifyPartyFactory(importer=own_importer, on_ace_profile=True, in_box_28=True, ach_enrolled=False)
+    ReadinessStateFactory(importer=own_importer, ace_account="inactive")
     cases = {c["code"]: c for c in refund_recipient(own_importer).special_cases}
-    assert set(cases) == {"foreign_no_us_bank", "ace_account_inactive", "ace_account_voided", "paper_check_waiver",
-                          "notify_party_not_enrolled"}
+    assert set(cases) == {"foreign_no_us_bank", "ace_account_inactive", "paper_check_waiver", "notify_party_not_enrolled"}
     assert "customs broker" in cases["foreign_no_us_bank"]["guidance"]
     assert "reactivated" in cases["ace_account_inactive"]["guidance"]
+    ReadinessState.objects.filter(importer=own_importer).update(ace_account="voided")
+    cases = {c["code"]: c for c in refund_recipient(own_importer).special_cases}
+    assert "ace_account_inactive" not in cases
     assert "BONDQUESTIONS@CBP.DHS.GOV" in cases["ace_account_voided"]["contact_details"][0]["emails"]
     assert "(317) 614-4880" in cases["ace_account_voided"]["contact_details"][0]["phones"]
     assert "31 CFR 208.4" in cases["paper_check_waiver"]["title"]
