@@ -82,9 +82,11 @@ def declaration_items(declaration: Declaration) -> QuerySet[DeclarationEntry]:
     return declaration.items.select_related("entry", "entry__importer").order_by("position")
 
 
-def taken_entries(organization: Organization, importer_ids: Iterable[int] | None = None) -> dict[int, tuple[int, str, str]]:
-    """entry id → (declaration id, name, status) for entries on a live declaration of this organisation."""
-    qs = DeclarationEntry.objects.filter(declaration__organization=organization, declaration__status__in=LIVE_STATUSES).exclude(
+def taken_entries(organization: Organization, importer_ids: Iterable[int] | None = None,
+                  statuses: Sequence[str] = LIVE_STATUSES) -> dict[int, tuple[int, str, str]]:
+    """entry id → (declaration id, name, status) for entries on a live declaration of this organisation
+    (``statuses``: which declarations count; by default every live one, drafts included)."""
+    qs = DeclarationEntry.objects.filter(declaration__organization=organization, declaration__status__in=list(statuses)).exclude(
         outcome=O.REJECTED
     )
     if importer_ids is not None:
@@ -93,10 +95,11 @@ def taken_entries(organization: Organization, importer_ids: Iterable[int] | None
             qs.values_list("entry_id", "declaration_id", "declaration__name", "declaration__status").iterator(chunk_size=20000)}
 
 
-def taken_elsewhere(organization: Organization, importer_ids: Iterable[int]) -> dict[str, str]:
+def taken_elsewhere(organization: Organization, importer_ids: Iterable[int],
+                    statuses: Sequence[str] = LIVE_STATUSES) -> dict[str, str]:
     """entry number → a description, for entries another organisation managing the same importer
     (its owner or its broker) already put on a live declaration: CBP would see a duplicate."""
-    qs = (DeclarationEntry.objects.filter(declaration__status__in=LIVE_STATUSES, entry__importer_id__in=list(importer_ids))
+    qs = (DeclarationEntry.objects.filter(declaration__status__in=list(statuses), entry__importer_id__in=list(importer_ids))
           .exclude(declaration__organization=organization).exclude(outcome=O.REJECTED))
     return {n: f"{name} (filed by {org})" for n, name, org in
             qs.values_list("entry__entry_number", "declaration__name", "declaration__organization__name")}
@@ -168,25 +171,33 @@ def _importer_label(importer: Importer | None) -> str:
     return importer.name or importer.ir_display
 
 
-def declaration_build(
+@dataclass
+class DeclarationPlan:
+    """What a build would write: per group (an importer id, or None when mixed) its chunks of at most
+    9,999 (entry id, entry number, IEEPA duty) rows in file order, and the entries left out."""
+
+    chunks: dict[int | None, list[list[tuple[int, str, Decimal]]]] = field(default_factory=dict)
+    importers: dict[int, Importer] = field(default_factory=dict)
+    left_out: list[LeftOut] = field(default_factory=list)
+    considered: int = 0
+
+
+def declaration_plan(
     *,
     organization: Organization,
-    user: Any = None,
     importer_ids: Sequence[int] | None = None,
     entry_ids: Sequence[int] | None = None,
     entry_numbers: Sequence[str] | None = None,
     paths: Sequence[str] | None = None,
     urgent_only: bool = False,
     mixed: bool = False,
-    name: str = "",
-    refiled_from: Declaration | None = None,
-    run_checks: bool = True,
-) -> BuildResult:
-    """Build draft declarations from entries on a CAPE path.
+    taken_statuses: Sequence[str] = LIVE_STATUSES,
+) -> DeclarationPlan:
+    """Select, group and split the entries for declarations without writing anything.
 
     One importer per file unless ``mixed`` (README §6: brokers may mix IORs; most keep one per file);
-    at most 9,999 entries each, most urgent CAPE windows first. Entries already on a live declaration
-    (draft, exported, submitted or accepted, and not rejected there) are left out and listed.
+    at most 9,999 entries each, most urgent CAPE windows first. Entries already on a declaration whose
+    status is in ``taken_statuses`` (and not rejected there) are left out and listed.
     """
     if importer_ids is not None:
         allowed = set(importers_for(organization).filter(pk__in=list(importer_ids)).values_list("pk", flat=True))
@@ -209,35 +220,61 @@ def declaration_build(
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL work_mem TO DEFAULT")  # in case an outer transaction goes on
-    result = BuildResult(considered=len(candidates))
+    plan = DeclarationPlan(considered=len(candidates))
     if entry_numbers is not None:
         found = {c[1] for c in candidates}
         for n in entry_numbers:
             if n not in found:
-                result.left_out.append(LeftOut(0, n, "not an entry of this organisation on a CAPE path today"))
+                plan.left_out.append(LeftOut(0, n, "not an entry of this organisation on a CAPE path today"))
     if not candidates:
-        return result
+        return plan
     importer_set = {c[2] for c in candidates}
-    taken = taken_entries(organization, importer_set)
-    elsewhere = taken_elsewhere(organization, importer_set)
+    taken = taken_entries(organization, importer_set, taken_statuses)
+    elsewhere = taken_elsewhere(organization, importer_set, taken_statuses)
     groups: dict[int | None, list[tuple[int, str, Decimal]]] = defaultdict(list)
     for entry_id, number, importer_id, duty in candidates:
         if entry_id in taken:
             _, dname, dstatus = taken[entry_id]
-            result.left_out.append(LeftOut(entry_id, number, f"already on {S(dstatus).label.lower()} declaration {dname}"))
+            plan.left_out.append(LeftOut(entry_id, number, f"already on {S(dstatus).label.lower()} declaration {dname}"))
         elif number in elsewhere:
-            result.left_out.append(LeftOut(entry_id, number, f"already on declaration {elsewhere[number]}"))
+            plan.left_out.append(LeftOut(entry_id, number, f"already on declaration {elsewhere[number]}"))
         else:
             groups[None if mixed else importer_id].append((entry_id, number, duty))
-    importers = {i.pk: i for i in Importer.objects.filter(pk__in=[k for k in groups if k is not None])}
+    plan.importers = {i.pk: i for i in Importer.objects.filter(pk__in=[k for k in groups if k is not None])}
+    plan.chunks = {key: split_for_declarations(rows) for key, rows in groups.items()}  # type: ignore[arg-type,misc]
+    return plan
+
+
+def declaration_build(
+    *,
+    organization: Organization,
+    user: Any = None,
+    importer_ids: Sequence[int] | None = None,
+    entry_ids: Sequence[int] | None = None,
+    entry_numbers: Sequence[str] | None = None,
+    paths: Sequence[str] | None = None,
+    urgent_only: bool = False,
+    mixed: bool = False,
+    name: str = "",
+    refiled_from: Declaration | None = None,
+    run_checks: bool = True,
+) -> BuildResult:
+    """Build draft declarations from entries on a CAPE path (selection and split: ``declaration_plan``).
+
+    Entries already on a live declaration (draft, exported, submitted or accepted, and not rejected
+    there) are left out and listed.
+    """
+    plan = declaration_plan(organization=organization, importer_ids=importer_ids, entry_ids=entry_ids,
+                            entry_numbers=entry_numbers, paths=paths, urgent_only=urgent_only, mixed=mixed)
+    result = BuildResult(considered=plan.considered, left_out=plan.left_out)
+    if not plan.considered:
+        return result
     stamp = today().isoformat()
     now = timezone.now()
     with transaction.atomic():
-        for key, rows in groups.items():
-            chunks = split_for_declarations(range(len(rows)))  # type: ignore[arg-type]
-            importer = importers.get(key) if key is not None else None
-            for n, chunk in enumerate(chunks, start=1):
-                part = [rows[i] for i in chunk]
+        for key, chunks in plan.chunks.items():
+            importer = plan.importers.get(key) if key is not None else None
+            for n, part in enumerate(chunks, start=1):
                 numbers = [r[1] for r in part]
                 try:
                     data = render_declaration_csv(numbers)

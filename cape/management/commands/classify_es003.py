@@ -3,7 +3,14 @@
 Ingests ES-003 files with the same service as the web upload, classifies exactly the entries found
 in them as of the given date (ruleset 2026.11), writes OUT.json and prints a summary by path.
 Exit status is non-zero only when a file cannot be read at all. Compliance staff script against this
-command: keep its arguments and its JSON shape stable.
+command: keep its arguments and its JSON shape stable (issue 4):
+
+    {"ruleset": ..., "as_of": ..., "entries": [ENTRY, ...], "rejected_rows": [ROW, ...]}
+
+Every ENTRY has exactly ENTRY_KEYS; every ROW exactly ROW_KEYS. A file that cannot be read is one ROW
+with ``row``, ``column`` and ``value`` null. With ``--cape-dir`` the CAPE declaration files are
+selected, split and written by the declarations capability (cape.declarations.declaration_plan,
+cape.csvfile.render_declaration_csv); nothing is stored as a declaration.
 """
 
 from __future__ import annotations
@@ -21,6 +28,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts.models import Organization
 from cape import rules
 
+ENTRY_KEYS = ("entry_number", "importer_number", "path", "reasons", "ieepa_duty", "liquidation_status", "liquidation_date",
+              "projected_liquidation_date", "cape_window_closes", "protest_deadline", "cit_deadline", "estimated_interest")
+ROW_KEYS = ("file", "row", "column", "value", "reason")
+TOP_KEYS = ("ruleset", "as_of", "entries", "rejected_rows")
+LEFT_OUT_SHOWN = 20
+
 
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d is not None else None
@@ -35,6 +48,43 @@ def _as_of(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"--as-of {value!r}: expected a date as YYYY-MM-DD, e.g. 2026-11-22") from None
+
+
+def _unrepairable(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One needs_review entry per entry number that could not be repaired (rules.md R1).
+
+    The upload summary lists such rows with their importer number but only the first 1,000 of a
+    file; the error report lists every rejected row (up to ES003_MAX_ERRORS), so rows past the
+    summary's list still become entries here, with the importer number null (unknown).
+    """
+    from entries.es003 import LABELS
+
+    column = LABELS["entry_number"]
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str | None]] = set()
+    numbers_seen: set[str] = set()
+    listed: set[tuple[Any, Any]] = set()
+    for bad in summary_rows:
+        listed.add((bad.get("file"), bad.get("row")))
+        number, importer = str(bad.get("entry_number", "")), bad.get("importer_number") or None
+        if (number, importer) not in seen:
+            seen.add((number, importer))
+            numbers_seen.add(number)
+            out.append(_review_entry(number, importer))
+    for row in rows:
+        if row.get("column") != column or (row.get("file"), row.get("row")) in listed:
+            continue
+        number = str(row.get("value") or "")
+        if number not in numbers_seen:
+            numbers_seen.add(number)
+            out.append(_review_entry(number, None))
+    return out
+
+
+def _review_entry(number: str, importer: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = dict.fromkeys(ENTRY_KEYS)
+    entry.update(entry_number=number, importer_number=importer, path=rules.Path.NEEDS_REVIEW, reasons=["bad_entry_number"])
+    return entry
 
 
 class Command(BaseCommand):
@@ -62,15 +112,35 @@ class Command(BaseCommand):
             # A broker organisation: ES-003 files from the CLI may hold several importers of record.
             org = organization_create(name=slug, kind=Organization.Kind.BROKER, slug=slug)
 
-        result = ingest_files(organization=org, paths=opts["files"])
-        classify_entries(organization=org, entry_ids=result.entry_ids, as_of=as_of)
+        entry_ids: list[int] = []
+        seen_ids: set[int] = set()
+        rejected: list[dict[str, Any]] = []
+        review: list[dict[str, Any]] = []
+        unreadable: list[str] = []
+        files_read = 0
+        for raw in opts["files"]:
+            # One file at a time, so that a file that cannot be read is reported under its own name.
+            result = ingest_files(organization=org, paths=[raw])
+            for message in result.fatal_errors:
+                unreadable.append(message)
+                rejected.append({"file": Path(raw).name, "row": None, "column": None, "value": None, "reason": message})
+            if result.fatal_errors:
+                continue
+            files_read += 1
+            for pk in result.entry_ids:
+                if pk not in seen_ids:
+                    seen_ids.add(pk)
+                    entry_ids.append(pk)
+            rows = [{k: r.get(k) for k in ROW_KEYS} for r in result.rejected_rows]
+            rejected += rows
+            known = {e["entry_number"] for e in review}
+            review += [e for e in _unrepairable(rows, result.unrepairable_entries) if e["entry_number"] not in known]
 
-        entries = {
-            e.pk: e for e in Entry.objects.filter(organization=org, pk__in=result.entry_ids).select_related("importer")
-        }
-        stored = {c.entry_id: c for c in Classification.objects.filter(entry_id__in=result.entry_ids)}
+        classify_entries(organization=org, entry_ids=entry_ids, as_of=as_of)
+        entries = {e.pk: e for e in Entry.objects.filter(organization=org, pk__in=entry_ids).select_related("importer")}
+        stored = {c.entry_id: c for c in Classification.objects.filter(entry_id__in=entry_ids)}
         out: list[dict[str, Any]] = []
-        for pk in result.entry_ids:
+        for pk in entry_ids:
             e, c = entries.get(pk), stored.get(pk)
             if e is None or c is None:
                 continue
@@ -82,65 +152,49 @@ class Command(BaseCommand):
                 "cape_window_closes": _iso(c.cape_window_closes), "protest_deadline": _iso(c.protest_deadline),
                 "cit_deadline": _iso(c.cit_deadline), "estimated_interest": _money(c.estimated_interest),
             })
-        # Entries whose number could not be repaired (R1): reported, never dropped.
-        seen_bad: set[tuple[str, str]] = set()
-        for bad in result.unrepairable_entries:
-            key = (str(bad.get("entry_number", "")), str(bad.get("importer_number", "")))
-            if key in seen_bad:
-                continue
-            seen_bad.add(key)
-            out.append({
-                "entry_number": key[0], "importer_number": key[1], "path": rules.Path.NEEDS_REVIEW,
-                "reasons": ["bad_entry_number"], "ieepa_duty": None, "liquidation_status": None,
-                "liquidation_date": None, "projected_liquidation_date": None, "cape_window_closes": None,
-                "protest_deadline": None, "cit_deadline": None, "estimated_interest": None,
-                "file": bad.get("file"), "row": bad.get("row"),
-            })
-        rejected = [
-            {k: r.get(k) for k in ("file", "row", "column", "value", "reason")} for r in result.rejected_rows
-        ]
+        out += review  # entries whose number could not be repaired: reported, never dropped (R1)
         document = {"ruleset": rules.RULESET, "as_of": as_of.isoformat(), "entries": out, "rejected_rows": rejected}
-        if result.fatal_errors:
-            document["file_errors"] = list(result.fatal_errors)
         Path(opts["json_out"]).write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
         written: list[str] = []
+        left_out: list[Any] = []
         if opts.get("cape_dir"):
-            written = self._write_cape(Path(opts["cape_dir"]), out)
+            written, left_out = self._write_cape(Path(opts["cape_dir"]), org, entry_ids)
 
-        self._summary(out, rejected, result, opts["json_out"], written, as_of)
-        if result.fatal_errors:
-            for message in result.fatal_errors:
+        self._summary(out, rejected, files_read, opts["json_out"], written, left_out, as_of)
+        if unreadable:
+            for message in unreadable:
                 self.stderr.write(f"error: {message}")
             sys.exit(1)
 
-    def _write_cape(self, directory: Path, out: list[dict[str, Any]]) -> list[str]:
-        from cape.csvfile import render_declaration_csv, split_for_declarations
+    def _write_cape(self, directory: Path, org: Organization, entry_ids: list[int]) -> tuple[list[str], list[Any]]:
+        """The declarations capability's own selection, split and writer: one importer per file, at most
+        9,999 entries each; entries already on a submitted or accepted declaration of the organisation
+        are left out. Nothing is stored: the files are for the user to check and file."""
+        from cape.csvfile import render_declaration_csv
+        from cape.declarations import FILED_STATUSES, declaration_plan
 
+        plan = declaration_plan(organization=org, entry_ids=entry_ids, taken_statuses=FILED_STATUSES)
         directory.mkdir(parents=True, exist_ok=True)
-        by_importer: dict[str, list[str]] = defaultdict(list)
-        for row in out:
-            if row["path"] in rules.CAPE_PATHS:
-                by_importer[row["importer_number"]].append(row["entry_number"])
-        written = []
-        for importer_number in sorted(by_importer):
-            numbers = sorted(set(by_importer[importer_number]))
+        written: list[str] = []
+        for key, chunks in sorted(plan.chunks.items(), key=lambda kv: plan.importers[kv[0]].ir_number if kv[0] else ""):
+            importer_number = plan.importers[key].ir_number if key is not None else "mixed"
             safe = "".join(ch for ch in importer_number if ch.isalnum() or ch == "-")
-            for i, chunk in enumerate(split_for_declarations(numbers, limit=9999), start=1):
+            for i, chunk in enumerate(chunks, start=1):
                 target = directory / f"cape_{safe}_{i:03d}.csv"
-                target.write_bytes(render_declaration_csv(chunk))
+                target.write_bytes(render_declaration_csv([r[1] for r in chunk]))
                 written.append(str(target))
-        return written
+        return written, plan.left_out
 
-    def _summary(self, out: list[dict[str, Any]], rejected: list[dict[str, Any]], result: Any, json_out: str,
-                 written: list[str], as_of: date) -> None:
+    def _summary(self, out: list[dict[str, Any]], rejected: list[dict[str, Any]], files_read: int, json_out: str,
+                 written: list[str], left_out: list[Any], as_of: date) -> None:
         counts: dict[str, int] = defaultdict(int)
         duty: dict[str, Decimal] = defaultdict(Decimal)
         for row in out:
             counts[row["path"]] += 1
             duty[row["path"]] += Decimal(row["ieepa_duty"] or "0")
         w = self.stdout.write
-        w(f"Ruleset {rules.RULESET}, as of {as_of.isoformat()}: {len(out)} entries from {len(result.uploads)} file(s)")
+        w(f"Ruleset {rules.RULESET}, as of {as_of.isoformat()}: {len(out)} entries from {files_read} file(s)")
         w(f"{'path':<14} {'entries':>9} {'IEEPA duty':>16}")
         for p in rules.PATHS:
             if counts.get(p):
@@ -149,8 +203,15 @@ class Command(BaseCommand):
         urgent = sum(1 for r in out if "urgent" in r["reasons"])
         passed = sum(1 for r in out if "deadline_passed" in r["reasons"])
         w(f"Urgent (deadline within 14 days): {urgent}; deadline passed: {passed}")
-        w(f"Rejected rows: {len(rejected)}; entries with unrepairable numbers: "
-          f"{sum(1 for r in out if r['reasons'] == ['bad_entry_number'])}")
+        w(f"Rejected rows: {len(rejected)}; entries with bad entry numbers: "
+          f"{sum(1 for r in out if r['reasons'][:1] == ['bad_entry_number'])}")
         if written:
             w(f"CAPE declaration files: {len(written)} in {Path(written[0]).parent}")
+        if left_out:
+            w(f"Left out of the CAPE files: {len(left_out)} entr{'y' if len(left_out) == 1 else 'ies'} "
+              "already on a submitted or accepted declaration")
+            for item in left_out[:LEFT_OUT_SHOWN]:
+                w(f"  {item.entry_number}: {item.reason}")
+            if len(left_out) > LEFT_OUT_SHOWN:
+                w(f"  … and {len(left_out) - LEFT_OUT_SHOWN} more")
         w(f"Results: {json_out}")
