@@ -309,6 +309,11 @@ RULES_BY_ID = {r.id: r for r in RULES}
 
 # ---------------------------------------------------------------- reasons in plain words
 # code -> (rule id, source, explanation). Dynamic `cape_rejected:<text>` uses the "cape_rejected" entry.
+# Reasons from rules.md "Extra reasons and urgency" are added to whatever path a rule chose; they are
+# no rule of the decision order (cape_rejected is not R3: R3 is an *accepted* declaration), so their
+# rule id is EXTRA and their source names that section and where the fact comes from.
+EXTRA = "extra"
+EXTRA_SOURCE = "rules.md, Extra reasons and urgency"
 REASONS: dict[str, tuple[str, str, str]] = {
     "bad_entry_number": ("R1", RULES_BY_ID["R1"].source,
                          "The entry number is not 11 letters/digits even after undoing Excel damage, or its check "
@@ -359,17 +364,20 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "adcvd_check_instructions": ("R12", RULES_BY_ID["R12"].source,
                                  "Type 03 (AD/CVD): CAPE rejects entries whose Commerce liquidation instructions are "
                                  "out and pending liquidation. Check the instructions before filing."),
-    "cape_rejected": ("R3", "ACE CAPE Claim Details (README §6)",
-                      "CBP rejected this entry on a CAPE declaration with the error shown."),
-    "psc_then_refile": ("R3", "CBP CAPE guidance on INVALID HTS / HTS RELATIONSHIP MISMATCH (README §6)",
-                        "Fix the HTS lines with a post-summary correction first, then put the entry on a new "
-                        "declaration."),
-    "urgent": ("—", "rules.md: urgency",
+    "cape_rejected": (EXTRA, f"{EXTRA_SOURCE} (cape_rejected); CBP's error from the ACE CAPE Claim Details (README §6)",
+                      "CBP rejected this entry on a CAPE declaration with the error shown. The rejection does not "
+                      "decide the path: the entry is back on the path the rules give it today."),
+    "psc_then_refile": (EXTRA, f"{EXTRA_SOURCE} (psc_then_refile); CBP CAPE guidance: INVALID HTS, HTS RELATIONSHIP "
+                               "MISMATCH and HTS RELATIONSHIP/SEQUENCE MISMATCH are fixed by a post-summary correction, "
+                               "which is not possible after CAPE acceptance (README §6)",
+                        "CBP's error is one a post-summary correction fixes: correct the HTS lines in ACE first, "
+                        "then put the entry on a new declaration."),
+    "urgent": (EXTRA, f"{EXTRA_SOURCE} (urgent: 14 days)",
                "The deadline for this path is within 14 days."),
-    "deadline_passed": ("—", "rules.md: urgency",
+    "deadline_passed": (EXTRA, f"{EXTRA_SOURCE} (deadline_passed)",
                         "The deadline for this path is past. The entry is not written off: a person must decide "
                         "what can still be done."),
-    "no_ach_refund": ("—", "31 CFR 208; CBP refunds only by ACH since 2026-02-06 (README §4)",
+    "no_ach_refund": (EXTRA, f"{EXTRA_SOURCE} (no_ach_refund); 31 CFR 208; CBP refunds only by ACH since 2026-02-06 (README §4)",
                       "The importer has no active ACH refund enrollment (nor a 4811 notify party with one): CBP "
                       "cannot pay the refund until one is set up."),
 }

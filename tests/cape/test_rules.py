@@ -311,7 +311,35 @@ def test_every_reason_code_any_rule_emits_is_explained() -> None:
     for rule in rules.RULES:
         for code in rule.reasons:
             assert code in rules.REASONS, code
-            assert rules.REASONS[code][0] in (rule.id, "—", "R6")
+            assert rules.REASONS[code][0] in (rule.id, rules.EXTRA, "R6")
     assert rules.explain("cape_rejected:INVALID HTS")[2].endswith("CBP said: INVALID HTS")
     assert [r.id for r in rules.RULES] == [f"R{i}" for i in range(1, 13)]
     assert all(r.source for r in rules.RULES)
+
+
+@pytest.mark.parametrize("code", ["cape_rejected:INVALID HTS", "cape_rejected", "psc_then_refile"])
+def test_cape_rejection_reasons_are_explained_as_extra_reasons_not_rule_r3(code: str) -> None:
+    rule, source, text = rules.explain(code)
+    assert rule == rules.EXTRA and rule != "R3"
+    assert source.startswith("rules.md, Extra reasons and urgency")
+    assert "README §6" in source and rules.RULES_BY_ID["R3"].source not in source
+
+
+def test_the_cape_rejection_explanations_say_what_happened_and_what_to_do() -> None:
+    rule, source, text = rules.explain("cape_rejected:HTS RELATIONSHIP MISMATCH")
+    assert text == ("CBP rejected this entry on a CAPE declaration with the error shown. The rejection does not decide "
+                    "the path: the entry is back on the path the rules give it today. CBP said: HTS RELATIONSHIP MISMATCH")
+    assert source == ("rules.md, Extra reasons and urgency (cape_rejected); CBP's error from the ACE CAPE Claim Details "
+                      "(README §6)")
+    rule, source, text = rules.explain("psc_then_refile")
+    assert text == ("CBP's error is one a post-summary correction fixes: correct the HTS lines in ACE first, then put "
+                    "the entry on a new declaration.")
+    assert "INVALID HTS, HTS RELATIONSHIP MISMATCH and HTS RELATIONSHIP/SEQUENCE MISMATCH" in source
+    # R3 itself still explains an accepted declaration.
+    assert rules.explain("cape_accepted")[0] == "R3"
+
+
+def test_every_extra_reason_has_the_extra_rule_id() -> None:
+    for code in ("urgent", "deadline_passed", "no_ach_refund", "cape_rejected", "psc_then_refile"):
+        assert rules.explain(code)[0] == rules.EXTRA, code
+        assert rules.explain(code)[1].startswith(rules.EXTRA_SOURCE), code
