@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import logging
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -54,7 +55,13 @@ from entries.models import Entry, TariffLine, Upload
 logger = logging.getLogger(__name__)
 
 ALLOWED_SUFFIXES = {".csv", ".xlsx", ".txt"}
-PROGRESS_EVERY_ROWS = 50_000
+# Progress is written every PROGRESS_EVERY_ROWS rows or PROGRESS_EVERY_SECONDS, whichever comes first,
+# so a weekly file of a few thousand rows moves the bar instead of jumping from 0 to done. The clock is
+# read only every PROGRESS_CHECK_ROWS rows: the per-row cost is one integer comparison.
+PROGRESS_EVERY_ROWS = 5_000
+PROGRESS_EVERY_SECONDS = 0.5
+PROGRESS_CHECK_ROWS = 500
+STAGE_CHUNK_ROWS = 50_000  # lines per staging COPY/executemany batch
 ID_BLOCK = 10_000
 CHANGES_LISTED = 500
 LIQUIDATION_COLUMNS_HELP = (
@@ -212,7 +219,7 @@ class _Stage:
                 _do(c)
 
     # -- loading
-    def load_lines(self, lines: Iterator[tuple[Any, ...]], *, on_chunk: Callable[[], None], chunk: int = PROGRESS_EVERY_ROWS) -> None:
+    def load_lines(self, lines: Iterator[tuple[Any, ...]], *, on_chunk: Callable[[], None], chunk: int = STAGE_CHUNK_ROWS) -> None:
         """Stream line tuples into the staging table, calling on_chunk() between chunks (progress).
 
         The line iterator runs while COPY holds the connection: it must not query the database.
@@ -245,7 +252,7 @@ class _Stage:
             on_chunk()
 
     def load_lines_direct(self, lines: Iterator[tuple[Any, ...]], *, on_chunk: Callable[[], None],
-                          chunk: int = PROGRESS_EVERY_ROWS) -> int:
+                          chunk: int = STAGE_CHUNK_ROWS) -> int:
         """PostgreSQL, inside the merge transaction: lines keyed by a reserved entry id (an int) go
         straight into entries_tariffline; lines keyed by an entry number (entries already stored) are
         staged for the upsert, a chunk at a time. Returns the number of lines written directly."""
@@ -561,14 +568,22 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
     feed = parser.feed
 
     def lines() -> Iterator[tuple[Any, ...]]:
+        check_at, written_at, written_t = PROGRESS_CHECK_ROWS, 0, time.monotonic()
         for row_no, row in source.rows():
             line = feed(row_no, row)
             if line is not None:
                 yield line
+            if row_no >= check_at:  # row_no is the file's row number: monotonic, no counter to keep
+                check_at = row_no + PROGRESS_CHECK_ROWS
+                now = time.monotonic()
+                if row_no - written_at >= PROGRESS_EVERY_ROWS or now - written_t >= PROGRESS_EVERY_SECONDS:
+                    progress()
+                    written_at, written_t = row_no, now
 
     def progress() -> None:
         # Its own short transaction (autocommit) so the upload page can poll it: on SQLite between the
-        # staging transactions, on PostgreSQL through the second connection.
+        # staging statements (the line iterator runs outside them), on PostgreSQL through the second
+        # connection (the main one may be in the middle of a COPY).
         if side is not None:
             side.progress(upload.pk, parser.result.rows_read)
         else:
