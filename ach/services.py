@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -35,6 +36,34 @@ EVIDENCE_TYPES = {b"%PDF-": ("application/pdf", "pdf"), b"\x89PNG\r\n\x1a\n": ("
 
 def _org(importer: Importer, organization: Organization | None) -> Organization | None:
     return organization or importer.owner
+
+
+def _reclassify_on_commit(importer_ids: Iterable[int]) -> None:
+    """Once committed, reclassify what is due in every organisation that holds entries of these importers.
+
+    The `no_ach_refund` reason (shared/domain/rules.md, "Extra reasons") depends on the importer's refund
+    route (its ACH enrollment and 4811 notify party), so any change to either must reach the stored
+    classifications. cape.tasks.classify_organization touches only entries whose result can change,
+    route changes included (cape.classify.due_entry_ids). If the broker cannot be reached the change
+    is logged and the nightly run catches up."""
+    ids = sorted(set(importer_ids))
+    if not ids:
+        return
+
+    def enqueue() -> None:
+        from cape.classify import today_eastern
+        from cape.tasks import classify_organization
+        from entries.models import Entry
+
+        day = today_eastern().isoformat()
+        org_ids = Entry.objects.filter(importer_id__in=ids).order_by().values_list("organization_id", flat=True).distinct()
+        for org_id in sorted(org_ids):
+            try:
+                classify_organization.delay(org_id, day)
+            except OSError:  # broker unreachable (kombu raises OSError subclasses); the nightly run covers it
+                logger.exception("Could not enqueue reclassification of organisation %s after an ACH change", org_id)
+
+    transaction.on_commit(enqueue)
 
 
 def _enrollment(importer: Importer, *, lock: bool = True) -> AchEnrollment:
@@ -133,6 +162,7 @@ def enrollment_details_save(
             status_reset=reset or None,
         )
         logger.info("ACH refund bank details recorded for importer %s (account %s)", importer.pk, enrollment.account_masked)
+        _reclassify_on_commit([importer.pk])
         return enrollment
 
 
@@ -161,6 +191,7 @@ def enrollment_mark_entered(
     audit(action="ach.entered", user=user, organization=_org(importer, organization), obj=enrollment,
           importer=importer.pk, entered_on=entered_on.isoformat(), entered_by=enrollment.entered_by,
           previous_status=previous, rejections_re_enrolled=reopened or None)
+    _reclassify_on_commit([importer.pk])
     return enrollment
 
 
@@ -213,6 +244,7 @@ def enrollment_confirm_active(
     AchRejection.objects.filter(importer=importer, resolved_on__isnull=True, re_enrolled_on__isnull=True).update(re_enrolled_on=seen_on)
     audit(action="ach.confirmed_active", user=user, organization=_org(importer, organization), obj=enrollment,
           importer=importer.pk, seen_on=seen_on.isoformat(), evidence=evidence_kind, previous_status=previous)
+    _reclassify_on_commit([importer.pk])
     return enrollment
 
 
@@ -245,6 +277,7 @@ def special_cases_save(
     audit(action="ach.special_cases", user=user, organization=org, obj=enrollment,
           importer=importer.pk, foreign_no_us_bank=foreign_no_us_bank, ace_account=ace_account,
           paper_check_waiver=paper_check_waiver or "none")
+    _reclassify_on_commit([importer.pk])
     return enrollment
 
 
@@ -277,6 +310,7 @@ def notify_party_save(
     audit(action="ach.notify_party_save", user=user, organization=_org(importer, organization), obj=party,
           importer=importer.pk, name=party.name, ir_number=party.ir_display, on_ace_profile=on_ace_profile,
           in_box_28=in_box_28, ach_enrolled=ach_enrolled, created=created)
+    _reclassify_on_commit([importer.pk])
     return party
 
 
@@ -288,6 +322,7 @@ def notify_party_remove(*, importer: Importer, organization: Organization | None
     audit(action="ach.notify_party_remove", user=user, organization=_org(importer, organization), obj=party,
           importer=importer.pk, name=party.name)
     party.delete()
+    _reclassify_on_commit([importer.pk])
 
 
 def _money(value: Any) -> Decimal | None:
@@ -312,6 +347,7 @@ def rejection_record(
     organization: Organization | None = None,
     rejected_on: date | None = None,
     entry_number: str = "",
+    reclassify: bool = True,
 ) -> AchRejection:
     """Record a refund CBP could not pay by ACH (manual, REV-613 import, or REV-603 "Check/ACH Returned").
 
@@ -319,6 +355,7 @@ def rejection_record(
     refund is listed, and its replacement procedure starts: enroll, email CBP ACH refund support,
     allow 4–6 weeks (seed 004 §2). The same non-blank reference for the same importer is one
     rejection: recording it again returns the existing row (``.created`` is False) and changes nothing.
+    With ``reclassify=False`` the caller reclassifies the importer's entries itself (a batch import).
     """
     if source not in AchRejection.Source.values:
         raise ServiceError(f"Unknown rejection source {source!r}.", field="source")
@@ -364,6 +401,8 @@ def rejection_record(
               importer=importer.pk, source=source, reference=reference or None, amount=str(value) if value is not None else None,
               reason=rejection.reason or None, rejected_on=rejected_on.isoformat(),
               status_from=previous if status_changed else None)
+        if status_changed and reclassify:
+            _reclassify_on_commit([importer.pk])
     rejection.created = True  # type: ignore[attr-defined]
     logger.info("ACH refund rejection recorded for importer %s (%s %s)", importer.pk, source, reference or "-")
     return rejection
@@ -444,11 +483,12 @@ def rev613_import(*, organization: Organization, content: bytes | str, filename:
         reference = row.reference or f"REV613/{row.entry_number or '-'}/{row.amount}/{row.rejected_on or '-'}"
         rejection = rejection_record(importer=importer, amount=row.amount, reason=row.reason, source=AchRejection.Source.REV613,
                                      reference=reference, user=user, organization=organization, rejected_on=row.rejected_on,
-                                     entry_number=row.entry_number)
+                                     entry_number=row.entry_number, reclassify=False)
         if getattr(rejection, "created", True):
             result.created.append(rejection)
         else:
             result.duplicates += 1
+    _reclassify_on_commit(result.importer_ids)
     result.errors.sort(key=lambda e: (e["row"] or 0, e["column"]))
     audit(action="ach.rev613_import", user=user, organization=organization, file=filename[:120], rows_read=result.rows_read,
           created=len(result.created), duplicates=result.duplicates, rows_rejected=len({e["row"] for e in result.errors}))
