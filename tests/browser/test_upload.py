@@ -92,3 +92,23 @@ def test_dropping_two_files_shows_a_live_progress_bar_per_upload(page, alice, tm
     assert page.url.endswith("/entries/uploads/")  # no reload to another page happened
     page.get_by_test_id("upload-row").filter(has_text="week-a.csv").get_by_test_id("upload-row-summary").click()
     page.get_by_test_id("upload-summary").wait_for()
+
+
+def test_a_report_without_liquidation_columns_shows_the_how_to_warning(page, alice, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Tasks run eagerly here: the upload is processed before the page it redirects to is drawn."""
+    path = write_es003(tmp_path / "default-layout.csv", 40, seed=12, layout="standard")
+    login(page, "alice")
+    page.goto(page.base_url + "/entries/uploads/new/")
+    page.get_by_label("ES-003 report files (CSV or XLSX)").set_input_files(str(path))
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url("**/entries/uploads/*/")
+    page.locator('[data-testid="upload-status"]', has_text="Done").wait_for()
+    warning = page.get_by_test_id("liquidation-warning")
+    assert warning.is_visible()
+    assert warning.get_attribute("role") == "alert"
+    text = warning.inner_text()
+    assert text.startswith("Liquidation columns missing:")
+    assert "no Liquidation Status and Liquidation Date column" in text
+    assert "add the Liquidation Status and Liquidation Date objects to the table" in text
+    # above the summary, where it cannot be missed
+    assert warning.bounding_box()["y"] < page.get_by_test_id("upload-summary").bounding_box()["y"]
