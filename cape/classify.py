@@ -109,7 +109,7 @@ _CLS_COLUMNS = (
     "entry_id", "organization_id", "importer_id", "ieepa_duty", "path", "reasons", "reasons_text", "deadline",
     "urgent", "deadline_passed", "projected_liquidation_date", "cape_window_closes", "protest_deadline",
     "protest_deadline_projected", "cit_deadline", "days_since_liquidation", "liquidated", "estimated_interest",
-    "stable_until", "ruleset", "as_of", "computed_at",
+    "interest_uncertain", "interest_note", "stable_until", "ruleset", "as_of", "computed_at",
 )
 _CHANGE_COLUMNS = (
     "entry_id", "organization_id", "old_path", "new_path", "old_reasons", "reasons", "was_liquidated",
@@ -222,13 +222,14 @@ def _classify_chunk(ids: list[int], *, as_of: date, routed_cache: dict[int, bool
             routed=routed_cache[row["importer_id"]],
         )
         r = rules.classify(facts, as_of)
-        interest = None
+        interest, interest_note = None, ""
         if r.path != rules.Path.NOT_ELIGIBLE:
             est = estimate_interest(
                 principal=facts.ieepa_duty, deposit_date=facts.entry_summary_date or facts.entry_date, as_of=as_of,
                 liquidated=r.liquidated, corporate=row["importer__is_corporate"],
             )
-            interest = est.amount if est is not None else None
+            if est is not None:
+                interest, interest_note = est.amount, est.note[:200]
         reasons = list(r.reasons)
         reasons_json = dumps(reasons)
         cls_rows.append((
@@ -236,7 +237,7 @@ def _classify_chunk(ids: list[int], *, as_of: date, routed_cache: dict[int, bool
             reasons_json, _reasons_text(reasons), d(r.deadline), r.urgent, r.deadline_passed,
             d(r.projected_liquidation_date), d(r.cape_window_closes), d(r.protest_deadline),
             r.protest_deadline_projected, d(r.cit_deadline), r.days_since_liquidation, r.liquidated, money(interest),
-            d(r.stable_until), r.ruleset, d(as_of), at,
+            bool(interest_note), interest_note, d(r.stable_until), r.ruleset, d(as_of), at,
         ))
         prev = old.get(row["id"])
         if prev is None or prev["path"] != r.path or list(prev["reasons"]) != reasons:

@@ -9,7 +9,9 @@ soon after acceptance (as_of + 7 days) (CBP CAPE guidance, README §6).
 
 Rates live in ``cape/data/overpayment_rates.csv`` (quarter start, corporate and non-corporate
 percent, source, confidence). Quarters after the last row reuse the last known rate; quarters whose
-rate we could not source are marked ``uncertain`` in the file and make the estimate say so.
+rate we could not source are marked ``uncertain`` (carried forward) in the file. Either makes the
+estimate uncertain: it names those quarters (``InterestEstimate.note``), the Classification stores
+the flag and the note, and the entry page and API show them beside the amount.
 Daily rate = annual rate / days in the year (365 or 366), as the IRS compounds (Rev. Proc. 95-17).
 """
 
@@ -81,10 +83,41 @@ def rate_for(d: date, *, corporate: bool) -> QuarterRate:
     return chosen
 
 
+def quarter_label(d: date) -> str:
+    """``2026-Q3`` for any day of that quarter."""
+    return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
+
+
+def _runs(labels: tuple[str, ...]) -> list[str]:
+    """Consecutive quarters collapsed: ("2026-Q2", "2026-Q3", "2026-Q4") -> ["2026-Q2 to 2026-Q4"]."""
+    def index(label: str) -> int:
+        year, q = label.split("-Q")
+        return int(year) * 4 + int(q) - 1
+
+    runs: list[list[str]] = []
+    for label in labels:
+        if runs and index(label) == index(runs[-1][-1]) + 1:
+            runs[-1].append(label)
+        else:
+            runs.append([label])
+    return [r[0] if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs]
+
+
+def uncertainty_note(quarters: tuple[str, ...]) -> str:
+    """What the estimate says beside its amount when some quarter's rate is carried forward."""
+    if not quarters:
+        return ""
+    parts = _runs(quarters)
+    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    plural = len(quarters) > 1
+    return f"estimate; rate{'s' if plural else ''} for {text} not yet published, carried forward"
+
+
 @lru_cache(maxsize=65536)
-def growth_factor(start: date, end: date, corporate: bool) -> tuple[Decimal, bool]:
-    """(1 + r/N)^days over each quarter between start and end; and whether any rate is uncertain."""
-    uncertain = False
+def growth_factor(start: date, end: date, corporate: bool) -> tuple[Decimal, tuple[str, ...]]:
+    """(1 + r/N)^days over each quarter between start and end; and the quarters (``2026-Q3``) whose
+    rate is not published (marked uncertain in the file, or after its last row), in order."""
+    uncertain: list[str] = []
     with localcontext() as ctx:
         ctx.prec = 34
         factor = Decimal(1)
@@ -95,13 +128,13 @@ def growth_factor(start: date, end: date, corporate: bool) -> tuple[Decimal, boo
             seg_end = min(end, _next_quarter(d))
             rate = rate_for(d, corporate=corporate)
             pct = rate.corporate if corporate else rate.non_corporate
-            if rate.confidence != "published" or d >= _next_quarter(last.start):
-                uncertain = True
+            if (rate.confidence != "published" or d >= _next_quarter(last.start)) and quarter_label(d) not in uncertain:
+                uncertain.append(quarter_label(d))
             year_days = 366 if (d.year % 4 == 0 and (d.year % 100 != 0 or d.year % 400 == 0)) else 365
             days = (seg_end - d).days
             factor *= (1 + pct / 100 / year_days) ** days
             d = seg_end
-        return factor, uncertain
+        return factor, tuple(uncertain)
 
 
 @dataclass(frozen=True)
@@ -110,8 +143,17 @@ class InterestEstimate:
     start: date
     end: date
     corporate: bool
-    uncertain: bool
+    uncertain_quarters: tuple[str, ...] = ()
     label: str = LABEL
+
+    @property
+    def uncertain(self) -> bool:
+        """Some quarter's rate is carried forward, not published: the amount may change."""
+        return bool(self.uncertain_quarters)
+
+    @property
+    def note(self) -> str:
+        return uncertainty_note(self.uncertain_quarters)
 
 
 def estimated_end(*, as_of: date, liquidated: bool) -> date:
@@ -126,7 +168,7 @@ def estimate_interest(
         return None
     end = estimated_end(as_of=as_of, liquidated=liquidated)
     if end <= deposit_date:
-        return InterestEstimate(Decimal("0.00"), deposit_date, end, corporate, False)
+        return InterestEstimate(Decimal("0.00"), deposit_date, end, corporate)
     factor, uncertain = growth_factor(deposit_date, end, corporate)
     amount = (principal * (factor - 1)).quantize(CENT, rounding=ROUND_HALF_UP)
     return InterestEstimate(amount, deposit_date, end, corporate, uncertain)

@@ -49,6 +49,10 @@ class Classification(models.Model):
     # Effectively liquidated on as_of (a liquidation date in the future does not count).
     liquidated = models.BooleanField(default=False)
     estimated_interest = models.DecimalField(**MONEY, null=True, blank=True)
+    # The estimate used a quarter whose IRS rate is not published yet (carried forward, cape/interest.py);
+    # the note names the quarters ("estimate; rate for 2026-Q3 not yet published, carried forward").
+    interest_uncertain = models.BooleanField(default=False)
+    interest_note = models.CharField(max_length=200, blank=True, default="")
     # The first as_of on which this result could differ (nightly runs skip entries not yet due).
     stable_until = models.DateField(null=True, blank=True, db_index=True)
     ruleset = models.CharField(max_length=16)

@@ -47,7 +47,8 @@ class ClassificationSerializer(serializers.ModelSerializer):
         fields = [
             "path", "reasons", "reasons_explained", "deadline", "urgent", "deadline_passed",
             "projected_liquidation_date", "cape_window_closes", "protest_deadline", "protest_deadline_projected",
-            "cit_deadline", "days_since_liquidation", "liquidated", "estimated_interest", "stable_until", "ruleset",
+            "cit_deadline", "days_since_liquidation", "liquidated", "estimated_interest", "interest_uncertain", "interest_note",
+            "stable_until", "ruleset",
             "as_of", "computed_at",
         ]
         read_only_fields = fields

@@ -197,3 +197,21 @@ def test_a_broker_cannot_change_an_onboarded_importers_corporate_status(broker_o
         entry_facts_update(entry=e, user=bob, organization=broker_org, importer_is_corporate=False, as_of=AS_OF)
     own_importer.refresh_from_db()
     assert own_importer.is_corporate is True
+
+
+@pytest.mark.django_db
+def test_the_stored_estimate_carries_the_uncertain_flag_and_names_the_carried_forward_quarters(importer_org, own_importer) -> None:
+    late = _entry(importer_org, own_importer)  # deposited 2026-01-28: as of 2026-11-22 runs to 2027-01-06
+    early = _entry(importer_org, own_importer, entry_date=date(2025, 3, 1), entry_summary_date=date(2025, 3, 9),
+                   liquidation_status="liquidated", liquidation_date=date(2025, 5, 10))
+    nothing = _entry(importer_org, own_importer, ieepa_duty=Decimal("0.00"))
+    classify_entries(organization=importer_org, as_of=AS_OF)
+    c = Classification.objects.get(entry=late)
+    assert c.interest_uncertain is True
+    assert c.interest_note == "estimate; rates for 2026-Q2 to 2027-Q1 not yet published, carried forward"
+    classify_entries(organization=importer_org, entry_ids=[early.pk], as_of=date(2025, 5, 20))
+    c = Classification.objects.get(entry=early)
+    assert c.estimated_interest is not None and c.estimated_interest > 0
+    assert (c.interest_uncertain, c.interest_note) == (False, "")  # 2025 quarters are all published
+    n = Classification.objects.get(entry=nothing)
+    assert n.estimated_interest is None and (n.interest_uncertain, n.interest_note) == (False, "")

@@ -200,3 +200,21 @@ def test_the_api_summarises_by_path(client, alice, book) -> None:  # type: ignor
     assert data["ruleset"] == "2026.11"
     assert by_path["cape_phase1"]["count"] == 3 and by_path["cape_phase1"]["ieepa_duty"] == "1775.00"
     assert set(by_path) == {"cape_phase1", "cape_phase2", "protest", "cit", "wait", "filed", "not_eligible", "needs_review"}
+
+
+@pytest.mark.django_db
+@time_machine.travel(NOON_EASTERN, tick=False)
+def test_an_uncertain_interest_estimate_says_so_on_the_page_and_in_the_api(client, alice, book) -> None:  # type: ignore[no-untyped-def]
+    note = "estimate; rates for 2026-Q2 to 2027-Q1 not yet published, carried forward"
+    client.force_login(alice)
+    html = client.get(reverse("entry_detail", args=[book["a"].pk])).content.decode()
+    c = Classification.objects.get(entry=book["a"])
+    shown = f'${c.estimated_interest:,.2f} as of 2026-11-22 <span class="badge warn" data-testid="interest-uncertain">({note})</span>'
+    assert shown in html
+    data = client.get(f"/api/entries/{book['a'].pk}/").json()["classification"]
+    assert data["interest_uncertain"] is True and data["interest_note"] == note
+    assert data["estimated_interest"] == f"{c.estimated_interest:.2f}"
+    # An entry with no estimate shows no note.
+    html = client.get(reverse("entry_detail", args=[book["d"].pk])).content.decode()
+    assert 'data-testid="interest-uncertain"' not in html
+    assert client.get(f"/api/entries/{book['d'].pk}/").json()["classification"]["interest_uncertain"] is False

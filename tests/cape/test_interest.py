@@ -6,7 +6,7 @@ import csv
 from datetime import date
 from decimal import Decimal
 
-from cape.interest import RATES_FILE, estimate_interest, estimated_end, growth_factor, load_rates
+from cape.interest import RATES_FILE, estimate_interest, estimated_end, growth_factor, load_rates, uncertainty_note
 
 
 def test_the_rates_file_is_dated_sourced_and_labelled() -> None:
@@ -48,6 +48,48 @@ def test_quarters_without_a_sourced_rate_make_the_estimate_uncertain() -> None:
     est = estimate_interest(principal=Decimal("100"), deposit_date=date(2026, 1, 28), as_of=date(2026, 11, 22),
                             liquidated=False, corporate=True)
     assert est is not None and est.uncertain and est.amount > 0
+    assert est.uncertain_quarters == ("2026-Q2", "2026-Q3", "2026-Q4", "2027-Q1")
+    assert est.note == "estimate; rates for 2026-Q2 to 2027-Q1 not yet published, carried forward"
+
+
+def test_an_estimate_inside_one_carried_forward_quarter_names_it() -> None:
+    est = estimate_interest(principal=Decimal("1000"), deposit_date=date(2026, 7, 2), as_of=date(2026, 8, 1),
+                            liquidated=True, corporate=False)
+    assert est is not None and est.uncertain_quarters == ("2026-Q3",)
+    assert est.note == "estimate; rate for 2026-Q3 not yet published, carried forward"
+
+
+def test_an_estimate_over_published_quarters_only_is_not_uncertain() -> None:
+    est = estimate_interest(principal=Decimal("1000"), deposit_date=date(2025, 2, 1), as_of=date(2025, 6, 1),
+                            liquidated=True, corporate=True)
+    assert est is not None and not est.uncertain and est.uncertain_quarters == () and est.note == ""
+
+
+def test_quarters_after_the_last_row_are_carried_forward_too() -> None:
+    last = load_rates()[-1].start
+    assert last == date(2027, 1, 1)
+    est = estimate_interest(principal=Decimal("1000"), deposit_date=date(2027, 3, 1), as_of=date(2027, 7, 20),
+                            liquidated=True, corporate=True)
+    assert est is not None and est.uncertain_quarters == ("2027-Q1", "2027-Q2", "2027-Q3")
+    assert est.note == "estimate; rates for 2027-Q1 to 2027-Q3 not yet published, carried forward"
+
+
+def test_the_note_lists_quarters_that_are_not_consecutive() -> None:
+    assert uncertainty_note(()) == ""
+    assert uncertainty_note(("2026-Q2", "2026-Q4")) == "estimate; rates for 2026-Q2 and 2026-Q4 not yet published, carried forward"
+    assert uncertainty_note(("2026-Q1", "2026-Q2", "2026-Q4", "2027-Q2")) == (
+        "estimate; rates for 2026-Q1 to 2026-Q2, 2026-Q4 and 2027-Q2 not yet published, carried forward")
+
+
+def test_every_quarter_is_either_sourced_from_the_irs_or_marked_carried_forward() -> None:
+    for r in load_rates():
+        if r.confidence == "published":
+            assert "IRS" in r.source and ("Rev. Rul." in r.source or "IR-" in r.source), r
+        else:
+            assert r.confidence == "uncertain" and r.source.startswith("carried forward from"), r
+    q = {r.start: r for r in load_rates()}
+    for start in (date(2026, 4, 1), date(2026, 7, 1), date(2026, 10, 1), date(2027, 1, 1)):
+        assert q[start].confidence == "uncertain"
 
 
 def test_no_date_or_no_duty_means_no_estimate() -> None:
