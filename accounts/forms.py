@@ -14,3 +14,14 @@ class ImporterForm(forms.Form):
             return canonical_ir_number(self.cleaned_data["ir_number"])
         except InvalidIRNumber as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class MembershipSettingsForm(forms.Form):
+    """One's own settings in one organisation (prefixed by the membership, so each checkbox has its own label)."""
+
+    email_digest = forms.BooleanField(
+        label="Daily deadline digest",
+        required=False,
+        help_text="An email each morning with CAPE windows closing within 14 days, protest deadlines within 30 days "
+        "and entries that moved since yesterday.",
+    )

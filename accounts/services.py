@@ -68,6 +68,20 @@ def membership_set(*, organization: Organization, user: Any, role: str, actor: A
 
 
 @transaction.atomic
+def membership_digest_set(*, membership: Membership, email_digest: bool, user: Any) -> Membership:
+    """A member's own choice to receive (or not) the daily deadline digest of that organisation.
+    It is personal, like one's API token: any role may change it for itself, never for another."""
+    if membership.user_id != getattr(user, "pk", None):
+        raise ServiceError("You can change only your own settings.")
+    if membership.email_digest != email_digest:
+        membership.email_digest = email_digest
+        membership.save(update_fields=["email_digest"])
+        audit(action="membership.email_digest", user=user, organization=membership.organization, obj=membership,
+              email_digest=email_digest)
+    return membership
+
+
+@transaction.atomic
 def importer_create(*, organization: Organization, ir_number: str, name: str = "", user: Any = None) -> Importer:
     """A broker creates a (pending) importer record for a client; an importer organisation, its own.
 

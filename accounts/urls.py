@@ -14,4 +14,5 @@ urlpatterns = [
     path("importers/<int:pk>/", views.importer_detail, name="importer_detail"),
     path("grants/<int:pk>/revoke/", views.grant_revoke_view, name="grant_revoke"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("settings/", views.my_settings, name="my_settings"),
 ]

@@ -8,12 +8,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.forms import ImporterForm
+from accounts.forms import ImporterForm, MembershipSettingsForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
 from accounts.permissions import editor_required, member_required
 from accounts.selectors import audit_log_for, grants_for_owner, importers_for, memberships_for
-from accounts.services import ServiceError, grant_revoke, importer_create
+from accounts.services import ServiceError, grant_revoke, importer_create, membership_digest_set
 
 
 @member_required
@@ -92,3 +92,21 @@ def grant_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(audit_log_for(request.organization), 100).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
     return render(request, "accounts/audit_log.html", {"page": page})
+
+
+@login_required
+def my_settings(request: HttpRequest) -> HttpResponse:
+    """The user's own settings, per organisation they belong to: the daily deadline digest on or off.
+    Another user's membership is a 404 (the list is the user's own memberships)."""
+    memberships = list(memberships_for(request.user))
+    if request.method == "POST":
+        raw = request.POST.get("membership", "")
+        membership = get_object_or_404(memberships_for(request.user), pk=int(raw) if raw.isdigit() else 0)
+        form = MembershipSettingsForm(request.POST, prefix=f"m{membership.pk}")
+        if form.is_valid():
+            membership_digest_set(membership=membership, email_digest=form.cleaned_data["email_digest"], user=request.user)
+            state = "on" if form.cleaned_data["email_digest"] else "off"
+            messages.success(request, f"Daily deadline digest for {membership.organization.name}: {state}.")
+            return redirect("my_settings")
+    rows = [(m, MembershipSettingsForm(initial={"email_digest": m.email_digest}, prefix=f"m{m.pk}")) for m in memberships]
+    return render(request, "accounts/my_settings.html", {"rows": rows})
