@@ -58,6 +58,41 @@ def refund_events_for(organization: Organization, importer: Importer | None = No
     return qs.select_related("entry", "declaration", "importer")
 
 
+@dataclass
+class EntryRefunds:
+    """One entry's money after CAPE: the accepted declaration it is on (if any), the dates that
+    follow from its acceptance (README §6), and what the REV-603 / REV-615 imports recorded for it."""
+
+    declaration: Declaration | None
+    expected: ExpectedDates | None
+    events: list[RefundEvent]
+
+    @property
+    def received(self) -> Decimal:
+        return sum((e.amount or ZERO for e in self.events if e.kind == K.TREASURY_ISSUED), ZERO)
+
+
+def entry_refunds(organization: Organization, entry: Entry) -> EntryRefunds:
+    """Read the refund side of one entry of ``organization`` (the caller has already scoped the entry).
+
+    "On an accepted declaration" as rules.md R3 reads it: a declaration accepted with or without
+    errors that did not reject this entry; the most recently accepted one when there are several."""
+    item = (
+        DeclarationEntry.objects.filter(entry=entry, declaration__organization=organization,
+                                        declaration__status__in=(Declaration.Status.ACCEPTED, Declaration.Status.ACCEPTED_WITH_ERRORS),
+                                        declaration__accepted_on__isnull=False)
+        .exclude(outcome=DeclarationEntry.Outcome.REJECTED)
+        .select_related("declaration")
+        .order_by("-declaration__accepted_on", "-declaration_id")
+        .first()
+    )
+    declaration = item.declaration if item is not None else None
+    events = list(RefundEvent.objects.filter(organization=organization, entry=entry).select_related("declaration")
+                  .order_by("event_date", "created_at", "pk"))
+    return EntryRefunds(declaration=declaration, expected=expected_dates(declaration.accepted_on) if declaration else None,
+                        events=events)
+
+
 # ----------------------------------------------------------------------------- import
 @dataclass
 class RefundImportResult:

@@ -99,12 +99,53 @@ class EntryListItemSerializer(EntrySummarySerializer):
         return ClassificationSerializer(c).data if c is not None else None
 
 
+class RefundEventSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    kind_label = serializers.CharField(source="get_kind_display")
+    event_date = serializers.DateField(allow_null=True)
+    amount = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    principal = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    interest = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    source = serializers.CharField()
+    reference = serializers.CharField()
+    declaration_id = serializers.IntegerField(allow_null=True)
+
+
+class EntryRefundsSerializer(serializers.Serializer):
+    """After CAPE acceptance (README §6): expected liquidation = acceptance + 45 days; refund expected
+    60–90 days after acceptance; and the REV-603 / REV-615 events recorded for the entry."""
+
+    declaration_id = serializers.IntegerField(allow_null=True)
+    declaration_name = serializers.CharField(allow_null=True)
+    claim_number = serializers.CharField(allow_null=True)
+    accepted_on = serializers.DateField(allow_null=True)
+    expected_liquidation = serializers.DateField(allow_null=True)
+    refund_window_from = serializers.DateField(allow_null=True)
+    refund_window_to = serializers.DateField(allow_null=True)
+    events = RefundEventSerializer(many=True)
+
+
 class EntryDetailSerializer(EntryListItemSerializer):
     lines = TariffLineSerializer(many=True, read_only=True)
+    refunds = serializers.SerializerMethodField()
 
     class Meta(EntryListItemSerializer.Meta):
-        fields = EntryListItemSerializer.Meta.fields + ["port_code", "filer_code", "filer_name", "protest_number", "lines"]
+        fields = EntryListItemSerializer.Meta.fields + ["port_code", "filer_code", "filer_name", "protest_number", "lines",
+                                                        "refunds"]
         read_only_fields = fields
+
+    @extend_schema_field(EntryRefundsSerializer)
+    def get_refunds(self, obj: Entry) -> dict[str, Any]:
+        from cape.refunds import entry_refunds
+
+        r = entry_refunds(self.context["request"].organization, obj)
+        d, exp = r.declaration, r.expected
+        return EntryRefundsSerializer({
+            "declaration_id": d.pk if d else None, "declaration_name": d.name if d else None,
+            "claim_number": (d.claim_number or None) if d else None, "accepted_on": d.accepted_on if d else None,
+            "expected_liquidation": exp.liquidation if exp else None, "refund_window_from": exp.refund_from if exp else None,
+            "refund_window_to": exp.refund_to if exp else None, "events": r.events,
+        }).data
 
 
 @extend_schema_serializer(many=False)  # a keyset page object, not a list

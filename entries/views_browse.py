@@ -17,6 +17,7 @@ from accounts.services import ServiceError
 from cape import rules
 from cape.classify import entry_facts_update, today_eastern
 from cape.interest import LABEL as INTEREST_LABEL
+from cape.refunds import entry_refunds
 from cape.selectors import (
     SORTS,
     EntryFilters,
@@ -138,5 +139,6 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "path_label": rules.path_label(classification.path) if classification else "",
         "interest_label": INTEREST_LABEL,
         "today": today_eastern(),
+        "refunds": entry_refunds(org, entry),
     }
     return render(request, "entries/browse_detail.html", context)

@@ -218,3 +218,71 @@ def test_an_uncertain_interest_estimate_says_so_on_the_page_and_in_the_api(clien
     html = client.get(reverse("entry_detail", args=[book["d"].pk])).content.decode()
     assert 'data-testid="interest-uncertain"' not in html
     assert client.get(f"/api/entries/{book['d'].pk}/").json()["classification"]["interest_uncertain"] is False
+
+
+# ---------------------------------------------------------------- following the money, per entry
+def _accepted_with_refunds(org, importer, user):  # type: ignore[no-untyped-def]
+    from ach.models import AchEnrollment
+    from cape.declarations import declaration_build, declaration_export, declaration_import_claim_details
+    from cape.refunds import refund_report_import
+    from tests.cape.factories import eligible_entry
+
+    AchEnrollment.objects.create(importer=importer, status=AchEnrollment.Status.ACTIVE)
+    a, b = eligible_entry(importer), eligible_entry(importer)
+    d = declaration_build(organization=org, user=user).declarations[0]
+    declaration_export(declaration=d, user=user)
+    claims = (f'ENTRY_NUMBER,CLAIM_NUMBER,STATUS,ERROR_DESCRIPTION\n="{a.entry_number}",="100000241223",Entry Summary Updated,\n'
+              f'="{b.entry_number}",="100000241223",Failed,INVALID HTS\n')
+    declaration_import_claim_details(declaration=d, data=claims.encode(), accepted_on=date(2026, 5, 1), user=user)
+    head = "Importer Number,Entry Number,Secondary Status,Secondary Status Date,Principal Amount,Interest Amount,Refund Amount,Refund Number"
+    rev603 = "\r\n".join([
+        head,
+        f'="93-417726100",="{a.entry_number}",Sent to Treasury,06/20/2026,"$1,200.00",$30.00,"$1,230.00",R-1',
+        f'="93-417726100",="{a.entry_number}",Treasury Issued,07/01/2026,"$1,200.00",$30.00,"$1,230.00",R-1',
+    ]) + "\r\n"
+    refund_report_import(organization=org, data=rev603.encode(), report="rev603", filename="rev603.csv", user=user)
+    rev615 = ("Entry Number,Claim Number,Refund Status,Refund Status Date,Refund Principal Amount,Refund Interest Amount\r\n"
+              f'="{a.entry_number}",="100000241223",Treasury Issued,07/02/2026,$600.00,$12.00\r\n')
+    refund_report_import(organization=org, data=rev615.encode(), report="rev615", filename="rev615.csv", user=user)
+    return d, a, b
+
+
+@pytest.mark.django_db
+def test_the_detail_page_shows_expected_dates_and_refund_events_of_an_accepted_entry(client, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    d, a, b = _accepted_with_refunds(importer_org, own_importer, alice)
+    client.force_login(alice)
+    html = client.get(reverse("entry_detail", args=[a.pk])).content.decode()
+    assert f'href="{reverse("cape_declaration", args=[d.pk])}"' in html and "100000241223" in html
+    assert '<dd data-testid="expected-liquidation">2026-06-15 ' in html  # acceptance 2026-05-01 + 45 days
+    assert '<dd data-testid="refund-window">2026-06-30 – 2026-07-30 ' in html  # + 60 to + 90 days
+    rows = html.split('data-testid="refund-events"')[1].split("</table>")[0].split("<tr>")[2:]
+    assert len(rows) == 3
+    assert "2026-06-20" in rows[0] and "Sent to Treasury" in rows[0] and "$1,230.00" in rows[0] and "REV603" in rows[0]
+    assert "2026-07-01" in rows[1] and "Treasury issued" in rows[1] and "$1,200.00" in rows[1] and "$30.00" in rows[1]
+    assert "2026-07-02" in rows[2] and "$612.00" in rows[2] and "$600.00" in rows[2] and "$12.00" in rows[2] and "REV615" in rows[2]
+    # The entry CBP rejected on the same declaration is not "on an accepted declaration".
+    html = client.get(reverse("entry_detail", args=[b.pk])).content.decode()
+    assert "Not on an accepted CAPE declaration." in html and 'data-testid="expected-liquidation"' not in html
+    assert 'data-testid="refund-events"' not in html
+
+
+@pytest.mark.django_db
+def test_the_api_gives_the_expected_dates_and_refund_events_of_an_entry(client, alice, charlie, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    d, a, b = _accepted_with_refunds(importer_org, own_importer, alice)
+    client.force_login(alice)
+    refunds = client.get(f"/api/entries/{a.pk}/").json()["refunds"]
+    assert {k: v for k, v in refunds.items() if k != "events"} == {
+        "declaration_id": d.pk, "declaration_name": d.name, "claim_number": "100000241223", "accepted_on": "2026-05-01",
+        "expected_liquidation": "2026-06-15", "refund_window_from": "2026-06-30", "refund_window_to": "2026-07-30"}
+    assert [(e["kind"], e["event_date"], e["amount"], e["principal"], e["interest"], e["source"]) for e in refunds["events"]] == [
+        ("sent_to_treasury", "2026-06-20", "1230.00", "1200.00", "30.00", "rev603"),
+        ("treasury_issued", "2026-07-01", "1230.00", "1200.00", "30.00", "rev603"),
+        ("treasury_issued", "2026-07-02", "612.00", "600.00", "12.00", "rev615"),
+    ]
+    assert refunds["events"][0]["kind_label"] == "Sent to Treasury" and refunds["events"][0]["declaration_id"] == d.pk
+    none = client.get(f"/api/entries/{b.pk}/").json()["refunds"]
+    assert none == {"declaration_id": None, "declaration_name": None, "claim_number": None, "accepted_on": None,
+                    "expected_liquidation": None, "refund_window_from": None, "refund_window_to": None, "events": []}
+    client.force_login(charlie)
+    assert client.get(f"/api/entries/{a.pk}/").status_code == 404
+    assert client.get(reverse("entry_detail", args=[a.pk])).status_code == 404
