@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +16,13 @@ from rest_framework.routers import SimpleRouter
 from accounts.services import ServiceError
 from entries.models import Upload
 from entries.services import upload_create
-from entries.views_upload import uploads_for
+from entries.views_upload import upload_request_too_large, uploads_for
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request is larger than the upload size limit."
+    default_code = "request_too_large"
 
 
 class UploadSerializer(serializers.ModelSerializer):
@@ -53,6 +59,15 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = UploadSerializer
     parser_classes = [MultiPartParser, FormParser]
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Before authentication: session authentication's CSRF check reads a multipart body, and an
+        # oversized one must be refused before any of it is read.
+        if request.method == "POST":
+            too_large = upload_request_too_large(request)
+            if too_large:
+                raise RequestTooLarge(too_large)
+        super().initial(request, *args, **kwargs)
+
     def get_queryset(self) -> QuerySet[Upload]:
         if getattr(self, "swagger_fake_view", False):
             return Upload.objects.none()
@@ -65,7 +80,11 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return UploadCreateSerializer
         return UploadSerializer
 
-    @extend_schema(request={"multipart/form-data": UploadCreateSerializer}, responses={201: UploadSerializer(many=True)})
+    @extend_schema(request={"multipart/form-data": UploadCreateSerializer}, responses={
+        201: UploadSerializer(many=True),
+        413: OpenApiResponse(description="The request declares more than MAX_UPLOAD_SIZE (plus multipart framing); "
+                                         "nothing was read or stored."),
+    })
     def create(self, request: Request) -> Response:
         data = request.data
         files = data.getlist("files") if hasattr(data, "getlist") else []

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts.models import Organization
 from accounts.permissions import editor_required, member_required
@@ -24,6 +27,26 @@ def uploads_for(organization: Organization | None) -> QuerySet[Upload]:
     if organization is None:
         return Upload.objects.none()
     return Upload.objects.filter(organization=organization).select_related("uploaded_by")
+
+
+# What a multipart body carries besides the files: boundaries, part headers, the CSRF token.
+REQUEST_FRAMING_ALLOWANCE = 64 * 1024
+
+
+def upload_request_too_large(request: HttpRequest) -> str:
+    """Why a request's body is refused (it declares more than MAX_UPLOAD_SIZE plus the multipart
+    framing), or "". Decided from CONTENT_LENGTH alone, before a byte of the body is read or spooled
+    to disk; each file is checked again against MAX_UPLOAD_SIZE by upload_create."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return ""  # Django reads no body for an unreadable length either
+    max_size = int(getattr(settings, "MAX_UPLOAD_SIZE", 200 * 1024 * 1024))
+    if length <= max_size + REQUEST_FRAMING_ALLOWANCE:
+        return ""
+    size, limit = (str(filesizeformat(n)).replace("\xa0", " ") for n in (length, max_size))
+    return (f"This upload is {size}; the most accepted at once is {limit}. Upload the files in several goes, "
+            "or split the report by date range in ACE Reports.")
 
 
 def _create_all(request: HttpRequest, form: UploadForm) -> list[Upload]:
@@ -42,8 +65,21 @@ def upload_list(request: HttpRequest) -> HttpResponse:
     return render(request, "entries/upload_list.html", {"page": page, "form": UploadForm()})
 
 
+@csrf_exempt  # checked by _upload_new, after the size: the CSRF check reads a form post's body for its token
 @editor_required
 def upload_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        too_large = upload_request_too_large(request)
+        if too_large:
+            form = UploadForm()
+            form.cleaned_data = {}  # unbound (the files were never read); add_error expects what clean() sets
+            form.add_error("files", too_large)
+            return render(request, "entries/upload_new.html", {"form": form}, status=413)
+    return _upload_new(request)
+
+
+@csrf_protect
+def _upload_new(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         created = _create_all(request, form)
