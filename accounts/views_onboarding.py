@@ -34,6 +34,7 @@ from accounts.onboarding import (
     application_restart,
     application_save_details,
     application_start,
+    application_start_refused,
     application_submit,
     application_verify,
     form5106_confirm_poc_email,
@@ -136,6 +137,10 @@ def apply_start(request: HttpRequest) -> HttpResponse:
         else:
             request.session[SESSION_APPLICATION] = application.token
             return redirect("onboarding_verify")
+    elif request.method == "POST" and "ir_number" in form.errors:
+        # Refused before the checks ran: still audited and counted toward the per-IP start limit.
+        if limit_message := application_start_refused(requester=request.user, ip=_ip(request)):
+            form.add_error(None, limit_message)
     return render(request, "onboarding/apply_start.html", _ctx(1, form=form, failure=failure))
 
 

@@ -202,6 +202,37 @@ def _send_code(*, application: AccountApplication, ip: str, poc_email: str) -> V
     return row
 
 
+def _start_limit_reached(*, user: Any, ip_key: str) -> str | None:
+    """The checks tell whether an email has a login and whether an IR number and name match a 5106
+    record: limit how often one network may ask (every start counts, refused or not), so that neither
+    can be harvested."""
+    since = timezone.now() - timedelta(minutes=limit("ONBOARDING_CODE_WINDOW_MINUTES"))
+    attempts = AuditLog.objects.filter(
+        action__in=["onboarding.check_failed", "onboarding.application_start"], at__gte=since, detail__ip_key=ip_key
+    ).count()
+    if attempts >= limit("ONBOARDING_STARTS_PER_IP"):
+        audit(action="onboarding.start_limit", user=user, ip_key=ip_key)
+        return "Too many applications were started from your network in the last hour. Try again later."
+    return None
+
+
+def _audit_ir_format(*, user: Any, ip_key: str) -> None:
+    # The rejected value itself is not kept: it may be an SSN typed wrongly.
+    audit(action="onboarding.check_failed", user=user, check="ir_format", ip_key=ip_key)
+
+
+def application_start_refused(*, requester: Any = None, ip: str = "") -> str | None:
+    """The start form refused the IR number before the checks could run: audit it and count it
+    toward the per-IP start limit like any other start. Returns the limit message instead when the
+    network has already started too many applications."""
+    user = requester if getattr(requester, "is_authenticated", False) else None
+    ip_key = _hmac("ip", ip or "unknown")
+    if reason := _start_limit_reached(user=user, ip_key=ip_key):
+        return reason
+    _audit_ir_format(user=user, ip_key=ip_key)
+    return None
+
+
 def application_start(
     *, company_name: str, ir_number: str, email: str, requester: Any = None, ip: str = ""
 ) -> AccountApplication:
@@ -209,21 +240,15 @@ def application_start(
     ServiceError (format, limits)."""
     company_name = (company_name or "").strip()
     email = (email or "").strip()
+    user = requester if getattr(requester, "is_authenticated", False) else None
+    ip_key = _hmac("ip", ip or "unknown")
+    if reason := _start_limit_reached(user=user, ip_key=ip_key):
+        raise ServiceError(reason)
     try:
         canonical = canonical_ir_number(ir_number)
     except InvalidIRNumber as exc:
+        _audit_ir_format(user=user, ip_key=ip_key)
         raise ServiceError(str(exc), field="ir_number") from None
-    user = requester if getattr(requester, "is_authenticated", False) else None
-    ip_key = _hmac("ip", ip or "unknown")
-    # The checks tell whether an email has a login and whether an IR number and name match a 5106
-    # record: limit how often one network may ask, so that neither can be harvested.
-    since = timezone.now() - timedelta(minutes=limit("ONBOARDING_CODE_WINDOW_MINUTES"))
-    attempts = AuditLog.objects.filter(
-        action__in=["onboarding.check_failed", "onboarding.application_start"], at__gte=since, detail__ip_key=ip_key
-    ).count()
-    if attempts >= limit("ONBOARDING_STARTS_PER_IP"):
-        audit(action="onboarding.start_limit", user=user, ip_key=ip_key)
-        raise ServiceError("Too many applications were started from your network in the last hour. Try again later.")
     try:
         record = run_checks(company_name=company_name, ir_number=canonical, email=email, requester=user)
     except CheckFailed as exc:
@@ -297,6 +322,19 @@ RESTART_MESSAGES = {
 }
 
 
+def restart_message(reason: str) -> str:
+    """The message for a restart. The details phase has its own deadline (ONBOARDING_DETAILS_MINUTES
+    after a valid code), which is not CBP's ten minutes and is said so."""
+    if reason == "details_expired":
+        minutes = limit("ONBOARDING_DETAILS_MINUTES")
+        return (
+            f"The {minutes} minutes allowed to finish the company and owner details after the code was verified "
+            "have passed, so the application restarted and what you typed was discarded. Start again: a new code "
+            "will be sent to the 5106 point of contact. Have the details ready before you start."
+        )
+    return RESTART_MESSAGES[reason]
+
+
 def application_ensure_alive(*, application: AccountApplication) -> None:
     """Restart (and raise) when the server-side deadline has passed: at the deadline itself, not after.
     Also raise when the application is gone (restarted in another tab or request)."""
@@ -304,8 +342,10 @@ def application_ensure_alive(*, application: AccountApplication) -> None:
     if application.pk is None or not AccountApplication.objects.filter(pk=application.pk, status__in=alive).exists():
         raise ApplicationRestarted(RESTART_MESSAGES["gone"], reason="gone")
     if timezone.now() >= application.expires_at:
-        application_restart(application=application, reason="expired")
-        raise ApplicationRestarted(RESTART_MESSAGES["expired"], reason="expired")
+        # After a valid code the deadline is the details phase's own, not the code's ten minutes.
+        reason = "details_expired" if application.status == AccountApplication.Status.VERIFIED else "expired"
+        application_restart(application=application, reason=reason)
+        raise ApplicationRestarted(restart_message(reason), reason=reason)
 
 
 def seconds_left(application: AccountApplication) -> int:
