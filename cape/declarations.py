@@ -26,7 +26,7 @@ from accounts.services import ServiceError, audit
 from cape.claims import ReportFileError, needs_psc, parse_claim_details
 from cape.csvfile import DeclarationFileError, render_declaration_csv, sha256_hex, split_for_declarations
 from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry
-from cape.preflight import EntryFacts, PreflightInput, run_preflight
+from cape.preflight import EntryFacts, NotifyPartyFacts, PreflightInput, notify_party_problems, run_preflight
 from entries.models import Entry
 
 S = Declaration.Status
@@ -396,12 +396,10 @@ def declaration_preflight(*, declaration: Declaration, user: Any = None, as_of: 
     psc = {eid: item.error_text for eid, item in latest_rejections([r["entry_id"] for r in rows], declaration).items()
            if psc_pending(item)}
     with_route = importer_ids_with_refund_route(importer_ids)
-    notify_unset: dict[int, str] = {}
-    for np in NotifyParty.objects.filter(importer_id__in=importer_ids):
-        if not np.receives_refund:
-            missing = [label for ok, label in [(np.on_ace_profile, "on the importer's ACE profile"), (np.in_box_28, "in box 28"),
-                                               (np.ach_enrolled, "ACH-enrolled")] if not ok]
-            notify_unset[np.importer_id] = f"4811 notify party {np.name} not yet {', '.join(missing)}"
+    notify_unset = notify_party_problems([
+        NotifyPartyFacts(*row) for row in NotifyParty.objects.filter(importer_id__in=importer_ids).values_list(
+            "importer_id", "name", "on_ace_profile", "in_box_28", "ach_enrolled")
+    ])
     facts = [
         EntryFacts(
             entry_number=r["number"], importer_id=r["importer_id"], importer_name=r["importer_name"] or "",

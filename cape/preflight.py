@@ -54,6 +54,33 @@ class PreflightInput:
     block_on_warnings: bool = False
 
 
+@dataclass(frozen=True)
+class NotifyPartyFacts:
+    """One CBP Form 4811 notify-party record of an importer (README §4: it receives the refund only
+    when it is on the importer's ACE profile, in box 28 of the 7501 and itself ACH-enrolled)."""
+
+    importer_id: int
+    name: str
+    on_ace_profile: bool
+    in_box_28: bool
+    ach_enrolled: bool
+
+    @property
+    def missing(self) -> list[str]:
+        return [label for ok, label in ((self.on_ace_profile, "on the importer's ACE profile"), (self.in_box_28, "in box 28"),
+                                        (self.ach_enrolled, "ACH-enrolled")) if not ok]
+
+
+def notify_party_problems(parties: Sequence[NotifyPartyFacts]) -> dict[int, str]:
+    """importer id -> why its 4811 notify parties are not yet set, naming every incomplete record of
+    the importer (not only the last one seen); importers whose records are all complete are absent."""
+    by_importer: dict[int, list[str]] = {}
+    for np in sorted(parties, key=lambda p: (p.importer_id, p.name.casefold(), p.name)):
+        if np.missing:
+            by_importer.setdefault(np.importer_id, []).append(f"4811 notify party {np.name} not yet {', '.join(np.missing)}")
+    return {importer_id: "; ".join(texts) for importer_id, texts in by_importer.items()}
+
+
 def _check(code: str, name: str, level: str, failing: list[dict[str, str]], total: int, help_text: str) -> dict[str, Any]:
     failing_entries = {f["entry_number"] for f in failing if f.get("entry_number")}
     return {

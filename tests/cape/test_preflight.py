@@ -218,3 +218,44 @@ def test_a_stale_classification_is_brought_up_to_today_before_checking(importer_
     Classification.objects.filter(entry=entry).update(as_of=date(2026, 5, 1), stable_until=date(2026, 5, 2))
     declaration_preflight(declaration=d, user=alice)
     assert Classification.objects.get(entry=entry).as_of == timezone.localdate()
+
+
+def test_every_incomplete_4811_notify_party_of_an_importer_is_named_not_only_the_last() -> None:
+    from cape.preflight import NotifyPartyFacts, notify_party_problems
+
+    parties = [
+        NotifyPartyFacts(1, "Zephyr Express", True, False, True),
+        NotifyPartyFacts(1, "Harbor Customs", False, True, False),
+        NotifyPartyFacts(1, "Complete Carrier", True, True, True),
+        NotifyPartyFacts(2, "Other Broker", True, True, False),
+        NotifyPartyFacts(3, "All Set Ltd", True, True, True),
+    ]
+    problems = notify_party_problems(parties)
+    assert problems == {
+        1: "4811 notify party Harbor Customs not yet on the importer's ACE profile, ACH-enrolled; "
+           "4811 notify party Zephyr Express not yet in box 28",
+        2: "4811 notify party Other Broker not yet ACH-enrolled",
+    }
+    # Order of the records does not matter: the last record read no longer overwrites the others.
+    assert notify_party_problems(list(reversed(parties))) == problems
+    _, checks = _run(notify_party_unset=problems)
+    check = checks["notify_party_4811"]
+    assert not check["passed"]
+    assert check["failing"] == [{"entry_number": n, "detail": "Blue Heron: " + problems[1]} for n in GOOD]
+
+
+@pytest.mark.django_db
+def test_the_service_names_the_notify_party_of_each_importer_of_a_mixed_declaration(importer_org, own_importer, alice) -> None:
+    from tests.factories import ImporterFactory
+
+    second = ImporterFactory(owner=importer_org, name="Second Importer Inc")
+    a, b = eligible_entry(own_importer), eligible_entry(second, organization=importer_org)
+    NotifyParty.objects.create(importer=own_importer, name="Harbor Customs", ir_number="12-345678900", on_ace_profile=True)
+    NotifyParty.objects.create(importer=second, name="Zephyr Express", ir_number="12-345678901", on_ace_profile=True,
+                               in_box_28=True)
+    d = declaration_build(organization=importer_org, user=alice, mixed=True).declarations[0]
+    failing = {f["entry_number"]: f["detail"] for f in _checks(d)["notify_party_4811"]["failing"]}
+    assert failing == {
+        a.entry_number: "Blue Heron Housewares Inc: 4811 notify party Harbor Customs not yet in box 28, ACH-enrolled",
+        b.entry_number: "Second Importer Inc: 4811 notify party Zephyr Express not yet ACH-enrolled",
+    }
