@@ -5,8 +5,10 @@ We record what ACE shows; nothing here submits anything to CBP.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -459,6 +461,17 @@ class Rev613ImportResult:
         return {r.importer_id for r in self.created}
 
 
+def _rev613_facts(row: Any) -> str:
+    """What identifies a REV-613 row that has no refund reference: every field of it that describes
+    the refund. Two rows with equal facts in one file are told apart by their order (the n-th such row
+    is always the n-th), so distinct rejections stay distinct and a re-import (or the same rejection
+    on an overlapping report) adds nothing twice."""
+    return "\x1f".join([
+        row.importer_number, row.entry_number or "", str(row.amount), row.rejected_on.isoformat() if row.rejected_on else "",
+        " ".join((row.reason or "").split()).upper(),
+    ])
+
+
 def rev613_import(*, organization: Organization, content: bytes | str, filename: str = "REV-613.csv", user: Any = None) -> Rev613ImportResult:
     """Import an ACE REV-613 ACH Rejected Refunds CSV: every good row becomes a rejection on one of the
     organisation's importers; every bad row is reported (row, column, value, reason) and nothing good is lost."""
@@ -473,14 +486,23 @@ def rev613_import(*, organization: Organization, content: bytes | str, filename:
         return result
     wanted = {row.importer_number for row in parsed.rows}
     importers = {i.ir_number: i for i in importers_for(organization).filter(ir_number__in=wanted)}
+    seen: Counter[str] = Counter()
     for row in parsed.rows:
         importer = importers.get(row.importer_number)
         if importer is None:
             result.errors.append(Rev613Error(filename, row.row, row.importer_column, row.importer_number,
                                              "this importer is not one of your organisation's importers (add it first)").as_dict())
             continue
-        # Without a reference column, the row's own facts identify it so that a re-import adds nothing twice.
-        reference = row.reference or f"REV613/{row.entry_number or '-'}/{row.amount}/{row.rejected_on or '-'}"
+        reference = row.reference
+        if not reference:
+            facts = _rev613_facts(row)
+            seen[facts] += 1
+            reference = f"REV613/{hashlib.sha256(facts.encode()).hexdigest()[:24]}/{seen[facts]}"
+            # Imported before references were made this way: the first such row is the same rejection.
+            legacy = f"REV613/{row.entry_number or '-'}/{row.amount}/{row.rejected_on or '-'}"
+            if seen[facts] == 1 and AchRejection.objects.filter(importer=importer, reference=legacy).exists():
+                result.duplicates += 1
+                continue
         rejection = rejection_record(importer=importer, amount=row.amount, reason=row.reason, source=AchRejection.Source.REV613,
                                      reference=reference, user=user, organization=organization, rejected_on=row.rejected_on,
                                      entry_number=row.entry_number, reclassify=False)

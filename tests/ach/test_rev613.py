@@ -111,3 +111,34 @@ def test_a_viewer_cannot_import(client, vera) -> None:  # type: ignore[no-untype
     response = client.post(reverse("ach_rev613"), {"file": SimpleUploadedFile("r.csv", GOOD, "text/csv")})
     assert response.status_code == 403
     assert not AchRejection.objects.exists()
+
+
+def test_two_real_rejections_with_the_same_entry_amount_and_date_stay_two(own_importer, importer_org) -> None:  # type: ignore[no-untyped-def]
+    content = (b"Importer Number,Entry Number,Amount,Reason,Date\n"
+               b'="93-417726100",="00261103162",$50.00,R03 No account,05/01/2026\n'
+               b'="93-417726100",="00261103162",$50.00,R03 No account,05/01/2026\n'  # a second refund, same facts
+               b'="93-417726100",="00261103162",$50.00,R02 Account closed,05/01/2026\n')  # differs only by reason
+    first = rev613_import(organization=importer_org, content=content)
+    assert len(first.created) == 3 and first.duplicates == 0
+    refs = list(AchRejection.objects.order_by("pk").values_list("reference", flat=True))
+    assert len(set(refs)) == 3 and all(r.startswith("REV613/") and len(r) <= 80 for r in refs)
+    again = rev613_import(organization=importer_org, content=content)
+    assert again.duplicates == 3 and not again.created and AchRejection.objects.count() == 3
+
+
+def test_a_later_report_repeating_a_rejection_adds_only_the_new_one(own_importer, importer_org) -> None:  # type: ignore[no-untyped-def]
+    header = b"Importer Number,Entry Number,Amount,Reason,Date\n"
+    old = b'="93-417726100",="00261103162",$50.00,R03,05/01/2026\n'
+    new = b'="93-417726100",="00261112239",$75.00,R03,05/08/2026\n'
+    rev613_import(organization=importer_org, content=header + old)
+    later = rev613_import(organization=importer_org, content=header + new + old)  # another order, one new row
+    assert (len(later.created), later.duplicates) == (1, 1)
+    assert sorted(AchRejection.objects.values_list("entry_number", flat=True)) == ["00261103162", "00261112239"]
+
+
+def test_a_rejection_imported_with_the_old_reference_is_not_doubled(own_importer, importer_org) -> None:  # type: ignore[no-untyped-def]
+    AchRejection.objects.create(importer=own_importer, source="rev613", reference="REV613/00261103162/50.00/2026-05-01",
+                                amount=Decimal("50.00"), entry_number="00261103162", rejected_on=date(2026, 5, 1))
+    content = b'Importer Number,Entry Number,Amount,Reason,Date\n="93-417726100",="00261103162",$50.00,R03,05/01/2026\n'
+    result = rev613_import(organization=importer_org, content=content)
+    assert (len(result.created), result.duplicates) == (0, 1) and AchRejection.objects.count() == 1
