@@ -11,13 +11,14 @@ REV-615 entry-level CAPE refunds with principal and interest).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, Max, OuterRef, QuerySet, Sum
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number
 from accounts.models import Importer, Organization
@@ -205,36 +206,58 @@ class RefundSummary:
 
 
 def refund_summary(organization: Organization, importer: Importer) -> RefundSummary:
-    s = RefundSummary(importer=importer)
-    items = DeclarationEntry.objects.filter(declaration__organization=organization, entry__importer=importer)
-    s.expected_principal = items.filter(outcome=DeclarationEntry.Outcome.ACCEPTED).aggregate(v=Sum("entry__ieepa_duty"))["v"] or ZERO
-    s.pending_principal = (items.filter(outcome=DeclarationEntry.Outcome.PENDING, declaration__status=Declaration.Status.SUBMITTED)
-                           .aggregate(v=Sum("entry__ieepa_duty"))["v"] or ZERO)
-    for kind, amount, principal, interest in refund_events_for(organization, importer).values_list("kind", "amount", "principal", "interest"):
-        amount = amount or ZERO
-        if kind == K.TREASURY_ISSUED:
-            s.received_total += amount
-            if principal is None and interest is None:
-                s.received_principal += amount
-            else:
-                s.received_principal += principal or ZERO
-                s.received_interest += interest or ZERO
-        elif kind == K.SENT_TO_TREASURY:
-            s.sent_to_treasury += amount
-        elif kind == K.FUNDS_DIVERTED:
-            s.diverted += abs(amount)
-        elif kind == K.RETURNED:
-            s.returned += abs(amount)
-    upcoming = (Declaration.objects.filter(organization=organization, importer=importer, accepted_on__isnull=False)
-                .order_by("-accepted_on").values_list("accepted_on", flat=True).first())
-    s.next_window = expected_dates(upcoming)
-    return s
+    return refund_summaries(organization, [importer])[0]
+
+
+def _add_event(s: RefundSummary, kind: str, amount: Decimal | None, principal: Decimal | None, interest: Decimal | None) -> None:
+    amount = amount or ZERO
+    if kind == K.TREASURY_ISSUED:
+        s.received_total += amount
+        if principal is None and interest is None:
+            s.received_principal += amount
+        else:
+            s.received_principal += principal or ZERO
+            s.received_interest += interest or ZERO
+    elif kind == K.SENT_TO_TREASURY:
+        s.sent_to_treasury += amount
+    elif kind == K.FUNDS_DIVERTED:
+        s.diverted += abs(amount)
+    elif kind == K.RETURNED:
+        s.returned += abs(amount)
+
+
+def refund_summaries(organization: Organization, importers: Sequence[Importer]) -> list[RefundSummary]:
+    """Received against expected for each importer, in the order given, in a fixed number of
+    queries (grouped by importer) whatever the number of importers."""
+    summaries = {i.pk: RefundSummary(importer=i) for i in importers}
+    ids = list(summaries)
+    if not ids:
+        return []
+    items = DeclarationEntry.objects.filter(declaration__organization=organization, entry__importer_id__in=ids)
+    for importer_id, v in (items.filter(outcome=DeclarationEntry.Outcome.ACCEPTED).values("entry__importer_id")
+                           .annotate(v=Sum("entry__ieepa_duty")).values_list("entry__importer_id", "v")):
+        summaries[importer_id].expected_principal = v or ZERO
+    for importer_id, v in (items.filter(outcome=DeclarationEntry.Outcome.PENDING, declaration__status=Declaration.Status.SUBMITTED)
+                           .values("entry__importer_id").annotate(v=Sum("entry__ieepa_duty")).values_list("entry__importer_id", "v")):
+        summaries[importer_id].pending_principal = v or ZERO
+    events = RefundEvent.objects.filter(organization=organization, importer_id__in=ids)
+    for importer_id, kind, amount, principal, interest in events.values_list("importer_id", "kind", "amount", "principal", "interest"):
+        _add_event(summaries[importer_id], kind, amount, principal, interest)
+    for importer_id, latest in (Declaration.objects.filter(organization=organization, importer_id__in=ids, accepted_on__isnull=False)
+                                .values("importer_id").annotate(latest=Max("accepted_on")).values_list("importer_id", "latest")):
+        summaries[importer_id].next_window = expected_dates(latest)
+    return [summaries[i.pk] for i in importers]
+
+
+def refund_overview_importers(organization: Organization) -> QuerySet[Importer]:
+    """The organisation's importers that have a declaration or a refund event, by name (to paginate)."""
+    with_items = DeclarationEntry.objects.filter(declaration__organization=organization, entry__importer_id=OuterRef("pk"))
+    with_events = RefundEvent.objects.filter(organization=organization, importer_id=OuterRef("pk"))
+    return importers_for(organization).filter(Exists(with_items) | Exists(with_events)).order_by("name", "pk")
 
 
 def refund_overview(organization: Organization) -> list[RefundSummary]:
-    ids = set(DeclarationEntry.objects.filter(declaration__organization=organization).values_list("entry__importer_id", flat=True))
-    ids |= set(RefundEvent.objects.filter(organization=organization).values_list("importer_id", flat=True))
-    return [refund_summary(organization, i) for i in importers_for(organization).filter(pk__in=ids).order_by("name")]
+    return refund_summaries(organization, list(refund_overview_importers(organization)))
 
 
 @dataclass

@@ -18,9 +18,17 @@ from cape import declarations as svc
 from cape.exports import deadlines_ics, readiness_pdf, workbook_bytes
 from cape.forms import BuildForm, ClaimDetailsForm, OutcomeForm, RefundReportForm, SubmissionForm
 from cape.models import Declaration
-from cape.refunds import expected_dates, refund_overview, refund_report_import, refund_summary, refund_timeline
+from cape.refunds import (
+    expected_dates,
+    refund_overview_importers,
+    refund_report_import,
+    refund_summaries,
+    refund_summary,
+    refund_timeline,
+)
 
 S = Declaration.Status
+PAGE_SIZE = 50  # rows per page on the refunds and rejected-entries pages
 
 
 def _org(request: HttpRequest) -> Any:
@@ -208,7 +216,9 @@ def refile(request: HttpRequest) -> HttpResponse:
         except ServiceError as exc:
             messages.error(request, exc.message)
         return redirect("cape_refile")
-    return render(request, "cape/refile.html", {"ready": svc.rejected_entries_ready(org), "waiting": svc.rejected_entries_waiting(org)})
+    ready = Paginator(svc.rejected_entries_ready(org), PAGE_SIZE).get_page(request.GET.get("ready_page"))
+    waiting = Paginator(svc.rejected_entries_waiting(org), PAGE_SIZE).get_page(request.GET.get("waiting_page"))
+    return render(request, "cape/refile.html", {"ready": ready, "waiting": waiting})
 
 
 @editor_for_post
@@ -226,7 +236,9 @@ def refunds_home(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"{result.created} refund event(s) recorded, {result.duplicates} already known.")
             form = RefundReportForm()
-    return render(request, "cape/refunds.html", {"form": form, "result": result, "rows": refund_overview(org)})
+    page = Paginator(refund_overview_importers(org), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "cape/refunds.html", {"form": form, "result": result, "page": page,
+                                                 "rows": refund_summaries(org, list(page.object_list))})
 
 
 @member_required
