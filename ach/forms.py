@@ -81,7 +81,8 @@ class ConfirmActiveForm(forms.Form):
     seen_on = forms.DateField(label="Date seen active in ACE", widget=DateInput)
     evidence = forms.FileField(
         label="Evidence (optional)", required=False,
-        help_text="A screenshot (PNG or JPEG) or PDF of the ACE ACH Refund Authorization tab. Up to 5 MB.",
+        help_text="A screenshot (PNG or JPEG) or PDF of the ACE ACH Refund Authorization tab. Up to 5 MB. Crop it or blank out "
+        "the bank account number before uploading: the status and the last four digits are enough.",
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"}),
     )
 

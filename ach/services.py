@@ -447,6 +447,45 @@ def rejection_resolve(
     return rejection
 
 
+# ---------------------------------------------------------------- reads that are audited
+def evidence_open(*, importer: Importer, organization: Organization | None, user: Any = None) -> tuple[Any, str]:
+    """Open the stored ACH evidence (a screenshot or PDF of a bank page) for download; every download
+    is audited. Raises AchEnrollment.DoesNotExist when there is none."""
+    enrollment = AchEnrollment.objects.filter(importer=importer).first()
+    if enrollment is None or not enrollment.evidence:
+        raise AchEnrollment.DoesNotExist("No evidence recorded")
+    handle = enrollment.evidence.open("rb")
+    audit(action="ach.evidence_download", user=user, organization=_org(importer, organization), obj=enrollment,
+          importer=importer.pk, file=enrollment.evidence_name or None)
+    return handle, enrollment.evidence.name.rsplit("/", 1)[-1]
+
+
+def ach_csv_export(*, organization: Organization, user: Any = None) -> str:
+    """The broker view as CSV text (account numbers masked, formulas neutralised); audited."""
+    import csv
+    import io
+
+    from ach.selectors import ach_overview
+    from cape.exports import neutralise
+
+    rows = ach_overview(organization)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["Importer", "Importer number", "ACH status", "Bank", "Routing number", "Account (masked)", "Account type",
+                     "Refund recipient", "Recipient name", "Can be paid", "IEEPA duty on CAPE paths", "At risk",
+                     "Open rejected refunds", "Special cases"])
+    for r in rows:
+        e = r.enrollment
+        writer.writerow([neutralise(v) for v in [
+            r.importer.name, r.importer.ir_display, r.status_label, e.bank_name if e else "", e.routing_number if e else "",
+            e.account_masked if e else "", e.get_account_type_display() if e and e.account_type else "",
+            r.recipient.receiver_label, r.recipient.name, "yes" if r.has_route else "no", f"{r.cape_duty:.2f}", f"{r.at_risk:.2f}",
+            r.open_rejections, "; ".join(c["title"] for c in r.recipient.special_cases),
+        ]])
+    audit(action="ach.export", user=user, organization=organization, rows=len(rows))
+    return out.getvalue()
+
+
 # ---------------------------------------------------------------- REV-613 import
 @dataclass
 class Rev613ImportResult:

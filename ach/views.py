@@ -3,7 +3,6 @@ selectors scoped to request.organization (another tenant's importer is a 404).""
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +40,6 @@ from ach.selectors import (
     rejections_for,
     rejections_visible_to,
 )
-from cape.exports import neutralise
 
 SENSITIVE = ("account_number", "account_number_confirm")
 
@@ -70,21 +68,9 @@ def ach_home(request: HttpRequest) -> HttpResponse:
 @member_required
 def ach_export(request: HttpRequest) -> HttpResponse:
     """The broker view as CSV. Account numbers appear masked (last four digits), as everywhere."""
-    rows = ach_overview(request.organization)  # type: ignore[attr-defined]
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    text = services.ach_csv_export(organization=request.organization, user=request.user)  # type: ignore[attr-defined]
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="ach-readiness.csv"'
-    writer = csv.writer(response, lineterminator="\n")
-    writer.writerow(["Importer", "Importer number", "ACH status", "Bank", "Routing number", "Account (masked)", "Account type",
-                     "Refund recipient", "Recipient name", "Can be paid", "IEEPA duty on CAPE paths", "At risk",
-                     "Open rejected refunds", "Special cases"])
-    for r in rows:
-        e = r.enrollment
-        writer.writerow([neutralise(v) for v in [
-            r.importer.name, r.importer.ir_display, r.status_label, e.bank_name if e else "", e.routing_number if e else "",
-            e.account_masked if e else "", e.get_account_type_display() if e and e.account_type else "",
-            r.recipient.receiver_label, r.recipient.name, "yes" if r.has_route else "no", f"{r.cape_duty:.2f}", f"{r.at_risk:.2f}",
-            r.open_rejections, "; ".join(c["title"] for c in r.recipient.special_cases),
-        ]])
     return response
 
 
@@ -204,11 +190,11 @@ def ach_confirm_active(request: HttpRequest, importer_id: int) -> HttpResponse:
 @member_required
 def ach_evidence(request: HttpRequest, importer_id: int) -> HttpResponse:
     importer = _importer(request, importer_id)
-    enrollment = enrollment_for(importer)
-    if enrollment is None or not enrollment.evidence:
-        raise Http404("No evidence recorded")
-    name = enrollment.evidence.name.rsplit("/", 1)[-1]
-    return FileResponse(enrollment.evidence.open("rb"), as_attachment=False, filename=name)
+    try:
+        handle, name = services.evidence_open(importer=importer, **_org_kwargs(request))
+    except AchEnrollment.DoesNotExist:
+        raise Http404("No evidence recorded") from None
+    return FileResponse(handle, as_attachment=False, filename=name)
 
 
 @editor_required

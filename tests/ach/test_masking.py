@@ -137,3 +137,24 @@ def test_an_error_report_keeps_the_number_out(client, alice, own_importer, setti
     assert "account_number" in text  # the POST key is listed, its value hidden
     for report in (text, html, caplog.text):
         _assert_masked(report)
+
+
+def test_the_views_receiving_an_account_number_hide_it_from_error_reports(client, alice, own_importer, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Every ACH view that receives an account number marks it sensitive: Django's error-report filter
+    (SafeExceptionReporterFilter, as used for the admins' email) replaces the POSTed values."""
+    from unittest import mock
+
+    from django.views.debug import SafeExceptionReporterFilter
+
+    client.force_login(alice)
+    client.raise_request_exception = False
+    with mock.patch("ach.services.enrollment_details_save", side_effect=RuntimeError("boom")), \
+            caplog.at_level(logging.ERROR, logger="django.request"):
+        assert _post_bank(client, own_importer).status_code == 500
+    request = next(r for r in caplog.records if r.name == "django.request" and r.exc_info).request
+    post = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert post["account_number"] == post["account_number_confirm"] == SafeExceptionReporterFilter.cleansed_substitute
+    assert post["bank_name"] == "First Bank"  # only the sensitive ones are hidden
+    reporter = ExceptionReporter(request, *next(r for r in caplog.records if r.exc_info).exc_info, is_email=True)
+    for report in (reporter.get_traceback_text(), reporter.get_traceback_html()):
+        _assert_masked(report)

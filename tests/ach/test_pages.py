@@ -240,3 +240,44 @@ def test_new_evidence_replaces_the_old_file_on_disk(client, alice, own_importer,
     assert second.name != first_name and storage.exists(second.name)
     assert not storage.exists(first_name)
     storage.delete(second.name)
+
+
+def test_each_evidence_download_is_audited(client, alice, bob, own_importer) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(alice)
+    _bank(client, own_importer)
+    client.post(reverse("ach_confirm_active", args=[own_importer.pk]),
+                {"seen_on": "2026-01-13", "evidence": SimpleUploadedFile("ace.png", PNG, "image/png")})
+    enrollment = AchEnrollment.objects.get(importer=own_importer)
+    for user in (alice, bob, alice):
+        client.force_login(user)
+        served = client.get(reverse("ach_evidence", args=[own_importer.pk]))
+        assert served.status_code == 200
+        b"".join(served.streaming_content)
+    logs = list(AuditLog.objects.filter(action="ach.evidence_download").order_by("pk"))
+    assert [(log.user.username, log.organization.slug, log.object_id) for log in logs] == [
+        ("alice", "blue-heron", str(enrollment.pk)), ("bob", "harbor", str(enrollment.pk)), ("alice", "blue-heron", str(enrollment.pk))]
+    assert logs[0].detail == {"importer": own_importer.pk, "file": "ace.png"}
+    enrollment.evidence.storage.delete(enrollment.evidence.name)
+
+
+def test_no_evidence_is_a_404_and_not_audited(client, alice, own_importer) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(alice)
+    assert client.get(reverse("ach_evidence", args=[own_importer.pk])).status_code == 404
+    assert not AuditLog.objects.filter(action="ach.evidence_download").exists()
+
+
+def test_each_csv_export_is_audited(client, vera, bob, own_importer) -> None:  # type: ignore[no-untyped-def]
+    for user in (vera, bob):
+        client.force_login(user)
+        response = client.get(reverse("ach_export"))
+        assert response.status_code == 200 and response.content.decode().startswith("Importer,Importer number,ACH status")
+    logs = list(AuditLog.objects.filter(action="ach.export").order_by("pk"))
+    assert [(log.user.username, log.organization.slug, log.detail) for log in logs] == [
+        ("vera", "blue-heron", {"rows": 1}), ("bob", "harbor", {"rows": 1})]
+
+
+def test_the_evidence_form_warns_to_crop_or_blank_the_account_number(client, alice, own_importer) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(alice)
+    html = client.get(reverse("ach_importer", args=[own_importer.pk])).content.decode()
+    assert "Before uploading evidence, crop the screenshot or blank out the bank" in html
+    assert "Crop it or blank out the bank account number before uploading" in html
