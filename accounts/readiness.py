@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Form5106Record, Importer, ImporterGrant, Membership, Organization, ReadinessState
@@ -214,6 +214,28 @@ def _sub_account_step(state: ReadinessState | None) -> ReadinessStep:
             contact_key="ace_applications",
         )
     ace = state.ace_account if state else ReadinessState.AceAccount.NONE
+    # Seed 004: a dormant account is reactivated by CBP first; a voided one only by the CBP Bonds team.
+    # A letter to add sub-accounts to an account that cannot be used would wait for nothing.
+    if ace == ReadinessState.AceAccount.INACTIVE:
+        return _step(
+            "sub_account",
+            BLOCKED,
+            label,
+            changed,
+            next_step="The ACE Portal account is inactive: first call CBP to reactivate it and reset the TAO's "
+            "password. Only then send the sub-account request letter.",
+            contact_key="technology_service_desk",
+        )
+    if ace == ReadinessState.AceAccount.VOIDED:
+        return _step(
+            "sub_account",
+            BLOCKED,
+            label,
+            changed,
+            next_step="The ACE Portal account is voided: contact the CBP Bonds team to restore it first. Only then "
+            "send the sub-account request letter.",
+            contact_key="bonds_team",
+        )
     if ace in (ReadinessState.AceAccount.NONE, ReadinessState.AceAccount.APPLIED):
         return _step(
             "sub_account",
@@ -518,10 +540,14 @@ def readiness_for_importers(
     return _build(list(importers), organization)
 
 
+def readiness_importers(organization: Organization) -> QuerySet[Importer]:
+    """The importers of the organisation's checklist table, in its order (to paginate before building)."""
+    return importers_for(organization).order_by("name", "ir_number", "pk")
+
+
 def readiness_for_organization(organization: Organization) -> list[ImporterReadiness]:
     """Every importer the organisation owns or manages, each with its checklist (fixed query count)."""
-    importers = list(importers_for(organization).order_by("name", "ir_number"))
-    return _build(importers, organization)
+    return _build(list(readiness_importers(organization)), organization)
 
 
 # ----------------------------------------------------------------------------- writes

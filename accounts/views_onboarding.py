@@ -52,7 +52,8 @@ from accounts.readiness import (
     STEPS,
     broker_domains_for,
     importer_readiness,
-    readiness_for_organization,
+    readiness_for_importers,
+    readiness_importers,
     readiness_state_update,
 )
 from accounts.selectors import importers_for, memberships_for
@@ -68,6 +69,9 @@ STEP_NAMES = [
     "Authorisation",
     "Submitted",
 ]
+
+
+READINESS_PER_PAGE = 50
 
 
 def _ip(request: HttpRequest) -> str:
@@ -398,8 +402,9 @@ def form5106_import(request: HttpRequest) -> HttpResponse:
 
 @member_required
 def readiness_list(request: HttpRequest) -> HttpResponse:
-    rows = readiness_for_organization(request.organization)  # type: ignore[attr-defined]
-    return render(request, "onboarding/readiness_list.html", {"rows": rows, "steps": STEPS})
+    page = Paginator(readiness_importers(request.organization), READINESS_PER_PAGE).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
+    rows = readiness_for_importers(page.object_list, organization=request.organization)  # type: ignore[attr-defined]
+    return render(request, "onboarding/readiness_list.html", {"rows": rows, "steps": STEPS, "page": page})
 
 
 @editor_for_post

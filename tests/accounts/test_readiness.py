@@ -250,3 +250,29 @@ def test_the_broker_table_and_the_checklist_pages(client, bob, alice, charlie, o
     client.force_login(charlie)
     assert client.get(reverse("onboarding_readiness_detail", args=[own_importer.pk])).status_code == 404
     assert "Blue Heron" not in client.get(reverse("onboarding_readiness")).content.decode()
+
+
+@pytest.mark.parametrize(("ace", "contact_key", "text"), [
+    ("inactive", "technology_service_desk", "first call CBP to reactivate it"),
+    ("voided", "bonds_team", "contact the CBP Bonds team to restore it first"),
+])
+def test_the_sub_account_step_says_to_restore_an_inactive_or_voided_account_first(own_importer, ace, contact_key, text) -> None:  # type: ignore[no-untyped-def]
+    ReadinessState.objects.create(importer=own_importer, ace_account=ace)
+    step = steps(own_importer)["sub_account"]
+    assert step.state == "blocked" and text in step.next_step
+    assert "Download the sub-account request letter" not in step.next_step
+    assert step.contact["key"] == contact_key  # type: ignore[index]
+
+
+def test_the_broker_table_has_50_importers_a_page(client, bob, broker_org) -> None:  # type: ignore[no-untyped-def]
+    for n in range(54):  # plus Blue Heron: 55
+        GrantFactory(importer=ImporterFactory(name=f"Client {n:03d}"), organization=broker_org)
+    client.force_login(bob)
+    first = client.get(reverse("onboarding_readiness"))
+    rows = first.context["rows"]
+    assert len(rows) == 50 and rows[0].importer.name == "Blue Heron Housewares Inc" and rows[-1].importer.name == "Client 048"
+    html = first.content.decode()
+    assert "55 importers" in html and "Page 1 of 2" in html and 'href="?page=2"' in html
+    second = client.get(reverse("onboarding_readiness"), {"page": 2})
+    assert [r.importer.name for r in second.context["rows"]] == [f"Client {n:03d}" for n in range(49, 54)]
+    assert client.get(reverse("onboarding_readiness"), {"page": "99"}).context["page"].number == 2
