@@ -124,26 +124,34 @@ def _urls(victim_slug: str) -> list[str]:
 @pytest.fixture
 def victim(alice, broker_org, bob) -> Any:  # type: ignore[no-untyped-def]
     """The importer organisation Blue Heron with one row of every tenant-owned model, each carrying a marker."""
+    from accounts.models import Importer
+
+    importer = Importer.objects.get(ir_number="93-417726100")
+    seed_tenant(organization=importer.owner, importer=importer, user=alice)
+    return importer
+
+
+def seed_tenant(*, organization: Any, importer: Any, user: Any, entry_number: str = "BHX00000010") -> dict[str, Any]:
+    """One row of every tenant-owned model for ``organization`` (holding ``importer``'s data), with the markers."""
     from rest_framework.authtoken.models import Token
 
-    from accounts.models import AccountApplication, AuditLog, Form5106Record, Importer, ReadinessState, VerificationCode
+    from accounts.models import AccountApplication, AuditLog, Form5106Record, ReadinessState, VerificationCode
     from ach.crypto import encrypt
     from ach.models import AchEnrollment, AchRejection, NotifyParty
     from cape.models import Classification, ClassificationChange, Declaration, DeclarationEntry, Path, RefundEvent
     from entries.models import Upload
 
     m = SEEDED_MARKERS
-    importer = Importer.objects.get(ir_number="93-417726100")
-    org = importer.owner
+    org, alice = organization, user
     alice.email = m["User.email"]
     alice.save()
-    Token.objects.create(user=alice)
+    Token.objects.get_or_create(user=alice)
     upload = Upload.objects.create(
         organization=org, uploaded_by=alice, file="uploads/2026/01/x.csv", original_name=f"{m['Upload']}.csv", size=10,
         status=Upload.Status.DONE, rows_total=1, rows_read=1,
         errors=[{"file": f"{m['Upload']}.csv", "row": 2, "column": "HTS", "value": m["Upload.error"], "reason": "bad"}],
     )
-    entry = EntryFactory(organization=org, importer=importer, entry_number="BHX00000010", filer_name=m["Entry.filer_name"],
+    entry = EntryFactory(organization=org, importer=importer, entry_number=entry_number, filer_name=m["Entry.filer_name"],
                          last_upload=upload)
     TariffLineFactory(entry=entry, hts=m["TariffLine"])
     Classification.objects.create(entry=entry, organization=org, importer=importer, ieepa_duty=entry.ieepa_duty,
@@ -155,7 +163,7 @@ def victim(alice, broker_org, bob) -> Any:  # type: ignore[no-untyped-def]
     declaration = Declaration.objects.create(organization=org, importer=importer, name=f"{m['Declaration']} file",
                                              status=Declaration.Status.ACCEPTED_WITH_ERRORS, entry_count=1,
                                              ieepa_duty=entry.ieepa_duty, claim_number=m["Declaration.claim"],
-                                             file_bytes=b"ENTRY_NUMBER\r\nBHX00000010\r\n", created_by=alice)
+                                             file_bytes=f"ENTRY_NUMBER\r\n{entry_number}\r\n".encode(), created_by=alice)
     DeclarationEntry.objects.create(declaration=declaration, entry=entry, position=1,
                                     outcome=DeclarationEntry.Outcome.REJECTED, error_text=m["DeclarationEntry"])
     RefundEvent.objects.create(organization=org, importer=importer, entry=entry, declaration=declaration,
@@ -167,13 +175,13 @@ def victim(alice, broker_org, bob) -> Any:  # type: ignore[no-untyped-def]
     NotifyParty.objects.create(importer=importer, name=f"{m['NotifyParty']} Brokers", ir_number="77-123456700")
     AchRejection.objects.create(importer=importer, organization=org, amount=Decimal("55.00"), reason=m["AchRejection"],
                                 source=AchRejection.Source.REV613, reference=m["AchRejection.rev613"],
-                                entry_number="BHX00000010", rejected_on=date(2026, 2, 1))
+                                entry_number=entry_number, rejected_on=date(2026, 2, 1))
     Form5106Record.objects.create(importer=importer, company_name=m["Form5106Record"], poc_email=m["Form5106Record.email"],
                                   address="1 Heron Way\nNewark, NJ 07102")
     ReadinessState.objects.create(importer=importer, ace_account="active", tao_name=m["ReadinessState"],
                                   tao_email="tao@blueheron.example")
     application = AccountApplication.objects.create(
-        token="victim-application-token", status=AccountApplication.Status.SUBMITTED, company_name=m["AccountApplication"],
+        token=f"application-token-{org.pk}", status=AccountApplication.Status.SUBMITTED, company_name=m["AccountApplication"],
         ir_number="93-417726100", email="apply@blueheron.example", importer=importer, requester=alice, organization=org,
         expires_at=timezone.now() + timedelta(minutes=10), submitted_at=timezone.now(),
     )
@@ -181,7 +189,7 @@ def victim(alice, broker_org, bob) -> Any:  # type: ignore[no-untyped-def]
                                     expires_at=timezone.now() + timedelta(minutes=10))
     AuditLog.objects.create(user=alice, organization=org, action=f"test.{m['AuditLog']}", object_type="Entry",
                             object_id=str(entry.pk), detail={"note": m["AuditLog"]})
-    return importer
+    return {"entry": entry, "upload": upload, "declaration": declaration}
 
 
 @pytest.fixture

@@ -1,5 +1,9 @@
 """The permission harness for every route and every role (extends tests/test_permission_harness.py):
 
+* owner, staff and viewer of an importer organisation and of a broker organisation: a viewer's POST (and PUT,
+  PATCH, DELETE on the API) to every state-changing route is refused with 403 or 404 and changes nothing;
+  staff are refused the owner-only routes;
+* every state change an owner makes through a route writes the audit log;
 * a viewer POSTing to every route changes nothing;
 * a broker whose grant was revoked sees nothing of the importer;
 * another organisation reaching a tenant's objects by id, by filter (?importer=<id> and friends) or by a
@@ -9,16 +13,30 @@
 from __future__ import annotations
 
 import json
+from datetime import date
+from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import ImporterGrant
+from accounts.models import AuditLog, Importer, ImporterGrant, Membership
+from ach.models import AchRejection
+from cape.models import Declaration, DeclarationEntry
 from tests.cape.factories import eligible_entry
-from tests.factories import TariffLineFactory
+from tests.factories import BrokerFactory, GrantFactory, ImporterFactory, MembershipFactory, TariffLineFactory
 from tests.security.conftest import tenant_counts
-from tests.test_permission_harness import MARKERS, _assert_no_tenant_data, _urls
+from tests.test_permission_harness import (
+    MARKERS,
+    _assert_no_tenant_data,
+    _snapshot,
+    _stay_logged_in,
+    _urls,
+    _urls_by_name,
+    seed_tenant,
+)
 
 FILTER_PARAMS = [
     "importer",
@@ -117,6 +135,7 @@ def test_another_organisation_gets_nothing_and_changes_nothing_by_bulk_action(te
     }
     for url in _routes():
         response = client.post(url, form)
+        _stay_logged_in(client, charlie)
         body = response.content.decode(errors="replace") if not response.streaming else ""
         for marker in MARKERS:
             assert marker not in body, f"POST {url} leaked {marker}"
@@ -146,3 +165,219 @@ def test_another_organisation_gets_nothing_and_changes_nothing_by_bulk_action(te
     }, changed
     entry.refresh_from_db()
     assert not entry.type09_filed and entry.organization_id == importer.owner_id
+
+
+# ---------------------------------------------------------------- every role, in both kinds of organisation
+# Routes a viewer may POST to: their own session and settings, their own API token (read access), and CBP's
+# public account application (anyone may apply; it holds no tenant data until an owner links it).
+PERSONAL = {
+    "login", "logout", "switch_organization", "my_settings", "api_token", "onboarding_apply", "onboarding_verify",
+    "onboarding_resend", "onboarding_back", "onboarding_details", "onboarding_authorize", "onboarding_done",
+    "onboarding_already_linked", "onboarding_index", "home", "no_organization",
+}
+# Pages that only read: they answer a POST as a GET (no form, no service behind them).
+READ_ONLY = {
+    "dashboard", "client_dashboard", "exports", "importer_list", "importer_detail", "audit_log", "entry_list",
+    "upload_list", "upload_detail", "upload_errors", "cape_declaration", "cape_refund_timeline", "ach_home",
+    "ach_export", "ach_importer", "onboarding_5106_list", "onboarding_readiness", "onboarding_subaccount_letter",
+    "api_schema", "api_docs",
+}
+# Owners only: the organisation's data (export, delete) and revoking a broker's access.
+OWNER_ONLY = {"organization_data": ["get", "post"], "organization_export": ["post"], "grant_revoke": ["post"]}
+REFUSED = {403, 404, 405}
+# A viewer's POST to the download of a declaration answers 302 back to the declaration with a message instead of
+# 403 (cape/views.py declaration_download); nothing changes. Reported; held as a strict xfail below.
+VIEWER_REDIRECTED = {"cape_declaration_download"}
+
+ROLES = [Membership.Role.OWNER, Membership.Role.STAFF, Membership.Role.VIEWER]
+
+
+@pytest.fixture(params=["importer", "broker"])
+def org_roles(request, alice, own_importer, importer_org, broker_org):  # type: ignore[no-untyped-def]
+    """An organisation of each kind with an owner, a staff member and a viewer, holding one row of every model."""
+    org = importer_org if request.param == "importer" else broker_org
+    users = {role: MembershipFactory(organization=org, role=role, user__username=f"{request.param}-{role}").user for role in ROLES}
+    seeded = seed_tenant(organization=org, importer=own_importer, user=users[Membership.Role.OWNER],
+                         entry_number="BHX00000010" if org == importer_org else "HCB00000016")
+    return {"kind": request.param, "org": org, "users": users, **seeded}
+
+
+def _state() -> dict[str, Any]:
+    """Every row of the app's tables, users and tokens, apart from the audit log and last_login (reading can be
+    audited, logging in is not a change to tenant data)."""
+    snap = _snapshot()
+    snap.pop("accounts.AuditLog")
+    user_label = get_user_model()._meta.label
+    last_login = [f.attname for f in get_user_model()._meta.concrete_fields].index("last_login") + 1
+    snap[user_label] = {pk: row[:last_login] + row[last_login + 1:] for pk, row in snap[user_label].items()}
+    return snap
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return [f"{label} #{pk}" for label in before for pk in set(before[label]) | set(after[label])
+            if before[label].get(pk) != after[label].get(pk)]
+
+
+def _request(client: Client, method: str, url: str, data: Any = None) -> Any:
+    if method == "post" and not url.startswith("/api/"):
+        return client.post(url, data or {})
+    return getattr(client, method)(url, data=json.dumps(data or {}), content_type="application/json")
+
+
+def _named_routes() -> dict[str, list[str]]:
+    return {name: urls for name, urls in _urls_by_name("blue-heron").items() if not name.startswith("admin:")}
+
+
+VIEWER_FORM = {
+    "confirmation": "Blue Heron Housewares", "name": "x", "ir_number": "93-417726199", "company_name": "x",
+    "poc_email": "x@example.com", "type09_filed": "on", "drawback": "on", "status": "failed_validation",
+    "bank_name": "B", "routing_number": "011000015", "account_number": "000123456789", "account_number_confirm": "000123456789",
+    "account_type": "checking", "account_holder": "x", "entered_on": "2026-01-05", "entered_by": "x", "amount": "10.00",
+    "rejected_on": "2026-01-05", "emailed_on": "2026-01-05", "resolved_on": "2026-01-05", "submitted_on": "2026-01-05",
+    "claim_number": "100000241223", "ace_account": "active", "sub_account": "active", "tao_name": "x",
+    "tao_email": "t@example.com", "action": "create",
+}
+
+
+@pytest.mark.django_db
+def test_a_viewer_is_refused_every_state_changing_route_and_changes_nothing(org_roles) -> None:  # type: ignore[no-untyped-def]
+    viewer = org_roles["users"][Membership.Role.VIEWER]
+    client = Client()
+    client.force_login(viewer)
+    before = _state()
+    accepted = []
+    for name, urls in _named_routes().items():
+        if name in PERSONAL or name in READ_ONLY or name in VIEWER_REDIRECTED:
+            continue
+        methods = ["post", "put", "patch", "delete"] if urls[0].startswith("/api/") else ["post"]
+        for url in urls:
+            for method in methods:
+                for data in ({}, VIEWER_FORM):
+                    response = _request(client, method, url, data)
+                    if response.status_code not in REFUSED:
+                        accepted.append(f"{method.upper()} {url} ({name}) -> {response.status_code}")
+                    _stay_logged_in(client, viewer)
+    assert not accepted, accepted
+    assert not _diff(before, _state())
+
+
+@pytest.mark.django_db
+@pytest.mark.xfail(strict=True, reason="cape declaration_download answers a viewer's POST with 302, not 403 (reported)")
+def test_a_viewer_posting_to_a_declaration_download_is_refused_with_403(org_roles) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(org_roles["users"][Membership.Role.VIEWER])
+    before = _state()
+    for url in _named_routes()["cape_declaration_download"]:
+        assert client.post(url).status_code in REFUSED, url
+    assert not _diff(before, _state())
+
+
+@pytest.mark.django_db
+def test_the_read_only_and_personal_lists_hold_no_state_changing_route(org_roles) -> None:  # type: ignore[no-untyped-def]
+    """Staff POSTing the viewer's kitchen-sink form to the READ_ONLY pages changes nothing: the exemption is honest."""
+    staff = org_roles["users"][Membership.Role.STAFF]
+    client = Client()
+    client.force_login(staff)
+    routes = _named_routes()
+    assert READ_ONLY <= set(routes) and set(OWNER_ONLY) <= set(routes), "a listed route no longer exists"
+    before = _state()
+    for name in READ_ONLY:
+        for url in routes[name]:
+            client.post(url, VIEWER_FORM)
+    assert not _diff(before, _state())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [Membership.Role.STAFF, Membership.Role.VIEWER])
+def test_staff_and_viewers_are_refused_the_owner_only_routes(org_roles, role) -> None:  # type: ignore[no-untyped-def]
+    from accounts.models import ImporterGrant
+
+    GrantFactory(importer=ImporterFactory(owner=org_roles["org"]), organization=BrokerFactory())
+    client = Client()
+    client.force_login(org_roles["users"][role])
+    routes = _urls_by_name("blue-heron")
+    routes["grant_revoke"] = [f"/accounts/grants/{g.pk}/revoke/" for g in ImporterGrant.objects.all()]
+    before = _state()
+    for name, methods in OWNER_ONLY.items():
+        for url in routes[name]:
+            for method in methods:
+                data = {"confirmation": org_roles["org"].name}
+                response = client.post(url, data) if method == "post" else client.get(url)
+                assert response.status_code in {403, 404}, f"{role} {method.upper()} {url} -> {response.status_code}"
+    assert not _diff(before, _state())
+    # The same routes do answer the owner (the list is real).
+    owner = Client()
+    owner.force_login(org_roles["users"][Membership.Role.OWNER])
+    assert owner.get(routes["organization_data"][0]).status_code == 200
+    assert owner.post(routes["organization_export"][0]).status_code == 200
+
+
+# ---------------------------------------------------------------- audit: every state change an owner makes is logged
+def _csv(name: str, text: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode(), content_type="text/csv")
+
+
+def _audit_table(s: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(label, url, payload): a valid POST for each state-changing route, built against the seeded rows."""
+    imp, entry = s["importer"], s["entry"]
+    rejection = AchRejection.objects.get(importer=imp)
+    AchRejection.objects.filter(pk=rejection.pk).update(re_enrolled_on=date(2026, 1, 2))  # CBP asks for the email once re-enrolled
+    submitted = Declaration.objects.create(organization=s["org"], importer=imp, name="filed", entry_count=1,
+                                           status=Declaration.Status.SUBMITTED, submitted_on=date(2026, 1, 3))
+    draft = Declaration.objects.create(organization=s["org"], importer=imp, name="draft", entry_count=1)
+    DeclarationEntry.objects.create(declaration=draft, entry=entry, position=1)
+    membership = Membership.objects.get(user=s["owner"], organization=s["org"])
+    ach = f"/ach/importers/{imp.pk}"
+    return [
+        ("importer_new", "/accounts/importers/new/", {"ir_number": "21-765432100", "name": "Newly Added Co"}),
+        ("entry_detail", f"/entries/{entry.pk}/", {"type09_filed": "on", "drawback": "on", "protest_status": "none",
+                                                   "importer_is_corporate": "true"}),
+        ("onboarding_5106_new", "/onboarding/5106/new/", {"ir_number": "21-765432200", "company_name": "Fresh Co",
+                                                          "poc_email": "poc@fresh.example", "address": "1 Way"}),
+        ("onboarding_5106_import", "/onboarding/5106/import/", {"file": _csv("5106.csv", "IR Number,Company Name,POC Email,Address,Date Last Updated\r\n21-765432300,Imported Co,poc@imported.example,1 Road,01/02/2026\r\n")}),
+        ("onboarding_readiness_detail", f"/onboarding/readiness/{imp.pk}/", {"ace_account": "applied", "sub_account": "requested",
+                                                                             "tao_name": "New Tao", "tao_email": "tao2@example.com"}),
+        ("ach_enrollment_save", f"{ach}/bank/", {"bank_name": "Other Bank", "routing_number": "011000015",
+                                                 "account_number": "000111222333", "account_number_confirm": "000111222333",
+                                                 "account_type": "savings", "account_holder": "Blue Heron Housewares Inc"}),
+        ("ach_entered", f"{ach}/entered/", {"entered_on": "2026-01-05", "entered_by": "The TAO"}),
+        ("ach_special_cases", f"{ach}/special-cases/", {"foreign_no_us_bank": "on", "ace_account": "active",
+                                                        "paper_check_waiver": "requested"}),
+        ("ach_notify_party", f"{ach}/notify-party/", {"name": "Other Party", "ir_number": "77-123456800", "on_ace_profile": "on"}),
+        ("ach_rejection_new", f"{ach}/rejections/", {"amount": "12.50", "rejected_on": "2026-01-05", "reason": "closed"}),
+        ("ach_support_emailed", f"{ach}/rejections/emailed/", {"emailed_on": "2026-01-06"}),
+        ("ach_rejection_resolve", f"/ach/rejections/{rejection.pk}/resolve/", {"resolved_on": "2026-02-20"}),
+        ("cape_declaration_discard", f"/cape/declarations/{draft.pk}/discard/", {}),
+        ("cape_declaration_outcome", f"/cape/declarations/{submitted.pk}/outcome/", {"status": "failed_validation", "error_text": "bad file"}),
+        ("my_settings", "/accounts/settings/", {"membership": membership.pk, f"m{membership.pk}-email_digest": ""}),
+        ("api_token", "/organization/api-token/", {"action": "create"}),
+        ("api importers", "/api/importers/", {"ir_number": "21-765432400", "name": "Api Co"}),
+    ]
+
+
+AUDIT_ROUTES = [
+    "importer_new", "entry_detail", "onboarding_5106_new", "onboarding_5106_import", "onboarding_readiness_detail",
+    "ach_enrollment_save", "ach_entered", "ach_special_cases", "ach_notify_party", "ach_rejection_new", "ach_support_emailed",
+    "ach_rejection_resolve", "cape_declaration_discard", "cape_declaration_outcome", "my_settings", "api_token", "api importers",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("label", AUDIT_ROUTES)
+def test_every_state_change_an_owner_makes_writes_the_audit_log(org_roles, label) -> None:  # type: ignore[no-untyped-def]
+    owner = org_roles["users"][Membership.Role.OWNER]
+    seeded = {**org_roles, "importer": Importer.objects.get(ir_number="93-417726100"), "owner": owner}
+    (_, url, payload), = [row for row in _audit_table(seeded) if row[0] == label]
+    client = Client()
+    client.force_login(owner)
+    before, audit_before = _state(), AuditLog.objects.count()
+    if url.startswith("/api/"):
+        response = client.post(url, json.dumps(payload), content_type="application/json",
+                               HTTP_X_ORGANIZATION=org_roles["org"].slug)
+    else:
+        response = client.post(url, payload)
+    changed = _diff(before, _state())
+    assert changed, f"{label}: the payload changed nothing ({response.status_code}); fix the table"
+    new_audit = list(AuditLog.objects.order_by("-pk")[: AuditLog.objects.count() - audit_before])
+    assert new_audit, f"POST {url} changed {changed[:5]} but wrote no audit log row"
+    assert all(row.user_id == owner.pk for row in new_audit), [(r.action, r.user_id) for r in new_audit]
