@@ -209,7 +209,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"login": env_str("LOGIN_THROTTLE_RATE", "10/min")},
+    # No API log-in endpoint exists (tokens are made on the API token page, behind the throttled log-in form),
+    # so there is no DRF throttle rate: log-in throttling is LOGIN_FAILURE_LIMIT / LOGIN_LOCKOUT_SECONDS.
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "RefundReady API",
