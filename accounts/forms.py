@@ -25,3 +25,14 @@ class MembershipSettingsForm(forms.Form):
         help_text="An email each morning with CAPE windows closing within 14 days, protest deadlines within 30 days "
         "and entries that moved since yesterday.",
     )
+
+
+class OrganizationSettingsForm(forms.Form):
+    email_domains = forms.CharField(
+        label="Your organisation's email domains",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line or separated by commas, e.g. harborcb.com. Besides your members' login domains, these "
+        "are checked when a client's 5106 point-of-contact email is entered: at one of them, CBP's verification "
+        "code would reach you, not the importer.",
+    )

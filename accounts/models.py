@@ -16,6 +16,9 @@ class Organization(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # Preflight warnings (no ACH, no 4811, open protest...) block a CAPE download when set.
     block_on_preflight_warnings = models.BooleanField(default=False)
+    # The organisation's own email domains (lower case, e.g. ["harborcb.com"]), besides its members'
+    # login domains. A broker's are used to warn when a client's 5106 POC email is at the broker.
+    email_domains = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

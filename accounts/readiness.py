@@ -22,9 +22,9 @@ from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import Form5106Record, Importer, ImporterGrant, Membership, Organization, ReadinessState
+from accounts.models import Form5106Record, Importer, ImporterGrant, Organization, ReadinessState
 from accounts.onboarding.data import contact, form5106_update_text, free_mail_domains, limit, sub_account_letter_rules
-from accounts.onboarding.form5106 import email_domain, poc_email_error
+from accounts.onboarding.form5106 import email_domain, organization_domains, poc_email_error
 from accounts.selectors import importer_countries, importers_for
 from accounts.services import audit
 
@@ -434,23 +434,18 @@ def _cape_step(total: int, missing: int, last_file: datetime | None) -> Readines
 
 
 def broker_domains_for(importer_ids: list[int]) -> dict[int, dict[str, str]]:
-    free = free_mail_domains()
+    """Per importer, the email domains of every broker managing it (domain -> broker name): the
+    domains a broker recorded for itself and its members' login domains (free-mail left out)."""
     grants = list(
         ImporterGrant.objects.filter(
             importer_id__in=importer_ids, revoked_at__isnull=True, organization__kind=Organization.Kind.BROKER
-        ).values_list("importer_id", "organization_id", "organization__name")
+        ).values_list("importer_id", "organization_id", "organization__name", "organization__email_domains")
     )
-    org_ids = {org_id for _, org_id, _ in grants}
-    domains_by_org: dict[int, set[str]] = defaultdict(set)
-    for org_id, email in Membership.objects.filter(organization_id__in=org_ids).values_list(
-        "organization_id", "user__email"
-    ):
-        d = email_domain(email)
-        if d and d not in free:
-            domains_by_org[org_id].add(d)
+    recorded = {org_id: domains for _, org_id, _, domains in grants}
+    domains_by_org = organization_domains(recorded, recorded)
     result: dict[int, dict[str, str]] = defaultdict(dict)
-    for importer_id, org_id, name in grants:
-        for d in domains_by_org[org_id]:
+    for importer_id, org_id, name, _ in grants:
+        for d in sorted(domains_by_org[org_id]):
             result[importer_id].setdefault(d, name)
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -79,6 +80,47 @@ def membership_digest_set(*, membership: Membership, email_digest: bool, user: A
         audit(action="membership.email_digest", user=user, organization=membership.organization, obj=membership,
               email_digest=email_digest)
     return membership
+
+
+DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+MAX_EMAIL_DOMAINS = 20
+
+
+def parse_email_domains(text: str) -> list[str]:
+    """Domains separated by commas, spaces or new lines; "@harborcb.com" and "Harborcb.com" both
+    mean harborcb.com. Raises ServiceError naming the first bad one."""
+    from accounts.onboarding.data import free_mail_domains
+
+    domains: list[str] = []
+    for raw in re.split(r"[\s,;]+", text or ""):
+        domain = raw.strip().lstrip("@").rstrip(".").lower()
+        if not domain:
+            continue
+        if "@" in domain:
+            raise ServiceError(f"{raw!r} is an email address: enter only the part after the @.", field="email_domains")
+        if not DOMAIN_RE.match(domain):
+            raise ServiceError(f"{raw!r} is not an email domain such as harborcb.com.", field="email_domains")
+        if domain in free_mail_domains():
+            raise ServiceError(f"{domain} is a free-mail provider, not your organisation's own domain.", field="email_domains")
+        if domain not in domains:
+            domains.append(domain)
+    if len(domains) > MAX_EMAIL_DOMAINS:
+        raise ServiceError(f"Enter at most {MAX_EMAIL_DOMAINS} domains.", field="email_domains")
+    return domains
+
+
+@transaction.atomic
+def organization_email_domains_set(*, organization: Organization, domains: str, user: Any) -> Organization:
+    """The organisation's own email domains, besides its members' login domains. A broker's are used
+    to warn when a client's 5106 POC email is at the broker (the code would not reach the importer)."""
+    parsed = parse_email_domains(domains)
+    if parsed != list(organization.email_domains or []):
+        old = list(organization.email_domains or [])
+        organization.email_domains = parsed
+        organization.save(update_fields=["email_domains"])
+        audit(action="organization.email_domains", user=user, organization=organization, obj=organization,
+              old=old, new=parsed)
+    return organization
 
 
 @transaction.atomic

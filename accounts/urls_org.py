@@ -8,4 +8,5 @@ urlpatterns = [
     path("data/", views_org.organization_data, name="organization_data"),
     path("data/export.zip", views_org.organization_export_view, name="organization_export"),
     path("api-token/", views_org.api_token, name="api_token"),
+    path("settings/", views_org.organization_settings, name="organization_settings"),
 ]

@@ -11,9 +11,10 @@ from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from accounts.dataexport import organization_delete, organization_export
+from accounts.forms import OrganizationSettingsForm
 from accounts.models import Membership
 from accounts.permissions import member_required
-from accounts.services import ServiceError, audit
+from accounts.services import ServiceError, audit, organization_email_domains_set
 
 
 def _owner_only(request: HttpRequest) -> None:
@@ -74,3 +75,23 @@ def api_token(request: HttpRequest) -> HttpResponse:
             return HttpResponse("Unknown action.", status=400)
     token = Token.objects.filter(user=request.user).first()
     return render(request, "organization/api_token.html", {"token": token, "new_key": new_key})
+
+
+@member_required
+def organization_settings(request: HttpRequest) -> HttpResponse:
+    """A broker organisation's settings (owner only): its own email domains."""
+    _owner_only(request)
+    organization = request.organization  # type: ignore[attr-defined]
+    if organization.kind != organization.Kind.BROKER:
+        raise Http404
+    initial = {"email_domains": "\n".join(organization.email_domains or [])}
+    form = OrganizationSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organization_email_domains_set(organization=organization, domains=form.cleaned_data["email_domains"], user=request.user)
+        except ServiceError as exc:
+            form.add_error("email_domains", exc.message)
+        else:
+            messages.success(request, "Organisation settings saved.")
+            return redirect("organization_settings")
+    return render(request, "accounts/org_settings.html", {"form": form}, status=400 if form.errors else 200)

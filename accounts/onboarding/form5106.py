@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -39,22 +40,38 @@ def poc_email_error(email: str) -> str | None:
     return None
 
 
-def managing_broker_domains(importer: Importer | None) -> dict[str, str]:
-    """Email domains of the members of every broker with an unrevoked grant on the importer
-    (domain -> broker name). Free-mail domains are left out: they say nothing about the broker."""
-    if importer is None or importer.pk is None:
-        return {}
+def organization_domains(org_ids: Iterable[int], recorded: dict[int, list[str]] | None = None) -> dict[int, set[str]]:
+    """Each organisation's email domains: those it recorded itself (Organization.email_domains, read
+    here unless given as ``recorded``) and its members' login domains. Free-mail domains are left out:
+    they say nothing about who it is. One or two queries whatever the number of organisations."""
+    ids = list(org_ids)
     free = free_mail_domains()
-    brokers = ImporterGrant.objects.filter(
-        importer=importer, revoked_at__isnull=True, organization__kind=Organization.Kind.BROKER
-    ).values_list("organization_id", "organization__name")
-    names = dict(brokers)
-    found: dict[str, str] = {}
-    for org_id, user_email in Membership.objects.filter(organization_id__in=names).values_list(
-        "organization_id", "user__email"
-    ):
+    found: dict[int, set[str]] = {i: set() for i in ids}
+    if recorded is None:
+        recorded = dict(Organization.objects.filter(pk__in=ids).values_list("pk", "email_domains"))
+    for org_id in ids:
+        found[org_id].update(d for d in (recorded.get(org_id) or []) if d not in free)
+    for org_id, user_email in Membership.objects.filter(organization_id__in=ids).values_list("organization_id", "user__email"):
         domain = email_domain(user_email)
         if domain and domain not in free:
+            found[org_id].add(domain)
+    return found
+
+
+def managing_broker_domains(importer: Importer | None) -> dict[str, str]:
+    """Email domains of every broker with an unrevoked grant on the importer (domain -> broker name)."""
+    if importer is None or importer.pk is None:
+        return {}
+    brokers = list(
+        ImporterGrant.objects.filter(
+            importer=importer, revoked_at__isnull=True, organization__kind=Organization.Kind.BROKER
+        ).values_list("organization_id", "organization__name", "organization__email_domains")
+    )
+    names = {org_id: name for org_id, name, _ in brokers}
+    recorded = {org_id: domains for org_id, _, domains in brokers}
+    found: dict[str, str] = {}
+    for org_id, domains in sorted(organization_domains(names, recorded).items()):
+        for domain in sorted(domains):
             found.setdefault(domain, names[org_id])
     return found
 
