@@ -76,3 +76,24 @@ def test_logs_never_carry_account_or_ssn_numbers() -> None:
 def test_healthz_answers_without_login_and_checks_the_database(client, db) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/healthz", HTTP_HOST="not-an-allowed-host")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_redis_keeps_an_unacknowledged_job_longer_than_the_longest_job(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = "print(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get('visibility_timeout'))"
+    base = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "REDIS_URL": "redis://r:6379/0"}
+    assert _settings_subprocess(base, code).stdout.split() == ["7200"]
+    assert _settings_subprocess({**base, "CELERY_VISIBILITY_TIMEOUT": "14400"}, code).stdout.split() == ["14400"]
+    bad = _settings_subprocess({**base, "CELERY_VISIBILITY_TIMEOUT": "2h"}, code)
+    assert bad.returncode != 0 and "CELERY_VISIBILITY_TIMEOUT" in bad.stderr
+    # The embedded broker has no visibility timeout (kombu's filesystem transport does not redeliver).
+    assert _settings_subprocess({"DEBUG": "true", "DATA_DIR": str(tmp_path)}, code).stdout.split() == ["None"]
+
+
+def test_compose_serves_plain_http_without_redirecting_and_checks_beat() -> None:
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["web"]["environment"]["SECURE_SSL_REDIRECT"] == "${SECURE_SSL_REDIRECT:-false}"
+    assert services["web"]["environment"]["DATABASE_URL"] == services["worker"]["environment"]["DATABASE_URL"]
+    assert all("healthcheck" in services[name] for name in ("db", "redis", "web", "worker", "beat"))
+    assert "SECURE_SSL_REDIRECT" in (ROOT / ".env.example").read_text()
