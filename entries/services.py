@@ -34,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import File
-from django.db import connection, connections, transaction
+from django.db import InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -757,6 +757,15 @@ def upload_process(*, upload_id: int) -> Upload:
         return upload
     try:
         _run(upload)
+    except (OperationalError, InterfaceError):
+        # Not the file's fault: the database went away mid-load (nothing was committed). Put the upload
+        # back to pending when the database answers again, and let the task retry it (entries.tasks);
+        # it is never shown failed in between. If the database is still gone, the retry's orphan check
+        # finds it running without a live lock and does the same.
+        with contextlib.suppress(Exception):
+            connection.close_if_unusable_or_obsolete()
+            Upload.objects.filter(pk=upload_id, status=Upload.Status.RUNNING).update(status=Upload.Status.PENDING)
+        raise
     except Exception as exc:
         logger.exception("ES-003 upload %s failed", upload_id)
         upload.refresh_from_db()
