@@ -4,14 +4,34 @@ attempts for LOGIN_LOCKOUT_SECONDS (counted in the shared cache, so every web pr
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
 
+def client_ip(request: HttpRequest) -> str:
+    """The client's address. Behind settings.TRUSTED_PROXY_COUNT proxies, each appending the address it was reached
+    from to X-Forwarded-For, the client is the entry that many from the right: whatever lies further left was sent by
+    the client and may be forged. A header shorter than that, or an entry that is not an address, means the request
+    did not come through the proxies: REMOTE_ADDR is used."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops <= 0:
+        return remote
+    chain = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if len(chain) < hops:
+        return remote
+    candidate = chain[-hops]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
 def _keys(request: HttpRequest, username: str) -> list[str]:
-    ip = request.META.get("REMOTE_ADDR", "")
+    ip = client_ip(request)
     user_key = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
     return [f"login-fail:user:{user_key}", f"login-fail:ip:{ip}"]
 

@@ -75,8 +75,11 @@ READINESS_PER_PAGE = 50
 
 
 def _ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "")
+    # REMOTE_ADDR, or X-Forwarded-For only as far as TRUSTED_PROXY_COUNT proxies vouch for it (the header is
+    # client-controlled beyond them).
+    from accounts.throttle import client_ip
+
+    return client_ip(request)
 
 
 def _ctx(step: int, **extra: Any) -> dict[str, Any]:

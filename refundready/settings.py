@@ -164,6 +164,10 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "refundready"}
 }
+# How many reverse proxies (each appending to X-Forwarded-For) sit in front of the app. 0: REMOTE_ADDR is the client
+# (X-Forwarded-For is ignored: anyone can send it). N: the client is the address N entries from the right of
+# X-Forwarded-For (accounts.throttle.client_ip); it keys the log-in lock-out and the onboarding rate limits.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
