@@ -97,3 +97,37 @@ def test_compose_serves_plain_http_without_redirecting_and_checks_beat() -> None
     assert services["web"]["environment"]["DATABASE_URL"] == services["worker"]["environment"]["DATABASE_URL"]
     assert all("healthcheck" in services[name] for name in ("db", "redis", "web", "worker", "beat"))
     assert "SECURE_SSL_REDIRECT" in (ROOT / ".env.example").read_text()
+
+
+def _readme_variables() -> set[str]:
+    """Variables named in the first column of README.md's configuration table."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
+    return names
+
+
+def test_every_variable_the_settings_read_is_in_the_readme_table() -> None:
+    import re
+
+    source = (ROOT / "refundready" / "settings.py").read_text()
+    read = set(re.findall(r"\benv_(?:str|int|bool|list)\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+    assert len(read) > 30  # the pattern still finds the calls
+    missing = sorted(read - _readme_variables())
+    assert not missing, f"README.md's configuration table has no row for: {missing}"
+
+
+def test_every_variable_in_the_readme_table_is_read_somewhere() -> None:
+    code = "\n".join(
+        p.read_text(errors="replace")
+        for folder in ("refundready", "accounts", "entries", "cape", "ach", "tests")
+        for p in (ROOT / folder).rglob("*.py")
+        if p.name != "test_settings.py"
+    )
+    stale = sorted(name for name in _readme_variables() if f'"{name}"' not in code)
+    assert not stale, f"README.md documents variables nothing reads: {stale}"
