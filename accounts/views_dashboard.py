@@ -6,18 +6,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts import dashboard as sel
 from accounts.charts import Bar, bar_chart
 from accounts.models import Organization
-from accounts.permissions import member_required
+from accounts.permissions import editor_for_post, member_required
 from accounts.selectors import importers_for
+from accounts.services import ServiceError
 from cape import rules
+from cape.forms import PortfolioBuildForm
 from cape.models import Declaration
 
 PORTFOLIO_PAGE_SIZE = 25  # template rendering dominates the page once the figures are cached
@@ -72,12 +75,17 @@ def _chart(totals: list[Any]) -> Any:
     )
 
 
-@member_required
+@editor_for_post
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The landing page: the broker portfolio for a broker, the importer dashboard for an importer organisation."""
+    """The landing page: the broker portfolio for a broker, the importer dashboard for an importer organisation.
+    POST (editors, brokers): build CAPE files for the importers ticked in the portfolio."""
     org = _org(request)
     if org.kind == Organization.Kind.BROKER:
+        if request.method == "POST":
+            return _portfolio_build(request, org)
         return _portfolio(request, org)
+    if request.method == "POST":
+        return HttpResponseNotAllowed(["GET"])
     return _importer_page(request, org, None)
 
 
@@ -104,7 +112,30 @@ def _importer_page(request: HttpRequest, org: Organization, importer: Any) -> Ht
     )
 
 
-def _portfolio(request: HttpRequest, org: Organization) -> HttpResponse:
+def _portfolio_build(request: HttpRequest, org: Organization) -> HttpResponse:
+    """The bulk build. An empty selection is refused beside the button (it used to build for every importer)."""
+    from cape import declarations as cape_svc
+
+    build_form = PortfolioBuildForm(request.POST, organization=org)
+    if build_form.is_valid():
+        try:
+            result = cape_svc.declaration_build(
+                organization=org, user=request.user, importer_ids=build_form.importer_ids(),
+                paths=[str(p) for p in rules.CAPE_PATHS],
+            )
+        except ServiceError as exc:
+            build_form.add_error("importers", exc.message)
+        else:
+            if result.declarations:
+                messages.success(request, f"Built {len(result.declarations)} declaration(s) with {result.entry_count} entries.")
+            else:
+                messages.warning(request, "No declaration built: no eligible entry that is not already on a declaration.")
+            return redirect("cape_home")
+    return _portfolio(request, org, build_form=build_form, status=400)
+
+
+def _portfolio(request: HttpRequest, org: Organization, *, build_form: PortfolioBuildForm | None = None,
+               status: int = 200) -> HttpResponse:
     form = PortfolioFilterForm(request.GET or None)
     portfolio = sel.portfolio_for(org, form.filters())
     page = Paginator(portfolio.rows, PORTFOLIO_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -120,8 +151,11 @@ def _portfolio(request: HttpRequest, org: Organization) -> HttpResponse:
             "path_labels": rules.PATH_LABELS,
             "query_string": _query(request),
             "export_query": _query(request),
-            "cape_paths": rules.CAPE_PATHS,
+            "build_form": build_form,
+            "build_errors": build_form.errors.get("importers", []) if build_form is not None else [],
+            "selected_ids": {str(i) for i in request.POST.getlist("importers")} if build_form is not None else set(),
         },
+        status=status,
     )
 
 

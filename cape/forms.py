@@ -90,3 +90,35 @@ class RefundReportForm(forms.Form):
         return _check_size(self.cleaned_data["file"])
 
 
+
+class PortfolioBuildForm(forms.Form):
+    """The broker portfolio's bulk build: the importers ticked in the table, or every client importer
+    when the explicit "all" button is pressed. An empty selection is refused, never read as "all"."""
+
+    SCOPE_SELECTED = "selected"
+    SCOPE_ALL = "all"
+    EMPTY_SELECTION = ("No importer is ticked. Tick the importers to build CAPE files for, "
+                       "or use “Build CAPE files for every client importer”.")
+
+    importers = forms.ModelMultipleChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+                                               label="Importers of record (IOR)")
+    scope = forms.ChoiceField(choices=[(SCOPE_SELECTED, "The ticked importers"), (SCOPE_ALL, "Every client importer")],
+                              required=False, label="Which importers")
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["importers"].queryset = importers_for(organization).order_by("name")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # A submission without a scope (Enter pressed, an old page) means the ticked ones: the safe reading.
+        data["scope"] = data.get("scope") or self.SCOPE_SELECTED
+        if data["scope"] == self.SCOPE_SELECTED and not data.get("importers") and "importers" not in self.errors:
+            self.add_error("importers", self.EMPTY_SELECTION)
+        return data
+
+    def importer_ids(self) -> list[int] | None:
+        """The ids to build for; None means every importer the organisation manages (scope "all")."""
+        if self.cleaned_data["scope"] == self.SCOPE_ALL:
+            return None
+        return [i.pk for i in self.cleaned_data["importers"]]

@@ -160,7 +160,7 @@ def test_broker_landing_page_is_the_portfolio_with_each_clients_figures(client, 
     assert 0 <= blue.ready_count < blue.step_count == 8
     html = response.content.decode()
     assert "Upload one ES-003 covering all clients" in html and "split by importer number" in html
-    assert 'action="/cape/"' in html and 'name="importers"' in html
+    assert 'id="build-form"' in html and 'name="importers"' in html and 'name="scope" value="all"' in html
     assert response.context["totals"]["at_risk"] == Decimal("3500.00")  # Blue Heron 1000 CAPE + Dune 2500
 
 
