@@ -133,10 +133,13 @@ def _child(phase: str, path: Path) -> dict[str, float]:
 def run(fmt: str, lines: int, workdir: Path) -> bool:
     from entries.samplegen import write_es003
 
-    path = workdir / f"es003-{lines}.{fmt}"
+    path = workdir / f"es003-{lines}-seed2026.{fmt}"
     t = time.perf_counter()
-    write_es003(path, lines, seed=2026, importers=[("93-417726100", "Blue Heron Housewares Inc"),
-                                                    ("27-418830200", "Cedar Lane Imports LLC")])
+    if not path.exists():  # deterministic: a kept --workdir reuses the file of an earlier run
+        partial = path.with_suffix(".partial")
+        write_es003(partial, lines, fmt=fmt, seed=2026, importers=[("93-417726100", "Blue Heron Housewares Inc"),
+                                                                   ("27-418830200", "Cedar Lane Imports LLC")])
+        partial.rename(path)
     gen = time.perf_counter() - t
     floor = _child("floor", path)
     ingest = _child("ingest", path)
@@ -156,6 +159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--format", choices=["csv", "xlsx"])
     parser.add_argument("--lines", type=int)
+    parser.add_argument("--workdir", help="keep the generated files here and reuse them on the next run")
     parser.add_argument("--phase", choices=["floor", "ingest"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -170,8 +174,12 @@ def main() -> None:
     if connection.vendor != "postgresql":
         print("  note: the goals are for PostgreSQL (COPY); SQLite takes the simpler executemany path.")
     cases = [(args.format, args.lines)] if args.format or args.lines else GOALS
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        results = [run(fmt or "csv", lines or 100_000, Path(tmp)) for fmt, lines in cases]
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+        results = [run(fmt or "csv", lines or 100_000, Path(args.workdir)) for fmt, lines in cases]
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            results = [run(fmt or "csv", lines or 100_000, Path(tmp)) for fmt, lines in cases]
     sys.exit(0 if all(results) else 1)
 
 

@@ -10,7 +10,7 @@ their path with ``cape_rejected:<error>`` (the classification engine reads Decla
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -216,7 +216,15 @@ def declaration_plan(
             # 4 MB); this transaction only reads.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL work_mem = '256MB'")
-        candidates = list(candidates_qs)
+        if connection.vendor == "postgresql":
+            # The compiled query straight through the cursor: psycopg already gives plain tuples of the
+            # right types (numeric as Decimal), and a million rows skip the ORM's per-row iteration.
+            sql, params = candidates_qs.query.sql_with_params()
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                candidates = [tuple(row) for row in cursor.fetchall()]
+        else:  # SQLite stores decimals as REAL: the ORM's converters make them Decimal again
+            candidates = list(candidates_qs)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL work_mem TO DEFAULT")  # in case an outer transaction goes on
@@ -258,17 +266,28 @@ def declaration_build(
     name: str = "",
     refiled_from: Declaration | None = None,
     run_checks: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> BuildResult:
     """Build draft declarations from entries on a CAPE path (selection and split: ``declaration_plan``).
 
     Entries already on a live declaration (draft, exported, submitted or accepted, and not rejected
     there) are left out and listed.
+
+    ``progress(done, total, message)``, when given, is called after the plan and after each declaration
+    is written and each is checked; ``total`` is twice the entries to write (written, then checked).
+    The writes are one transaction, so a callback that stores progress must do so on its own connection
+    to be seen before the commit (cape.build_jobs).
     """
     plan = declaration_plan(organization=organization, importer_ids=importer_ids, entry_ids=entry_ids,
                             entry_numbers=entry_numbers, paths=paths, urgent_only=urgent_only, mixed=mixed)
     result = BuildResult(considered=plan.considered, left_out=plan.left_out)
     if not plan.considered:
         return result
+    to_write = sum(len(part) for chunks in plan.chunks.values() for part in chunks)
+    files = sum(len(chunks) for chunks in plan.chunks.values())
+    total, done = 2 * to_write, 0
+    if progress is not None:
+        progress(done, total, f"Writing {files} declaration{'' if files == 1 else 's'} ({to_write:,} entries)")
     stamp = today().isoformat()
     now = timezone.now()
     with transaction.atomic():
@@ -293,12 +312,18 @@ def declaration_build(
                       sha256=decl.sha256, importer=importer.pk if importer else None, mixed=importer is None,
                       refiled_from=refiled_from.pk if refiled_from else None)
                 result.declarations.append(decl)
+                if progress is not None:
+                    done += len(part)
+                    progress(done, total, f"Wrote declaration {len(result.declarations)} of {files}")
         if result.left_out:
             audit(action="declaration.build_left_out", user=user, organization=organization, count=len(result.left_out),
                   sample=[f"{x.entry_number}: {x.reason}" for x in result.left_out[:20]])
     if run_checks:
-        for decl in result.declarations:
+        for n, decl in enumerate(result.declarations, start=1):
             declaration_preflight(declaration=decl, user=user)
+            if progress is not None:
+                done += decl.entry_count
+                progress(done, total, f"Checked declaration {n} of {files} (preflight)")
     return result
 
 
@@ -310,9 +335,12 @@ def _insert_items(declaration_id: int, entry_ids: list[int]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             raw = cursor.cursor
+            # COPY text built in one piece (ints and a fixed word: nothing to escape), ten times cheaper
+            # than a write_row() call per entry.
+            tail = f"\t{pending}\t\n"
+            text = "".join([f"{declaration_id}\t{entry_id}\t{position}{tail}" for position, entry_id in enumerate(entry_ids, start=1)])
             with raw.copy(f"COPY {table} (declaration_id, entry_id, position, outcome, error_text) FROM STDIN") as copy:
-                for position, entry_id in enumerate(entry_ids, start=1):
-                    copy.write_row((declaration_id, entry_id, position, pending, ""))
+                copy.write(text)
         else:
             cursor.executemany(
                 f"INSERT INTO {table} (declaration_id, entry_id, position, outcome, error_text) VALUES (%s, %s, %s, %s, %s)",
