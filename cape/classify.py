@@ -27,6 +27,7 @@ from cape.interest import estimate_interest
 from cape.models import Classification, ClassificationChange, Declaration, DeclarationEntry
 from cape.selectors import bump_totals_version, digest_for
 from entries.models import Entry, Upload
+from refundready.memory import gc_paused
 
 EASTERN = ZoneInfo("America/New_York")
 CHUNK = 2000
@@ -193,8 +194,9 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
         routed = _routed_importers(importer_ids)
         routed_cache = {i: i in routed for i in importer_ids}
     count = 0
-    for chunk in _chunks(ids):
-        count += _classify_chunk(chunk, as_of=as_of, routed_cache=routed_cache)
+    with gc_paused():
+        for chunk in _chunks(ids):
+            count += _classify_chunk(chunk, as_of=as_of, routed_cache=routed_cache)
     transaction.on_commit(lambda: bump_totals_version(organization.pk))
     return count
 

@@ -165,7 +165,7 @@ def run_job(job: ParseJob, out: IO[bytes]) -> None:
 
 
 def main() -> None:
-    gc.disable()  # see entries.services._gc_paused: nothing here makes cycles worth collecting
+    gc.disable()  # see refundready.memory.gc_paused: nothing here makes cycles worth collecting
     out = sys.stdout.buffer
     try:
         job = pickle.load(sys.stdin.buffer)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import gc
 import hashlib
 import logging
 import shutil
@@ -53,6 +52,7 @@ from entries.es003 import (
 )
 from entries.models import Entry, TariffLine, Upload
 from entries.parallel import ImporterRules, ParseJob, parse_in_child
+from refundready.memory import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -522,21 +522,6 @@ class _Outcome:
     fatal: str = ""
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a file loads. The parser keeps a few hundred thousand live
-    objects (the entries, the seen-line keys) and makes millions of short-lived ones; each automatic
-    collection walks the live ones again, which cost a quarter of a large ingest's time. The load makes
-    no reference cycles worth collecting: plain reference counting frees the rows as they go."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _claim(upload_id: int) -> bool:
     return bool(
         Upload.objects.filter(pk=upload_id, status=Upload.Status.PENDING).update(
@@ -618,7 +603,7 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
 
     stage.create()
     try:
-        with _gc_paused():
+        with gc_paused():
             return _load(upload=upload, outcome=outcome, source=source, parser=parser, stage=stage, check=check,
                          lines=lines(), progress=progress, reserved=reserved, existing=existing, side=side,
                          want_entry_ids=want_entry_ids, job=job)
