@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +19,7 @@ from accounts.permissions import editor_for_post, member_required
 from accounts.selectors import importers_for
 from accounts.services import ServiceError
 from cape import rules
+from cape.build_jobs import declaration_build_job_start
 from cape.forms import PortfolioBuildForm
 from cape.models import Declaration
 
@@ -114,23 +114,17 @@ def _importer_page(request: HttpRequest, org: Organization, importer: Any) -> Ht
 
 def _portfolio_build(request: HttpRequest, org: Organization) -> HttpResponse:
     """The bulk build. An empty selection is refused beside the button (it used to build for every importer)."""
-    from cape import declarations as cape_svc
-
     build_form = PortfolioBuildForm(request.POST, organization=org)
     if build_form.is_valid():
         try:
-            result = cape_svc.declaration_build(
+            job = declaration_build_job_start(
                 organization=org, user=request.user, importer_ids=build_form.importer_ids(),
                 paths=[str(p) for p in rules.CAPE_PATHS],
             )
         except ServiceError as exc:
             build_form.add_error("importers", exc.message)
         else:
-            if result.declarations:
-                messages.success(request, f"Built {len(result.declarations)} declaration(s) with {result.entry_count} entries.")
-            else:
-                messages.warning(request, "No declaration built: no eligible entry that is not already on a declaration.")
-            return redirect("cape_home")
+            return redirect("cape_build_job", pk=job.pk)  # the result, or the progress of a large build
     return _portfolio(request, org, build_form=build_form, status=400)
 
 

@@ -22,9 +22,10 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.services import ServiceError
 from cape import declarations as svc
+from cape.build_jobs import build_jobs_for, declaration_build_job_start
 from cape.claims import REPORT_NAMES
 from cape.forms import REPORT_MAX_BYTES
-from cape.models import CAPE_PATHS, Declaration
+from cape.models import CAPE_PATHS, Declaration, DeclarationBuildJob
 from cape.refunds import expected_dates, refund_report_import
 
 
@@ -97,6 +98,18 @@ class BuildResultSerializer(serializers.Serializer):
     considered = serializers.IntegerField()
 
 
+class BuildJobSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text="pending | running | done | failed")
+    percent = serializers.IntegerField(source="progress_percent", read_only=True)
+    left_out = LeftOutSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = DeclarationBuildJob
+        fields = ["id", "status", "candidates", "total", "done", "percent", "message", "declaration_ids", "considered",
+                  "left_out", "left_out_count", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+
 class SubmissionSerializer(serializers.Serializer):
     submitted_on = serializers.DateField()
     claim_number = serializers.CharField(max_length=40)
@@ -145,10 +158,13 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             qs = qs.filter(status=status_filter)
         return qs
 
-    @extend_schema(request=BuildSerializer, responses={201: BuildResultSerializer})
+    @extend_schema(request=BuildSerializer, responses={201: BuildResultSerializer, 202: BuildJobSerializer})
     @action(detail=False, methods=["post"])
     def build(self, request: Request) -> Response:
-        """Build draft declarations from CAPE-path entries (one importer per file unless `mixed`)."""
+        """Build draft declarations from CAPE-path entries (one importer per file unless `mixed`).
+
+        A small build (under 20,000 candidate entries) answers 201 with the declarations; a larger one
+        answers 202 with the build job to poll at /api/declaration-builds/{id}/ (the page does the same)."""
         s = BuildSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         data = s.validated_data
@@ -158,17 +174,22 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
             numbers = list(dict.fromkeys(repair_entry_number(n) for n in data["entry_numbers"]))
         try:
-            result = svc.declaration_build(
+            job = declaration_build_job_start(
                 organization=request.organization, user=request.user,  # type: ignore[attr-defined]
                 importer_ids=data.get("importers") or None, entry_numbers=numbers, paths=data.get("paths"),
                 urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
             )
         except ServiceError as exc:
             raise _service_error(exc) from None
-        body = {"declarations": DeclarationSerializer(result.declarations, many=True).data,
-                "left_out": [{"entry_number": x.entry_number, "reason": x.reason} for x in result.left_out],
-                "considered": result.considered}
-        return Response(body, status=status.HTTP_201_CREATED)
+        if not job.is_finished:
+            return Response(BuildJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        if job.status == DeclarationBuildJob.Status.FAILED:
+            raise ValidationError({"non_field_errors": [job.message]})
+        by_id = {d.pk: d for d in self.get_queryset().filter(pk__in=job.declaration_ids)}
+        body = {"declarations": DeclarationSerializer([by_id[i] for i in job.declaration_ids if i in by_id], many=True).data,
+                "left_out": job.left_out, "considered": job.considered}
+        # The body is what it always was; the job that recorded the build is named in Location.
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": f"/api/declaration-builds/{job.pk}/"})
 
     @extend_schema(request=None, responses={200: PREFLIGHT_SCHEMA})
     @action(detail=True, methods=["get", "post"])
@@ -256,7 +277,19 @@ class RefundReportViewSet(viewsets.GenericViewSet):
         return Response(result.as_dict(), status=status.HTTP_201_CREATED)
 
 
+class DeclarationBuildJobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A declaration build's status and progress; its result once done (the organisation's own only)."""
+
+    serializer_class = BuildJobSerializer
+
+    def get_queryset(self) -> QuerySet[DeclarationBuildJob]:
+        if getattr(self, "swagger_fake_view", False):
+            return DeclarationBuildJob.objects.none()
+        return build_jobs_for(self.request.organization)  # type: ignore[attr-defined]
+
+
 router = SimpleRouter()
 router.register("declarations", DeclarationViewSet, basename="declaration")
 router.register("refund-reports", RefundReportViewSet, basename="refund-report")
+router.register("declaration-builds", DeclarationBuildJobViewSet, basename="declaration-build")
 urlpatterns = router.urls

@@ -194,3 +194,54 @@ class RefundEvent(models.Model):
 
     class Meta:
         ordering = ["-event_date", "-created_at"]
+
+
+class DeclarationBuildJob(models.Model):
+    """A declaration build run in the background (a large broker: up to a million candidate entries).
+
+    The page and the API poll it; a worker claims it pending → running with a conditional UPDATE so two
+    workers never build it twice (cape.build_jobs). ``done`` of ``total`` counts entries written and then
+    checked (preflight), so the bar moves through both halves of the work."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Building"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="declaration_build_jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # What to build: importer_ids (None = every importer), entry_numbers, paths, urgent_only, mixed, name.
+    params = models.JSONField(default=dict)
+    candidates = models.IntegerField(default=0)  # eligible entries counted when the job was started
+    total = models.IntegerField(default=0)
+    done = models.IntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True, default="")
+    declaration_ids = models.JSONField(default=list)
+    considered = models.IntegerField(default=0)
+    left_out = models.JSONField(default=list)  # the first LEFT_OUT_KEPT {entry_number, reason}
+    left_out_count = models.IntegerField(default=0)
+    attempts = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="cape_buildjob_org_created")]
+
+    def __str__(self) -> str:
+        return f"Declaration build {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return max(0, min(99, int(self.done * 100 / self.total)))

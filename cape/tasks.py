@@ -85,3 +85,13 @@ def send_deadline_digests(as_of: str | None = None) -> int:
     for org_id in org_ids:
         send_deadline_digest.delay(org_id, day)
     return len(org_ids)
+
+
+# Not acks_late: a build is not idempotent once committed, and the claim (pending → running) already
+# makes a duplicate delivery a no-op; a worker lost mid-build rolls the build's one transaction back.
+@shared_task(name="cape.tasks.build_declarations", acks_late=False)
+def build_declarations(job_id: int) -> str:
+    """Run one declaration build job (cape.build_jobs). Enqueued on commit by declaration_build_job_start."""
+    from cape.build_jobs import declaration_build_job_run
+
+    return declaration_build_job_run(job_id=job_id).status

@@ -1,5 +1,10 @@
-"""CAPE URLs: declarations, refunds and exports (cape.urls_declarations)."""
+"""CAPE URLs: declarations, refunds and exports (cape.urls_declarations), declaration build jobs."""
 
 from django.urls import include, path
 
-urlpatterns = [path("", include("cape.urls_declarations"))]
+from cape import views
+
+urlpatterns = [
+    path("builds/<int:pk>/", views.build_job_detail, name="cape_build_job"),
+    path("", include("cape.urls_declarations")),
+]

@@ -15,9 +15,10 @@ from accounts.permissions import editor_for_post, editor_required, member_requir
 from accounts.selectors import importers_for
 from accounts.services import ServiceError
 from cape import declarations as svc
+from cape.build_jobs import build_jobs_for, declaration_build_job_start
 from cape.exports import deadlines_ics, readiness_pdf, workbook_bytes
 from cape.forms import BuildForm, ClaimDetailsForm, OutcomeForm, RefundReportForm, SubmissionForm
-from cape.models import Declaration
+from cape.models import Declaration, DeclarationBuildJob
 from cape.refunds import (
     expected_dates,
     refund_overview_importers,
@@ -44,11 +45,11 @@ def cape_home(request: HttpRequest) -> HttpResponse:
     """The CAPE landing page: declarations and the build form."""
     org = _org(request)
     form = BuildForm(request.POST or None, organization=org)
-    result = None
+    built = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            result = svc.declaration_build(
+            job = declaration_build_job_start(
                 organization=org, user=request.user,
                 importer_ids=[i.pk for i in data["importers"]] or None, entry_numbers=data["entry_numbers"],
                 paths=data["paths"], urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
@@ -56,11 +57,14 @@ def cape_home(request: HttpRequest) -> HttpResponse:
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            if result.declarations:
-                messages.success(request, f"Built {len(result.declarations)} declaration(s) with {result.entry_count} entries.")
+            if not job.is_finished:  # a large build: a worker builds it while its page shows the progress
+                return redirect("cape_build_job", pk=job.pk)
+            if job.status == DeclarationBuildJob.Status.FAILED:
+                form.add_error(None, job.message)
             else:
-                messages.warning(request, "No declaration built: no eligible entry that is not already on a declaration.")
-            form = BuildForm(organization=org)
+                built = build_job_context(job)
+                (messages.success if built["declarations"] else messages.warning)(request, job.message)
+                form = BuildForm(organization=org)
     status = request.GET.get("status", "")
     qs = svc.declarations_for(org)
     if status in S.values:
@@ -68,10 +72,31 @@ def cape_home(request: HttpRequest) -> HttpResponse:
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     eligible = svc.eligible_classifications(org).count()
     return render(request, "cape/home.html", {
-        "form": form, "result": result, "page": page, "status": status, "statuses": S.choices,
+        "form": form, "built": built, "page": page, "status": status, "statuses": S.choices,
         "query_string": f"status={status}" if status else "", "eligible": eligible,
         "ready_refile": len(svc.rejected_entries_ready(org)), "importers": importers_for(org).order_by("name"),
     })
+
+
+def build_job_context(job: DeclarationBuildJob) -> dict[str, Any]:
+    """What a build's result shows: the declarations it built (in build order) and the entries left out."""
+    declarations = []
+    if job.status == DeclarationBuildJob.Status.DONE and job.declaration_ids:
+        by_id = {d.pk: d for d in svc.declarations_for(job.organization).filter(pk__in=job.declaration_ids)
+                 .defer("file_bytes")}
+        declarations = [by_id[i] for i in job.declaration_ids if i in by_id]  # a discarded one is simply gone
+    return {"job": job, "declarations": declarations, "left_out": job.left_out, "left_out_count": job.left_out_count,
+            "finished": job.is_finished}
+
+
+@member_required
+def build_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A declaration build's progress (polled by htmx until done or failed), then its result."""
+    job = get_object_or_404(build_jobs_for(_org(request)).select_related("organization"), pk=pk)
+    ctx = build_job_context(job)
+    if request.headers.get("HX-Request"):
+        return render(request, "cape/_build_job_status.html", ctx)
+    return render(request, "cape/build_job.html", ctx)
 
 
 @member_required

@@ -43,3 +43,22 @@ def test_build_download_and_record_a_declaration(page, alice, own_importer, tmp_
     assert page.get_by_test_id("declaration-status").inner_text() == "Submitted"
     declaration.refresh_from_db()
     assert (declaration.status, declaration.claim_number, declaration.submitted_on) == ("submitted", "100000241223", timezone.localdate())
+
+
+def test_a_background_build_ends_on_its_page_with_links_to_the_declarations(page, live_server, alice, own_importer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A build over the synchronous limit goes through the job page (the eager worker finishes it on commit)."""
+    from cape import build_jobs
+
+    monkeypatch.setattr(build_jobs, "SYNC_LIMIT", 0)
+    AchEnrollment.objects.create(importer=own_importer, status=AchEnrollment.Status.ACTIVE)
+    for _ in range(2):
+        eligible_entry(own_importer)
+    login(page, "alice")
+    page.goto(f"{live_server.url}/cape/")
+    page.get_by_role("button", name="Build declarations").click()
+    page.wait_for_url("**/cape/builds/*/")
+    page.get_by_test_id("build-status").filter(has_text="Done").wait_for()
+    assert page.get_by_role("progressbar").get_attribute("aria-valuenow") == "100"
+    page.locator(".cape-result a").first.click()
+    page.wait_for_url("**/cape/declarations/*/")
+    assert Declaration.objects.get().entry_count == 2
