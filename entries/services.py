@@ -51,7 +51,6 @@ from entries.es003 import (
     ParseResult,
 )
 from entries.models import Entry, TariffLine, Upload
-from entries.parallel import ImporterRules, ParseJob, parse_in_child
 from refundready.memory import gc_paused
 
 logger = logging.getLogger(__name__)
@@ -131,27 +130,45 @@ def upload_create(*, organization: Organization, user: Any, file: Any) -> Upload
 
 
 # ----------------------------------------------------------------------------- importers
-def _importer_rules(organization: Organization) -> ImporterRules:
+class _ImporterCheck:
     """Which importers' rows the organisation may load (accounts.services.importer_for_upload rules).
 
-    Answers from sets read once before parsing: it runs while a COPY holds the connection (or in the
-    parser process), so it must never query. Pending importers for a broker's new clients are created
-    in the merge transaction, so a file that fails creates nothing.
+    Answers from sets read once before parsing: it runs while a COPY holds the connection, so it must
+    never query. Pending importers for a broker's new clients are created in the merge transaction,
+    so a file that fails creates nothing.
     """
-    visible = set(importers_for(organization).values_list("ir_number", flat=True))
-    rules = ImporterRules(importer_organization=organization.kind == Organization.Kind.IMPORTER, visible=visible,
-                          managed_elsewhere_text=MANAGED_ELSEWHERE)
-    if organization.kind == Organization.Kind.BROKER:
-        rules.owned_elsewhere = set(
-            Importer.objects.filter(owner__isnull=False).values_list("ir_number", flat=True)
-        ) - visible
-        # Unowned importers another organisation manages (accounts.services.managed_elsewhere).
-        rules.managed_elsewhere = set(
-            ImporterGrant.objects.filter(importer__owner__isnull=True, revoked_at__isnull=True)
-            .exclude(organization=organization)
-            .values_list("importer__ir_number", flat=True)
-        ) - visible
-    return rules
+
+    def __init__(self, organization: Organization) -> None:
+        self.organization = organization
+        self.to_create: dict[str, str] = {}
+        self.visible = set(importers_for(organization).values_list("ir_number", flat=True))
+        self.owned_elsewhere: set[str] = set()
+        self.managed_elsewhere: set[str] = set()
+        if organization.kind == Organization.Kind.BROKER:
+            self.owned_elsewhere = set(
+                Importer.objects.filter(owner__isnull=False).values_list("ir_number", flat=True)
+            ) - self.visible
+            # Unowned importers another organisation manages (accounts.services.managed_elsewhere).
+            self.managed_elsewhere = set(
+                ImporterGrant.objects.filter(importer__owner__isnull=True, revoked_at__isnull=True)
+                .exclude(organization=organization)
+                .values_list("importer__ir_number", flat=True)
+            ) - self.visible
+
+    def __call__(self, ir: str, name: str) -> str | None:
+        if ir in self.visible:
+            return None
+        shown = mask_ir_number(ir)
+        if self.organization.kind == Organization.Kind.IMPORTER:
+            return (f"Importer {shown} is not one of this organisation's importers: an importer organisation may not "
+                    "load another company's entries. Its rows were not loaded.")
+        if ir in self.owned_elsewhere:
+            return (f"Importer {shown} has its own RefundReady workspace: ask its owner to grant your organisation "
+                    "access, then upload the report again.")
+        if ir in self.managed_elsewhere:
+            return f"Importer {shown}: {MANAGED_ELSEWHERE} Its rows were not loaded."
+        self.to_create.setdefault(ir, name)
+        return None
 
 
 # ----------------------------------------------------------------------------- staging and merge
@@ -269,30 +286,6 @@ class _Stage:
                             copy.write_row(line)
             on_chunk()
         return written
-
-    def load_lines_parallel(self, job: ParseJob, *, on_progress: Callable[[int], None]) -> tuple[int, Any]:
-        """PostgreSQL, inside the merge transaction: the file parsed in a child process
-        (entries.parallel), its COPY text streamed straight into entries_tariffline (lines of new entries)
-        while the child goes on parsing; lines of stored entries are kept and staged at the end (one
-        COPY may hold the connection at a time). Returns (lines written directly, the child's outcome)."""
-        table = TariffLine._meta.db_table
-        staged: list[bytes] = []
-        counted = [0]
-        with connection.cursor() as cur:
-            with cur.cursor.copy(f"COPY {table} (entry_id, line_number, ordinal, hts, goods_value, duty, "
-                                 "country_of_origin, is_ieepa) FROM STDIN") as copy:
-                write = copy.write
-
-                def direct(data: bytes) -> None:
-                    write(data)
-                    counted[0] += data.count(b"\n")
-
-                outcome = parse_in_child(job, on_direct=direct, on_staged=staged.append, on_progress=on_progress)
-            if staged:
-                with cur.cursor.copy(f"COPY {self.sl} ({', '.join(STAGE_LINE_COLUMNS)}) FROM STDIN") as copy:
-                    for data in staged:
-                        copy.write(data)
-        return counted[0], outcome
 
     def discard_lines(self, entry_ids: list[int]) -> int:
         """Delete the directly written lines of entries held back after some of their lines were written."""
@@ -554,7 +547,7 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
         return outcome
     upload.rows_total = source.rows_total
     Upload.objects.filter(pk=upload.pk).update(rows_total=source.rows_total)
-    check = _importer_rules(organization)
+    check = _ImporterCheck(organization)
     stage = _Stage(f"{upload.pk}_{uuid.uuid4().hex[:8]}")
     side = _SideConnection() if stage.pg else None
     reserved: dict[str, int] = {}  # entry number -> row id reserved for an entry not yet stored (PostgreSQL)
@@ -597,16 +590,12 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
         else:
             Upload.objects.filter(pk=upload.pk).update(rows_read=parser.result.rows_read)
 
-    job = None
-    if side is not None and source.kind == "csv" and source.rows_total >= int(getattr(settings, "ES003_PARALLEL_MIN_ROWS", 20_000)):
-        job = _parse_job(upload, source, check, existing)
-
     stage.create()
     try:
         with gc_paused():
             return _load(upload=upload, outcome=outcome, source=source, parser=parser, stage=stage, check=check,
                          lines=lines(), progress=progress, reserved=reserved, existing=existing, side=side,
-                         want_entry_ids=want_entry_ids, job=job)
+                         want_entry_ids=want_entry_ids)
     except Es003FileError as exc:  # found while streaming (a cell over the size limit): nothing was stored
         _fail(upload, str(exc))
         outcome.fatal = str(exc)
@@ -620,42 +609,18 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
             logger.warning("could not drop ES-003 staging tables", exc_info=True)
 
 
-def _parse_job(upload: Upload, source: Es003Source, check: ImporterRules, existing: set[str]) -> ParseJob:
-    """What the parser process needs (entries.parallel): the file, the rules, and how to reach the
-    database for id reservations only."""
-    s = connection.settings_dict
-    dsn = {k: v for k, v in {"dbname": s["NAME"], "user": s.get("USER"), "password": s.get("PASSWORD"),
-                             "host": s.get("HOST"), "port": s.get("PORT")}.items() if v}
-    dsn.update({k: v for k, v in (s.get("OPTIONS") or {}).items() if k in ("sslmode", "sslrootcert", "sslcert", "sslkey",
-                                                                         "connect_timeout", "options")})
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Entry._meta.db_table])
-        sequence = cur.fetchone()[0]
-    return ParseJob(path=str(source.path), file_label=source.file_label, limits=source.limits,
-                    max_errors=int(getattr(settings, "ES003_MAX_ERRORS", 100_000)), rules=check, existing=existing,
-                    dsn=dsn, sequence=sequence, id_block=ID_BLOCK, progress_rows=PROGRESS_EVERY_ROWS,
-                    progress_seconds=PROGRESS_EVERY_SECONDS, check_rows=PROGRESS_CHECK_ROWS)
-
-
 def _load(*, upload: Upload, outcome: _Outcome, source: Es003Source, parser: Es003Parser, stage: _Stage,
-          check: ImporterRules, lines: Iterator[tuple[Any, ...]], progress: Callable[[], None], reserved: dict[str, int],
-          existing: set[str], side: _SideConnection | None, want_entry_ids: bool, job: ParseJob | None = None) -> _Outcome:
+          check: _ImporterCheck, lines: Iterator[tuple[Any, ...]], progress: Callable[[], None], reserved: dict[str, int],
+          existing: set[str], side: _SideConnection | None, want_entry_ids: bool) -> _Outcome:
     # PostgreSQL: one transaction from the first line written to the summary (lines go straight into
     # entries_tariffline). SQLite: staging in short transactions, then one merge transaction.
     with transaction.atomic() if stage.pg else contextlib.nullcontext():
         direct_lines = 0
-        if job is not None:
-            assert side is not None
-            direct_lines, child = stage.load_lines_parallel(job, on_progress=lambda n: side.progress(upload.pk, n))
-            result = child.result
-            reserved.update(child.reserved)
-            check.to_create.update(child.to_create)
+        if stage.pg:
+            direct_lines = stage.load_lines_direct(lines, on_chunk=progress)
         else:
-            if stage.pg:
-                direct_lines = stage.load_lines_direct(lines, on_chunk=progress)
-            else:
-                stage.load_lines(lines, on_chunk=progress)
-            result = parser.finish()
+            stage.load_lines(lines, on_chunk=progress)
+        result = parser.finish()
         stage.load_entries(((*row, reserved.get(row[0])) for row in result.entry_rows()), analyze=bool(existing))
         # Lines written before a bad row of the same entry turned up.
         direct_lines -= stage.discard_lines([reserved[n] for n in result.bad_entries if n in reserved])
@@ -676,7 +641,7 @@ def _load(*, upload: Upload, outcome: _Outcome, source: Es003Source, parser: Es0
     return outcome
 
 
-def _merge_and_record(*, upload: Upload, outcome: _Outcome, stage: _Stage, result: ParseResult, check: ImporterRules,
+def _merge_and_record(*, upload: Upload, outcome: _Outcome, stage: _Stage, result: ParseResult, check: _ImporterCheck,
                       source: Es003Source, warnings: list[str], direct: bool, direct_lines: int, want_entry_ids: bool) -> None:
     organization = upload.organization
     layout = source.layout
