@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -139,6 +140,9 @@ class Form5106ViewSet(
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationError({"file": ["Attach the CSV file as 'file'."]})
+        limit = int(getattr(settings, "FORM5106_MAX_IMPORT_BYTES", 5 * 1024 * 1024))  # as the page's form
+        if upload.size > limit:
+            raise ValidationError({"file": [f"{upload.name} is {upload.size:,} bytes; the limit is {limit:,} bytes."]})
         result = form5106_import_csv(
             organization=request.organization, user=request.user, data=upload.read(), filename=upload.name
         )

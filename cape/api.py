@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -56,17 +57,17 @@ class DeclarationSerializer(serializers.ModelSerializer):
     def _exp(self, obj: Declaration) -> Any:
         return expected_dates(obj.accepted_on)
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(serializers.DateField(allow_null=True))
     def get_expected_liquidation(self, obj: Declaration) -> Any:
         exp = self._exp(obj)
         return exp.liquidation if exp else None
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(serializers.DateField(allow_null=True))
     def get_refund_expected_from(self, obj: Declaration) -> Any:
         exp = self._exp(obj)
         return exp.refund_from if exp else None
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(serializers.DateField(allow_null=True))
     def get_refund_expected_by(self, obj: Declaration) -> Any:
         exp = self._exp(obj)
         return exp.refund_to if exp else None
@@ -126,13 +127,15 @@ class RefundReportUploadSerializer(serializers.Serializer):
 
 
 def _read_upload(f: Any) -> bytes:
-    if f.size > REPORT_MAX_BYTES:
-        raise ValidationError({"file": [f"The file is {f.size:,} bytes; the limit is {REPORT_MAX_BYTES:,} bytes."]})
+    limit = min(REPORT_MAX_BYTES, int(getattr(settings, "MAX_UPLOAD_SIZE", REPORT_MAX_BYTES)))  # as cape.forms
+    if f.size > limit:
+        raise ValidationError({"file": [f"The file is {f.size:,} bytes; the limit is {limit:,} bytes."]})
     return f.read()
 
 
 PREFLIGHT_SCHEMA = inline_serializer("PreflightReport", {
-    "as_of": serializers.DateField(), "ok": serializers.BooleanField(), "blocking": serializers.BooleanField(),
+    "as_of": serializers.DateField(allow_null=True, help_text="null: the declaration was never checked"),
+    "ok": serializers.BooleanField(), "blocking": serializers.BooleanField(),
     "warnings": serializers.IntegerField(), "checks": serializers.ListField(child=serializers.DictField()),
 })
 OUTCOME_SCHEMA = inline_serializer("ClaimDetailsResult", {
@@ -198,7 +201,11 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         declaration = self.get_object()
         if request.method == "POST":
             return Response(svc.declaration_preflight(declaration=declaration, user=request.user))
-        return Response(declaration.preflight or {})
+        if not declaration.preflight:
+            # Never checked yet: the same shape as a report, saying so, rather than an empty object.
+            return Response({"as_of": None, "ok": False, "blocking": True, "warnings": 0, "checks": [],
+                             "checked": False})
+        return Response(declaration.preflight)
 
     @extend_schema(request=None, responses={(200, "text/csv"): OpenApiResponse(response=OpenApiTypes.BINARY, description="The CAPE CSV")})
     @action(detail=True, methods=["get", "post"])

@@ -132,15 +132,12 @@ def declaration_preflight_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("cape_declaration", pk=pk)
 
 
-@member_required
+@editor_for_post
 def declaration_download(request: HttpRequest, pk: int) -> HttpResponse:
     """POST (editors): preflight, then the file; the first download marks the declaration exported.
     GET: the stored file of a declaration already exported or filed (no state change)."""
     declaration = _declaration(request, pk)
-    if request.method == "POST":
-        if not request.membership.can_edit:  # type: ignore[attr-defined]
-            messages.error(request, "Viewers can read and export reports but not download a declaration for filing.")
-            return redirect("cape_declaration", pk=pk)
+    if request.method == "POST":  # viewers get a 403 (editor_for_post): a download for filing changes the state
         try:
             data = svc.declaration_export(declaration=declaration, user=request.user)
         except ServiceError as exc:

@@ -85,21 +85,11 @@ def test_the_api_conforms_to_its_schema(case, api_token, object_ids) -> None:  #
         case.path_parameters["id"] = ids[next(_turn) % len(ids)]
     checks = [not_a_server_error, response_schema_conformance]
     if (case.method.upper(), case.path) in KNOWN_SCHEMA_GAPS:
-        checks = [not_a_server_error]  # held by the strict xfails below until cape/api.py is fixed
+        checks = [not_a_server_error]
     case.call_and_validate(headers={"Authorization": f"Token {api_token}"}, checks=checks)
 
 
-# Found once real declarations were seeded (reported; cape/api.py): the Declaration's expected_liquidation,
-# refund_expected_from and refund_expected_by are null until CBP accepts it, but the schema says a date (not
-# nullable); GET preflight of a declaration never preflighted answers {} where the schema requires as_of, ok, ...
-KNOWN_SCHEMA_GAPS = {
-    ("GET", "/api/declarations/"),
-    ("GET", "/api/declarations/{id}/"),
-    ("GET", "/api/declarations/{id}/preflight/"),
-    ("POST", "/api/declarations/build/"),
-    ("POST", "/api/declarations/{id}/submission/"),
-    ("POST", "/api/declarations/{id}/claim-details/"),
-}
+KNOWN_SCHEMA_GAPS: set[tuple[str, str]] = set()  # none left; a gap found later is listed here with a strict xfail
 
 
 def _conforms(path: str, method: str, response) -> None:  # type: ignore[no-untyped-def]
@@ -108,23 +98,18 @@ def _conforms(path: str, method: str, response) -> None:  # type: ignore[no-unty
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(strict=True, reason="Declaration expected_* dates are null but typed non-nullable (cape/api.py; reported)")
 def test_a_declaration_not_yet_accepted_conforms_to_the_schema(api_token, object_ids) -> None:  # type: ignore[no-untyped-def]
-    import requests
-
     client = Client(HTTP_AUTHORIZATION=f"Token {api_token}")
     pk = object_ids["/api/declarations/"][0]
-    response = client.get(f"/api/declarations/{pk}/")
-    assert response.status_code == 200 and response.json()["expected_liquidation"] is None
-    prepared = requests.Response()
-    prepared.status_code, prepared._content = 200, response.content
-    prepared.headers["Content-Type"] = "application/json"
-    prepared.request = requests.Request("GET", f"http://localhost/api/declarations/{pk}/").prepare()
-    _conforms("/api/declarations/{id}/", "GET", prepared)
+    body = client.get(f"/api/declarations/{pk}/").json()
+    assert body["expected_liquidation"] is None and body["refund_expected_from"] is None
+    spec = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    props = spec["components"]["schemas"]["Declaration"]["properties"]
+    for name in ("expected_liquidation", "refund_expected_from", "refund_expected_by"):
+        assert props[name].get("nullable") is True and props[name]["format"] == "date", (name, props[name])
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(strict=True, reason="GET preflight of a never-preflighted declaration answers {} (cape/api.py; reported)")
 def test_the_preflight_of_a_declaration_never_checked_conforms_to_the_schema(api_token, object_ids) -> None:  # type: ignore[no-untyped-def]
     client = Client(HTTP_AUTHORIZATION=f"Token {api_token}")
     pk = object_ids["/api/declarations/"][0]

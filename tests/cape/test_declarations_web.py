@@ -53,7 +53,7 @@ def test_a_viewer_sees_but_cannot_build_or_download(client, vera, alice, importe
     assert client.get(reverse("cape_home")).status_code == 200
     assert client.post(reverse("cape_home"), {"paths": ["cape_phase1"]}).status_code == 403
     r = client.post(reverse("cape_declaration_download", args=[d.pk]))
-    assert r.status_code == 302 and Declaration.objects.get().status == "draft"
+    assert r.status_code == 403 and Declaration.objects.get().status == "draft"
     assert client.post(reverse("cape_declaration_submission", args=[d.pk]), {}).status_code == 403
 
 

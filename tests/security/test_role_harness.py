@@ -187,9 +187,6 @@ READ_ONLY = {
 # Owners only: the organisation's data (export, delete) and revoking a broker's access.
 OWNER_ONLY = {"organization_data": ["get", "post"], "organization_export": ["post"], "grant_revoke": ["post"]}
 REFUSED = {403, 404, 405}
-# A viewer's POST to the download of a declaration answers 302 back to the declaration with a message instead of
-# 403 (cape/views.py declaration_download); nothing changes. Reported; held as a strict xfail below.
-VIEWER_REDIRECTED = {"cape_declaration_download"}
 
 ROLES = [Membership.Role.OWNER, Membership.Role.STAFF, Membership.Role.VIEWER]
 
@@ -249,7 +246,7 @@ def test_a_viewer_is_refused_every_state_changing_route_and_changes_nothing(org_
     before = _state()
     accepted = []
     for name, urls in _named_routes().items():
-        if name in PERSONAL or name in READ_ONLY or name in VIEWER_REDIRECTED:
+        if name in PERSONAL or name in READ_ONLY:
             continue
         methods = ["post", "put", "patch", "delete"] if urls[0].startswith("/api/") else ["post"]
         for url in urls:
@@ -264,7 +261,6 @@ def test_a_viewer_is_refused_every_state_changing_route_and_changes_nothing(org_
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(strict=True, reason="cape declaration_download answers a viewer's POST with 302, not 403 (reported)")
 def test_a_viewer_posting_to_a_declaration_download_is_refused_with_403(org_roles) -> None:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(org_roles["users"][Membership.Role.VIEWER])

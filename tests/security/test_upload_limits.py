@@ -48,7 +48,6 @@ def test_a_5106_import_over_the_limit_is_refused_and_stores_nothing(alice, clien
     assert Form5106Record.objects.filter(company_name="Imported Co").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="POST /api/form5106/import/ reads the file whatever its size (reported)")
 def test_the_api_5106_import_over_the_limit_is_refused(alice, client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.FORM5106_MAX_IMPORT_BYTES = 2048
     client.force_login(alice)
@@ -107,7 +106,6 @@ def test_claim_details_over_the_limit_are_refused_by_the_api(filed, alice, clien
     assert _declaration_state(declaration) == before
 
 
-@pytest.mark.xfail(strict=True, reason="the API's report uploads ignore MAX_UPLOAD_SIZE (cape/api.py _read_upload; reported)")
 def test_the_api_honours_max_upload_size_for_claim_details_too(filed, alice, client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.MAX_UPLOAD_SIZE = 2048
     client.force_login(alice)
