@@ -79,7 +79,35 @@ def cleanup(org) -> None:  # type: ignore[no-untyped-def]
     org.delete()
 
 
-def bench_stored(nums: list[str], keep: bool) -> None:
+def _load_pg(org, importers, nums: list[str], today: date) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL: the entries by one COPY, their classifications by one INSERT ... SELECT (seconds)."""
+    from django.db import connection
+
+    ids = [i.pk for i in importers]
+    with connection.cursor() as cur:
+        text = "".join(f"{org.pk}\t{ids[k % IMPORTERS]}\t{n}\n" for k, n in enumerate(nums))
+        cur.execute("CREATE TEMP TABLE bench_nums (organization_id bigint, importer_id bigint, entry_number varchar(11))")
+        with cur.cursor.copy("COPY bench_nums FROM STDIN") as copy:
+            copy.write(text)
+        cur.execute("""
+            INSERT INTO entries_entry (organization_id, importer_id, entry_number, entry_type, port_code, filer_code,
+                filer_name, liquidation_status, liquidation_status_raw, recon_flag, psc_flag, protest_number, protest_status,
+                type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, created_at, updated_at)
+            SELECT organization_id, importer_id, entry_number, '01', '', left(entry_number, 3), '', 'unliquidated', '',
+                false, false, '', 'none', false, false, 125.00, 125.00, true, now(), now()
+            FROM bench_nums""")
+        cur.execute("DROP TABLE bench_nums")
+        cur.execute("""
+            INSERT INTO cape_classification (entry_id, organization_id, importer_id, ieepa_duty, path, reasons, reasons_text,
+                urgent, deadline_passed, protest_deadline_projected, liquidated, ruleset, as_of, computed_at, stable_until,
+                interest_note, interest_uncertain)
+            SELECT e.id, e.organization_id, e.importer_id, e.ieepa_duty,
+                CASE WHEN e.id %% 10 = 0 THEN 'cape_phase2' ELSE 'cape_phase1' END, '[]'::jsonb, '', false, false, false,
+                false, 'bench', %s, now(), %s, '', false
+            FROM entries_entry e WHERE e.organization_id = %s""", [today, date(today.year + 1, 1, 1), org.pk])
+
+
+def bench_stored(nums: list[str], keep: bool, preflight: bool = True) -> bool:
     from django.core.management import call_command
     from django.db import connection
 
@@ -100,7 +128,9 @@ def bench_stored(nums: list[str], keep: bool) -> None:
 
     today = timezone.localdate()
     batch = 20_000
-    for start in range(0, len(nums), batch):
+    if connection.vendor == "postgresql":
+        _load_pg(org, importers, nums, today)
+    for start in range(0, len(nums) if connection.vendor != "postgresql" else 0, batch):
         part = nums[start : start + batch]
         created = Entry.objects.bulk_create([
             Entry(organization=org, importer=importers[(start + i) % IMPORTERS], entry_number=n, entry_type="01",
@@ -130,11 +160,13 @@ def bench_stored(nums: list[str], keep: bool) -> None:
         print(f"stored declaration_build:   {result.entry_count:>9,} entries → {len(result.declarations)} declarations "
               f"({IMPORTERS} importers, one per file), {stored / 1e6:.1f} MB stored in {elapsed:6.2f} s "
               f"({result.entry_count / elapsed:,.0f} entries/s) {'OK' if elapsed <= 20 else 'OVER the 20 s target'}")
-        t = time.perf_counter()
-        for d in result.declarations:
-            declaration_preflight(declaration=d)
-        pre = time.perf_counter() - t
-        print(f"stored preflight (all):     {result.entry_count:>9,} entries, {len(result.declarations)} declarations in {pre:6.2f} s")
+        if preflight:
+            t = time.perf_counter()
+            for d in result.declarations:
+                declaration_preflight(declaration=d)
+            pre = time.perf_counter() - t
+            print(f"stored preflight (all):     {result.entry_count:>9,} entries, {len(result.declarations)} declarations in {pre:6.2f} s")
+        return elapsed <= 20 * len(nums) / 1_000_000
     finally:
         if not keep:
             t = time.perf_counter()
@@ -147,12 +179,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="entries for the pure measurement")
     parser.add_argument("--stored", type=int, default=None, help="entries for the stored measurement (default: --n; 0 skips)")
     parser.add_argument("--keep", action="store_true", help="keep the bench rows")
+    parser.add_argument("--no-preflight", action="store_true", help="skip the (separately reported) preflight of every declaration")
     args = parser.parse_args()
     nums = numbers(args.n)
     bench_pure(nums)
     stored = args.n if args.stored is None else args.stored
     if stored:
-        bench_stored(nums[:stored] if stored <= len(nums) else numbers(stored), args.keep)
+        ok = bench_stored(nums[:stored] if stored <= len(nums) else numbers(stored), args.keep, preflight=not args.no_preflight)
+        sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":
