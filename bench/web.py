@@ -141,12 +141,13 @@ def load(n_importers: int, n_entries: int) -> None:
             """
             INSERT INTO cape_classification (entry_id, organization_id, importer_id, ieepa_duty, path, reasons, reasons_text,
                 deadline, urgent, deadline_passed, projected_liquidation_date, cape_window_closes, protest_deadline,
-                protest_deadline_projected, cit_deadline, liquidated, ruleset, as_of, computed_at)
+                protest_deadline_projected, cit_deadline, liquidated, ruleset, as_of, computed_at, interest_note,
+                interest_uncertain)
             SELECT e.id, e.organization_id, e.importer_id, e.ieepa_duty, p.path, '["bench"]'::jsonb, '|bench|',
                 p.deadline, coalesce(p.deadline BETWEEN %(today)s AND %(today)s + 14, false), coalesce(p.deadline < %(today)s, false),
                 e.entry_date + 314, CASE WHEN p.path LIKE 'cape%%' THEN p.deadline END,
                 CASE WHEN p.path = 'protest' THEN p.deadline END, false, e.entry_summary_date + 730,
-                e.liquidation_status = 'liquidated', 'bench', %(today)s, now()
+                e.liquidation_status = 'liquidated', 'bench', %(today)s, now(), '', false
             FROM entries_entry e
             CROSS JOIN LATERAL (
                 SELECT CASE
