@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 
 from ach.models import AchEnrollment
 from cape.classify import today_eastern
@@ -21,15 +20,8 @@ from tests.cape.factories import ClassificationFactory
 from tests.conftest import login
 from tests.factories import EntryFactory, GrantFactory, ImporterFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():  # type: ignore[no-untyped-def]
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def classified(importer, organization, path: str, duty: str, deadline_in: int | None = None):  # type: ignore[no-untyped-def]

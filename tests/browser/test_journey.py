@@ -4,7 +4,6 @@ entries by path on the dashboard and the entries page, open an entry, build and 
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from ach.models import AchEnrollment
 from cape.models import Classification, Declaration
@@ -12,14 +11,7 @@ from entries.models import Entry
 from entries.samplegen import write_es003
 from tests.conftest import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():  # type: ignore[no-untyped-def]
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
 
 def test_upload_to_cape_file(page, alice, own_importer, tmp_path) -> None:  # type: ignore[no-untyped-def]

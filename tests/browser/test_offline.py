@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.cache import cache
 
 from cape.classify import today_eastern
 from cape.models import Path as P
@@ -17,14 +16,7 @@ from tests.cape.factories import ClassificationFactory
 from tests.conftest import login
 from tests.factories import EntryFactory, TariffLineFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():  # type: ignore[no-untyped-def]
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
 
 def _cut_off(page: Any) -> list[str]:
