@@ -5,6 +5,18 @@ same job so the page and the API answer the same way whatever the size; a large 
 to a million entries) is handed to a worker on commit (cape.tasks.build_declarations). The worker claims
 the row with a conditional UPDATE (pending → running) so a duplicate delivery never builds twice; the
 build itself is ``cape.declarations.declaration_build``, unchanged.
+
+A worker killed mid-build (issue 9): the run holds the job's liveness lock (entries.recovery.running_lock)
+from before its claim to the end, so a job left ``running`` with no lock held is known to be orphaned.
+``build_jobs_recover`` (beat, and a worker starting) and a redelivered message (the task is acks_late)
+put it back to pending and build again, or fail it with a clear message after ``UPLOAD_MAX_ATTEMPTS``
+claims. The run has two phases and each re-run gives what a clean run gives:
+
+* writing: the declarations, their entries and the job's record of them (``declaration_ids``, the
+  entries left out) are one transaction, so a dead worker leaves no declaration at all and the re-run
+  builds from scratch;
+* checking (preflight, after that commit): a re-run finds ``declaration_ids`` already recorded, writes
+  nothing, and checks only the declarations whose checks had not been stored.
 """
 
 from __future__ import annotations
@@ -12,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import connection, connections, transaction
@@ -22,7 +36,8 @@ from accounts.models import Organization
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
 from cape import declarations as svc
-from cape.models import DeclarationBuildJob
+from cape.models import Declaration, DeclarationBuildJob
+from entries.recovery import forget_lock, grace_period, is_alive, max_attempts, running_lock
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +48,23 @@ SYNC_LIMIT = 20_000
 # Left-out entries kept on the job row (the count is always exact): every one of a small build's, so the
 # page and the API list them all as they did before builds became jobs; the first ones of a large build.
 LEFT_OUT_KEPT = SYNC_LIMIT
+LOCK_KIND = "build"
+
+INTERRUPTED_MESSAGE = (
+    "This build was interrupted {attempts} times (the worker building it stopped: it ran out of memory or was "
+    "restarted), so it was not tried again. No declaration was saved and every entry is still free to build. "
+    "Build again for fewer importers at a time; if it happens again, contact support."
+)
+INTERRUPTED_CHECKING_MESSAGE = (
+    "This build was interrupted {attempts} times while checking its declarations (the worker stopped: it ran out "
+    "of memory or was restarted), so it was not tried again. The {count} declaration{s} it built {were} saved as "
+    "drafts on the CAPE page, but not all of them have been checked: open each one and run its checks (preflight) "
+    "before you export it."
+)
+REQUEUED_MESSAGE = (
+    "The worker building this stopped before it finished; the build will start again (attempt {next} of {max}). "
+    "Nothing unfinished was saved."
+)
 
 
 def build_jobs_for(organization: Organization | None) -> QuerySet[DeclarationBuildJob]:
@@ -91,10 +123,10 @@ def declaration_build_job_start(
     return job
 
 
-def _claim(job_id: int) -> bool:
+def _claim(job_id: int, message: str = "Selecting the entries…") -> bool:
     return bool(
         DeclarationBuildJob.objects.filter(pk=job_id, status=J.PENDING).update(
-            status=J.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, done=0
+            status=J.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, done=0, message=message
         )
     )
 
@@ -131,15 +163,112 @@ def _fail(job: DeclarationBuildJob, message: str) -> None:
           reason=message[:500])
 
 
+def _release_orphan(job: DeclarationBuildJob, *, enqueue: bool) -> str:
+    """Put a running job whose worker is known to be gone back to pending (enqueued again when asked),
+    or fail it once it has been claimed ``max_attempts()`` times (a build that kills its worker every time
+    must not loop). Conditional on status and attempts, so two recoverers never both act on one row."""
+    if job.attempts >= max_attempts():
+        count = len(job.declaration_ids or [])
+        if count:
+            message = INTERRUPTED_CHECKING_MESSAGE.format(attempts=job.attempts, count=count, s="" if count == 1 else "s",
+                                                          were="was" if count == 1 else "were")
+        else:
+            message = INTERRUPTED_MESSAGE.format(attempts=job.attempts)
+        with transaction.atomic():
+            changed = DeclarationBuildJob.objects.filter(pk=job.pk, status=J.RUNNING, attempts=job.attempts).update(
+                status=J.FAILED, message=message[:500], finished_at=timezone.now())
+            if changed:
+                audit(action="declaration.build_job_fail", user=job.created_by, organization=job.organization, obj=job,
+                      reason="interrupted", attempts=job.attempts)
+        forget_lock(LOCK_KIND, job.pk)
+        return "failed" if changed else "not_running"
+    with transaction.atomic():
+        changed = DeclarationBuildJob.objects.filter(pk=job.pk, status=J.RUNNING, attempts=job.attempts).update(
+            status=J.PENDING, started_at=None,
+            message=REQUEUED_MESSAGE.format(next=job.attempts + 1, max=max_attempts())[:500])
+        if changed:
+            audit(action="declaration.build_job_requeue", user=None, organization=job.organization, obj=job,
+                  reason="worker stopped", attempts=job.attempts)
+            if enqueue:
+                pk = job.pk
+
+                def again() -> None:
+                    from cape.tasks import build_declarations
+
+                    build_declarations.delay(pk)
+
+                transaction.on_commit(again)
+    return "requeued" if changed else "not_running"
+
+
+def _job_for_recovery(job_id: int) -> DeclarationBuildJob | None:
+    return DeclarationBuildJob.objects.select_related("organization", "created_by").filter(pk=job_id).first()
+
+
+def build_job_release_if_orphaned(*, job_id: int, enqueue: bool = False) -> str:
+    """If the job is ``running`` but no live process holds its liveness lock, put it back to pending (or
+    fail it after too many attempts). Returns "requeued", "failed", "alive" or "not_running"."""
+    job = _job_for_recovery(job_id)
+    if job is None or job.status != J.RUNNING:
+        return "not_running"
+    if is_alive(LOCK_KIND, job_id):
+        return "alive"
+    return _release_orphan(job, enqueue=enqueue)
+
+
+@dataclass
+class BuildRecovery:
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    still_running: list[int] = field(default_factory=list)
+
+
+def build_jobs_recover(*, stale_after: timedelta | None = None) -> BuildRecovery:
+    """Requeue (or fail) every build job left ``running`` by a worker that is gone. Jobs claimed less than
+    ``stale_after`` (default: UPLOAD_RECOVERY_GRACE_SECONDS) ago are left alone."""
+    result = BuildRecovery()
+    cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
+    running = DeclarationBuildJob.objects.filter(status=J.RUNNING)
+    candidates = list(running.filter(started_at__lte=cutoff).order_by("pk").values_list("pk", flat=True))
+    candidates += list(running.filter(started_at__isnull=True).order_by("pk").values_list("pk", flat=True))
+    for pk in candidates:
+        outcome = build_job_release_if_orphaned(job_id=pk, enqueue=True)
+        if outcome == "requeued":
+            result.requeued.append(pk)
+        elif outcome == "failed":
+            result.failed.append(pk)
+        elif outcome == "alive":
+            result.still_running.append(pk)
+    if result.requeued or result.failed:
+        logger.warning("declaration build recovery: requeued %s, failed %s", result.requeued, result.failed)
+    return result
+
+
 def declaration_build_job_run(*, job_id: int, progress: Callable[[int, int, str], None] | None = None) -> DeclarationBuildJob:
-    """Claim a pending job and build. Returns the job (done or failed), or as found if it was not pending."""
-    claimed = _claim(job_id)
-    job = DeclarationBuildJob.objects.select_related("organization", "created_by").get(pk=job_id)
-    if not claimed:
-        return job
+    """Claim a pending job and build (or finish the checks of a build whose declarations were saved before
+    its worker died). Returns the job (done or failed), or as found if it was not pending.
+
+    The job's liveness lock is held from before the claim to the end, so holding it proves that a job
+    found ``running`` has lost its worker (a message redelivered after the worker was killed)."""
+    with running_lock(LOCK_KIND, job_id):
+        found = _job_for_recovery(job_id)
+        if found is not None and found.status == J.RUNNING:
+            _release_orphan(found, enqueue=False)
+        resuming = found is not None and bool(found.declaration_ids)
+        claimed = _claim(job_id, "Checking the saved declarations (preflight)…" if resuming else "Selecting the entries…")
+        job = DeclarationBuildJob.objects.select_related("organization", "created_by").get(pk=job_id)
+        if claimed:
+            _run_claimed(job, progress)
+    if job.is_finished:
+        forget_lock(LOCK_KIND, job_id)
+    return job
+
+
+def _run_claimed(job: DeclarationBuildJob, progress: Callable[[int, int, str], None] | None) -> None:
     p = job.params
     writer = _ProgressWriter(job.pk)
-    last_total = [0]
+    last_total = [job.total]
+    saved = bool(job.declaration_ids)
 
     def report(done: int, total: int, message: str) -> None:
         last_total[0] = total
@@ -148,30 +277,54 @@ def declaration_build_job_run(*, job_id: int, progress: Callable[[int, int, str]
             progress(done, total, message)
 
     try:
-        result = svc.declaration_build(
-            organization=job.organization, user=job.created_by, importer_ids=p.get("importer_ids"),
-            entry_numbers=p.get("entry_numbers"), paths=p.get("paths"), urgent_only=bool(p.get("urgent_only")),
-            mixed=bool(p.get("mixed")), name=p.get("name") or "", progress=report,
-        )
+        if job.declaration_ids:
+            # Saved by an earlier attempt whose worker died while checking: write nothing, finish the checks.
+            by_id = {d.pk: d for d in Declaration.objects.filter(pk__in=job.declaration_ids).select_related("organization")}
+            declarations = [by_id[i] for i in job.declaration_ids if i in by_id]
+        else:
+            with transaction.atomic():
+                result = svc.declaration_build(
+                    organization=job.organization, user=job.created_by, importer_ids=p.get("importer_ids"),
+                    entry_numbers=p.get("entry_numbers"), paths=p.get("paths"), urgent_only=bool(p.get("urgent_only")),
+                    mixed=bool(p.get("mixed")), name=p.get("name") or "", progress=report, run_checks=False,
+                )
+                declarations = result.declarations
+                # In the build's transaction: the declarations and the job's record of them commit together.
+                # (Last in it: the progress writer's own connection would wait on this row's lock.)
+                DeclarationBuildJob.objects.filter(pk=job.pk).update(
+                    declaration_ids=[d.pk for d in declarations], considered=result.considered,
+                    left_out=[{"entry_number": x.entry_number, "reason": x.reason} for x in result.left_out[:LEFT_OUT_KEPT]],
+                    left_out_count=len(result.left_out), total=last_total[0],
+                )
+            saved = bool(declarations)
+        entries = sum(d.entry_count for d in declarations)
+        total, done = 2 * entries, entries
+        for n, decl in enumerate(declarations, start=1):
+            if not decl.preflight:  # a declaration checked before a worker died keeps its stored result
+                svc.declaration_preflight(declaration=decl, user=job.created_by)
+            done += decl.entry_count
+            report(done, total, f"Checked declaration {n} of {len(declarations)} (preflight)")
     except ServiceError as exc:
         _fail(job, exc.message)
     except Exception as exc:
-        logger.exception("declaration build job %s failed", job_id)
-        _fail(job, f"The build stopped on an unexpected error ({exc.__class__.__name__}); no declaration was saved. "
-                   "Try again; if it happens again, contact support.")
+        logger.exception("declaration build job %s failed", job.pk)
+        if saved:
+            _fail(job, f"The build stopped on an unexpected error ({exc.__class__.__name__}) while checking its "
+                       "declarations. They were saved as drafts on the CAPE page: open each one and run its checks "
+                       "(preflight) before you export it; if it happens again, contact support.")
+        else:
+            _fail(job, f"The build stopped on an unexpected error ({exc.__class__.__name__}); no declaration was saved. "
+                       "Try again; if it happens again, contact support.")
     else:
-        built = len(result.declarations)
+        built = len(declarations)
         DeclarationBuildJob.objects.filter(pk=job.pk).update(
             status=J.DONE, finished_at=timezone.now(), done=last_total[0], total=last_total[0],
-            declaration_ids=[d.pk for d in result.declarations], considered=result.considered,
-            left_out=[{"entry_number": x.entry_number, "reason": x.reason} for x in result.left_out[:LEFT_OUT_KEPT]],
-            left_out_count=len(result.left_out),
-            message=(f"Built {built} declaration{'' if built == 1 else 's'} with {result.entry_count:,} entries."
+            message=(f"Built {built} declaration{'' if built == 1 else 's'} with {entries:,} entries."
                      if built else "No declaration built: no eligible entry that is not already on a declaration."),
         )
+        job.refresh_from_db(fields=["left_out_count"])
         audit(action="declaration.build_job_done", user=job.created_by, organization=job.organization, obj=job,
-              declarations=[d.pk for d in result.declarations], left_out=len(result.left_out))
+              declarations=[d.pk for d in declarations], left_out=job.left_out_count)
     finally:
         writer.close()
     job.refresh_from_db()
-    return job

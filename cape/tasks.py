@@ -87,9 +87,10 @@ def send_deadline_digests(as_of: str | None = None) -> int:
     return len(org_ids)
 
 
-# Not acks_late: a build is not idempotent once committed, and the claim (pending → running) already
-# makes a duplicate delivery a no-op; a worker lost mid-build rolls the build's one transaction back.
-@shared_task(name="cape.tasks.build_declarations", acks_late=False)
+# acks_late + reject_on_worker_lost: a worker lost mid-build has its message delivered again. Safe: the claim
+# (pending → running) makes a duplicate a no-op, the liveness lock tells a dead worker's job from a live one,
+# and a re-run gives a clean run's result (cape.build_jobs: the write and its record are one transaction).
+@shared_task(name="cape.tasks.build_declarations", acks_late=True, reject_on_worker_lost=True)
 def build_declarations(job_id: int) -> str:
     """Run one declaration build job (cape.build_jobs). Enqueued on commit by declaration_build_job_start."""
     from cape.build_jobs import declaration_build_job_run

@@ -14,6 +14,12 @@ Classification has no job row: the nightly selection (cape.classify.due_entry_id
 every entry whose classification is missing or older than its facts, and re-running it gives the
 same rows, so ``classifications_recover`` only enqueues the organisations that have such entries.
 
+A declaration build job (cape.models.DeclarationBuildJob) holds the same kind of liveness lock while it
+runs; ``cape.build_jobs.build_jobs_recover`` puts one whose worker is gone back to pending and enqueues it
+again, or fails it with a clear message after ``UPLOAD_MAX_ATTEMPTS`` claims. The build's declarations
+and the job's record of them are one transaction, so a re-run either builds from scratch or only finishes
+the checks of declarations that were already saved: the same result as a clean run.
+
 Runs from Celery beat (``entries.tasks.recover_interrupted_work``) and once when a worker starts.
 """
 
@@ -38,8 +44,12 @@ from entries.models import Entry, Upload
 
 logger = logging.getLogger(__name__)
 
-# Advisory lock namespace (first half of the two-int key): a stable number derived from a name.
-_LOCK_CLASS = zlib.crc32(b"refundready.upload.running") & 0x7FFFFFFF
+# Advisory lock namespaces (first half of the two-int key): stable numbers derived from a name, one per
+# kind of job that holds a liveness lock.
+_LOCK_CLASSES = {
+    "upload": zlib.crc32(b"refundready.upload.running") & 0x7FFFFFFF,
+    "build": zlib.crc32(b"refundready.declaration_build.running") & 0x7FFFFFFF,
+}
 
 INTERRUPTED_MESSAGE = (
     "Processing of this file was interrupted {attempts} times (the worker processing it stopped: it ran out of "
@@ -49,11 +59,12 @@ INTERRUPTED_MESSAGE = (
 
 
 def max_attempts() -> int:
+    """Times a job interrupted by a dead worker is claimed before it is failed (uploads and declaration builds)."""
     return int(getattr(settings, "UPLOAD_MAX_ATTEMPTS", 3))
 
 
 def grace_period() -> timedelta:
-    """Uploads claimed more recently than this are left alone even if no lock is seen (an upload run
+    """Jobs claimed more recently than this are left alone even if no lock is seen (an upload run
     synchronously by the ingest_es003 command holds no liveness lock)."""
     return timedelta(seconds=int(getattr(settings, "UPLOAD_RECOVERY_GRACE_SECONDS", 120)))
 
@@ -65,14 +76,22 @@ def _lock_dir() -> Path:
     return path
 
 
+def _lock_key(kind: str, pk: int) -> list[int]:
+    return [_LOCK_CLASSES[kind], int(pk) & 0x7FFFFFFF]
+
+
+def _lock_path(kind: str, pk: int) -> Path:
+    return _lock_dir() / f"{kind}-{int(pk)}.lock"
+
+
 @contextlib.contextmanager
-def upload_running_lock(upload_id: int) -> Iterator[None]:
-    """Hold the upload's liveness lock for the duration of the block (the task wraps the service in it)."""
+def running_lock(kind: str, pk: int) -> Iterator[None]:
+    """Hold the liveness lock of job ``pk`` of ``kind`` ("upload", "build") for the duration of the block."""
     if connection.vendor == "postgresql":
         holder = connections.create_connection("default")
         try:
             with holder.cursor() as cur:
-                cur.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_CLASS, int(upload_id) & 0x7FFFFFFF])
+                cur.execute("SELECT pg_advisory_lock(%s, %s)", _lock_key(kind, pk))
             yield
         finally:
             with contextlib.suppress(Exception):
@@ -80,7 +99,7 @@ def upload_running_lock(upload_id: int) -> Iterator[None]:
     else:
         import fcntl
 
-        fd = os.open(_lock_dir() / f"upload-{int(upload_id)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(_lock_path(kind, pk), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -88,10 +107,10 @@ def upload_running_lock(upload_id: int) -> Iterator[None]:
             os.close(fd)  # closing releases the flock
 
 
-def upload_is_alive(upload_id: int) -> bool:
-    """Whether some process holds the upload's liveness lock right now."""
+def is_alive(kind: str, pk: int) -> bool:
+    """Whether some process holds the liveness lock of job ``pk`` of ``kind`` right now."""
     if connection.vendor == "postgresql":
-        key = [_LOCK_CLASS, int(upload_id) & 0x7FFFFFFF]
+        key = _lock_key(kind, pk)
         with connection.cursor() as cur:
             cur.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
             acquired = cur.fetchone()[0]
@@ -100,7 +119,7 @@ def upload_is_alive(upload_id: int) -> bool:
         return not acquired
     import fcntl
 
-    path = _lock_dir() / f"upload-{int(upload_id)}.lock"
+    path = _lock_path(kind, pk)
     if not path.exists():
         return False
     fd = os.open(path, os.O_RDWR)
@@ -115,10 +134,25 @@ def upload_is_alive(upload_id: int) -> bool:
         os.close(fd)
 
 
-def _forget_lock_file(upload_id: int) -> None:
+def forget_lock(kind: str, pk: int) -> None:
+    """Remove a finished job's lock file (SQLite; PostgreSQL advisory locks leave nothing behind)."""
     if connection.vendor != "postgresql":
         with contextlib.suppress(OSError):
-            (_lock_dir() / f"upload-{int(upload_id)}.lock").unlink()
+            _lock_path(kind, pk).unlink()
+
+
+def upload_running_lock(upload_id: int) -> contextlib.AbstractContextManager[None]:
+    """Hold the upload's liveness lock for the duration of the block (the task wraps the service in it)."""
+    return running_lock("upload", upload_id)
+
+
+def upload_is_alive(upload_id: int) -> bool:
+    """Whether some process holds the upload's liveness lock right now."""
+    return is_alive("upload", upload_id)
+
+
+def _forget_lock_file(upload_id: int) -> None:
+    forget_lock("upload", upload_id)
 
 
 # ----------------------------------------------------------------------------- uploads
@@ -128,6 +162,8 @@ class RecoveryResult:
     failed: list[int] = field(default_factory=list)
     still_running: list[int] = field(default_factory=list)
     organizations_reclassified: list[int] = field(default_factory=list)
+    builds_requeued: list[int] = field(default_factory=list)
+    builds_failed: list[int] = field(default_factory=list)
 
 
 def upload_release_if_orphaned(*, upload_id: int, enqueue: bool = False) -> str:
@@ -234,6 +270,10 @@ def classifications_recover(*, stale_after: timedelta | None = None, as_of: Any 
 
 
 def interrupted_work_recover(*, stale_after: timedelta | None = None) -> RecoveryResult:
+    from cape.build_jobs import build_jobs_recover
+
     result = uploads_recover(stale_after=stale_after)
     result.organizations_reclassified = classifications_recover(stale_after=stale_after)
+    builds = build_jobs_recover(stale_after=stale_after)
+    result.builds_requeued, result.builds_failed = builds.requeued, builds.failed
     return result
