@@ -3,6 +3,8 @@ must hold at every instant (no half-ingested entry is ever visible)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,56 @@ import pytest
 from django.db import connection
 
 from entries.samplegen import write_es003
+
+
+@contextlib.contextmanager
+def eager() -> Iterator[None]:
+    """Run tasks in this process (the reference runs), whatever the worker fixture configured."""
+    from refundready.celery import app
+
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = old
+
+
+def dump_builds(organization_id: int) -> dict[str, Any]:
+    """What the organisation's declaration builds produced, free of ids and timestamps: each job's outcome
+    (its declarations by name, in build order) and every declaration with its bytes, checks and entries."""
+    from cape.models import Declaration, DeclarationBuildJob, DeclarationEntry
+
+    decls = {
+        d["id"]: d
+        for d in Declaration.objects.filter(organization_id=organization_id).values(
+            "id", "name", "importer__ir_number", "status", "entry_count", "ieepa_duty", "sha256", "file_bytes", "preflight"
+        )
+    }
+    items: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in decls}
+    for row in DeclarationEntry.objects.filter(declaration_id__in=list(decls)).values_list(
+        "declaration_id", "position", "entry__entry_number", "outcome", "error_text"
+    ):
+        items[row[0]].append(row[1:])
+    jobs = [
+        (j.status, [decls[i]["name"] if i in decls else f"missing {i}" for i in j.declaration_ids], j.considered,
+         j.left_out, j.left_out_count, j.candidates, j.total, j.done, j.message)
+        for j in DeclarationBuildJob.objects.filter(organization_id=organization_id).order_by("pk")
+    ]
+    declarations = sorted(
+        (d["name"], d["importer__ir_number"], d["status"], d["entry_count"], d["ieepa_duty"], d["sha256"],
+         bytes(d["file_bytes"] or b""), {k: v for k, v in d["preflight"].items() if k != "ran_at"},
+         tuple(sorted(items[pk])))
+        for pk, d in decls.items()
+    )
+    return {"jobs": jobs, "declarations": declarations}
+
+
+def wipe_builds(organization_id: int) -> None:
+    from cape.models import Declaration, DeclarationBuildJob
+
+    Declaration.objects.filter(organization_id=organization_id).delete()
+    DeclarationBuildJob.objects.filter(organization_id=organization_id).delete()
 
 
 def dump_entries(organization_id: int) -> list[tuple[Any, ...]]:

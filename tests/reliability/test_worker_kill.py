@@ -8,8 +8,6 @@ gives exactly the data a clean run gives.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -23,20 +21,7 @@ from entries.models import Entry, Upload
 from entries.recovery import INTERRUPTED_MESSAGE, max_attempts, uploads_recover
 from entries.services import ingest_files, upload_create
 from tests.conftest import start_worker, wait_for
-from tests.reliability.conftest import assert_entries_whole, dump_classifications, dump_entries
-
-
-@contextlib.contextmanager
-def eager() -> Iterator[None]:
-    """Run tasks in this process (the reference runs), whatever the worker fixture configured."""
-    from refundready.celery import app
-
-    old = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = old
+from tests.reliability.conftest import assert_entries_whole, dump_classifications, dump_entries, eager
 
 
 def _clean_run(org, files) -> tuple[list, list]:  # type: ignore[no-untyped-def]
