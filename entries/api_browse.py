@@ -65,7 +65,8 @@ class ClassificationSerializer(serializers.ModelSerializer):
 class TariffLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = TariffLine
-        fields = ["line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "is_ieepa"]
+        fields = ["line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "is_ieepa", "country_of_export",
+                  "spi_code", "manufacturer_id", "quantity", "uom"]
         read_only_fields = fields
 
 
@@ -130,8 +131,8 @@ class EntryDetailSerializer(EntryListItemSerializer):
     refunds = serializers.SerializerMethodField()
 
     class Meta(EntryListItemSerializer.Meta):
-        fields = EntryListItemSerializer.Meta.fields + ["port_code", "filer_code", "filer_name", "protest_number", "lines",
-                                                        "refunds"]
+        fields = EntryListItemSerializer.Meta.fields + ["port_code", "filer_code", "filer_name", "protest_number",
+                                                        "importation_date", "lines", "refunds"]
         read_only_fields = fields
 
     @extend_schema_field(EntryRefundsSerializer)

@@ -72,6 +72,19 @@ HEADERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "protest_status": ("Protest Status", ("proteststatus", "proteststatuscode")),
     "psc_flag": ("Post Summary Correction Indicator", ("postsummarycorrectionindicator", "postsummarycorrectionflag", "pscindicator")),
     "filer_name": ("Filer Name", ("filername", "brokername")),
+    # Optional columns kept when present (domain README §5, "optional added columns"). Importation Date is
+    # the entry's (CBP Form 7501 block 11, Import Date); the rest are per tariff line: ES-003 repeats them on
+    # every row, and the 7501 instructions allow a different manufacturer and exporting country per line
+    # (blocks 13 and 14: "MULTI" in the header, the value at line level).
+    "importation_date": ("Importation Date", ("importationdate", "importdate", "dateofimportation")),
+    "country_of_export": ("Country of Export Code", ("countryofexportcode", "countryofexport", "exportcountrycode",
+                                                     "exportingcountrycode", "exportingcountry")),
+    "spi_code": ("Line SPI Code", ("linespicode", "spicode", "linespi", "spi")),
+    "manufacturer_id": ("Manufacturer ID", ("manufacturerid", "manufactureridentificationcode", "manufactureridcode",
+                                            "linemanufacturerid", "mid")),
+    "quantity": ("Line Tariff Quantity (1)", ("linetariffquantity1", "linetariffquantity", "tariffquantity1", "quantity1")),
+    "uom": ("Line Tariff UOM (1) Code", ("linetariffuom1code", "linetariffuomcode", "linetariffuom1", "uom1code",
+                                         "unitofmeasure1code", "uom1")),
 }
 HEADER_MAP: dict[str, str] = {spelling: fld for fld, (_, spellings) in HEADERS.items() for spelling in spellings}
 LABELS: dict[str, str] = {fld: label for fld, (label, _) in HEADERS.items()}
@@ -79,8 +92,9 @@ REQUIRED = ("entry_number", "entry_type", "importer_number", "hts", "duty")
 REQUIRED_ONE_OF = ("entry_date", "entry_summary_date")
 ENTRY_FIELDS = ("entry_number", "entry_type", "importer_number", "importer_name", "port_code", "entry_date",
                 "entry_summary_date", "liquidation_date", "liquidation_status", "recon_flag", "protest_number",
-                "protest_status", "psc_flag", "filer_name")
-LINE_FIELDS = ("line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin")
+                "protest_status", "psc_flag", "filer_name", "importation_date")
+LINE_FIELDS = ("line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "country_of_export", "spi_code",
+               "manufacturer_id", "quantity", "uom")
 
 # Liquidation Status wording -> Entry.LiquidationStatus: no table of its own here. The one spelling
 # table is the ruleset's (cape.rules.normalize_liquidation_status, from shared/domain/rules.md
@@ -327,6 +341,88 @@ def parse_code(value: object, *, length: int, pad: int = 0) -> str:
     if pad and s.isascii() and s.isdigit() and len(s) < pad:
         s = s.zfill(pad)
     return s[:length]
+
+
+def _checked_code(value: object, pattern: re.Pattern[str], reason: str, *, drop: str = "") -> str:
+    """A code that must have a known shape (blank allowed): ``parse_code``'s repairs, then the shape check."""
+    s = _integral_text(_text(value)).upper()
+    for c in drop:
+        s = s.replace(c, "")
+    if not s:
+        return ""
+    if _is_formula(s):
+        raise RepairError("a formula is not a code (formulas are never evaluated)")
+    if not pattern.fullmatch(s):
+        raise RepairError(reason)
+    return s
+
+
+# Country codes are ISO 3166-1 alpha-2 (CBP Form 7501 instructions, blocks 10 Country of Origin and 14
+# Exporting Country). Checked rather than cut to two characters: "CHINA" cut would read as CH, Switzerland.
+_COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
+# Special Program Indicators are one or two letters, some followed by *, + or # (HTSUS General Note 3(c)(i),
+# e.g. A, A+, CA, MX, S+).
+_SPI = re.compile(r"[A-Z]{1,2}[*+#]?", re.ASCII)
+# The manufacturer identification code is at most 15 letters and digits (CBP Form 7501 instructions,
+# block 13, and their appendix on constructing the MID).
+_MID = re.compile(r"[A-Z0-9]{1,15}", re.ASCII)
+# Units of quantity are short HTSUS abbreviations (No., kg, doz., m2, X; ACE writes NO, KG, DOZ, M2, X).
+_UOM = re.compile(r"[A-Z0-9]{1,4}", re.ASCII)
+
+
+def parse_country_code(value: object) -> str:
+    return _checked_code(value, _COUNTRY, "a country code is two letters (ISO 3166-1 alpha-2, e.g. CN)")
+
+
+def parse_spi_code(value: object) -> str:
+    return _checked_code(value, _SPI, "a Special Program Indicator is one or two letters, optionally followed by *, + or # "
+                                      "(HTSUS General Note 3(c)(i), e.g. A+, CA, S+)")
+
+
+def parse_manufacturer_id(value: object) -> str:
+    return _checked_code(value, _MID, "a Manufacturer ID is up to 15 letters and digits (CBP Form 7501 instructions, block 13)",
+                         drop=" -")
+
+
+def parse_uom(value: object) -> str:
+    return _checked_code(value, _UOM, "a unit of measure is an HTSUS unit abbreviation of up to 4 letters or digits (e.g. NO, KG, DOZ, M2)",
+                         drop=". ")
+
+
+_QUANTITY = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
+_QUANTITY_PLACES = Decimal("0.0001")
+_QUANTITY_LIMIT = Decimal("1e14")  # numeric(18,4)
+
+
+def parse_quantity(value: object) -> str | None:
+    """Line Tariff Quantity as decimal text with 4 places (``1,250`` → ``1250.0000``); blank → None.
+
+    Never negative; more than 4 decimal places is refused rather than rounded (a quantity is kept as reported).
+    """
+    if isinstance(value, bool):
+        raise RepairError("not a quantity (expected a number such as 1,250 or 12.5)")
+    if isinstance(value, float | int):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RepairError("not a quantity (not a finite number)")
+        d = Decimal(repr(value) if isinstance(value, float) else value)
+    else:
+        s = _text(value)
+        if not s:
+            return None
+        if _is_formula(s):
+            raise RepairError("a formula is not a quantity (formulas are never evaluated)")
+        t = s.replace(",", "").replace(" ", "")
+        if not _QUANTITY.fullmatch(t):
+            raise RepairError("not a quantity (expected a number such as 1,250 or 12.5)")
+        d = Decimal(t)
+    if d < 0:
+        raise RepairError("a quantity is never negative")
+    if d >= _QUANTITY_LIMIT:
+        raise RepairError("the quantity is too large")
+    q = d.quantize(_QUANTITY_PLACES)
+    if q != d:
+        raise RepairError("a quantity has at most 4 decimal places")
+    return str(abs(q))
 
 
 def parse_liquidation_status(value: object) -> tuple[str, str]:
@@ -607,12 +703,16 @@ class ParsedEntry(NamedTuple):
     psc_flag: bool
     protest_number: str
     protest_status: str
+    importation_date: date | None
 
 
 STAGE_ENTRY_COLUMNS = ("entry_number", "importer_ir", "importer_name", "entry_type", "entry_date", "entry_summary_date",
                        "port_code", "filer_code", "filer_name", "liquidation_status", "liquidation_status_raw",
-                       "liquidation_date", "recon_flag", "psc_flag", "protest_number", "protest_status")
-STAGE_LINE_COLUMNS = ("entry_number", "line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "is_ieepa")
+                       "liquidation_date", "recon_flag", "psc_flag", "protest_number", "protest_status", "importation_date")
+# The order of a staging line tuple (Es003Parser.feed): entries_tariffline's columns, entry_id first.
+STAGE_LINE_COLUMNS = ("entry_number", "line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "is_ieepa",
+                      "country_of_export", "spi_code", "manufacturer_id", "quantity", "uom")
+TARIFFLINE_COLUMNS = ("entry_id", *STAGE_LINE_COLUMNS[1:])
 
 ImporterCheck = Callable[[str, str], "str | None"]
 
@@ -704,6 +804,15 @@ _ENTRY_PARSERS: dict[str, Callable[[Any], Any]] = {
     "protest_number": lambda x: parse_code(x, length=40),
     "protest_status": lambda x: x,
     "filer_name": lambda x: _text(x)[:200],
+    "importation_date": parse_date,
+}
+# Optional line-level column → repair (cached per raw value, like the entry columns).
+_LINE_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "country_of_export": parse_country_code,
+    "spi_code": parse_spi_code,
+    "manufacturer_id": parse_manufacturer_id,
+    "quantity": parse_quantity,
+    "uom": parse_uom,
 }
 _ENTRY_DEFAULTS: dict[str, Any] = {"entry_type": "", "importer_number": "", "recon_flag": False, "psc_flag": False}
 
@@ -752,6 +861,10 @@ class Es003Parser:
         self._i_goods = cols.get("goods_value")
         self._i_duty = cols["duty"]
         self._i_country = cols.get("country_of_origin")
+        # Optional per-line columns kept when present, in staging order after is_ieepa (STAGE_LINE_COLUMNS).
+        self._extra_fields = ("country_of_export", "spi_code", "manufacturer_id", "quantity", "uom")
+        self._extra_defaults = ("", "", "", None, "")
+        self._extras = [(j, cols[f], {}, _LINE_PARSERS[f], f) for j, f in enumerate(self._extra_fields) if f in cols]
         self._seen: set[tuple[str, int, int]] = set()
         self._counters: dict[Any, int] = {}
         self._c_line: dict[Any, Any] = {}
@@ -823,7 +936,7 @@ class Es003Parser:
         entry = ParsedEntry(number, ir, name, values.get("entry_type") or "", entry_date, summary_date,
                             values.get("port_code", ""), number[:3], values.get("filer_name", ""), status, status_raw,
                             values.get("liquidation_date"), values.get("recon_flag", False), values.get("psc_flag", False),
-                            protest_number, protest_status)
+                            protest_number, protest_status, values.get("importation_date"))
         if status == "unknown" and status_raw:
             self.result.unknown_statuses[status_raw] = self.result.unknown_statuses.get(status_raw, 0) + 1
         if not _check_digit_ok(number) and number not in self._warned_check:
@@ -858,6 +971,7 @@ class Es003Parser:
         state: list[Any] = [None, (None, []), None]  # previous raw entry cells, (entry, errors), line key
         line_key = self.line_key
         Bad = _Bad
+        extras, extra_defaults, missing = self._extras, self._extra_defaults, _MISSING
 
         def feed(row_no: int, row: list[Any]) -> tuple[Any, ...] | None:
             if len(row) < width:
@@ -933,6 +1047,20 @@ class Es003Parser:
                 if type(goods) is Bad:
                     error(row_no, "goods_value", cell, goods.reason)
                     bad = True
+            tail = extra_defaults
+            if extras:
+                values = list(extra_defaults)
+                for j, i, cache, fn, fld in extras:
+                    cell = row[i]
+                    value = cache.get(cell, missing)
+                    if value is missing:
+                        value = _cached(cache, fn, cell)
+                    if type(value) is Bad:
+                        error(row_no, fld, cell, value.reason)
+                        bad = True
+                    else:
+                        values[j] = value
+                tail = tuple(values)
             if bad:
                 bad_entries.add(number)
                 entries.setdefault(number, entry)
@@ -961,8 +1089,8 @@ class Es003Parser:
             key = number if line_key is None else state[2]
             if ieepa and cents > 0:
                 sums[0] += cents
-                return (key, line_no, ordinal, hts, goods, duty_text, country, True)
-            return (key, line_no, ordinal, hts, goods, duty_text, country, False)
+                return (key, line_no, ordinal, hts, goods, duty_text, country, True, *tail)
+            return (key, line_no, ordinal, hts, goods, duty_text, country, False, *tail)
 
         return feed
 

@@ -106,6 +106,8 @@ class Entry(models.Model):
     psc_flag = models.BooleanField(default=False)
     protest_number = models.CharField(max_length=40, blank=True)
     protest_status = models.CharField(max_length=16, choices=ProtestStatus.choices, default=ProtestStatus.NONE)
+    # ES-003 "Importation Date" when the report has it (CBP Form 7501 block 11).
+    importation_date = models.DateField(null=True, blank=True)
     # Facts the ES-003 lacks; set by users (each change audited).
     type09_filed = models.BooleanField(default=False)
     drawback = models.BooleanField(default=False)
@@ -150,6 +152,13 @@ class TariffLine(models.Model):
     goods_value = models.DecimalField(**MONEY, null=True, blank=True)
     duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
     country_of_origin = models.CharField(max_length=2, blank=True)
+    # Optional ES-003 columns, kept when the report has them (domain README §5); database defaults too, so
+    # that a row written by plain SQL without them is still valid.
+    country_of_export = models.CharField(max_length=2, blank=True, default="", db_default="")
+    spi_code = models.CharField("SPI code", max_length=3, blank=True, default="", db_default="")
+    manufacturer_id = models.CharField("manufacturer ID", max_length=15, blank=True, default="", db_default="")
+    quantity = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    uom = models.CharField("unit of measure", max_length=4, blank=True, default="", db_default="")
     # HTS 9903.01.xx / 9903.02.xx with positive duty (domain README §8).
     is_ieepa = models.BooleanField(default=False)
 
@@ -161,3 +170,8 @@ class TariffLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id} {self.line_number}.{self.ordinal} {self.hts}"
+
+    @property
+    def quantity_display(self) -> str:
+        """The quantity as reported: 1,250.5 rather than 1250.5000; blank when the report had none."""
+        return "" if self.quantity is None else f"{self.quantity.normalize():,f}"

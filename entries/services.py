@@ -44,6 +44,7 @@ from accounts.services import MANAGED_ELSEWHERE, ServiceError, audit, importer_f
 from entries.es003 import (
     STAGE_ENTRY_COLUMNS,
     STAGE_LINE_COLUMNS,
+    TARIFFLINE_COLUMNS,
     Es003FileError,
     Es003Parser,
     Es003Source,
@@ -188,7 +189,7 @@ class _Stage:
         self.touched = f"es003_touched_{token}"
 
     def create(self) -> None:
-        date_t, bool_t, money_t = ("date", "boolean", "numeric(16,2)") if self.pg else ("text", "integer", "text")
+        date_t, bool_t, money_t, qty_t = ("date", "boolean", "numeric(16,2)", "numeric(18,4)") if self.pg else ("text", "integer", "text", "text")
         with connection.cursor() as cur:
             self.drop(cur)
             cur.execute(
@@ -196,13 +197,14 @@ class _Stage:
                 f"importer_name text, entry_type varchar(2), entry_date {date_t}, entry_summary_date {date_t}, "
                 f"port_code varchar(8), filer_code varchar(3), filer_name varchar(200), liquidation_status varchar(16), "
                 f"liquidation_status_raw varchar(60), liquidation_date {date_t}, recon_flag {bool_t}, psc_flag {bool_t}, "
-                f"protest_number varchar(40), protest_status varchar(16), ieepa_duty {money_t}, total_duty {money_t}, "
-                "entry_id bigint)"  # the row id reserved for an entry not yet stored (PostgreSQL)
+                f"protest_number varchar(40), protest_status varchar(16), importation_date {date_t}, ieepa_duty {money_t}, "
+                f"total_duty {money_t}, entry_id bigint)"  # the row id reserved for an entry not yet stored (PostgreSQL)
             )
             # No index, no constraint: COPY appends as fast as the server can take it.
             cur.execute(
                 f"CREATE TEMPORARY TABLE {self.sl} (entry_number varchar(11), line_number integer, ordinal integer, "
-                f"hts varchar(10), goods_value {money_t}, duty {money_t}, country_of_origin varchar(2), is_ieepa {bool_t})"
+                f"hts varchar(10), goods_value {money_t}, duty {money_t}, country_of_origin varchar(2), is_ieepa {bool_t}, "
+                f"country_of_export varchar(2), spi_code varchar(3), manufacturer_id varchar(15), quantity {qty_t}, uom varchar(4))"
             )
             cur.execute(f"CREATE TEMPORARY TABLE {self.ids} (entry_number varchar(11) PRIMARY KEY, entry_id bigint, "
                         f"inserted {bool_t}, written {bool_t})")
@@ -249,7 +251,7 @@ class _Stage:
                             break
                     if batch:
                         cur.executemany(f"INSERT INTO {self.sl} ({cols}) VALUES ({', '.join(['%s'] * len(STAGE_LINE_COLUMNS))})",
-                                        [(*b[:7], int(b[7])) for b in batch])
+                                        [(*b[:7], int(b[7]), *b[8:]) for b in batch])
             on_chunk()
 
     def load_lines_direct(self, lines: Iterator[tuple[Any, ...]], *, on_chunk: Callable[[], None],
@@ -266,8 +268,7 @@ class _Stage:
             existing: list[tuple[Any, ...]] = []
             keep = existing.append
             with connection.cursor() as cur:
-                with cur.cursor.copy(f"COPY {table} (entry_id, line_number, ordinal, hts, goods_value, duty, "
-                                     "country_of_origin, is_ieepa) FROM STDIN") as copy:
+                with cur.cursor.copy(f"COPY {table} ({', '.join(TARIFFLINE_COLUMNS)}) FROM STDIN") as copy:
                     write = copy.write_row
                     n = 0
                     for line in lines:
@@ -343,7 +344,7 @@ class _Stage:
             update_cols = ["importer_id", "entry_type", "filer_code"]
             optional = {"entry_date": "entry_date", "entry_summary_date": "entry_summary_date", "port_code": "port_code",
                         "filer_name": "filer_name", "liquidation_date": "liquidation_date", "recon_flag": "recon_flag",
-                        "psc_flag": "psc_flag", "protest_number": "protest_number"}
+                        "psc_flag": "psc_flag", "protest_number": "protest_number", "importation_date": "importation_date"}
             update_cols += [col for fld, col in optional.items() if fld in present]
             if "liquidation_status" in present:
                 update_cols += ["liquidation_status", "liquidation_status_raw"]
@@ -359,11 +360,11 @@ class _Stage:
                     f"INSERT INTO entries_entry ({'id, ' if reserved else ''}organization_id, importer_id, entry_number, "
                     "entry_type, entry_date, entry_summary_date, port_code, filer_code, filer_name, liquidation_status, "
                     "liquidation_status_raw, liquidation_date, recon_flag, psc_flag, protest_number, protest_status, "
-                    "type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, created_at, "
-                    f"updated_at) SELECT {'s.entry_id, ' if reserved else ''}%s, i.id, s.entry_number, s.entry_type, s.entry_date, "
+                    "importation_date, type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, "
+                    f"created_at, updated_at) SELECT {'s.entry_id, ' if reserved else ''}%s, i.id, s.entry_number, s.entry_type, s.entry_date, "
                     "s.entry_summary_date, COALESCE(s.port_code, ''), s.filer_code, COALESCE(s.filer_name, ''), "
                     "s.liquidation_status, COALESCE(s.liquidation_status_raw, ''), s.liquidation_date, s.recon_flag, s.psc_flag, "
-                    f"COALESCE(s.protest_number, ''), s.protest_status, {false}, {false}, s.ieepa_duty, s.total_duty, %s, %s, %s, %s "
+                    f"COALESCE(s.protest_number, ''), s.protest_status, s.importation_date, {false}, {false}, s.ieepa_duty, s.total_duty, %s, %s, %s, %s "
                     f"FROM {self.se} s JOIN accounts_importer i ON i.ir_number = s.importer_ir "
                     + ("WHERE s.entry_id IS NOT NULL ON CONFLICT (organization_id, entry_number) DO NOTHING " if reserved else
                        f"WHERE s.entry_id IS NULL ON CONFLICT (organization_id, entry_number) DO UPDATE SET {sets} "
@@ -382,8 +383,8 @@ class _Stage:
                             f"(SELECT 1 FROM {self.ids} k WHERE k.entry_number = s.entry_number)")
                 moved = [r[0] for r in cur.fetchall()]
                 if moved:
-                    cur.execute(f"INSERT INTO {self.sl} ({', '.join(STAGE_LINE_COLUMNS)}) SELECT s.entry_number, t.line_number, "
-                                "t.ordinal, t.hts, t.goods_value, t.duty, t.country_of_origin, t.is_ieepa FROM entries_tariffline t "
+                    cur.execute(f"INSERT INTO {self.sl} ({', '.join(STAGE_LINE_COLUMNS)}) SELECT s.entry_number, "
+                                f"{', '.join('t.' + c for c in TARIFFLINE_COLUMNS[1:])} FROM entries_tariffline t "
                                 f"JOIN {self.se} s ON s.entry_id = t.entry_id WHERE s.entry_id = ANY(%s)", [moved])
                     cur.execute("DELETE FROM entries_tariffline WHERE entry_id = ANY(%s)", [moved])
                     direct_lines -= cur.rowcount
@@ -406,17 +407,17 @@ class _Stage:
             cur.execute(f"INSERT INTO {self.touched} (entry_id) SELECT entry_id FROM {self.ids} WHERE written = {true} AND inserted = {false}")
 
             # Lines of new entries cannot conflict (the parser keeps one row per entry, line, ordinal).
-            line_cols_all = "entry_id, line_number, ordinal, hts, goods_value, duty, country_of_origin, is_ieepa"
-            select_lines = ("SELECT k.entry_id, l.line_number, l.ordinal, l.hts, l.goods_value, l.duty, l.country_of_origin, "
-                            f"l.is_ieepa FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number ")
+            line_cols_all = ", ".join(TARIFFLINE_COLUMNS)
+            select_lines = (f"SELECT k.entry_id, {', '.join('l.' + c for c in TARIFFLINE_COLUMNS[1:])} "
+                            f"FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number ")
             cur.execute(f"INSERT INTO entries_tariffline ({line_cols_all}) {select_lines} WHERE k.inserted = {true}")
             lines_new = cur.rowcount
             # Lines of existing entries: one per (entry, line, ordinal); the same values again change nothing.
             line_cols = ["hts", "duty", "is_ieepa"]
             if "goods_value" in present:
                 line_cols.append("goods_value")
-            if "country_of_origin" in present:
-                line_cols.append("country_of_origin")
+            line_cols += [c for c in ("country_of_origin", "country_of_export", "spi_code", "manufacturer_id", "quantity", "uom")
+                          if c in present]
             upsert = (
                 f"INSERT INTO entries_tariffline ({line_cols_all}) {select_lines} WHERE k.inserted = {false} "
                 f"ON CONFLICT (entry_id, line_number, ordinal) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in line_cols)} "
@@ -692,9 +693,9 @@ def _merge_and_record(*, upload: Upload, outcome: _Outcome, stage: _Stage, resul
         pk = upload.pk
 
         def classify() -> None:
-            from cape.tasks import classify_upload
+            from cape.classify import queue_upload_classification  # shown on the upload page as it runs
 
-            classify_upload.delay(pk)
+            queue_upload_classification(pk)
 
         transaction.on_commit(classify)
 
