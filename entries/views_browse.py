@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.models import Importer
 from accounts.permissions import editor_for_post, member_required
 from accounts.selectors import importers_for
 from accounts.services import ServiceError
@@ -31,6 +32,7 @@ from cape.selectors import (
     entry_detail as select_entry,
 )
 from entries.models import Entry
+from refundready.widgets import QuickSelect
 
 REASON_CHOICES = [("", "Any reason")] + sorted(
     ((code, f"{code} ({rule})") for code, (rule, _s, _t) in rules.REASONS.items()), key=lambda c: c[0]
@@ -38,31 +40,42 @@ REASON_CHOICES = [("", "Any reason")] + sorted(
 
 
 class EntryFilterForm(forms.Form):
-    path = forms.ChoiceField(label="Path", required=False, choices=[("", "Any path")] + list(rules.PATH_LABELS.items()))
-    reason = forms.ChoiceField(label="Reason", required=False, choices=REASON_CHOICES)
+    # QuickSelect: the same HTML as forms.Select without a template include per option (a broker's
+    # importer list has one option per client).
+    path = forms.ChoiceField(label="Path", required=False, choices=[("", "Any path")] + list(rules.PATH_LABELS.items()),
+                             widget=QuickSelect)
+    reason = forms.ChoiceField(label="Reason", required=False, choices=REASON_CHOICES, widget=QuickSelect)
     urgency = forms.ChoiceField(
         label="Urgency", required=False,
         choices=[("", "Any"), ("urgent", "Deadline within 14 days"), ("deadline_passed", "Deadline passed"),
                  ("any", "Urgent or passed")],
+        widget=QuickSelect,
     )
     within_days = forms.IntegerField(label="Deadline within (days)", required=False, min_value=0, max_value=3650)
-    importer = forms.ModelChoiceField(label="Importer", required=False, queryset=None, empty_label="All importers")
-    sort = forms.ChoiceField(label="Sort by", required=False,
+    importer = forms.TypedChoiceField(
+        label="Importer", required=False, coerce=int, empty_value=None, widget=QuickSelect,
+        error_messages={"invalid_choice": forms.ModelChoiceField.default_error_messages["invalid_choice"]},
+    )
+    sort = forms.ChoiceField(label="Sort by", required=False, widget=QuickSelect,
                              choices=[("deadline", "Deadline (soonest first)"), ("amount", "IEEPA duty (largest first)")])
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["importer"].queryset = importers_for(organization).order_by("name", "ir_number")  # type: ignore[attr-defined]
+        # The organisation's importers as plain choices, read once: a ModelChoiceField would read them
+        # again for every rendering (through a server-side cursor) and once more to validate.
+        rows = importers_for(organization).order_by("name", "ir_number").values_list("pk", "name", "ir_number")
+        self.fields["importer"].choices = [("", "All importers")] + [  # type: ignore[attr-defined]
+            (pk, str(Importer(name=name, ir_number=ir))) for pk, name, ir in rows  # the label is Importer.__str__
+        ]
 
     def filters(self) -> EntryFilters:
         """The valid part of the query (an invalid field is reported beside it and ignored)."""
         data = self.cleaned_data if self.is_bound else {}
         clean = {name: data.get(name) for name in self.fields if name not in self.errors}
-        importer = clean.get("importer")
         sort = clean.get("sort") or "deadline"
         return EntryFilters(
             path=clean.get("path") or "", reason=clean.get("reason") or "", urgency=clean.get("urgency") or "",
-            within_days=clean.get("within_days"), importer_id=importer.pk if importer else None,
+            within_days=clean.get("within_days"), importer_id=clean.get("importer"),
             sort=sort if sort in SORTS else "deadline",
         )
 
