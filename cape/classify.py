@@ -8,8 +8,10 @@ queries per chunk (entries, CAPE history, stored results), runs the pure engine,
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,19 +26,15 @@ from accounts.models import Importer, Organization
 from accounts.services import ServiceError, audit
 from cape import rules
 from cape.interest import estimate_interest
-from cape.models import Classification, ClassificationChange, Declaration, DeclarationEntry
+from cape.models import Classification, ClassificationChange, ClassificationRun, Declaration, DeclarationEntry
 from cape.selectors import bump_totals_version, digest_for
 from entries.models import Entry, Upload
 from refundready.memory import gc_paused
 
 EASTERN = ZoneInfo("America/New_York")
-CHUNK = 2000
+CHUNK = 2000  # entries per chunk on SQLite (bound-variable limits)
+CHUNK_PG = 10_000  # on PostgreSQL (one array parameter per query)
 _ACCEPTED_DECLARATION = (Declaration.Status.ACCEPTED, Declaration.Status.ACCEPTED_WITH_ERRORS)
-_ENTRY_FIELDS = (
-    "id", "organization_id", "importer_id", "importer__ir_number", "importer__is_corporate", "entry_number",
-    "entry_type", "entry_date", "entry_summary_date", "liquidation_status", "liquidation_status_raw",
-    "liquidation_date", "recon_flag", "type09_filed", "protest_status", "protest_number", "drawback", "ieepa_duty",
-)
 
 
 def today_eastern(now: datetime | None = None) -> date:
@@ -49,28 +47,210 @@ def _chunks(ids: list[int], size: int = CHUNK) -> Iterator[list[int]]:
         yield ids[i : i + size]
 
 
-def facts_from_row(row: dict[str, Any], *, accepted: bool, rejections: tuple[str, ...], routed: bool) -> rules.EntryFacts:
-    status = row["liquidation_status"]
-    if status == Entry.LiquidationStatus.UNKNOWN and row.get("liquidation_status_raw"):
-        status = row["liquidation_status_raw"]  # rules.md spellings, in case ingestion did not know one
-    return rules.EntryFacts(
-        entry_number=row["entry_number"],
-        entry_type=row["entry_type"],
-        ieepa_duty=row["ieepa_duty"] or Decimal("0"),
-        liquidation_status=status,
-        entry_date=row["entry_date"],
-        entry_summary_date=row["entry_summary_date"],
-        liquidation_date=row["liquidation_date"],
-        recon_flag=row["recon_flag"],
-        type09_filed=row["type09_filed"],
-        protest_status=row["protest_status"],
-        protest_number=row["protest_number"],
-        drawback=row["drawback"],
-        cape_accepted=accepted,
-        cape_rejections=rejections,
-        has_refund_route=routed,
-        importer_number=row["importer__ir_number"],
+# ---------------------------------------------------------------- one run of the engine
+# The engine's result depends on the entry number only through its validity (R1) and on the IEEPA
+# duty only through its sign (R2); nothing else per entry (rules.py: no rule reads importer_number).
+# So entries with equal facts apart from those share one result, computed once per run: the key
+# below. tests/cape/test_classify_memo.py checks over random facts that the shared result is the
+# one rules.classify gives each entry on its own.
+def memo_key(facts: rules.EntryFacts) -> tuple[Any, ...]:
+    return (
+        rules.valid_entry_number(facts.entry_number), facts.ieepa_duty > 0, facts.entry_type, facts.liquidation_status,
+        facts.entry_date, facts.entry_summary_date, facts.liquidation_date, facts.recon_flag, facts.type09_filed,
+        facts.protest_status, facts.protest_number, facts.drawback, facts.cape_accepted, facts.cape_rejections,
+        facts.has_refund_route,
     )
+
+
+# Columns written per classification, in order (hand-written SQL because Django's bulk_create
+# spends most of its time compiling per-value SQL: 4k rows/s against 30k+ this way). The first seven
+# are per entry; the rest depend only on the engine's result (one rendering per memo key).
+_CLS_COLUMNS = (
+    "entry_id", "organization_id", "importer_id", "ieepa_duty", "estimated_interest", "interest_uncertain",
+    "interest_note",
+    "path", "reasons", "reasons_text", "deadline", "urgent", "deadline_passed", "projected_liquidation_date",
+    "cape_window_closes", "protest_deadline", "protest_deadline_projected", "cit_deadline", "days_since_liquidation",
+    "liquidated", "stable_until", "ruleset", "as_of", "computed_at",
+)
+_CHANGE_COLUMNS = (
+    "entry_id", "organization_id", "old_path", "new_path", "old_reasons", "reasons", "was_liquidated",
+    "is_liquidated", "ruleset", "as_of", "at",
+)
+_JSON_COLUMNS = {"reasons", "old_reasons"}
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)  # int, Decimal, date, aware datetime (ISO with offset)
+
+
+class _Renderer:
+    """Rows in the form the database takes: COPY text lines (PostgreSQL) or adapted tuples (SQLite)."""
+
+    def __init__(self, *, copy: bool) -> None:
+        self.copy = copy
+        ops = connection.ops
+        self._date = ops.adapt_datefield_value
+        self._money = lambda v: ops.adapt_decimalfield_value(v, 16, 2) if v is not None else None
+        self._dt = ops.adapt_datetimefield_value
+
+    def row(self, values: tuple[Any, ...], *, money_at: tuple[int, ...] = (), date_at: tuple[int, ...] = ()) -> Any:
+        if self.copy:
+            return "\t".join([_copy_value(v) for v in values])
+        out = list(values)
+        for i in money_at:
+            out[i] = self._money(out[i])
+        for i in date_at:
+            out[i] = self._date(out[i])
+        return tuple(out)
+
+    def at(self, value: datetime) -> Any:
+        return value if self.copy else self._dt(value)
+
+
+_SEGMENT_DATES = (3, 6, 7, 8, 10, 13, 15)  # positions of dates within the result segment below
+
+
+class _Run:
+    """One classification run: a fixed as_of, the memo of engine results, the rows to write."""
+
+    def __init__(self, *, organization_id: int, as_of: date, renderer: _Renderer) -> None:
+        self.organization_id = organization_id
+        self.as_of = as_of
+        self.renderer = renderer
+        self.at = renderer.at(timezone.now())
+        self.memo: dict[tuple[Any, ...], tuple[rules.Result, list[str], str, Any]] = {}
+
+    def _result(self, facts: rules.EntryFacts) -> tuple[rules.Result, list[str], str, Any]:
+        key = memo_key(facts)
+        hit = self.memo.get(key)
+        if hit is None:
+            r = rules.classify(facts, self.as_of)
+            reasons = list(r.reasons)
+            reasons_json = json.dumps(reasons)
+            segment = self.renderer.row(
+                (r.path, reasons_json, _reasons_text(reasons), r.deadline, r.urgent, r.deadline_passed,
+                 r.projected_liquidation_date, r.cape_window_closes, r.protest_deadline, r.protest_deadline_projected,
+                 r.cit_deadline, r.days_since_liquidation, r.liquidated, r.stable_until, r.ruleset, self.as_of, self.at),
+                date_at=_SEGMENT_DATES,
+            )
+            hit = self.memo[key] = (r, reasons, reasons_json, segment)
+        return hit
+
+    def rows(self, fetched: list[_Fetched], *, accepted: set[int], rejected: dict[int, list[str]],
+             routed: dict[int, bool]) -> tuple[list[Any], list[Any]]:
+        """(classification rows, change rows) for the fetched entries."""
+        as_of, org, render, copy = self.as_of, self.organization_id, self.renderer.row, self.renderer.copy
+        not_eligible, NULL = rules.Path.NOT_ELIGIBLE, "\\N"
+        cls_rows: list[Any] = []
+        change_rows: list[Any] = []
+        notes: dict[tuple[str, str], str] = {}
+        for e in fetched:
+            facts = e.facts(accepted=e.id in accepted, rejections=tuple(rejected.get(e.id, ())), routed=routed[e.importer_id])
+            r, reasons, reasons_json, segment = self._result(facts)
+            interest, note = None, ""
+            if r.path != not_eligible:
+                est = estimate_interest(
+                    principal=facts.ieepa_duty, deposit_date=facts.entry_summary_date or facts.entry_date, as_of=as_of,
+                    liquidated=r.liquidated, corporate=e.corporate,
+                )
+                if est is not None:
+                    interest, note = est.amount, est.note[:200]
+            if copy:  # the per-entry columns, formatted directly (the hot loop of a million-entry run)
+                tail = notes.get((note, segment))
+                if tail is None:
+                    tail = notes[(note, segment)] = f"\t{'t' if note else 'f'}\t{_copy_value(note)}\t{segment}"
+                money = NULL if interest is None else interest
+                cls_rows.append(f"{e.id}\t{org}\t{e.importer_id}\t{e.duty}\t{money}{tail}")
+            else:
+                cls_rows.append(render((e.id, org, e.importer_id, e.duty, interest, bool(note), note), money_at=(3, 4)) + segment)
+            if e.old_path is None or e.old_path != r.path or e.old_reasons != reasons:
+                change_rows.append(render(
+                    (e.id, org, e.old_path or "", r.path, json.dumps(e.old_reasons or []), reasons_json,
+                     bool(e.old_liquidated), r.liquidated, r.ruleset, as_of, self.at),
+                    date_at=(9,),
+                ))
+        return cls_rows, change_rows
+
+
+@dataclass(slots=True)
+class _Fetched:
+    """One entry as read for classification, with its stored result (None: never classified)."""
+
+    id: int
+    importer_id: int
+    corporate: bool
+    entry_number: str
+    entry_type: str
+    entry_date: date | None
+    entry_summary_date: date | None
+    liquidation_status: str
+    liquidation_status_raw: str
+    liquidation_date: date | None
+    recon_flag: bool
+    type09_filed: bool
+    protest_status: str
+    protest_number: str
+    drawback: bool
+    ieepa_duty: Decimal | None
+    old_path: str | None
+    old_reasons: list[str] | None
+    old_liquidated: bool | None
+
+    @property
+    def duty(self) -> Decimal:
+        return self.ieepa_duty if self.ieepa_duty is not None else Decimal("0.00")
+
+    def facts(self, *, accepted: bool, rejections: tuple[str, ...], routed: bool) -> rules.EntryFacts:
+        status = self.liquidation_status
+        if status == Entry.LiquidationStatus.UNKNOWN and self.liquidation_status_raw:
+            status = self.liquidation_status_raw  # rules.md spellings, in case ingestion did not know one
+        return rules.EntryFacts(
+            self.entry_number, self.entry_type, self.duty, status, self.entry_date, self.entry_summary_date,
+            self.liquidation_date, self.recon_flag, self.type09_filed, self.protest_status, self.protest_number,
+            self.drawback, accepted, rejections, routed,
+        )
+
+
+_FETCH_FIELDS = (
+    "id", "importer_id", "importer__is_corporate", "entry_number", "entry_type", "entry_date", "entry_summary_date",
+    "liquidation_status", "liquidation_status_raw", "liquidation_date", "recon_flag", "type09_filed",
+    "protest_status", "protest_number", "drawback", "ieepa_duty",
+)
+
+
+def _fetch(ids: list[int]) -> list[_Fetched]:
+    """The entries ``ids`` with their stored result, in one query on PostgreSQL (two elsewhere)."""
+    if connection.vendor == "postgresql":
+        e, i, c = Entry._meta.db_table, Importer._meta.db_table, Classification._meta.db_table
+        cols = ", ".join("i.is_corporate" if f == "importer__is_corporate" else f"e.{f}" for f in _FETCH_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {cols}, c.path, c.reasons, c.liquidated FROM {e} e JOIN {i} i ON i.id = e.importer_id "
+                f"LEFT JOIN {c} c ON c.entry_id = e.id WHERE e.id = ANY(%s) ORDER BY e.id",
+                [ids],
+            )
+            rows = cursor.fetchall()
+        loads = json.loads  # Django reads jsonb as text (JSONField decodes it); so do we
+        return [_Fetched(*row[:-2], loads(row[-2]) if isinstance(row[-2], str) else row[-2], row[-1]) for row in rows]
+    old = {
+        entry_id: (path, reasons, liquidated)
+        for entry_id, path, reasons, liquidated in Classification.objects.filter(entry_id__in=ids).values_list(
+            "entry_id", "path", "reasons", "liquidated")
+    }
+    return [
+        _Fetched(*row, *old.get(row[0], (None, None, None)))
+        for row in Entry.objects.filter(pk__in=ids).order_by("pk").values_list(*_FETCH_FIELDS)
+    ]
 
 
 def _cape_history(entry_ids: list[int]) -> tuple[set[int], dict[int, list[str]]]:
@@ -78,11 +258,21 @@ def _cape_history(entry_ids: list[int]) -> tuple[set[int], dict[int, list[str]]]
     and the CBP error text of every rejection, oldest first."""
     accepted: set[int] = set()
     rejected: dict[int, list[str]] = defaultdict(list)
-    items = (
-        DeclarationEntry.objects.filter(entry_id__in=entry_ids)
-        .values_list("entry_id", "outcome", "error_text", "declaration__status")
-        .order_by("declaration__created_at", "declaration_id", "position")
-    )
+    if connection.vendor == "postgresql":  # one array parameter instead of thousands of placeholders
+        de, d = DeclarationEntry._meta.db_table, Declaration._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT de.entry_id, de.outcome, de.error_text, d.status FROM {de} de JOIN {d} d ON d.id = de.declaration_id "
+                f"WHERE de.entry_id = ANY(%s) ORDER BY d.created_at, d.id, de.position",
+                [entry_ids],
+            )
+            items: Iterable[tuple[Any, ...]] = cursor.fetchall()
+    else:
+        items = (
+            DeclarationEntry.objects.filter(entry_id__in=entry_ids)
+            .values_list("entry_id", "outcome", "error_text", "declaration__status")
+            .order_by("declaration__created_at", "declaration_id", "position")
+        )
     for entry_id, outcome, error_text, status in items:
         if outcome == DeclarationEntry.Outcome.REJECTED:
             rejected[entry_id].append(error_text or "")
@@ -104,28 +294,31 @@ def _reasons_text(reasons: Iterable[str]) -> str:
     return text
 
 
-# Columns written per classification, in order (the upsert below is hand-written SQL because Django's
-# bulk_create spends most of its time compiling per-value SQL: 4k rows/s against 30k+ this way).
-_CLS_COLUMNS = (
-    "entry_id", "organization_id", "importer_id", "ieepa_duty", "path", "reasons", "reasons_text", "deadline",
-    "urgent", "deadline_passed", "projected_liquidation_date", "cape_window_closes", "protest_deadline",
-    "protest_deadline_projected", "cit_deadline", "days_since_liquidation", "liquidated", "estimated_interest",
-    "interest_uncertain", "interest_note", "stable_until", "ruleset", "as_of", "computed_at",
-)
-_CHANGE_COLUMNS = (
-    "entry_id", "organization_id", "old_path", "new_path", "old_reasons", "reasons", "was_liquidated",
-    "is_liquidated", "ruleset", "as_of", "at",
-)
-_JSON_COLUMNS = {"reasons", "old_reasons"}
-
-
+# ---------------------------------------------------------------- writing
 def _placeholders(columns: tuple[str, ...]) -> str:
     json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
     return "(" + ", ".join(f"%s{json_cast}" if c in _JSON_COLUMNS else "%s" for c in columns) + ")"
 
 
-def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], *, upsert_on: str | None = None) -> None:
-    """Multi-row INSERT (… ON CONFLICT … DO UPDATE on both SQLite ≥ 3.24 and PostgreSQL)."""
+def _write(cls_rows: list[Any], change_rows: list[Any]) -> None:
+    """Upsert the classifications and add the change rows, atomically, on this thread's connection."""
+    cls_table, change_table = Classification._meta.db_table, ClassificationChange._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            _pg_copy_upsert(cursor, cls_table, _CLS_COLUMNS, cls_rows)
+            if change_rows:  # plain inserts: COPY straight into the table
+                qn = connection.ops.quote_name
+                cols = ", ".join(qn(c) for c in _CHANGE_COLUMNS)
+                with cursor.cursor.copy(f"COPY {qn(change_table)} ({cols}) FROM STDIN") as copy:
+                    copy.write("\n".join(change_rows) + "\n")
+            return
+        _sqlite_insert(cursor, cls_table, _CLS_COLUMNS, cls_rows, upsert_on="entry_id")
+        _sqlite_insert(cursor, change_table, _CHANGE_COLUMNS, change_rows)
+
+
+def _sqlite_insert(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], *,
+                   upsert_on: str | None = None) -> None:
+    """Multi-row INSERT (… ON CONFLICT … DO UPDATE, SQLite ≥ 3.24)."""
     if not rows:
         return
     qn = connection.ops.quote_name
@@ -135,20 +328,18 @@ def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...
         sets = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in columns if c != upsert_on)
         conflict = f" ON CONFLICT ({qn(upsert_on)}) DO UPDATE SET {sets}"
     row_sql = _placeholders(columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            _pg_copy_insert(cursor, table, columns, rows, conflict)
-            return
-        per = max(1, min(500, 30000 // len(columns)))  # stay under SQLite's bound-variable limit
-        for i in range(0, len(rows), per):
-            batch = rows[i : i + per]
-            sql = f"INSERT INTO {qn(table)} ({cols}) VALUES {', '.join([row_sql] * len(batch))}{conflict}"
-            cursor.execute(sql, [v for row in batch for v in row])
+    per = max(1, min(500, 30000 // len(columns)))  # stay under SQLite's bound-variable limit
+    for i in range(0, len(rows), per):
+        batch = rows[i : i + per]
+        sql = f"INSERT INTO {qn(table)} ({cols}) VALUES {', '.join([row_sql] * len(batch))}{conflict}"
+        cursor.execute(sql, [v for row in batch for v in row])
 
 
-def _pg_copy_insert(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], conflict: str) -> None:
+def _pg_copy_upsert(cursor: Any, table: str, columns: tuple[str, ...], lines: list[str]) -> None:
     """PostgreSQL: COPY the rows into a session-local staging table, then one set-based INSERT … SELECT
-    (with the upsert clause). Row-by-row upserts ran at ~2,000 rows/s; this is bounded by COPY."""
+    … ON CONFLICT DO UPDATE. Row-by-row upserts ran at ~2,000 rows/s; this is bounded by COPY."""
+    if not lines:
+        return
     qn = connection.ops.quote_name
     cols = ", ".join(qn(c) for c in columns)
     stage = f"_stage_{table}"
@@ -156,102 +347,116 @@ def _pg_copy_insert(cursor: Any, table: str, columns: tuple[str, ...], rows: lis
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {qn(table)} WITH NO DATA")
     cursor.execute(f"TRUNCATE {stage}")
     with cursor.cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    cursor.execute(f"INSERT INTO {qn(table)} ({cols}) SELECT {cols} FROM {stage}{conflict}")
+        copy.write("\n".join(lines) + "\n")
+    sets = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in columns if c != "entry_id")
+    cursor.execute(f"INSERT INTO {qn(table)} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT (entry_id) DO UPDATE SET {sets}")
     cursor.execute(f"TRUNCATE {stage}")
 
 
-def _adapters() -> tuple[Any, Any, Any]:
-    ops = connection.ops
+class _Writer(threading.Thread):
+    """Writes finished chunks on a connection of its own while the caller computes the next ones
+    (PostgreSQL, outside any transaction of the caller's: the engine's CPU and the database's then
+    overlap on two cores). Each chunk commits on its own, as it does inline."""
 
-    def d(value: date | None) -> Any:
-        return ops.adapt_datefield_value(value)
+    def __init__(self, on_written: Callable[[int], None]) -> None:
+        super().__init__(name="classification-writer", daemon=True)
+        self.queue: queue.Queue[tuple[list[Any], list[Any], int] | None] = queue.Queue(maxsize=2)
+        self.on_written = on_written
+        self.error: BaseException | None = None
 
-    def money(value: Decimal | None) -> Any:
-        return ops.adapt_decimalfield_value(value, 16, 2) if value is not None else None
+    def run(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                cls_rows, change_rows, n = item
+                _write(cls_rows, change_rows)
+                self.on_written(n)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            self.error = exc
+            while self.queue.get() is not None:  # let the caller finish putting
+                pass
+        finally:
+            connection.close()
 
-    return d, money, ops.adapt_datetimefield_value
+    def put(self, item: tuple[list[Any], list[Any], int] | None) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
 
 
-def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | None = None, as_of: date) -> int:
+Progress = Callable[[int, int], None]
+
+
+def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | None = None, as_of: date,
+                     progress: Progress | None = None) -> int:
     """Classify the given entries of ``organization`` (all of them when ``entry_ids`` is None) as of
-    ``as_of``; upsert their Classification and record changes of path or reasons. Returns the count."""
+    ``as_of``; upsert their Classification and record changes of path or reasons. Returns the count.
+    ``progress(done, total)`` is called after each chunk is written."""
     base = Entry.objects.filter(organization=organization)
     if entry_ids is None:
         ids = list(base.order_by("pk").values_list("pk", flat=True))
     else:
         wanted = sorted(set(int(i) for i in entry_ids))
         ids = []
-        for chunk in _chunks(wanted):
+        for chunk in _chunks(wanted, 10_000):
             ids += list(base.filter(pk__in=chunk).values_list("pk", flat=True))
         ids.sort()
     if not ids:
         return 0
-    importer_ids = set(base.values_list("importer_id", flat=True).distinct()) if entry_ids is None else None
-    routed_cache: dict[int, bool] = {}
-    if importer_ids is not None:
-        routed = _routed_importers(importer_ids)
-        routed_cache = {i: i in routed for i in importer_ids}
-    count = 0
-    with gc_paused():
-        for chunk in _chunks(ids):
-            count += _classify_chunk(chunk, as_of=as_of, routed_cache=routed_cache)
+    routed: dict[int, bool] = {}
+    if entry_ids is None:
+        importer_ids = set(base.values_list("importer_id", flat=True).distinct())
+        found = _routed_importers(importer_ids)
+        routed = {i: i in found for i in importer_ids}
+    pg = connection.vendor == "postgresql"
+    run = _Run(organization_id=organization.pk, as_of=as_of, renderer=_Renderer(copy=pg))
+    total, done = len(ids), 0
+
+    def written(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    # A second connection cannot see the caller's uncommitted rows: inside a transaction, write inline.
+    writer = _Writer(written) if pg and not connection.in_atomic_block else None
+    if writer is not None:
+        writer.start()
+    try:
+        with gc_paused():
+            for chunk in _chunks(ids, CHUNK_PG if pg else CHUNK):
+                fetched = _fetch(chunk)
+                missing = {e.importer_id for e in fetched} - routed.keys()
+                if missing:
+                    found = _routed_importers(missing)
+                    routed.update({i: i in found for i in missing})
+                accepted, rejected = _cape_history(chunk)
+                cls_rows, change_rows = run.rows(fetched, accepted=accepted, rejected=rejected, routed=routed)
+                if writer is not None:
+                    writer.put((cls_rows, change_rows, len(cls_rows)))
+                else:
+                    _write(cls_rows, change_rows)
+                    written(len(cls_rows))
+    finally:
+        if writer is not None:
+            writer.queue.put(None)
+            writer.join()
+    if writer is not None and writer.error is not None:
+        raise writer.error
     transaction.on_commit(lambda: bump_totals_version(organization.pk))
-    return count
+    return done
 
 
-def _classify_chunk(ids: list[int], *, as_of: date, routed_cache: dict[int, bool]) -> int:
-    rows = list(Entry.objects.filter(pk__in=ids).values(*_ENTRY_FIELDS))
-    missing = {r["importer_id"] for r in rows} - routed_cache.keys()
-    if missing:
-        routed = _routed_importers(missing)
-        routed_cache.update({i: i in routed for i in missing})
-    accepted, rejected = _cape_history(ids)
-    old = {
-        c["entry_id"]: c
-        for c in Classification.objects.filter(entry_id__in=ids).values("entry_id", "path", "reasons", "liquidated")
-    }
-    now = timezone.now()
-    d, money, dt = _adapters()
-    at = dt(now)
-    dumps = json.dumps
-    cls_rows: list[tuple[Any, ...]] = []
-    change_rows: list[tuple[Any, ...]] = []
-    for row in rows:
-        facts = facts_from_row(
-            row, accepted=row["id"] in accepted, rejections=tuple(rejected.get(row["id"], ())),
-            routed=routed_cache[row["importer_id"]],
-        )
-        r = rules.classify(facts, as_of)
-        interest, interest_note = None, ""
-        if r.path != rules.Path.NOT_ELIGIBLE:
-            est = estimate_interest(
-                principal=facts.ieepa_duty, deposit_date=facts.entry_summary_date or facts.entry_date, as_of=as_of,
-                liquidated=r.liquidated, corporate=row["importer__is_corporate"],
-            )
-            if est is not None:
-                interest, interest_note = est.amount, est.note[:200]
-        reasons = list(r.reasons)
-        reasons_json = dumps(reasons)
-        cls_rows.append((
-            row["id"], row["organization_id"], row["importer_id"], money(row["ieepa_duty"] or Decimal("0.00")), r.path,
-            reasons_json, _reasons_text(reasons), d(r.deadline), r.urgent, r.deadline_passed,
-            d(r.projected_liquidation_date), d(r.cape_window_closes), d(r.protest_deadline),
-            r.protest_deadline_projected, d(r.cit_deadline), r.days_since_liquidation, r.liquidated, money(interest),
-            bool(interest_note), interest_note, d(r.stable_until), r.ruleset, d(as_of), at,
-        ))
-        prev = old.get(row["id"])
-        if prev is None or prev["path"] != r.path or list(prev["reasons"]) != reasons:
-            change_rows.append((
-                row["id"], row["organization_id"], prev["path"] if prev else "", r.path,
-                dumps(list(prev["reasons"]) if prev else []), reasons_json, bool(prev and prev["liquidated"]),
-                r.liquidated, r.ruleset, d(as_of), at,
-            ))
-    with transaction.atomic():
-        _insert_rows(Classification._meta.db_table, _CLS_COLUMNS, cls_rows, upsert_on="entry_id")
-        _insert_rows(ClassificationChange._meta.db_table, _CHANGE_COLUMNS, change_rows)
-    return len(cls_rows)
+def queue_upload_classification(upload_id: int) -> None:
+    """After an upload commits: record its classification run as queued (the upload page shows it at
+    once, with its own progress bar) and enqueue the task that runs it."""
+    from cape.tasks import classify_upload
+
+    upload = Upload.objects.filter(pk=upload_id).only("organization_id").first()
+    if upload is None:
+        return
+    ClassificationRun.objects.create(organization_id=upload.organization_id, upload_id=upload_id,
+                                     kind=ClassificationRun.Kind.UPLOAD)
+    classify_upload.delay(upload_id)
 
 
 def classify_upload_entries(*, upload_id: int) -> int:
@@ -260,7 +465,35 @@ def classify_upload_entries(*, upload_id: int) -> int:
     if upload is None:
         return 0
     ids = list(Entry.objects.filter(organization=upload.organization, last_upload_id=upload_id).values_list("pk", flat=True))
-    return classify_entries(organization=upload.organization, entry_ids=ids, as_of=today_eastern())
+    run = (
+        ClassificationRun.objects.filter(upload_id=upload_id).exclude(status=ClassificationRun.Status.DONE).order_by("-pk").first()
+        or ClassificationRun(organization=upload.organization, upload=upload, kind=ClassificationRun.Kind.UPLOAD)
+    )
+    return tracked_run(run, entry_ids=ids, as_of=today_eastern())
+
+
+def tracked_run(run: ClassificationRun, *, entry_ids: list[int] | None, as_of: date) -> int:
+    """classify_entries with its progress recorded on ``run`` (running, done of total, then done or
+    failed). A failure is recorded and raised again, so that the task's retry policy applies."""
+    organization = run.organization
+    total = len(entry_ids) if entry_ids is not None else Entry.objects.filter(organization=organization).count()
+    run.status, run.total, run.done, run.as_of, run.error = ClassificationRun.Status.RUNNING, total, 0, as_of, ""
+    run.started_at, run.finished_at = timezone.now(), None
+    run.save()
+    runs = ClassificationRun.objects.filter(pk=run.pk)
+
+    def progress(done: int, total: int) -> None:
+        runs.update(done=done, total=total)
+
+    try:
+        count = classify_entries(organization=organization, entry_ids=entry_ids, as_of=as_of, progress=progress) if total else 0
+    except Exception as exc:
+        runs.update(status=ClassificationRun.Status.FAILED, finished_at=timezone.now(),
+                    error=f"The classification stopped ({exc.__class__.__name__}) and is retried automatically; "
+                          "entries keep their previous results until it completes.")
+        raise
+    runs.update(status=ClassificationRun.Status.DONE, done=count, total=max(total, count), finished_at=timezone.now())
+    return count
 
 
 # ---------------------------------------------------------------- nightly: only what can change
@@ -301,7 +534,10 @@ def classify_organization(*, organization: Organization, as_of: date) -> Nightly
     """The nightly run for one organisation: reclassify only the entries whose result can change."""
     ids = due_entry_ids(organization=organization, as_of=as_of)
     total = Entry.objects.filter(organization=organization).count()
-    touched = classify_entries(organization=organization, entry_ids=ids, as_of=as_of) if ids else 0
+    touched = 0
+    if ids:
+        run = ClassificationRun(organization=organization, kind=ClassificationRun.Kind.NIGHTLY)
+        touched = tracked_run(run, entry_ids=ids, as_of=as_of)
     return NightlyResult(touched=touched, total=total)
 
 

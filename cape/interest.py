@@ -103,6 +103,7 @@ def _runs(labels: tuple[str, ...]) -> list[str]:
     return [r[0] if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs]
 
 
+@lru_cache(maxsize=1024)
 def uncertainty_note(quarters: tuple[str, ...]) -> str:
     """What the estimate says beside its amount when some quarter's rate is carried forward."""
     if not quarters:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -16,7 +16,7 @@ from rest_framework.routers import SimpleRouter
 from accounts.services import ServiceError
 from entries.models import Upload
 from entries.services import upload_create
-from entries.views_upload import upload_request_too_large, uploads_for
+from entries.views_upload import latest_runs, upload_request_too_large, uploads_for, with_classification
 
 
 class RequestTooLarge(APIException):
@@ -25,21 +25,43 @@ class RequestTooLarge(APIException):
     default_code = "request_too_large"
 
 
+class ClassificationRunSerializer(serializers.Serializer):
+    """The classification that follows an upload (each entry's refund path and deadlines)."""
+
+    status = serializers.CharField(help_text="pending, running, done or failed")
+    done = serializers.IntegerField(help_text="entries classified so far")
+    total = serializers.IntegerField(help_text="entries to classify")
+    percent = serializers.IntegerField()
+    as_of = serializers.DateField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
 class UploadSerializer(serializers.ModelSerializer):
     # Plain text rather than an enum: several models have a "status" choice set and drf-spectacular
     # cannot name them all without a settings override.
     status = serializers.CharField(read_only=True, help_text="pending, running, done or failed")
     progress_percent = serializers.IntegerField(read_only=True)
     errors_count = serializers.SerializerMethodField()
+    classification = serializers.SerializerMethodField()
 
     class Meta:
         model = Upload
         fields = ["id", "original_name", "size", "sha256", "status", "rows_total", "rows_read", "progress_percent",
-                  "summary", "warnings", "error_message", "errors_count", "created_at", "started_at", "finished_at"]
+                  "summary", "warnings", "error_message", "errors_count", "classification", "created_at", "started_at",
+                  "finished_at"]
         read_only_fields = fields
 
     def get_errors_count(self, obj: Upload) -> int:
         return len(obj.errors or [])
+
+    @extend_schema_field(ClassificationRunSerializer(allow_null=True))
+    def get_classification(self, obj: Upload) -> dict[str, Any] | None:
+        """The classification run after ingestion (null before it is queued, and for uploads made
+        before runs were recorded). Poll until both the upload and this are done or failed."""
+        run = with_classification(obj).classification  # type: ignore[attr-defined]
+        return ClassificationRunSerializer(run).data if run is not None else None
 
 
 class UploadDetailSerializer(UploadSerializer):
@@ -71,7 +93,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self) -> QuerySet[Upload]:
         if getattr(self, "swagger_fake_view", False):
             return Upload.objects.none()
-        return uploads_for(self.request.organization).order_by("-created_at", "-pk")  # type: ignore[attr-defined]
+        return uploads_for(self.request.organization).order_by("-created_at", "-pk").prefetch_related(latest_runs())  # type: ignore[attr-defined]
 
     def get_serializer_class(self) -> Any:
         if self.action == "retrieve":

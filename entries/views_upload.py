@@ -7,7 +7,7 @@ import csv
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
@@ -20,6 +20,23 @@ from cape.exports import neutralise
 from entries.forms import UploadForm
 from entries.models import Upload
 from entries.services import upload_create
+
+
+def latest_runs() -> Prefetch:
+    from cape.models import ClassificationRun
+
+    return Prefetch("classification_runs", queryset=ClassificationRun.objects.order_by("-pk"), to_attr="runs")
+
+
+def with_classification(upload: Upload) -> Upload:
+    """``upload.classification``: its latest classification run (the one after ingestion), or None."""
+    runs = getattr(upload, "runs", None)
+    if runs is None:
+        runs = list(upload.classification_runs.order_by("-pk")[:1])
+    upload.classification = runs[0] if runs else None  # type: ignore[attr-defined]
+    # Polled until the ingest has finished and so has the classification that follows it.
+    upload.all_finished = upload.is_finished and (upload.classification is None or upload.classification.finished)  # type: ignore[attr-defined]
+    return upload
 
 
 def uploads_for(organization: Organization | None) -> QuerySet[Upload]:
@@ -61,7 +78,9 @@ def _create_all(request: HttpRequest, form: UploadForm) -> list[Upload]:
 
 @member_required
 def upload_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(uploads_for(request.organization), 25).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
+    page = Paginator(uploads_for(request.organization).prefetch_related(latest_runs()), 25).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
+    for upload in page:
+        with_classification(upload)
     return render(request, "entries/upload_list.html", {"page": page, "form": UploadForm()})
 
 
@@ -95,8 +114,9 @@ def _upload_new(request: HttpRequest) -> HttpResponse:
 
 @member_required
 def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    upload = get_object_or_404(uploads_for(request.organization), pk=pk)  # type: ignore[attr-defined]
-    context = {"upload": upload, "summary": upload.summary or {}, "finished": upload.status in (Upload.Status.DONE, Upload.Status.FAILED)}
+    upload = with_classification(get_object_or_404(uploads_for(request.organization), pk=pk))  # type: ignore[attr-defined]
+    context = {"upload": upload, "summary": upload.summary or {}, "finished": upload.all_finished,  # type: ignore[attr-defined]
+               "classification": upload.classification}  # type: ignore[attr-defined]
     if request.headers.get("HX-Request"):
         # "compact": one line of a list (the importer dashboard); "row": one row of the uploads table.
         fragment = {"compact": "entries/upload_compact.html", "row": "entries/upload_row.html"}.get(
