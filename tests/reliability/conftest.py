@@ -4,7 +4,8 @@ must hold at every instant (no half-ingested entry is ever visible)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,35 @@ def eager() -> Iterator[None]:
         yield
     finally:
         app.conf.task_always_eager = old
+
+
+def wait_while_progressing(
+    measure: Callable[[], Any],
+    reached: Callable[[Any], bool],
+    *,
+    worker: Any,
+    stall: float,
+    ceiling: float = 900.0,
+    interval: float = 0.2,
+) -> Any:
+    """Wait until ``reached(measure())``. A slow machine only makes this longer: it fails when the measure has
+    not changed for ``stall`` seconds (the job is stuck, or was never started), at once when the worker
+    process has exited, and after ``ceiling`` seconds in any case. Returns the last measure."""
+    start = last_change = time.monotonic()
+    value = measure()
+    while not reached(value):
+        now = time.monotonic()
+        if worker.proc.poll() is not None:
+            raise AssertionError(f"the worker exited ({worker.proc.returncode}) at {value!r}:\n{worker.output()[-3000:]}")
+        if now - last_change > stall:
+            raise AssertionError(f"no progress for {stall:.0f} s (stuck at {value!r}):\n{worker.output()[-3000:]}")
+        if now - start > ceiling:
+            raise AssertionError(f"not reached within {ceiling:.0f} s (at {value!r}):\n{worker.output()[-3000:]}")
+        time.sleep(interval)
+        new = measure()
+        if new != value:
+            value, last_change = new, time.monotonic()
+    return value
 
 
 def dump_builds(organization_id: int) -> dict[str, Any]:

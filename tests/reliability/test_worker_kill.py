@@ -21,7 +21,13 @@ from entries.models import Entry, Upload
 from entries.recovery import INTERRUPTED_MESSAGE, max_attempts, uploads_recover
 from entries.services import ingest_files, upload_create
 from tests.conftest import start_worker, wait_for
-from tests.reliability.conftest import assert_entries_whole, dump_classifications, dump_entries, eager
+from tests.reliability.conftest import (
+    assert_entries_whole,
+    dump_classifications,
+    dump_entries,
+    eager,
+    wait_while_progressing,
+)
 
 
 def _clean_run(org, files) -> tuple[list, list]:  # type: ignore[no-untyped-def]
@@ -140,21 +146,25 @@ def test_a_worker_killed_mid_classification_is_recovered_and_matches_a_clean_run
     total = Entry.objects.filter(organization=importer_org).count()
     Classification.objects.filter(organization=importer_org).delete()
 
+    def stored() -> int:
+        return Classification.objects.filter(organization=importer_org).count()
+
     classify_organization.delay(importer_org.pk, today_eastern().isoformat())
-    # Chunks of 2,000 commit one by one: kill once some (not all) are stored.
-    wait_for(
-        lambda: Classification.objects.filter(organization=importer_org).count() >= 2000, timeout=180, interval=0.05
-    )
+    # Chunks of 2,000 commit one by one: kill once some (not all) are stored. The waits fail on a stall, a
+    # dead worker or a generous ceiling, not on a fixed total time that a loaded machine can overrun (one of the old fixed waits once did).
+    wait_while_progressing(stored, lambda n: n >= 2000, worker=celery_worker_process, stall=180, interval=0.05)
     celery_worker_process.kill()
-    stored = Classification.objects.filter(organization=importer_org).count()
-    assert 0 < stored < total, "the classification finished before the kill: make the data larger"
+    at_kill = stored()
+    assert 0 < at_kill < total, "the classification finished before the kill: make the data larger"
     assert assert_entries_whole(importer_org.pk) == total
 
-    replacement = start_worker(tmp_path, celery_worker_process.queue)
+    # The replacement's own start-up sweep is told to leave the classification alone (a long grace period), so
+    # that the sweep below is the one that finds the unclassified entries, however long the clean run took.
+    replacement = start_worker(tmp_path, celery_worker_process.queue, {"UPLOAD_RECOVERY_GRACE_SECONDS": "86400"})
     try:
         # The sweep (beat, every minute) finds the entries left unclassified and enqueues their organisation.
         assert classifications_recover(stale_after=timedelta(0)) == [importer_org.pk]
-        wait_for(lambda: Classification.objects.filter(organization=importer_org).count() == total, timeout=240)
+        wait_while_progressing(stored, lambda n: n == total, worker=replacement, stall=180)
         assert dump_classifications(importer_org.pk) == clean_classifications
         assert classifications_recover(stale_after=timedelta(0)) == []
     finally:
