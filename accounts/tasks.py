@@ -10,4 +10,4 @@ from accounts.services import audit
 @shared_task(name="accounts.audit_ping")
 def audit_ping(message: str) -> None:
     """Write an audit row from the worker: proves the worker, the broker and the database are wired."""
-    audit(action="system.ping", message=message, pid=os.getpid())
+    audit(action="system.ping", message=message, pid=os.getpid(), nice=os.nice(0))

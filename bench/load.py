@@ -98,8 +98,11 @@ def browse(
 
 
 def phase(name: str, slug: str, lines: int) -> None:
-    """Run in a child process: the ingest or the nightly classification."""
+    """Run in a child process: the ingest or the nightly classification, at a worker's CPU priority."""
     web.setup_django()
+    from refundready.celery import lower_priority
+
+    lower_priority()  # what a Celery worker does at start (WORKER_NICE)
     from accounts.models import Organization
 
     org = Organization.objects.get(slug=slug)

@@ -189,6 +189,9 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # classification are acks_late, so a job still running when it expires would be started a second time by
     # another worker: keep it longer than the longest job (a 1,000,000-line ingest takes minutes, not hours).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60, minimum=60)}
+# Workers run their jobs (a million-entry ingest or classification) at a lower CPU priority than the web
+# processes (os.nice, refundready.celery), so that pages stay fast while a job uses every core; 0 turns it off.
+WORKER_NICE = env_int("WORKER_NICE", 10, minimum=0)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -24,6 +24,8 @@ def test_a_task_runs_in_a_real_worker_process(celery_worker_process) -> None:  #
     # The worker's own banner names the transport it connected to: Redis when REDIS_URL is set (CI's first pass).
     expected = "Connected to redis://" if settings.CELERY_BROKER_URL.startswith("redis://") else "Connected to filesystem://"
     assert expected in output, output[-2000:]
+    # Jobs run below the web's CPU priority (WORKER_NICE): the task itself reports its process's niceness.
+    assert row.detail["nice"] == min(19, os.nice(0) + settings.WORKER_NICE)
 
 
 def test_ci_runs_the_worker_over_redis_when_redis_is_configured() -> None:
