@@ -249,8 +249,11 @@ def declaration_build_job_run(*, job_id: int, progress: Callable[[int, int, str]
     its worker died). Returns the job (done or failed), or as found if it was not pending.
 
     The job's liveness lock is held from before the claim to the end, so holding it proves that a job
-    found ``running`` has lost its worker (a message redelivered after the worker was killed)."""
-    with running_lock(LOCK_KIND, job_id):
+    found ``running`` has lost its worker (a message redelivered after the worker was killed); a delivery
+    that cannot take it returns at once."""
+    with running_lock(LOCK_KIND, job_id, wait=False) as held:
+        if not held:  # a duplicate delivery while a live process builds it: leave the job to that one
+            return DeclarationBuildJob.objects.select_related("organization", "created_by").get(pk=job_id)
         found = _job_for_recovery(job_id)
         if found is not None and found.status == J.RUNNING:
             _release_orphan(found, enqueue=False)

@@ -85,14 +85,19 @@ def _lock_path(kind: str, pk: int) -> Path:
 
 
 @contextlib.contextmanager
-def running_lock(kind: str, pk: int) -> Iterator[None]:
-    """Hold the liveness lock of job ``pk`` of ``kind`` ("upload", "build") for the duration of the block."""
+def running_lock(kind: str, pk: int, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the liveness lock of job ``pk`` of ``kind`` ("upload", "build") for the duration of the block.
+
+    Yields whether it is held: always with ``wait`` (the default blocks until the lock is free); with
+    ``wait=False``, False at once when another process holds it (a duplicate delivery of a job that is
+    being run must not occupy a worker for the length of the job)."""
     if connection.vendor == "postgresql":
         holder = connections.create_connection("default")
         try:
             with holder.cursor() as cur:
-                cur.execute("SELECT pg_advisory_lock(%s, %s)", _lock_key(kind, pk))
-            yield
+                cur.execute(f"SELECT {'pg_advisory_lock' if wait else 'pg_try_advisory_lock'}(%s, %s)", _lock_key(kind, pk))
+                held = True if wait else bool(cur.fetchone()[0])
+            yield held
         finally:
             with contextlib.suppress(Exception):
                 holder.close()  # closing the session releases the lock
@@ -101,8 +106,12 @@ def running_lock(kind: str, pk: int) -> Iterator[None]:
 
         fd = os.open(_lock_path(kind, pk), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = True
+            except BlockingIOError:
+                held = False
+            yield held
         finally:
             os.close(fd)  # closing releases the flock
 
@@ -141,7 +150,7 @@ def forget_lock(kind: str, pk: int) -> None:
             _lock_path(kind, pk).unlink()
 
 
-def upload_running_lock(upload_id: int) -> contextlib.AbstractContextManager[None]:
+def upload_running_lock(upload_id: int) -> contextlib.AbstractContextManager[bool]:
     """Hold the upload's liveness lock for the duration of the block (the task wraps the service in it)."""
     return running_lock("upload", upload_id)
 

@@ -225,8 +225,11 @@ def test_a_live_build_is_never_taken_from_its_worker(
     _stale(job)
     with running_lock(build_jobs.LOCK_KIND, job.pk):  # what a live worker holds while it builds
         assert build_jobs_recover().still_running == [job.pk]
+        # A duplicate delivery meanwhile returns at once, building nothing and leaving the job to its worker.
+        assert declaration_build_job_run(job_id=job.pk).status == J.RUNNING
         job.refresh_from_db()
-        assert job.status == J.RUNNING
+        assert job.status == J.RUNNING and job.attempts == 1
+        assert not Declaration.objects.exists()
     with django_capture_on_commit_callbacks(execute=False):
         assert build_jobs_recover().requeued == [job.pk]
 
