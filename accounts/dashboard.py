@@ -12,7 +12,10 @@ classifications change), so paging, sorting and filtering the portfolio do not r
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+import secrets
+import threading
+import time
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -140,13 +143,18 @@ READINESS_TTL = 300
 
 
 def _readiness_fingerprint(organization: Organization, importers: list[Importer]) -> str:
+    return _readiness_digest(organization, [(i.pk, i.owner_id) for i in importers])
+
+
+def _readiness_digest(organization: Organization, importers: list[tuple[int, int | None]]) -> str:
+    """The readiness cache key's part from the state named above; ``importers`` as (id, owner id)."""
     from accounts.models import AuditLog
 
-    orgs = {organization.pk} | {i.owner_id for i in importers if i.owner_id}
+    orgs = {organization.pk} | {owner for _pk, owner in importers if owner}
     audit_at = AuditLog.objects.filter(organization_id__in=sorted(orgs)).aggregate(m=Max("at"))["m"]
     upload = Upload.objects.filter(organization=organization).aggregate(m=Max("finished_at"), n=Max("pk"))
     version = cache.get(_version_key(organization.pk), 0)
-    ids = ",".join(str(i.pk) for i in sorted(importers, key=lambda i: i.pk))
+    ids = ",".join(str(pk) for pk, _owner in sorted(importers))
     raw = f"{version}|{audit_at}|{upload['m']}|{upload['n']}|{ids}"
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
@@ -242,6 +250,7 @@ class Portfolio:
     rows: list[PortfolioRow]
     total_importers: int
     as_of: date
+    state: str = ""  # digest of what the rows were computed from (_portfolio_state): equal digests, equal rows
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -281,23 +290,77 @@ def _sort_key(sort: str) -> Any:
     return lambda r: (r.importer.name.lower(), r.importer.ir_number, r.importer.pk)
 
 
-def portfolio_for(
-    organization: Organization, filters: PortfolioFilters | None = None, *, as_of: date | None = None
-) -> Portfolio:
-    """Every importer the organisation owns or manages, one row each (fixed query count)."""
+# The unfiltered rows, kept in this process under a digest of everything they are computed from, so
+# that filtering, sorting and paging the portfolio cost a few small queries instead of rebuilding 200
+# rows (model instances, ACH recipient rules, figures) on every request:
+# * each importer's own columns the rows show and the inputs of the ACH recipient rule (enrolment
+#   status, paper-check waiver, foreign flag; the notify party's name and 4811 boxes), read as plain
+#   values in one query, and the open ACH rejections per importer;
+# * the classification version (the figures) and the readiness digest (the readiness summaries);
+# * the date. An entry expires with READINESS_TTL (what the readiness summaries allow), and only counts
+#   while a token under the same key is in Django's cache, so cache.clear() drops it too.
+PORTFOLIO_MEMO_SIZE = 32
+_portfolio_memo: OrderedDict[str, tuple[float, str, list[PortfolioRow]]] = OrderedDict()
+_portfolio_memo_lock = threading.Lock()
+
+
+def _portfolio_state(organization: Organization, as_of: date) -> str:
+    from ach.models import AchRejection
+
+    importers = list(
+        importers_for(organization)
+        .order_by("name", "ir_number")
+        .values_list(
+            "pk", "name", "ir_number", "status", "owner_id",
+            "ach_enrollment__pk", "ach_enrollment__status", "ach_enrollment__paper_check_waiver",
+            "ach_enrollment__foreign_no_us_bank",
+            "notify_party__pk", "notify_party__name", "notify_party__ir_number", "notify_party__on_ace_profile",
+            "notify_party__in_box_28", "notify_party__ach_enrolled",
+        )
+    )
+    ids = [row[0] for row in importers]
+    rejections = sorted(
+        AchRejection.objects.filter(importer_id__in=ids, resolved_on__isnull=True)
+        .values("importer_id")
+        .annotate(n=Count("pk"))
+        .values_list("importer_id", "n")
+    ) if ids else []
+    version = cache.get(_version_key(organization.pk), 0)
+    readiness = _readiness_digest(organization, [(row[0], row[4]) for row in importers]) if ids else ""
+    raw = repr((organization.pk, as_of.isoformat(), version, readiness, importers, rejections))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _portfolio_rows(organization: Organization, *, as_of: date) -> tuple[str, list[PortfolioRow]]:
+    """(state digest, every importer's row sorted by name), from the memo when nothing changed."""
+    state = _portfolio_state(organization, as_of)
+    token_key = f"dashboard:portfolio-memo:{state}"
+    token = cache.get(token_key)
+    with _portfolio_memo_lock:
+        hit = _portfolio_memo.get(state)
+    if hit is not None and token is not None and hit[1] == token and time.monotonic() - hit[0] < READINESS_TTL:
+        return state, hit[2]
+    rows = _build_portfolio_rows(organization, as_of=as_of)
+    token = secrets.token_hex(8)
+    cache.set(token_key, token, READINESS_TTL)
+    with _portfolio_memo_lock:
+        _portfolio_memo[state] = (time.monotonic(), token, rows)
+        _portfolio_memo.move_to_end(state)
+        while len(_portfolio_memo) > PORTFOLIO_MEMO_SIZE:
+            _portfolio_memo.popitem(last=False)
+    return state, rows
+
+
+def _build_portfolio_rows(organization: Organization, *, as_of: date) -> list[PortfolioRow]:
+    """Every importer the organisation owns or manages, one row each, by name (fixed query count)."""
     from ach.models import AchEnrollment, AchRejection
     from ach.selectors import _recipient  # the same rule the ACH pages use (4811 notify party or the IOR's own ACH)
 
-    filters = filters or PortfolioFilters()
-    as_of = as_of or _today()
     importers = list(
         importers_for(organization).select_related("ach_enrollment", "notify_party").order_by("name", "ir_number")
     )
-    total = len(importers)
     figures = classification_figures(organization, [i.pk for i in importers], as_of=as_of)
     readiness = readiness_cached(organization, importers, as_of=as_of)
-    if filters.q:
-        importers = [i for i in importers if _matches(i, filters.q)]
     ids = [i.pk for i in importers]
     rejections = (
         dict(
@@ -325,6 +388,18 @@ def portfolio_for(
                 open_rejections=rejections.get(imp.pk, 0),
             )
         )
+    return rows
+
+
+def portfolio_for(
+    organization: Organization, filters: PortfolioFilters | None = None, *, as_of: date | None = None
+) -> Portfolio:
+    """Every importer the organisation owns or manages, one row each, filtered and sorted. The rows
+    are shared with other requests (the memo above): read them, never change them."""
+    filters = filters or PortfolioFilters()
+    as_of = as_of or _today()
+    state, every = _portfolio_rows(organization, as_of=as_of)
+    rows = [r for r in every if _matches(r.importer, filters.q)] if filters.q else list(every)
     if filters.not_ready:
         rows = [r for r in rows if not r.readiness.is_ready]
     if filters.no_ach:
@@ -332,7 +407,7 @@ def portfolio_for(
     if filters.urgent:
         rows = [r for r in rows if r.figures.urgent]
     rows.sort(key=_sort_key(filters.sort if filters.sort in PORTFOLIO_SORTS else "name"))
-    return Portfolio(rows=rows, total_importers=total, as_of=as_of)
+    return Portfolio(rows=rows, total_importers=len(every), as_of=as_of, state=state)
 
 
 def _related(obj: Any, name: str) -> Any:

@@ -332,6 +332,10 @@ def main() -> None:
 
     if not args.reuse or not Organization.objects.filter(slug=SLUG).exists():
         load(args.importers, args.entries)
+    else:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)  # the kept rows, with any migration added since
     org = Organization.objects.get(slug=SLUG)
     importer_ids = list(Importer.objects.filter(grants__organization=org).values_list("pk", flat=True))
 
