@@ -29,6 +29,34 @@ def eager() -> Iterator[None]:
         app.conf.task_always_eager = old
 
 
+def broker_diagnosis(queue: str) -> str:
+    """Why a task sent to ``queue`` may never have arrived, when the broker can tell.
+
+    Redis: kombu routes a message through the key ``_kombu.binding.<queue>``, written when the worker
+    starts. If that key is gone, the Redis database was flushed under the test (Django's RedisCache.clear()
+    is FLUSHDB: another test run using the same REDIS_URL database while this one ran) and kombu drops
+    every message sent to the queue from then on without an error."""
+    from django.conf import settings
+
+    url = str(settings.CELERY_BROKER_URL)
+    if not url.startswith(("redis://", "rediss://")):
+        return ""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url)
+        try:
+            if client.exists(f"_kombu.binding.{queue}"):
+                return ""
+        finally:
+            client.close()
+    except redis.RedisError as exc:
+        return f"(Redis could not be asked about the queue: {exc})"
+    return (f"The queue's binding _kombu.binding.{queue} is gone from {url}: the Redis database was flushed while "
+            "this test ran (another test run whose cache.clear() flushes the same database?), so kombu dropped "
+            "the messages sent to the queue. Run concurrent test runs on Redis databases of their own.")
+
+
 def wait_while_progressing(
     measure: Callable[[], Any],
     reached: Callable[[Any], bool],
@@ -40,17 +68,22 @@ def wait_while_progressing(
 ) -> Any:
     """Wait until ``reached(measure())``. A slow machine only makes this longer: it fails when the measure has
     not changed for ``stall`` seconds (the job is stuck, or was never started), at once when the worker
-    process has exited, and after ``ceiling`` seconds in any case. Returns the last measure."""
+    process has exited, and after ``ceiling`` seconds in any case; the message carries the worker's log and
+    what the broker tells (broker_diagnosis). Returns the last measure."""
+
+    def failure(what: str) -> AssertionError:
+        return AssertionError(f"{what}. {broker_diagnosis(worker.queue)}\nworker log:\n{worker.output()[-3000:]}")
+
     start = last_change = time.monotonic()
     value = measure()
     while not reached(value):
         now = time.monotonic()
         if worker.proc.poll() is not None:
-            raise AssertionError(f"the worker exited ({worker.proc.returncode}) at {value!r}:\n{worker.output()[-3000:]}")
+            raise failure(f"the worker exited ({worker.proc.returncode}) at {value!r}")
         if now - last_change > stall:
-            raise AssertionError(f"no progress for {stall:.0f} s (stuck at {value!r}):\n{worker.output()[-3000:]}")
+            raise failure(f"no progress for {stall:.0f} s (stuck at {value!r})")
         if now - start > ceiling:
-            raise AssertionError(f"not reached within {ceiling:.0f} s (at {value!r}):\n{worker.output()[-3000:]}")
+            raise failure(f"not reached within {ceiling:.0f} s (at {value!r})")
         time.sleep(interval)
         new = measure()
         if new != value:

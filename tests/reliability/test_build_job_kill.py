@@ -30,7 +30,7 @@ from entries.recovery import is_alive
 from tests.cape.factories import eligible_entry
 from tests.conftest import start_worker, wait_for
 from tests.factories import ImporterFactory
-from tests.reliability.conftest import dump_builds, eager, wipe_builds
+from tests.reliability.conftest import dump_builds, eager, wait_while_progressing, wipe_builds
 
 pytestmark = [
     pytest.mark.postgres,
@@ -81,7 +81,8 @@ def test_a_worker_killed_mid_build_leaves_no_half_declaration_and_the_rerun_equa
     try:
         admin.execute(f"LOCK TABLE {table} IN {mode} MODE")  # held until the rollback below
         job = declaration_build_job_start(organization=importer_org, user=alice)  # enqueued on commit to the worker
-        statement, has_written = wait_for(lambda: _backend_waiting_on(admin, table), timeout=60)
+        statement, has_written = wait_while_progressing(lambda: _backend_waiting_on(admin, table), bool,
+                                                        worker=celery_worker_process, stall=180)
         job.refresh_from_db()
         assert job.status == J.RUNNING and job.attempts == 1
         if phase == "writing":
@@ -99,7 +100,7 @@ def test_a_worker_killed_mid_build_leaves_no_half_declaration_and_the_rerun_equa
         admin.close()
 
     # The worker is gone: its liveness lock with it, and nothing half-built is visible.
-    wait_for(lambda: not is_alive(build_jobs.LOCK_KIND, job.pk), timeout=30)
+    wait_for(lambda: not is_alive(build_jobs.LOCK_KIND, job.pk), timeout=120)
     job.refresh_from_db()
     assert job.status == J.RUNNING
     if phase == "writing":
@@ -112,8 +113,9 @@ def test_a_worker_killed_mid_build_leaves_no_half_declaration_and_the_rerun_equa
     DeclarationBuildJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=1))
     replacement = start_worker(tmp_path, celery_worker_process.queue)
     try:
-        done = wait_for(lambda: DeclarationBuildJob.objects.filter(pk=job.pk, status__in=[J.DONE, J.FAILED]).first(),
-                        timeout=60)
+        wait_while_progressing(lambda: DeclarationBuildJob.objects.filter(pk=job.pk).values_list("status", "done", "message").get(),
+                               lambda row: row[0] in (J.DONE, J.FAILED), worker=replacement, stall=180)
+        done = DeclarationBuildJob.objects.get(pk=job.pk)
         assert done.status == J.DONE, (done.message, replacement.output()[-3000:])
         assert done.attempts == 2
         assert AuditLog.objects.filter(action="declaration.build_job_requeue", object_id=str(job.pk)).exists()
