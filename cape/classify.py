@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -147,16 +147,18 @@ class _Run:
         return hit
 
     def rows(self, fetched: list[_Fetched], *, accepted: set[int], rejected: dict[int, list[str]],
-             routed: dict[int, bool]) -> tuple[list[Any], list[Any]]:
-        """(classification rows, change rows) for the fetched entries."""
+             routed: dict[int, bool]) -> tuple[list[Any], list[Any], list[Any]]:
+        """(classification rows of entries classified before, of entries never classified, change rows)."""
         as_of, org, render, copy = self.as_of, self.organization_id, self.renderer.row, self.renderer.copy
         not_eligible, NULL = rules.Path.NOT_ELIGIBLE, "\\N"
-        cls_rows: list[Any] = []
+        stored: list[Any] = []
+        fresh: list[Any] = []
         change_rows: list[Any] = []
         notes: dict[tuple[str, str], str] = {}
         for e in fetched:
             facts = e.facts(accepted=e.id in accepted, rejections=tuple(rejected.get(e.id, ())), routed=routed[e.importer_id])
             r, reasons, reasons_json, segment = self._result(facts)
+            cls_rows = fresh if e.old_path is None else stored
             interest, note = None, ""
             if r.path != not_eligible:
                 est = estimate_interest(
@@ -179,7 +181,7 @@ class _Run:
                      bool(e.old_liquidated), r.liquidated, r.ruleset, as_of, self.at),
                     date_at=(9,),
                 ))
-        return cls_rows, change_rows
+        return stored, fresh, change_rows
 
 
 @dataclass(slots=True)
@@ -300,19 +302,33 @@ def _placeholders(columns: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"%s{json_cast}" if c in _JSON_COLUMNS else "%s" for c in columns) + ")"
 
 
-def _write(cls_rows: list[Any], change_rows: list[Any]) -> None:
-    """Upsert the classifications and add the change rows, atomically, on this thread's connection."""
+def _write(stored: list[Any], fresh: list[Any], change_rows: list[Any]) -> None:
+    """Write the classifications (``stored``: entries classified before, upserted; ``fresh``: never
+    classified when read) and add the change rows, atomically, on this thread's connection."""
     cls_table, change_table = Classification._meta.db_table, ClassificationChange._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            _pg_copy_upsert(cursor, cls_table, _CLS_COLUMNS, cls_rows)
+            from psycopg.errors import UniqueViolation
+
+            qn = connection.ops.quote_name
+            if fresh:
+                # COPY straight into the table: a third of the cost of staging and upserting. Should another run
+                # have classified one of them since it was read, the unique entry_id refuses the COPY and
+                # this chunk's fresh rows take the upsert instead.
+                try:
+                    with transaction.atomic(), cursor.cursor.copy(
+                        f"COPY {qn(cls_table)} ({', '.join(qn(c) for c in _CLS_COLUMNS)}) FROM STDIN"
+                    ) as copy:
+                        copy.write("\n".join(fresh) + "\n")
+                except (IntegrityError, UniqueViolation):  # psycopg's own: COPY runs on the raw cursor
+                    stored = stored + fresh
+            _pg_copy_upsert(cursor, cls_table, _CLS_COLUMNS, stored)
             if change_rows:  # plain inserts: COPY straight into the table
-                qn = connection.ops.quote_name
                 cols = ", ".join(qn(c) for c in _CHANGE_COLUMNS)
                 with cursor.cursor.copy(f"COPY {qn(change_table)} ({cols}) FROM STDIN") as copy:
                     copy.write("\n".join(change_rows) + "\n")
             return
-        _sqlite_insert(cursor, cls_table, _CLS_COLUMNS, cls_rows, upsert_on="entry_id")
+        _sqlite_insert(cursor, cls_table, _CLS_COLUMNS, stored + fresh, upsert_on="entry_id")
         _sqlite_insert(cursor, change_table, _CHANGE_COLUMNS, change_rows)
 
 
@@ -360,16 +376,16 @@ class _Writer(threading.Thread):
 
     def __init__(self, on_written: Callable[[int], None]) -> None:
         super().__init__(name="classification-writer", daemon=True)
-        self.queue: queue.Queue[tuple[list[Any], list[Any], int] | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[tuple[list[Any], list[Any], list[Any]] | None] = queue.Queue(maxsize=2)
         self.on_written = on_written
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             while (item := self.queue.get()) is not None:
-                cls_rows, change_rows, n = item
-                _write(cls_rows, change_rows)
-                self.on_written(n)
+                stored, fresh, change_rows = item
+                _write(stored, fresh, change_rows)
+                self.on_written(len(stored) + len(fresh))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
             self.error = exc
             while self.queue.get() is not None:  # let the caller finish putting
@@ -377,7 +393,7 @@ class _Writer(threading.Thread):
         finally:
             connection.close()
 
-    def put(self, item: tuple[list[Any], list[Any], int] | None) -> None:
+    def put(self, item: tuple[list[Any], list[Any], list[Any]] | None) -> None:
         if self.error is not None:
             raise self.error
         self.queue.put(item)
@@ -430,12 +446,12 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
                     found = _routed_importers(missing)
                     routed.update({i: i in found for i in missing})
                 accepted, rejected = _cape_history(chunk)
-                cls_rows, change_rows = run.rows(fetched, accepted=accepted, rejected=rejected, routed=routed)
+                stored, fresh, change_rows = run.rows(fetched, accepted=accepted, rejected=rejected, routed=routed)
                 if writer is not None:
-                    writer.put((cls_rows, change_rows, len(cls_rows)))
+                    writer.put((stored, fresh, change_rows))
                 else:
-                    _write(cls_rows, change_rows)
-                    written(len(cls_rows))
+                    _write(stored, fresh, change_rows)
+                    written(len(stored) + len(fresh))
     finally:
         if writer is not None:
             writer.queue.put(None)

@@ -94,7 +94,8 @@ class ClassificationChange(models.Model):
     is_liquidated = models.BooleanField(default=False)
     ruleset = models.CharField(max_length=16)
     as_of = models.DateField()
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No index of its own: the digest reads (organization, at), an entry's history reads entry.
+    at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-at"]

@@ -50,12 +50,17 @@ def test_it_uses_a_fixed_number_of_queries_whatever_the_number_of_entries(import
     for _ in range(3):
         _entry(importer_org, own_importer)
     with CaptureQueriesContext(connection) as few:
-        classify_entries(organization=importer_org, as_of=AS_OF)
+        classify_entries(organization=importer_org, as_of=AS_OF)  # never classified: inserted
+    with CaptureQueriesContext(connection) as few_again:
+        classify_entries(organization=importer_org, as_of=AS_OF)  # classified before: updated
     for _ in range(30):
         _entry(importer_org, own_importer)
+    Classification.objects.all().delete()
     with CaptureQueriesContext(connection) as many:
         classify_entries(organization=importer_org, as_of=AS_OF)
-    assert len(many) == len(few)
+    with CaptureQueriesContext(connection) as many_again:
+        classify_entries(organization=importer_org, as_of=AS_OF)
+    assert len(many) == len(few) and len(many_again) == len(few_again)
 
 
 @pytest.mark.django_db

@@ -196,13 +196,32 @@ def test_an_error_in_the_writer_thread_reaches_the_caller(importer_org, own_impo
     real = service._write
     calls = []
 
-    def failing(cls_rows, change_rows):  # type: ignore[no-untyped-def]
-        calls.append(len(cls_rows))
+    def failing(*rows):  # type: ignore[no-untyped-def]
+        calls.append(rows)
         if len(calls) == 2:
             raise OperationalError("lost the connection")
-        real(cls_rows, change_rows)
+        real(*rows)
 
     monkeypatch.setattr(service, "_write", failing)
     with pytest.raises(OperationalError, match="lost the connection"):
         classify_entries(organization=importer_org, as_of=AS_OF)
     assert Classification.objects.filter(organization=importer_org).count() == 2  # the first chunk committed
+
+
+@pytest.mark.django_db
+def test_an_entry_classified_by_another_run_since_it_was_read_is_updated_not_duplicated(importer_org, own_importer,
+                                                                                         monkeypatch) -> None:
+    e = EntryFactory(organization=importer_org, importer=own_importer)
+    classify_entries(organization=importer_org, as_of=AS_OF)
+    real = service._fetch
+
+    def stale(ids):  # type: ignore[no-untyped-def]
+        rows = real(ids)
+        for row in rows:  # as read before the other run stored its result
+            row.old_path = row.old_reasons = row.old_liquidated = None
+        return rows
+
+    monkeypatch.setattr(service, "_fetch", stale)
+    later = AS_OF + timedelta(days=30)
+    assert classify_entries(organization=importer_org, as_of=later) == 1
+    assert Classification.objects.get(entry=e).as_of == later and Classification.objects.count() == 1
