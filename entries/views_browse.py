@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from accounts.models import Importer
+from accounts.irnumber import mask_ir_number
 from accounts.permissions import editor_for_post, member_required
 from accounts.selectors import importers_for
 from accounts.services import ServiceError
@@ -65,7 +65,7 @@ class EntryFilterForm(forms.Form):
         # again for every rendering (through a server-side cursor) and once more to validate.
         rows = importers_for(organization).order_by("name", "ir_number").values_list("pk", "name", "ir_number")
         self.fields["importer"].choices = [("", "All importers")] + [  # type: ignore[attr-defined]
-            (pk, str(Importer(name=name, ir_number=ir))) for pk, name, ir in rows  # the label is Importer.__str__
+            (pk, f"{name or 'Unnamed importer'} ({mask_ir_number(ir)})") for pk, name, ir in rows  # Importer.__str__
         ]
 
     def filters(self) -> EntryFilters:
