@@ -61,6 +61,14 @@ INTERRUPTED_CHECKING_MESSAGE = (
     "drafts on the CAPE page, but not all of them have been checked: open each one and run its checks (preflight) "
     "before you export it."
 )
+# A job no worker has claimed this long after it was started will not be (its message was lost with the
+# broker's data, or no worker runs): the sweep fails it rather than leave "Waiting for a worker" up forever.
+# Far longer than any queue backlog (a million-entry build takes minutes) and than CELERY_VISIBILITY_TIMEOUT.
+NEVER_STARTED_LIMIT = timedelta(hours=24)
+NEVER_STARTED_MESSAGE = (
+    "No worker started this build within 24 hours (the job queue lost it, or no worker was running), so it was "
+    "stopped. Nothing was built and every entry is still free to build: start the build again."
+)
 REQUEUED_MESSAGE = (
     "The worker building this stopped before it finished; the build will start again (attempt {next} of {max}). "
     "Nothing unfinished was saved."
@@ -221,12 +229,30 @@ class BuildRecovery:
     requeued: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     still_running: list[int] = field(default_factory=list)
+    never_started: list[int] = field(default_factory=list)
+
+
+def _fail_never_started() -> list[int]:
+    """Fail jobs never claimed (attempts 0) NEVER_STARTED_LIMIT after they were started. A requeued job has
+    been claimed before, and its new message was sent just now by the sweep."""
+    old = DeclarationBuildJob.objects.filter(status=J.PENDING, attempts=0,
+                                             created_at__lte=timezone.now() - NEVER_STARTED_LIMIT)
+    failed = []
+    for job in old.select_related("organization", "created_by").order_by("pk"):
+        with transaction.atomic():
+            if DeclarationBuildJob.objects.filter(pk=job.pk, status=J.PENDING, attempts=0).update(
+                    status=J.FAILED, message=NEVER_STARTED_MESSAGE, finished_at=timezone.now()):
+                audit(action="declaration.build_job_fail", user=job.created_by, organization=job.organization, obj=job,
+                      reason="never started")
+                failed.append(job.pk)
+    return failed
 
 
 def build_jobs_recover(*, stale_after: timedelta | None = None) -> BuildRecovery:
     """Requeue (or fail) every build job left ``running`` by a worker that is gone. Jobs claimed less than
-    ``stale_after`` (default: UPLOAD_RECOVERY_GRACE_SECONDS) ago are left alone."""
-    result = BuildRecovery()
+    ``stale_after`` (default: UPLOAD_RECOVERY_GRACE_SECONDS) ago are left alone. Jobs no worker ever
+    claimed are failed after NEVER_STARTED_LIMIT."""
+    result = BuildRecovery(never_started=_fail_never_started())
     cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
     running = DeclarationBuildJob.objects.filter(status=J.RUNNING)
     candidates = list(running.filter(started_at__lte=cutoff).order_by("pk").values_list("pk", flat=True))
@@ -239,8 +265,9 @@ def build_jobs_recover(*, stale_after: timedelta | None = None) -> BuildRecovery
             result.failed.append(pk)
         elif outcome == "alive":
             result.still_running.append(pk)
-    if result.requeued or result.failed:
-        logger.warning("declaration build recovery: requeued %s, failed %s", result.requeued, result.failed)
+    if result.requeued or result.failed or result.never_started:
+        logger.warning("declaration build recovery: requeued %s, failed %s, never started %s", result.requeued,
+                       result.failed, result.never_started)
     return result
 
 

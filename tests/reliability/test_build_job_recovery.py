@@ -22,6 +22,8 @@ from cape import declarations as svc
 from cape.build_jobs import (
     INTERRUPTED_CHECKING_MESSAGE,
     INTERRUPTED_MESSAGE,
+    NEVER_STARTED_LIMIT,
+    NEVER_STARTED_MESSAGE,
     build_jobs_recover,
     declaration_build_job_run,
     declaration_build_job_start,
@@ -245,3 +247,27 @@ def test_an_upload_lock_does_not_count_as_a_build_lock(
     _stale(job)
     with upload_running_lock(job.pk), django_capture_on_commit_callbacks(execute=False):
         assert build_jobs_recover().requeued == [job.pk]
+
+
+def test_a_build_no_worker_ever_started_is_failed_after_a_day_with_a_clear_message(
+    build_entries, alice, background, django_capture_on_commit_callbacks, client
+) -> None:  # type: ignore[no-untyped-def]
+    """Its message was lost (the broker's data went, no worker ran): it must not wait forever."""
+    job = _start(build_entries, alice, django_capture_on_commit_callbacks)
+    DeclarationBuildJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - NEVER_STARTED_LIMIT + timedelta(minutes=5))
+    assert build_jobs_recover().never_started == []  # a long queue is not a lost message
+    DeclarationBuildJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - NEVER_STARTED_LIMIT - timedelta(minutes=1))
+    # A requeued job (claimed before) is not "never started": its new message was just sent.
+    requeued = _start(build_entries, alice, django_capture_on_commit_callbacks)
+    DeclarationBuildJob.objects.filter(pk=requeued.pk).update(
+        attempts=1, created_at=timezone.now() - NEVER_STARTED_LIMIT - timedelta(hours=1))
+    assert build_jobs_recover().never_started == [job.pk]
+    job.refresh_from_db()
+    assert job.status == J.FAILED and job.message == NEVER_STARTED_MESSAGE
+    assert DeclarationBuildJob.objects.get(pk=requeued.pk).status == J.PENDING
+    client.force_login(alice)
+    assert client.get(f"/api/declaration-builds/{job.pk}/").json()["message"] == NEVER_STARTED_MESSAGE
+    assert "No worker started this build within 24 hours" in client.get(f"/cape/builds/{job.pk}/").content.decode()
+    # Its message arriving after all builds nothing.
+    assert declaration_build_job_run(job_id=job.pk).status == J.FAILED
+    assert not Declaration.objects.exists()
