@@ -284,5 +284,5 @@ def interrupted_work_recover(*, stale_after: timedelta | None = None) -> Recover
     result = uploads_recover(stale_after=stale_after)
     result.organizations_reclassified = classifications_recover(stale_after=stale_after)
     builds = build_jobs_recover(stale_after=stale_after)
-    result.builds_requeued, result.builds_failed = builds.requeued, builds.failed
+    result.builds_requeued, result.builds_failed = builds.requeued, builds.failed + builds.never_started
     return result
