@@ -52,9 +52,11 @@ def broker_diagnosis(queue: str) -> str:
             client.close()
     except redis.RedisError as exc:
         return f"(Redis could not be asked about the queue: {exc})"
-    return (f"The queue's binding _kombu.binding.{queue} is gone from {url}: the Redis database was flushed while "
-            "this test ran (another test run whose cache.clear() flushes the same database?), so kombu dropped "
-            "the messages sent to the queue. Run concurrent test runs on Redis databases of their own.")
+    return (
+        f"The queue's binding _kombu.binding.{queue} is gone from {url}: the Redis database was flushed while "
+        "this test ran (another test run whose cache.clear() flushes the same database?), so kombu dropped "
+        "the messages sent to the queue. Run concurrent test runs on Redis databases of their own."
+    )
 
 
 def wait_while_progressing(
@@ -99,7 +101,15 @@ def dump_builds(organization_id: int) -> dict[str, Any]:
     decls = {
         d["id"]: d
         for d in Declaration.objects.filter(organization_id=organization_id).values(
-            "id", "name", "importer__ir_number", "status", "entry_count", "ieepa_duty", "sha256", "file_bytes", "preflight"
+            "id",
+            "name",
+            "importer__ir_number",
+            "status",
+            "entry_count",
+            "ieepa_duty",
+            "sha256",
+            "file_bytes",
+            "preflight",
         )
     }
     items: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in decls}
@@ -108,14 +118,31 @@ def dump_builds(organization_id: int) -> dict[str, Any]:
     ):
         items[row[0]].append(row[1:])
     jobs = [
-        (j.status, [decls[i]["name"] if i in decls else f"missing {i}" for i in j.declaration_ids], j.considered,
-         j.left_out, j.left_out_count, j.candidates, j.total, j.done, j.message)
+        (
+            j.status,
+            [decls[i]["name"] if i in decls else f"missing {i}" for i in j.declaration_ids],
+            j.considered,
+            j.left_out,
+            j.left_out_count,
+            j.candidates,
+            j.total,
+            j.done,
+            j.message,
+        )
         for j in DeclarationBuildJob.objects.filter(organization_id=organization_id).order_by("pk")
     ]
     declarations = sorted(
-        (d["name"], d["importer__ir_number"], d["status"], d["entry_count"], d["ieepa_duty"], d["sha256"],
-         bytes(d["file_bytes"] or b""), {k: v for k, v in d["preflight"].items() if k != "ran_at"},
-         tuple(sorted(items[pk])))
+        (
+            d["name"],
+            d["importer__ir_number"],
+            d["status"],
+            d["entry_count"],
+            d["ieepa_duty"],
+            d["sha256"],
+            bytes(d["file_bytes"] or b""),
+            {k: v for k, v in d["preflight"].items() if k != "ran_at"},
+            tuple(sorted(items[pk])),
+        )
         for pk, d in decls.items()
     )
     return {"jobs": jobs, "declarations": declarations}

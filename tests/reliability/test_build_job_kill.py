@@ -34,15 +34,22 @@ from tests.reliability.conftest import dump_builds, eager, wait_while_progressin
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="stopping the worker at a known point uses PostgreSQL table locks"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="stopping the worker at a known point uses PostgreSQL table locks"
+    ),
 ]
 J = DeclarationBuildJob.Status
 
 
 def _admin() -> psycopg.Connection:
     s = connection.settings_dict
-    return psycopg.connect(host=s.get("HOST") or "127.0.0.1", port=s.get("PORT") or 5432,
-                           user=s.get("USER") or "postgres", password=s.get("PASSWORD") or None, dbname=s["NAME"])
+    return psycopg.connect(
+        host=s.get("HOST") or "127.0.0.1",
+        port=s.get("PORT") or 5432,
+        user=s.get("USER") or "postgres",
+        password=s.get("PASSWORD") or None,
+        dbname=s["NAME"],
+    )
 
 
 def _backend_waiting_on(admin: psycopg.Connection, table: str) -> tuple[str, bool] | None:
@@ -81,8 +88,9 @@ def test_a_worker_killed_mid_build_leaves_no_half_declaration_and_the_rerun_equa
     try:
         admin.execute(f"LOCK TABLE {table} IN {mode} MODE")  # held until the rollback below
         job = declaration_build_job_start(organization=importer_org, user=alice)  # enqueued on commit to the worker
-        statement, has_written = wait_while_progressing(lambda: _backend_waiting_on(admin, table), bool,
-                                                        worker=celery_worker_process, stall=180)
+        statement, has_written = wait_while_progressing(
+            lambda: _backend_waiting_on(admin, table), bool, worker=celery_worker_process, stall=180
+        )
         job.refresh_from_db()
         assert job.status == J.RUNNING and job.attempts == 1
         if phase == "writing":
@@ -113,8 +121,12 @@ def test_a_worker_killed_mid_build_leaves_no_half_declaration_and_the_rerun_equa
     DeclarationBuildJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=1))
     replacement = start_worker(tmp_path, celery_worker_process.queue)
     try:
-        wait_while_progressing(lambda: DeclarationBuildJob.objects.filter(pk=job.pk).values_list("status", "done", "message").get(),
-                               lambda row: row[0] in (J.DONE, J.FAILED), worker=replacement, stall=180)
+        wait_while_progressing(
+            lambda: DeclarationBuildJob.objects.filter(pk=job.pk).values_list("status", "done", "message").get(),
+            lambda row: row[0] in (J.DONE, J.FAILED),
+            worker=replacement,
+            stall=180,
+        )
         done = DeclarationBuildJob.objects.get(pk=job.pk)
         assert done.status == J.DONE, (done.message, replacement.output()[-3000:])
         assert done.attempts == 2

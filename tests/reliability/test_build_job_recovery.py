@@ -254,13 +254,18 @@ def test_a_build_no_worker_ever_started_is_failed_after_a_day_with_a_clear_messa
 ) -> None:  # type: ignore[no-untyped-def]
     """Its message was lost (the broker's data went, no worker ran): it must not wait forever."""
     job = _start(build_entries, alice, django_capture_on_commit_callbacks)
-    DeclarationBuildJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - NEVER_STARTED_LIMIT + timedelta(minutes=5))
+    DeclarationBuildJob.objects.filter(pk=job.pk).update(
+        created_at=timezone.now() - NEVER_STARTED_LIMIT + timedelta(minutes=5)
+    )
     assert build_jobs_recover().never_started == []  # a long queue is not a lost message
-    DeclarationBuildJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - NEVER_STARTED_LIMIT - timedelta(minutes=1))
+    DeclarationBuildJob.objects.filter(pk=job.pk).update(
+        created_at=timezone.now() - NEVER_STARTED_LIMIT - timedelta(minutes=1)
+    )
     # A requeued job (claimed before) is not "never started": its new message was just sent.
     requeued = _start(build_entries, alice, django_capture_on_commit_callbacks)
     DeclarationBuildJob.objects.filter(pk=requeued.pk).update(
-        attempts=1, created_at=timezone.now() - NEVER_STARTED_LIMIT - timedelta(hours=1))
+        attempts=1, created_at=timezone.now() - NEVER_STARTED_LIMIT - timedelta(hours=1)
+    )
     assert build_jobs_recover().never_started == [job.pk]
     job.refresh_from_db()
     assert job.status == J.FAILED and job.message == NEVER_STARTED_MESSAGE
