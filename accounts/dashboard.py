@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet
 
 from accounts.models import Importer, Organization
 from accounts.readiness import ImporterReadiness, readiness_for_importers
@@ -30,7 +30,14 @@ from accounts.selectors import importers_for
 from cape import rules
 from cape.models import Classification, Declaration, RefundEvent
 from cape.refunds import expected_dates
-from cape.selectors import EntryFilters, PathTotal, _version_key, classifications_for, path_totals
+from cape.selectors import (
+    EntryFilters,
+    PathTotal,
+    _version_key,
+    classifications_for,
+    importer_path_figures,
+    path_totals,
+)
 from entries.models import Upload
 
 ZERO = Decimal("0.00")
@@ -94,27 +101,9 @@ class ImporterFigures:
 def classification_figures(
     organization: Organization, importer_ids: list[int], *, as_of: date
 ) -> dict[int, ImporterFigures]:
-    """Count, IEEPA duty, nearest upcoming deadline and urgency per (importer, path): one GROUP BY
-    (index Classification(importer, path)), cached until the organisation's classifications change."""
-    version = cache.get(_version_key(organization.pk), 0)
-    ids = sorted(importer_ids)
-    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
-    key = f"dashboard:figures:{organization.pk}:{version}:{as_of.isoformat()}:{digest}"
-    rows = cache.get(key)
-    if rows is None:
-        rows = list(
-            Classification.objects.filter(organization=organization, importer_id__in=ids)
-            .order_by()
-            .values("importer_id", "path")
-            .annotate(
-                n=Count("entry_id"),
-                duty=Sum("ieepa_duty"),
-                nearest=Min("deadline", filter=Q(deadline__gte=as_of)),
-                urgent_n=Count("entry_id", filter=Q(urgent=True)),
-                passed_n=Count("entry_id", filter=Q(deadline_passed=True)),
-            )
-        )
-        cache.set(key, rows, 3600)
+    """Count, IEEPA duty, nearest upcoming deadline and urgency per (importer, path): one GROUP BY,
+    cached until the organisation's classifications change (cape.selectors.importer_path_figures)."""
+    rows = importer_path_figures(organization, importer_ids, as_of=as_of)
     figures: dict[int, ImporterFigures] = defaultdict(ImporterFigures)
     for row in rows:
         f = figures[row["importer_id"]]
