@@ -72,9 +72,9 @@ _CLS_COLUMNS = (
     "cape_window_closes", "protest_deadline", "protest_deadline_projected", "cit_deadline", "days_since_liquidation",
     "liquidated", "stable_until", "ruleset", "as_of", "computed_at",
 )
-_CHANGE_COLUMNS = (
-    "entry_id", "organization_id", "old_path", "new_path", "old_reasons", "reasons", "was_liquidated",
-    "is_liquidated", "ruleset", "as_of", "at",
+_CHANGE_COLUMNS = (  # what was, then what is (one rendering per memo key, like the segment above)
+    "entry_id", "organization_id", "old_path", "old_reasons", "was_liquidated",
+    "new_path", "reasons", "is_liquidated", "ruleset", "as_of", "at",
 )
 _JSON_COLUMNS = {"reasons", "old_reasons"}
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -128,9 +128,10 @@ class _Run:
         self.as_of = as_of
         self.renderer = renderer
         self.at = renderer.at(timezone.now())
-        self.memo: dict[tuple[Any, ...], tuple[rules.Result, list[str], str, Any]] = {}
+        self.memo: dict[tuple[Any, ...], tuple[rules.Result, list[str], Any, Any]] = {}
+        self.never = renderer.row(("", "[]", False))  # the "was" of an entry classified for the first time
 
-    def _result(self, facts: rules.EntryFacts) -> tuple[rules.Result, list[str], str, Any]:
+    def _result(self, facts: rules.EntryFacts) -> tuple[rules.Result, list[str], Any, Any]:
         key = memo_key(facts)
         hit = self.memo.get(key)
         if hit is None:
@@ -143,7 +144,8 @@ class _Run:
                  r.cit_deadline, r.days_since_liquidation, r.liquidated, r.stable_until, r.ruleset, self.as_of, self.at),
                 date_at=_SEGMENT_DATES,
             )
-            hit = self.memo[key] = (r, reasons, reasons_json, segment)
+            change = self.renderer.row((r.path, reasons_json, r.liquidated, r.ruleset, self.as_of, self.at), date_at=(4,))
+            hit = self.memo[key] = (r, reasons, segment, change)
         return hit
 
     def rows(self, fetched: list[_Fetched], *, accepted: set[int], rejected: dict[int, list[str]],
@@ -157,7 +159,7 @@ class _Run:
         notes: dict[tuple[str, str], str] = {}
         for e in fetched:
             facts = e.facts(accepted=e.id in accepted, rejections=tuple(rejected.get(e.id, ())), routed=routed[e.importer_id])
-            r, reasons, reasons_json, segment = self._result(facts)
+            r, reasons, segment, change = self._result(facts)
             cls_rows = fresh if e.old_path is None else stored
             interest, note = None, ""
             if r.path != not_eligible:
@@ -175,12 +177,16 @@ class _Run:
                 cls_rows.append(f"{e.id}\t{org}\t{e.importer_id}\t{e.duty}\t{money}{tail}")
             else:
                 cls_rows.append(render((e.id, org, e.importer_id, e.duty, interest, bool(note), note), money_at=(3, 4)) + segment)
-            if e.old_path is None or e.old_path != r.path or e.old_reasons != reasons:
-                change_rows.append(render(
-                    (e.id, org, e.old_path or "", r.path, json.dumps(e.old_reasons or []), reasons_json,
-                     bool(e.old_liquidated), r.liquidated, r.ruleset, as_of, self.at),
-                    date_at=(9,),
-                ))
+            if e.old_path is None:
+                was = self.never
+            elif e.old_path != r.path or e.old_reasons != reasons:
+                was = render((e.old_path, json.dumps(e.old_reasons or []), bool(e.old_liquidated)))
+            else:
+                continue
+            if copy:
+                change_rows.append(f"{e.id}\t{org}\t{was}\t{change}")
+            else:
+                change_rows.append((e.id, org, *was, *change))
         return stored, fresh, change_rows
 
 
