@@ -187,33 +187,36 @@ def importer_path_figures(organization: Organization, importer_ids: list[int], *
     return rows  # type: ignore[no-any-return]
 
 
-def path_totals(organization: Organization | None, filters: EntryFilters | None = None) -> list[PathTotal]:
+def path_totals(
+    organization: Organization | None, filters: EntryFilters | None = None, *, importer_ids: list[int] | None = None
+) -> list[PathTotal]:
     """Count and IEEPA duty per path (every path listed, zeros included), cached until the
     organisation's classifications next change (so paging through a list does not repeat it).
     Filtered by importer only (or not at all), they are summed from importer_path_figures, which the
-    portfolio shares; any other filter runs its own GROUP BY."""
+    portfolio shares; any other filter runs its own GROUP BY. ``importer_ids``: the organisation's
+    visible importers (accounts.selectors.importers_for), when the caller has already read them."""
     if organization is None:
         return []
+    from cape.classify import today_eastern
+
     filters = filters or EntryFilters()
     if filters.within_days is not None and filters.as_of is None:
-        from cape.classify import today_eastern
-
         filters = EntryFilters(**{**filters.__dict__, "as_of": today_eastern()})
-    grants = sorted(importers_for(organization).values_list("pk", flat=True))
-    if filters == EntryFilters(importer_id=filters.importer_id, sort=filters.sort, as_of=filters.as_of):
-        from cape.classify import today_eastern
-
-        cached: dict[str, tuple[int, Decimal]] = {}
-        for row in importer_path_figures(organization, grants, as_of=today_eastern()):
-            if filters.importer_id is None or row["importer_id"] == filters.importer_id:
-                n, duty = cached.get(row["path"], (0, Decimal("0.00")))
-                cached[row["path"]] = (n + row["n"], duty + (row["duty"] or Decimal("0.00")))
-    else:
-        version = cache.get(_version_key(organization.pk), 0)
-        key = f"cape:path-totals:{organization.pk}:{version}:{filters.as_key()}"
-        key += ":" + hashlib.sha256(",".join(map(str, grants)).encode()).hexdigest()[:12]
-        cached = cache.get(key)
-        if cached is None:
+    grants = sorted(importers_for(organization).values_list("pk", flat=True) if importer_ids is None else importer_ids)
+    by_importer_only = filters == EntryFilters(importer_id=filters.importer_id, sort=filters.sort, as_of=filters.as_of)
+    version = cache.get(_version_key(organization.pk), 0)
+    scope = f"importer={filters.importer_id}:{today_eastern().isoformat()}" if by_importer_only else filters.as_key()
+    key = f"cape:path-totals:{organization.pk}:{version}:{scope}"
+    key += ":" + hashlib.sha256(",".join(map(str, grants)).encode()).hexdigest()[:12]
+    cached: dict[str, tuple[int, Decimal]] | None = cache.get(key)
+    if cached is None:
+        cached = {}
+        if by_importer_only:
+            for row in importer_path_figures(organization, grants, as_of=today_eastern()):
+                if filters.importer_id is None or row["importer_id"] == filters.importer_id:
+                    n, duty = cached.get(row["path"], (0, Decimal("0.00")))
+                    cached[row["path"]] = (n + row["n"], duty + (row["duty"] or Decimal("0.00")))
+        else:
             agg = (
                 filtered_classifications(organization, filters)
                 .order_by()
@@ -221,7 +224,7 @@ def path_totals(organization: Organization | None, filters: EntryFilters | None 
                 .annotate(n=Count("entry_id"), duty=Sum("ieepa_duty"))
             )
             cached = {row["path"]: (row["n"], row["duty"] or Decimal("0.00")) for row in agg}
-            cache.set(key, cached, 3600)
+        cache.set(key, cached, 3600)
     return [
         PathTotal(p, rules.PATH_LABELS[p], cached.get(p, (0, Decimal("0.00")))[0], cached.get(p, (0, Decimal("0.00")))[1])
         for p in rules.PATHS

@@ -102,7 +102,8 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         form.is_valid()
     filters = form.filters()
     page = entry_page(org, filters, after=request.GET.get("after") or None)
-    totals = path_totals(org, EntryFilters(importer_id=filters.importer_id))
+    visible = [pk for pk, _label in form.fields["importer"].choices if pk != ""]  # type: ignore[attr-defined]
+    totals = path_totals(org, EntryFilters(importer_id=filters.importer_id), importer_ids=visible)
     context = {
         "form": form,
         "page": page,
