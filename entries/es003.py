@@ -731,12 +731,22 @@ class ParseResult:
     duplicates: int = 0
     skipped_blank: int = 0
     bad_check_digits: list[str] = field(default_factory=list)
+    bad_check_rows: list[int] = field(default_factory=list)  # the row where each of bad_check_digits was first met
+    fast_lines: int = 0  # lines kept by the vectorised CSV path (entries.es003_fast), not in the parser's own set
+    # Entries kept by that path: staging tables (STAGE_ENTRY_COLUMNS, ieepa_duty, total_duty, entry_id), not in
+    # ``entries``; and their importers.
+    fast_entries: list[Any] = field(default_factory=list)
+    fast_importers: set[str] = field(default_factory=set)
     unknown_statuses: dict[str, int] = field(default_factory=dict)
     # entry number -> [IEEPA duty, total duty] in cents over the entry's kept lines
     sums: dict[str, list[int]] = field(default_factory=dict)
 
     def good_entries(self) -> list[ParsedEntry]:
         return [e for n, e in self.entries.items() if n not in self.bad_entries]
+
+    def importer_numbers(self) -> set[str]:
+        """The importers of every entry kept (both paths)."""
+        return {e.importer_ir for e in self.good_entries()} | self.fast_importers
 
     def entry_rows(self) -> Iterator[tuple[Any, ...]]:
         """Staging rows for good entries: ``STAGE_ENTRY_COLUMNS`` + IEEPA duty + total duty."""
@@ -942,6 +952,7 @@ class Es003Parser:
         if not _check_digit_ok(number) and number not in self._warned_check:
             self._warned_check.add(number)
             self.result.bad_check_digits.append(number)
+            self.result.bad_check_rows.append(row_no)
         return entry, errs
 
     def _row_errors(self, row_no: int, errs: list[tuple[str, Any, str]], raw: tuple[Any, ...], entry: ParsedEntry | None) -> None:
@@ -969,6 +980,7 @@ class Es003Parser:
         parse_line = lambda x: parse_int(x, what="line number")  # noqa: E731
         parse_ord = lambda x: parse_int(x, what="tariff ordinal number")  # noqa: E731
         state: list[Any] = [None, (None, []), None]  # previous raw entry cells, (entry, errors), line key
+        self._state = state
         line_key = self.line_key
         Bad = _Bad
         extras, extra_defaults, missing = self._extras, self._extra_defaults, _MISSING
@@ -1094,9 +1106,14 @@ class Es003Parser:
 
         return feed
 
+    def forget_previous_row(self) -> None:
+        """The next row fed does not follow the last one fed (entries.es003_fast feeds only some rows):
+        parse its entry columns afresh, as when the row before it differed."""
+        self._state[0] = _MISSING
+
     def finish(self) -> ParseResult:
         r = self.result
-        r.lines = len(self._seen)
+        r.lines = len(self._seen) + r.fast_lines
         for number in r.bad_entries:
             r.entries.pop(number, None)
             r.sums.pop(number, None)

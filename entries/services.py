@@ -31,11 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.core.files.base import File
 from django.db import InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
 from accounts.irnumber import mask_ir_number
 from accounts.models import Importer, ImporterGrant, Organization
@@ -51,6 +54,7 @@ from entries.es003 import (
     Limits,
     ParseResult,
 )
+from entries.es003_fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
 from entries.models import Entry, TariffLine, Upload
 from refundready.memory import gc_paused
 
@@ -66,6 +70,9 @@ PROGRESS_CHECK_ROWS = 500
 STAGE_CHUNK_ROWS = 50_000  # lines per staging COPY/executemany batch
 ID_BLOCK = 10_000
 CHANGES_LISTED = 500
+# CSV files go through the vectorised path (entries.es003_fast) when they fit it; the row path otherwise.
+# Both give the same entries, lines, errors, warnings and summary (tests/entries/test_fast_path.py).
+FAST_CSV = True
 LIQUIDATION_COLUMNS_HELP = (
     "This report has no {missing} column, so entries cannot be classified for CAPE (the 80-day and 180-day "
     "clocks run from the liquidation date). ES-003 does not include these columns by default: in the ACE "
@@ -173,6 +180,29 @@ class _ImporterCheck:
 
 
 # ----------------------------------------------------------------------------- staging and merge
+_CSV_OUT = pa_csv.WriteOptions(include_header=False, quoting_style="needed")  # strings quoted, NULL as an empty field
+_LINE_TYPES = (pa.int64(), pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.bool_(), pa.string(),
+               pa.string(), pa.string(), pa.string(), pa.string())  # STAGE_LINE_COLUMNS[1:]
+
+
+def _lines_table(lines: list[tuple[Any, ...]], key: str) -> pa.Table | None:
+    """Line tuples from Es003Parser.feed as an Arrow table (key: "entry_id" or "entry_number")."""
+    if not lines:
+        return None
+    columns = list(zip(*lines, strict=True))
+    key_type = pa.int64() if key == "entry_id" else pa.string()
+    return pa.table({key: pa.array(columns[0], key_type),
+                     **{c: pa.array(v, t) for c, v, t in zip(STAGE_LINE_COLUMNS[1:], columns[1:], _LINE_TYPES, strict=True)}})
+
+
+def _copy_csv(cur: Any, target: str, tbl: pa.Table) -> None:
+    with cur.cursor.copy(f"COPY {target} ({', '.join(tbl.column_names)}) FROM STDIN (FORMAT csv)") as copy:
+        for start in range(0, tbl.num_rows, STAGE_CHUNK_ROWS):
+            sink = pa.BufferOutputStream()
+            pa_csv.write_csv(tbl.slice(start, STAGE_CHUNK_ROWS), sink, write_options=_CSV_OUT)
+            copy.write(sink.getvalue().to_pybytes())
+
+
 class _Stage:
     """Temporary staging tables on the current connection, and the set-based merge out of them.
 
@@ -288,6 +318,75 @@ class _Stage:
             on_chunk()
         return written
 
+    def load_fast(self, batches: Iterator[Any], *, progress: Callable[[int | None], None], rows_read: Callable[[], int]) -> int:
+        """Lines from entries.es003_fast, each batch's in bulk, and the row path's among them.
+
+        PostgreSQL: ONE CSV COPY into entries_tariffline for the whole file (lines keyed by a reserved row id,
+        as load_lines_direct writes them), sent by psycopg's writer thread so that the server takes in one
+        batch while the next is being read; lines of entries already stored are kept and staged after it.
+        Progress as the row path writes it: checked every PROGRESS_CHECK_ROWS lines written, recorded after
+        PROGRESS_EVERY_ROWS of them or PROGRESS_EVERY_SECONDS, whichever first. Returns the number of lines
+        written directly into entries_tariffline."""
+        table = TariffLine._meta.db_table
+        step = PROGRESS_CHECK_ROWS
+        state = {"done": 0, "check_at": step, "written_at": 0, "written_t": time.monotonic()}
+
+        def advance(n: int) -> None:
+            done = state["done"] = state["done"] + n
+            if done >= state["check_at"]:
+                state["check_at"] = done + step
+                now = time.monotonic()
+                if done - state["written_at"] >= PROGRESS_EVERY_ROWS or now - state["written_t"] >= PROGRESS_EVERY_SECONDS:
+                    progress(done)
+                    state["written_at"], state["written_t"] = done, now
+
+        def send(copy: Any, tbl: pa.Table, cols: tuple[str, ...], *, count: bool) -> None:
+            tbl = tbl.select(list(cols))
+            for start in range(0, tbl.num_rows, step):
+                sink = pa.BufferOutputStream()
+                pa_csv.write_csv(tbl.slice(start, step), sink, write_options=_CSV_OUT)
+                copy.write(sink.getvalue().to_pybytes())
+                if count:
+                    advance(min(step, tbl.num_rows - start))
+
+        written = 0
+        staged: list[pa.Table] = []
+        with connection.cursor() as cur:
+            if self.pg:
+                with cur.cursor.copy(f"COPY {table} ({', '.join(TARIFFLINE_COLUMNS)}) FROM STDIN (FORMAT csv)",
+                                     writer=QueuedLibpqWriter(cur.cursor)) as copy:
+                    for batch in batches:
+                        direct = [line for line in batch.row_lines if type(line[0]) is int]
+                        rest = [line for line in batch.row_lines if type(line[0]) is not int]
+                        for tbl in (batch.new_lines, _lines_table(direct, "entry_id")):
+                            if tbl is not None:
+                                send(copy, tbl, TARIFFLINE_COLUMNS, count=True)
+                                written += tbl.num_rows
+                        staged += [t for t in (batch.staged_lines, _lines_table(rest, "entry_number")) if t is not None]
+                        advance(rows_read() - state["done"])
+                if staged:
+                    with cur.cursor.copy(f"COPY {self.sl} ({', '.join(STAGE_LINE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+                        for tbl in staged:
+                            send(copy, tbl, STAGE_LINE_COLUMNS, count=False)
+            else:
+                for batch in batches:
+                    if batch.staged_lines is not None:
+                        tbl = batch.staged_lines.select(list(STAGE_LINE_COLUMNS))
+                        for start in range(0, tbl.num_rows, step):
+                            part = tbl.slice(start, step)
+                            rows = zip(*(c.to_pylist() for c in part.columns), strict=True)
+                            self._insert_lines(cur, [(*b[:7], int(b[7]), *b[8:]) for b in rows])
+                            advance(part.num_rows)
+                    self._insert_lines(cur, [(*b[:7], int(b[7]), *b[8:]) for b in batch.row_lines])
+                    advance(rows_read() - state["done"])
+        progress(None)
+        return written
+
+    def _insert_lines(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            cur.executemany(f"INSERT INTO {self.sl} ({', '.join(STAGE_LINE_COLUMNS)}) "
+                            f"VALUES ({', '.join(['%s'] * len(STAGE_LINE_COLUMNS))})", rows)
+
     def discard_lines(self, entry_ids: list[int]) -> int:
         """Delete the directly written lines of entries held back after some of their lines were written."""
         if not entry_ids:
@@ -296,10 +395,14 @@ class _Stage:
             cur.execute(f"DELETE FROM {TariffLine._meta.db_table} WHERE entry_id = ANY(%s)", [entry_ids])
             return cur.rowcount
 
-    def load_entries(self, entries: Iterable[tuple[Any, ...]], *, analyze: bool = True) -> None:
+    def load_entries(self, entries: Iterable[tuple[Any, ...]], *, analyze: bool = True, tables: Iterable[Any] = ()) -> None:
+        """Staged entries: tuples from ParseResult.entry_rows, and Arrow tables from entries.es003_fast."""
         cols = ", ".join((*STAGE_ENTRY_COLUMNS, "ieepa_duty", "total_duty", "entry_id"))
+        tables = list(tables)
         with connection.cursor() as cur:
             if self.pg:
+                for tbl in tables:
+                    _copy_csv(cur, self.se, tbl)
                 with cur.cursor.copy(f"COPY {self.se} ({cols}) FROM STDIN") as copy:
                     for row in entries:
                         copy.write_row(row)
@@ -308,8 +411,9 @@ class _Stage:
                     # organisation had none: every entry is then inserted with its reserved id).
                     cur.execute(f"ANALYZE {self.se}")
             else:
+                fast_rows = (row for tbl in tables for row in zip(*(c.to_pylist() for c in tbl.columns), strict=True))
                 rows = [tuple(v.isoformat() if hasattr(v, "isoformat") else int(v) if isinstance(v, bool) else v for v in row)
-                        for row in entries]
+                        for row in (*fast_rows, *entries)]
                 cur.executemany(f"INSERT INTO {self.se} ({cols}) VALUES ({', '.join(['%s'] * (len(STAGE_ENTRY_COLUMNS) + 3))})", rows)
 
     # -- merging (inside the caller's transaction)
@@ -532,22 +636,41 @@ def _fail(upload: Upload, message: str) -> None:
     audit(action="upload.fail", user=upload.uploaded_by, organization=upload.organization, obj=upload, reason=message[:500])
 
 
-def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
-    organization = upload.organization
-    outcome = _Outcome(upload=upload)
+def _open_source(upload: Upload, outcome: _Outcome) -> Es003Source | None:
     try:
-        source = Es003Source(upload.file.path, file_label=upload.original_name, limits=_limits())
+        return Es003Source(upload.file.path, file_label=upload.original_name, limits=_limits())
     except Es003FileError as exc:
         _fail(upload, str(exc))
         outcome.fatal = str(exc)
-        return outcome
     except OSError as exc:
         message = f"{upload.original_name} could not be read: {exc.strerror or exc}"
         _fail(upload, message)
         outcome.fatal = message
+    return None
+
+
+def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
+    outcome = _Outcome(upload=upload)
+    source = _open_source(upload, outcome)
+    if source is None:
         return outcome
     upload.rows_total = source.rows_total
     Upload.objects.filter(pk=upload.pk).update(rows_total=source.rows_total)
+    if FAST_CSV and source.kind == "csv":
+        try:
+            return _attempt(upload, outcome, source, want_entry_ids=want_entry_ids, fast=True)
+        except FastPathUnsuitable as exc:
+            # Found while reading (everything it wrote was rolled back or dropped with its staging tables):
+            # read the whole file again, row by row.
+            logger.info("ES-003 upload %s: row by row (%s)", upload.pk, exc)
+            source = _open_source(upload, outcome)
+            if source is None:
+                return outcome
+    return _attempt(upload, outcome, source, want_entry_ids=want_entry_ids, fast=False)
+
+
+def _attempt(upload: Upload, outcome: _Outcome, source: Es003Source, *, want_entry_ids: bool, fast: bool) -> _Outcome:
+    organization = upload.organization
     check = _ImporterCheck(organization)
     stage = _Stage(f"{upload.pk}_{uuid.uuid4().hex[:8]}")
     side = _SideConnection() if stage.pg else None
@@ -565,9 +688,11 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
                 entry_id = reserved[number] = side.next_id()
             return entry_id
 
-    parser = Es003Parser(source.layout, file_label=upload.original_name, importer_check=check,
+    ordered = OrderedImporterCheck(check) if fast else None
+    parser = Es003Parser(source.layout, file_label=upload.original_name, importer_check=ordered or check,
                          max_errors=int(getattr(settings, "ES003_MAX_ERRORS", 100_000)), line_key=line_key)
     feed = parser.feed
+    fast_csv = open_fast(source, parser, ordered, line_key) if ordered is not None else None
 
     def lines() -> Iterator[tuple[Any, ...]]:
         check_at, written_at, written_t = PROGRESS_CHECK_ROWS, 0, time.monotonic()
@@ -582,21 +707,22 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
                     progress()
                     written_at, written_t = row_no, now
 
-    def progress() -> None:
+    def progress(rows_read: int | None = None) -> None:
         # Its own short transaction (autocommit) so the upload page can poll it: on SQLite between the
         # staging statements (the line iterator runs outside them), on PostgreSQL through the second
         # connection (the main one may be in the middle of a COPY).
+        done = parser.result.rows_read if rows_read is None else rows_read
         if side is not None:
-            side.progress(upload.pk, parser.result.rows_read)
+            side.progress(upload.pk, done)
         else:
-            Upload.objects.filter(pk=upload.pk).update(rows_read=parser.result.rows_read)
+            Upload.objects.filter(pk=upload.pk).update(rows_read=done)
 
     stage.create()
     try:
         with gc_paused():
             return _load(upload=upload, outcome=outcome, source=source, parser=parser, stage=stage, check=check,
                          lines=lines(), progress=progress, reserved=reserved, existing=existing, side=side,
-                         want_entry_ids=want_entry_ids)
+                         want_entry_ids=want_entry_ids, fast_csv=fast_csv)
     except Es003FileError as exc:  # found while streaming (a cell over the size limit): nothing was stored
         _fail(upload, str(exc))
         outcome.fatal = str(exc)
@@ -612,17 +738,21 @@ def _run(upload: Upload, *, want_entry_ids: bool = False) -> _Outcome:
 
 def _load(*, upload: Upload, outcome: _Outcome, source: Es003Source, parser: Es003Parser, stage: _Stage,
           check: _ImporterCheck, lines: Iterator[tuple[Any, ...]], progress: Callable[[], None], reserved: dict[str, int],
-          existing: set[str], side: _SideConnection | None, want_entry_ids: bool) -> _Outcome:
+          existing: set[str], side: _SideConnection | None, want_entry_ids: bool, fast_csv: FastCsv | None = None) -> _Outcome:
     # PostgreSQL: one transaction from the first line written to the summary (lines go straight into
     # entries_tariffline). SQLite: staging in short transactions, then one merge transaction.
     with transaction.atomic() if stage.pg else contextlib.nullcontext():
         direct_lines = 0
-        if stage.pg:
+        if fast_csv is not None:
+            direct_lines = stage.load_fast(fast_csv.batches(), progress=progress, rows_read=lambda: parser.result.rows_read)
+            fast_csv.finish()
+        elif stage.pg:
             direct_lines = stage.load_lines_direct(lines, on_chunk=progress)
         else:
             stage.load_lines(lines, on_chunk=progress)
         result = parser.finish()
-        stage.load_entries(((*row, reserved.get(row[0])) for row in result.entry_rows()), analyze=bool(existing))
+        stage.load_entries(((*row, reserved.get(row[0])) for row in result.entry_rows()), analyze=bool(existing),
+                           tables=result.fast_entries)
         # Lines written before a bad row of the same entry turned up.
         direct_lines -= stage.discard_lines([reserved[n] for n in result.bad_entries if n in reserved])
         if side is not None:
@@ -648,7 +778,7 @@ def _merge_and_record(*, upload: Upload, outcome: _Outcome, stage: _Stage, resul
     layout = source.layout
     present = set(layout.columns)
     with transaction.atomic():
-        needed = {e.importer_ir for e in result.good_entries()}
+        needed = result.importer_numbers()
         for ir, name in check.to_create.items():
             if ir in needed:
                 importer_for_upload(organization=organization, ir_number=ir, name=name, user=upload.uploaded_by)
