@@ -347,13 +347,14 @@ class FastCsv:
         self.seen.update(run_numbers)
         split = self._split_entries(codes[starts])
 
-        # Row checks: the entry's cells as on its first row (each row's as on the row before, within a run;
-        # compared joined with NUL, which no cell holds: _scan refused the file otherwise), every line cell
-        # repairable.
+        # Row checks: the entry's cells as on its first row (each row's as on the row before, within a run),
+        # every line cell repairable.
         row_ok = codes >= 0
         if n > 1:
-            joined = pc.binary_join_element_wise(*[columns[cols[f]] for f in self.entry_cols], "\x00")
-            same = pc.equal(joined.slice(1), joined.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+            same = np.ones(n - 1, dtype=bool)
+            for f in self.entry_cols:
+                col = columns[cols[f]]
+                same &= pc.equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
             row_ok[1:] &= same | is_start[1:]
 
         def line_map(f: str, fn: Callable[[Any], Any]) -> _Mapped | None:

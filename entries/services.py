@@ -549,18 +549,20 @@ class _Stage:
             out["lines_created"] = direct_lines + lines_new + lines_added
             out["lines_updated"] = lines_changed
 
-            # Existing entries this upload changed: duty sums over all their lines (old and new), last_upload
-            # (the classifier's input).
-            cur.execute(
-                f"UPDATE entries_entry SET last_upload_id = %s, updated_at = %s, ieepa_duty = a.ieepa, total_duty = a.total "
-                f"FROM (SELECT t.entry_id, COALESCE(SUM(CASE WHEN t.is_ieepa THEN t.duty ELSE 0 END), 0) AS ieepa, "
-                f"COALESCE(SUM(t.duty), 0) AS total FROM entries_tariffline t "
-                f"WHERE t.entry_id IN (SELECT entry_id FROM {self.touched}) GROUP BY t.entry_id) a "
-                f"WHERE entries_entry.id = a.entry_id",
-                [upload.pk, now],
-            )
             cur.execute(f"SELECT count(*) FROM {self.touched}")
             out["entries_updated"] = cur.fetchone()[0]
+            if out["entries_updated"]:
+                # Existing entries this upload changed: duty sums over all their lines (old and new), last_upload
+                # (the classifier's input). Skipped when there are none: the unanalysed temporary table can
+                # lead the planner to read every stored line for nothing.
+                cur.execute(
+                    f"UPDATE entries_entry SET last_upload_id = %s, updated_at = %s, ieepa_duty = a.ieepa, total_duty = a.total "
+                    f"FROM (SELECT t.entry_id, COALESCE(SUM(CASE WHEN t.is_ieepa THEN t.duty ELSE 0 END), 0) AS ieepa, "
+                    f"COALESCE(SUM(t.duty), 0) AS total FROM entries_tariffline t "
+                    f"WHERE t.entry_id IN (SELECT entry_id FROM {self.touched}) GROUP BY t.entry_id) a "
+                    f"WHERE entries_entry.id = a.entry_id",
+                    [upload.pk, now],
+                )
             cur.execute(f"SELECT count(*), COALESCE(SUM(CASE WHEN inserted = {true} THEN 1 ELSE 0 END), 0) FROM {self.ids}")
             out["entries_in_file"], out["entries_created"] = cur.fetchone()
             out["entries_unchanged"] = out["entries_in_file"] - out["entries_created"] - out["entries_updated"]
