@@ -114,10 +114,15 @@ def _decode(sort: str, cursor: str) -> tuple[Any, int] | None:
 
 
 def entry_page(
-    organization: Organization | None, filters: EntryFilters, *, after: str | None = None, size: int = PAGE_SIZE
+    organization: Organization | None, filters: EntryFilters, *, after: str | None = None, size: int = PAGE_SIZE,
+    fields: tuple[str, ...] | None = None,
 ) -> EntryPage:
+    """A page of classifications with their entry and importer; ``fields`` limits the columns read
+    (QuerySet.only) to what the caller shows, the cursor's columns always included."""
     size = max(1, min(size, MAX_PAGE_SIZE))
     qs = filtered_classifications(organization, filters).select_related("entry", "importer")
+    if fields is not None:
+        qs = qs.only("entry_id", "deadline", "ieepa_duty", *fields)
     sort = filters.sort if filters.sort in SORTS else "deadline"
     pos = _decode(sort, after) if after else None
     if sort == "amount":

@@ -32,6 +32,7 @@ from cape.selectors import (
     entry_detail as select_entry,
 )
 from entries.models import Entry
+from entries.templatetags.entry_rows import FIELDS as ROW_FIELDS
 from refundready.widgets import QuickSelect
 
 REASON_CHOICES = [("", "Any reason")] + sorted(
@@ -101,7 +102,7 @@ def entry_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound:
         form.is_valid()
     filters = form.filters()
-    page = entry_page(org, filters, after=request.GET.get("after") or None)
+    page = entry_page(org, filters, after=request.GET.get("after") or None, fields=ROW_FIELDS)
     visible = [pk for pk, _label in form.fields["importer"].choices if pk != ""]  # type: ignore[attr-defined]
     totals = path_totals(org, EntryFilters(importer_id=filters.importer_id), importer_ids=visible)
     context = {

@@ -19,6 +19,11 @@ from accounts.templatetags.money import usd
 
 register = template.Library()
 URGENT_REASONS = ("urgent", "deadline_passed")
+# The columns entry_rows reads: the entries list asks cape.selectors.entry_page for these only.
+FIELDS = (
+    "entry_id", "importer_id", "path", "reasons", "deadline", "urgent", "deadline_passed", "ieepa_duty",
+    "entry__entry_number", "entry__entry_type", "importer__name", "importer__ir_number",
+)
 
 
 def _detail_urls() -> Any:

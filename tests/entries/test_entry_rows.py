@@ -54,3 +54,27 @@ def test_the_rows_are_what_the_template_loop_rendered(importer_org, own_importer
 
 def test_no_rows_render_nothing() -> None:
     assert str(entry_rows([])) == ""
+
+
+def test_the_list_reads_only_what_the_rows_show_and_no_column_per_row(client, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    def queries() -> list[str]:
+        client.get(reverse("entry_list"))  # totals cached
+        with CaptureQueriesContext(connection) as q:
+            assert client.get(reverse("entry_list")).status_code == 200
+        return [x["sql"] for x in q.captured_queries]
+
+    client.force_login(alice)
+    entry = EntryFactory(organization=importer_org, importer=own_importer)
+    ClassificationFactory(entry=entry, path=Path.WAIT)
+    one = queries()
+    for _ in range(30):
+        ClassificationFactory(entry=EntryFactory(organization=importer_org, importer=own_importer), path=Path.PROTEST,
+                              deadline=date(2026, 12, 1))
+    many = queries()
+    assert len(many) == len(one)  # a deferred column read per row would add 30
+    page_sql = next(s for s in many if 'FROM "cape_classification"' in s)
+    assert '"entries_entry"."liquidation_date"' not in page_sql and '"entries_entry"."entry_number"' in page_sql
