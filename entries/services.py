@@ -196,7 +196,12 @@ def _lines_table(lines: list[tuple[Any, ...]], key: str) -> pa.Table | None:
 
 
 def _copy_csv(cur: Any, target: str, tbl: pa.Table) -> None:
-    with cur.cursor.copy(f"COPY {target} ({', '.join(tbl.column_names)}) FROM STDIN (FORMAT csv)") as copy:
+    # The raw psycopg cursor bypasses Django's error wrapping: without it a connection cut mid-COPY raises
+    # psycopg.errors.AdminShutdown, which upload_process does not know as transient (the upload failed
+    # instead of being retried; tests/reliability/test_database_faults.py).
+    with cur.db.wrap_database_errors, cur.cursor.copy(
+        f"COPY {target} ({', '.join(tbl.column_names)}) FROM STDIN (FORMAT csv)"
+    ) as copy:
         for start in range(0, tbl.num_rows, STAGE_CHUNK_ROWS):
             sink = pa.BufferOutputStream()
             pa_csv.write_csv(tbl.slice(start, STAGE_CHUNK_ROWS), sink, write_options=_CSV_OUT)
