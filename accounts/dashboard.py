@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import Importer, Organization
 from accounts.readiness import ImporterReadiness, readiness_for_importers
@@ -296,27 +296,28 @@ _portfolio_memo_lock = threading.Lock()
 def _portfolio_state(organization: Organization, as_of: date) -> str:
     from ach.models import AchRejection
 
+    open_rejections = (
+        AchRejection.objects.filter(importer=OuterRef("pk"), resolved_on__isnull=True)
+        .order_by()
+        .values("importer")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     importers = list(
         importers_for(organization)
         .order_by("name", "ir_number")
+        .annotate(open_rejections=Subquery(open_rejections))
         .values_list(
             "pk", "name", "ir_number", "status", "owner_id",
             "ach_enrollment__pk", "ach_enrollment__status", "ach_enrollment__paper_check_waiver",
             "ach_enrollment__foreign_no_us_bank",
             "notify_party__pk", "notify_party__name", "notify_party__ir_number", "notify_party__on_ace_profile",
-            "notify_party__in_box_28", "notify_party__ach_enrolled",
+            "notify_party__in_box_28", "notify_party__ach_enrolled", "open_rejections",
         )
     )
-    ids = [row[0] for row in importers]
-    rejections = sorted(
-        AchRejection.objects.filter(importer_id__in=ids, resolved_on__isnull=True)
-        .values("importer_id")
-        .annotate(n=Count("pk"))
-        .values_list("importer_id", "n")
-    ) if ids else []
     version = cache.get(_version_key(organization.pk), 0)
-    readiness = _readiness_digest(organization, [(row[0], row[4]) for row in importers]) if ids else ""
-    raw = repr((organization.pk, as_of.isoformat(), version, readiness, importers, rejections))
+    readiness = _readiness_digest(organization, [(row[0], row[4]) for row in importers]) if importers else ""
+    raw = repr((organization.pk, as_of.isoformat(), version, readiness, importers))
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
