@@ -141,6 +141,22 @@ def test_a_clean_generated_export_takes_the_fast_path_and_stores_what_the_row_pa
     assert rows["upload"]["summary"]["lines"] == 3000 and len(rows["lines"]) == 3000
 
 
+def test_a_file_read_in_many_batches_keeps_entries_whole_across_them(tmp_path, broker_org, bob, ingest, monkeypatch) -> None:
+    monkeypatch.setattr(es003_fast, "BLOCK_SIZE", 1 << 15)  # about 150 rows a batch: entries cross batch ends
+    path = generate(tmp_path / "batches.csv", 5000, seed=22)
+    fast, rows, fast_lines = _ingest_both(path, broker_org, bob, ingest, monkeypatch)
+    _assert_same(fast, rows)
+    assert fast_lines == 5000
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_dirty_rows_read_in_many_batches_agree(tmp_path, broker_org, bob, ingest, monkeypatch, seed) -> None:
+    monkeypatch.setattr(es003_fast, "BLOCK_SIZE", 1 << 15)
+    path = write_csv(tmp_path / "dirty.csv", _dirty_rows(5000, seed))
+    fast, rows, _ = _ingest_both(path, broker_org, bob, ingest, monkeypatch)
+    _assert_same(fast, rows)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_dirty_rows_give_the_same_errors_warnings_and_stored_data_on_both_paths(tmp_path, broker_org, bob, ingest, monkeypatch, seed) -> None:
     path = write_csv(tmp_path / "dirty.csv", _dirty_rows(4000, seed), title_lines=["ES-003", "Run Date: 05/01/2026"])
@@ -213,3 +229,28 @@ def test_other_encodings_and_separators_agree(tmp_path, broker_org, bob, ingest,
 
 def test_the_check_digit_list_keeps_file_order_across_both_paths() -> None:
     assert list(es003_fast._check_digits_ok(["00261103162", "00261103163", "3BZ55000008"])) == [True, False, True]
+
+
+def test_a_new_importer_is_named_from_its_first_row_whichever_path_reads_it(tmp_path, broker_org, bob, ingest, monkeypatch) -> None:
+    from tests.entries.conftest import entry_rows
+
+    new_ir = {"Importer Number": Text("27-418830200")}
+    first = entry_rows("00261103162", **new_ir, **{"Importer Name": "First Name LLC"})
+    first[1][COL["Line Tariff Duty Amount"]] = "12 dollars"  # this entry is read row by row (and held back)
+    # The clean entry is checked (its importer asked for) before the batch's rows are fed to the row path.
+    rows = first + entry_rows("60576069342", **new_ir, **{"Importer Name": "Second Name LLC"}) + entry_rows("00261111157")
+    fast, slow, fast_lines = _ingest_both(write_csv(tmp_path / "names.csv", rows), broker_org, bob, ingest, monkeypatch)
+    _assert_same(fast, slow)
+    assert fast_lines == 4 and ("27-418830200", "First Name LLC") in slow["importers"]
+
+
+def test_check_digit_warnings_list_entries_in_file_order_whichever_path_reads_them(tmp_path, broker_org, bob, ingest, monkeypatch) -> None:
+    from tests.entries.conftest import entry_rows
+
+    dirty = entry_rows("00261111150")
+    dirty[1][COL["Line Tariff Duty Amount"]] = "FREE!"
+    rows = entry_rows("60576069349") + dirty + entry_rows("00261112230") + entry_rows("00261103162")
+    fast, slow, fast_lines = _ingest_both(write_csv(tmp_path / "digits.csv", rows), broker_org, bob, ingest, monkeypatch)
+    _assert_same(fast, slow)
+    assert fast_lines == 6
+    assert any("60576069349, 00261111150, 00261112230." in w for w in slow["upload"]["warnings"]), slow["upload"]["warnings"]
