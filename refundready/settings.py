@@ -164,10 +164,13 @@ FIELD_ENCRYPTION_KEYS = _fernet_keys()
 # Celery: Redis when REDIS_URL/CELERY_BROKER_URL is set, otherwise kombu's filesystem transport,
 # an embedded broker that needs no server.
 REDIS_URL = env_str("REDIS_URL")
-# Cache (login throttling, rate limits): Redis when configured, else per-process memory.
+# Cache (login throttling, rate limits, cached totals): Redis when configured, else per-process memory. Its own
+# database may be given (REDIS_CACHE_URL): cache.clear() empties the whole Redis database, and in the broker's
+# that deletes kombu's queue bindings, after which messages to those queues are silently dropped.
+REDIS_CACHE_URL = env_str("REDIS_CACHE_URL", REDIS_URL)
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    if REDIS_URL
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_CACHE_URL}
+    if REDIS_CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "refundready"}
 }
 # How many reverse proxies (each appending to X-Forwarded-For) sit in front of the app. 0: REMOTE_ADDR is the client

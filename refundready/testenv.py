@@ -11,3 +11,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("DATA_DIR", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "test"))
 # Tests opt in to login throttling with a low limit; the rest log in (and fail) freely from 127.0.0.1.
 os.environ.setdefault("LOGIN_FAILURE_LIMIT", "1000")
+
+# Tests clear the cache (cache.clear() is a FLUSHDB on Redis): keep it off the broker's database, or a
+# worker started earlier in the run would lose its queue bindings and silently drop the next tasks.
+if os.environ.get("REDIS_URL") and not os.environ.get("REDIS_CACHE_URL"):
+    from urllib.parse import urlsplit, urlunsplit
+
+    _url = urlsplit(os.environ["REDIS_URL"])
+    _db = int(_url.path.strip("/") or 0)
+    os.environ["REDIS_CACHE_URL"] = urlunsplit(_url._replace(path=f"/{_db - 1 if _db > 0 else 1}"))

@@ -29,7 +29,7 @@ def test_typed_helpers_reject_bad_values(monkeypatch) -> None:  # type: ignore[n
 
 
 def _settings_subprocess(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEY", "REDIS_URL", "CELERY_BROKER_URL"}}
+    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEY", "REDIS_URL", "REDIS_CACHE_URL", "CELERY_BROKER_URL"}}
     base.update(env)
     base["DJANGO_SETTINGS_MODULE"] = "refundready.settings"
     return subprocess.run([sys.executable, "-c", "import django; django.setup(); from django.conf import settings; " + code],
@@ -131,3 +131,19 @@ def test_every_variable_in_the_readme_table_is_read_somewhere() -> None:
     )
     stale = sorted(name for name in _readme_variables() if f'"{name}"' not in code)
     assert not stale, f"README.md documents variables nothing reads: {stale}"
+
+
+def test_the_cache_can_have_a_redis_database_of_its_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = "print(settings.CACHES['default']['LOCATION'], settings.CELERY_BROKER_URL)"
+    base = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "REDIS_URL": "redis://r:6379/3"}
+    assert _settings_subprocess(base, code).stdout.split() == ["redis://r:6379/3", "redis://r:6379/3"]
+    split = _settings_subprocess({**base, "REDIS_CACHE_URL": "redis://r:6379/4"}, code)
+    assert split.stdout.split() == ["redis://r:6379/4", "redis://r:6379/3"]
+
+
+def test_the_tests_never_flush_the_brokers_redis_database() -> None:
+    from django.conf import settings
+
+    # cache.clear() (many tests) is a FLUSHDB: on the broker's database it would drop queued tasks' bindings.
+    if settings.CELERY_BROKER_URL.startswith("redis://"):
+        assert settings.CACHES["default"]["LOCATION"] != settings.CELERY_BROKER_URL
