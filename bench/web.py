@@ -238,7 +238,8 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
             "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "60"),
         }
     )
-    env.pop("REDIS_URL", None)  # per-worker local-memory cache: no shared Redis database needed
+    for name in ("REDIS_URL", "REDIS_CACHE_URL"):  # per-worker local-memory cache: no shared Redis database needed
+        env.pop(name, None)
     log = ROOT / "data" / "bench"
     log.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
