@@ -274,18 +274,20 @@ class FastCsv:
                     table = pa.concat_tables([carry, table])
                 table = table.combine_chunks()
                 numbers = self._numbers(table)
-                cut = self._last_run_start(numbers)
+                codes = self._codes(numbers)
+                cut = self._last_run_start(codes)
                 if cut == 0:
                     carry = table
                     continue
                 carry = table.slice(cut)
-                yield self._process(table.slice(0, cut), numbers.slice(0, cut))
+                yield self._process(table.slice(0, cut), numbers.slice(0, cut), codes[:cut])
         except pa.ArrowException as exc:  # not CSV as the csv module reads it here (field count, encoding, quoting)
             raise FastPathUnsuitable(str(exc)) from None
         finally:
             stream.close()
         if carry is not None and carry.num_rows:
-            yield self._process(carry, self._numbers(carry))
+            numbers = self._numbers(carry)
+            yield self._process(carry, numbers, self._codes(numbers))
         if self.records != self.expected_records:
             raise FastPathUnsuitable(f"{self.records} records in {self.expected_records} lines")
 
@@ -323,11 +325,11 @@ class FastCsv:
         start |= codes < 0  # a row without an entry number stands alone
         return start
 
-    def _last_run_start(self, numbers: pa.Array) -> int:
-        starts = np.flatnonzero(self._starts(self._codes(numbers)))
+    def _last_run_start(self, codes: np.ndarray) -> int:
+        starts = np.flatnonzero(self._starts(codes))
         return int(starts[-1]) if len(starts) else 0
 
-    def _process(self, t: pa.Table, numbers: pa.Array) -> Batch:
+    def _process(self, t: pa.Table, numbers: pa.Array, codes: np.ndarray) -> Batch:
         n = t.num_rows
         base_row = self.first_row + self.records
         self.records += n
@@ -336,7 +338,6 @@ class FastCsv:
         for col in columns:
             if n and pc.max(pc.binary_length(col)).as_py() > self.field_limit:
                 raise FastPathUnsuitable("a cell over the csv module's field size limit")
-        codes = self._codes(numbers)
         is_start = self._starts(codes)
         starts = np.flatnonzero(is_start)
         run_id = np.cumsum(is_start) - 1

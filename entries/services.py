@@ -347,12 +347,15 @@ class _Stage:
 
         def send(copy: Any, tbl: pa.Table, cols: tuple[str, ...], *, count: bool) -> None:
             tbl = tbl.select(list(cols))
-            for start in range(0, tbl.num_rows, step):
+            piece = PROGRESS_EVERY_ROWS  # written a piece at a time, progress still checked every `step` lines
+            for start in range(0, tbl.num_rows, piece):
                 sink = pa.BufferOutputStream()
-                pa_csv.write_csv(tbl.slice(start, step), sink, write_options=_CSV_OUT)
+                pa_csv.write_csv(tbl.slice(start, piece), sink, write_options=_CSV_OUT)
                 copy.write(sink.getvalue().to_pybytes())
                 if count:
-                    advance(min(step, tbl.num_rows - start))
+                    sent = min(piece, tbl.num_rows - start)
+                    for k in range(0, sent, step):
+                        advance(min(step, sent - k))
 
         written = 0
         staged: list[pa.Table] = []
@@ -438,9 +441,17 @@ class _Stage:
                 cur.execute("SET LOCAL synchronous_commit TO OFF")
             join_existing = "JOIN entries_entry e ON e.organization_id = %s AND e.entry_number = s.entry_number"
             # What changed since the previous report (before anything is written).
-            cur.execute(f"SELECT s.entry_number FROM {self.se} s WHERE NOT EXISTS (SELECT 1 FROM entries_entry e "
-                        f"WHERE e.organization_id = %s AND e.entry_number = s.entry_number) ORDER BY s.entry_number", [org_id])
-            new_entries = [r[0] for r in cur.fetchall()]
+            new_sql = (f"FROM {self.se} s WHERE NOT EXISTS (SELECT 1 FROM entries_entry e "
+                       f"WHERE e.organization_id = %s AND e.entry_number = s.entry_number)")
+            if self.pg:  # the count and the first CHANGES_LISTED, not every new entry number through Python
+                cur.execute(f"SELECT count(*) {new_sql}", [org_id])
+                new_count = cur.fetchone()[0]
+                cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number LIMIT {CHANGES_LISTED}", [org_id])
+                new_entries = [r[0] for r in cur.fetchall()]
+            else:  # every one: the SQLite merge below tells inserted rows by them
+                cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number", [org_id])
+                new_entries = [r[0] for r in cur.fetchall()]
+                new_count = len(new_entries)
             status_changes: list[dict[str, str]] = []
             if has_liq:
                 cur.execute(f"SELECT s.entry_number, e.liquidation_status, s.liquidation_status FROM {self.se} s {join_existing} "
@@ -575,7 +586,7 @@ class _Stage:
             out["lines"] = cur.fetchone()[0] + direct_lines
         out["changes"] = {
             "new_entries": new_entries[:CHANGES_LISTED],
-            "new_entries_count": len(new_entries),
+            "new_entries_count": new_count,
             "newly_liquidated": newly_liquidated[:CHANGES_LISTED],
             "newly_liquidated_count": len(newly_liquidated),
             "status_changes": status_changes[:CHANGES_LISTED],
