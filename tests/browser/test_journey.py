@@ -25,7 +25,7 @@ def test_upload_to_cape_file(page, alice, own_importer, tmp_path) -> None:  # ty
     page.get_by_role("button", name="Upload").click()
     page.wait_for_url("**/entries/uploads/*/")
     page.locator('[data-testid="upload-status"]', has_text="Done").wait_for(timeout=60_000)
-    assert page.get_by_role("progressbar").get_attribute("aria-valuenow") == "100"
+    assert page.get_by_role("progressbar", name="Rows read").get_attribute("aria-valuenow") == "100"
     assert "300" in page.get_by_test_id("upload-summary").inner_text()
 
     # the dashboard: the upload is done and the duty is split by path

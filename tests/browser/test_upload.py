@@ -19,14 +19,19 @@ def test_uploading_an_es003_shows_progress_then_the_summary(page, alice, tmp_pat
     assert "weekly-es003.csv" in page.locator(".file-list").inner_text()
     page.get_by_role("button", name="Upload").click()
     page.wait_for_url("**/entries/uploads/*/")
-    assert page.get_by_role("progressbar").count() == 1 or page.get_by_test_id("upload-summary").count() == 1
+    assert page.get_by_role("progressbar", name="Rows read").count() == 1 or page.get_by_test_id("upload-summary").count() == 1
     page.locator('[data-testid="upload-status"]', has_text="Done").wait_for(timeout=60_000)
-    bar = page.get_by_role("progressbar")
+    bar = page.get_by_role("progressbar", name="Rows read")
     assert bar.get_attribute("aria-valuenow") == "100"
     summary = page.get_by_test_id("upload-summary").inner_text()
     assert "Rows read" in summary and "400" in summary
     assert "Entries created" in summary
     assert page.get_by_test_id("liquidation-warning").count() == 0
+    # Then the classification that follows, with its own bar, reaches done on the same page (polled).
+    page.locator('[data-testid="classification-badge"]', has_text="Done").wait_for(timeout=60_000)
+    assert page.get_by_role("progressbar", name="Entries classified").get_attribute("aria-valuenow") == "100"
+    assert "classified as of" in page.get_by_test_id("classification-status").inner_text()
+    page.locator("#upload-status:not([hx-get])").wait_for(timeout=10_000)  # polling stopped
 
 
 def _drop_files(page, selector: str, files: list[tuple[str, str]]) -> None:  # type: ignore[no-untyped-def]
@@ -80,7 +85,10 @@ def test_dropping_two_files_shows_a_live_progress_bar_per_upload(page, alice, tm
         assert page.get_by_role("progressbar", name=f"Rows read of {name}").get_attribute("aria-valuenow") == "100"
         assert row.get_by_test_id("upload-row-summary").get_attribute("href").endswith("/")
         assert "3000" in row.inner_text()
-    assert page.locator('[data-testid="upload-row"][hx-get]').count() == 0  # polling stopped
+    # Each row goes on polling while the classification after its ingest runs, then stops.
+    page.wait_for_function('document.querySelectorAll(\'[data-testid="upload-row"][hx-get]\').length === 0',
+                           timeout=90_000)
+    assert page.get_by_test_id("upload-row-classification").count() == 0
     swaps = page.evaluate("window.__swaps")
     for name in ("week-a.csv", "week-b.csv"):
         seen = [(status, int(pct)) for label, status, pct in swaps if label == f"Rows read of {name}"]
