@@ -12,9 +12,10 @@ The shapes real exports take are in shared/domain/README.md §3 and §5. Everyth
   dropped); entry numbers with dashes/spaces, lost leading zeros, floats (``6.0576069342E10``);
   entry type ``1`` → ``01``; IR numbers in any accepted spelling → canonical.
 
-``Es003Parser.feed`` is the hot loop of ingestion: it caches every repair by raw value and re-parses
-entry-level columns only when they differ from the previous row's, which is what keeps a million-line
-CSV within twice the cost of merely reading it.
+``Es003Parser.feed`` is the row path: it caches every repair by raw value and re-parses entry-level
+columns only when they differ from the previous row's. XLSX files and every entry the vectorised CSV
+path (``entries.es003_fast``) does not accept go through it; that path calls its repair functions, so
+the two never disagree.
 """
 
 from __future__ import annotations

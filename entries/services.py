@@ -15,6 +15,10 @@ task calls ``upload_process``, which claims the row (conditional UPDATE pendingâ
 
 Either way an entry's row and all its lines become visible together, at commit, and an entry with any
 bad row is never stored at all.
+
+CSV files are read by the vectorised path (``entries.es003_fast``, whole columns at a time) when they fit
+it, and row by row (``Es003Parser.feed``) otherwise; a file found not to fit while it is read is rolled
+back and read again row by row. Both give the same entries, lines, errors, warnings and summary.
 """
 
 from __future__ import annotations
