@@ -210,17 +210,30 @@ def path_totals(
     grants = sorted(importers_for(organization).values_list("pk", flat=True) if importer_ids is None else importer_ids)
     by_importer_only = filters == EntryFilters(importer_id=filters.importer_id, sort=filters.sort, as_of=filters.as_of)
     version = cache.get(_version_key(organization.pk), 0)
-    scope = f"importer={filters.importer_id}:{today_eastern().isoformat()}" if by_importer_only else filters.as_key()
-    key = f"cape:path-totals:{organization.pk}:{version}:{scope}"
-    key += ":" + hashlib.sha256(",".join(map(str, grants)).encode()).hexdigest()[:12]
-    cached: dict[str, tuple[int, Decimal]] | None = cache.get(key)
+    digest = hashlib.sha256(",".join(map(str, grants)).encode()).hexdigest()[:12]
+    today = today_eastern().isoformat()
+    if by_importer_only and filters.importer_id is not None:
+        # every importer's totals under one key: a broker's first look at each client costs no GROUP BY
+        by_key = f"cape:path-totals-by-importer:{organization.pk}:{version}:{today}:{digest}"
+        per_importer: dict[int, dict[str, tuple[int, Decimal]]] | None = cache.get(by_key)
+        if per_importer is None:
+            per_importer = {}
+            for row in importer_path_figures(organization, grants, as_of=today_eastern()):
+                per_importer.setdefault(row["importer_id"], {})[row["path"]] = (row["n"], row["duty"] or Decimal("0.00"))
+            cache.set(by_key, per_importer, 3600)
+        cached = per_importer.get(filters.importer_id, {})
+        return [
+            PathTotal(p, rules.PATH_LABELS[p], *cached.get(p, (0, Decimal("0.00")))) for p in rules.PATHS
+        ]
+    scope = f"importer=None:{today}" if by_importer_only else filters.as_key()
+    key = f"cape:path-totals:{organization.pk}:{version}:{scope}:{digest}"
+    cached = cache.get(key)
     if cached is None:
         cached = {}
         if by_importer_only:
             for row in importer_path_figures(organization, grants, as_of=today_eastern()):
-                if filters.importer_id is None or row["importer_id"] == filters.importer_id:
-                    n, duty = cached.get(row["path"], (0, Decimal("0.00")))
-                    cached[row["path"]] = (n + row["n"], duty + (row["duty"] or Decimal("0.00")))
+                n, duty = cached.get(row["path"], (0, Decimal("0.00")))
+                cached[row["path"]] = (n + row["n"], duty + (row["duty"] or Decimal("0.00")))
         else:
             agg = (
                 filtered_classifications(organization, filters)
