@@ -365,8 +365,11 @@ class _Stage:
         staged: list[pa.Table] = []
         with connection.cursor() as cur:
             if self.pg:
-                with cur.cursor.copy(f"COPY {table} ({', '.join(TARIFFLINE_COLUMNS)}) FROM STDIN (FORMAT csv)",
-                                     writer=QueuedLibpqWriter(cur.cursor)) as copy:
+                # Django's error wrapping around the raw COPY, as in _copy_csv: a connection cut mid-COPY is then
+                # an OperationalError the upload retries.
+                with cur.db.wrap_database_errors, cur.cursor.copy(
+                    f"COPY {table} ({', '.join(TARIFFLINE_COLUMNS)}) FROM STDIN (FORMAT csv)", writer=QueuedLibpqWriter(cur.cursor)
+                ) as copy:
                     for batch in batches:
                         direct = [line for line in batch.row_lines if type(line[0]) is int]
                         rest = [line for line in batch.row_lines if type(line[0]) is not int]
@@ -377,7 +380,9 @@ class _Stage:
                         staged += [t for t in (batch.staged_lines, _lines_table(rest, "entry_number")) if t is not None]
                         advance(rows_read() - state["done"])
                 if staged:
-                    with cur.cursor.copy(f"COPY {self.sl} ({', '.join(STAGE_LINE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+                    with cur.db.wrap_database_errors, cur.cursor.copy(
+                        f"COPY {self.sl} ({', '.join(STAGE_LINE_COLUMNS)}) FROM STDIN (FORMAT csv)"
+                    ) as copy:
                         for tbl in staged:
                             send(copy, tbl, STAGE_LINE_COLUMNS, count=False)
             else:
