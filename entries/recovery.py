@@ -93,6 +93,7 @@ def running_lock(kind: str, pk: int, *, wait: bool = True) -> Iterator[bool]:
     being run must not occupy a worker for the length of the job)."""
     if connection.vendor == "postgresql":
         holder = connections.create_connection("default")
+        held = False
         try:
             with holder.cursor() as cur:
                 cur.execute(f"SELECT {'pg_advisory_lock' if wait else 'pg_try_advisory_lock'}(%s, %s)", _lock_key(kind, pk))
@@ -100,7 +101,12 @@ def running_lock(kind: str, pk: int, *, wait: bool = True) -> Iterator[bool]:
             yield held
         finally:
             with contextlib.suppress(Exception):
-                holder.close()  # closing the session releases the lock
+                if held:  # release it now: a closed session's locks go only when its backend has exited, a
+                    # moment later, and a sweep in that moment would take the job for a live one
+                    with holder.cursor() as cur:
+                        cur.execute("SELECT pg_advisory_unlock(%s, %s)", _lock_key(kind, pk))
+            with contextlib.suppress(Exception):
+                holder.close()  # and closing the session releases it in any case (a killed worker's too)
     else:
         import fcntl
 
