@@ -168,9 +168,14 @@ REDIS_URL = env_str("REDIS_URL")
 # database may be given (REDIS_CACHE_URL): cache.clear() empties the whole Redis database, and in the broker's
 # that deletes kombu's queue bindings, after which messages to those queues are silently dropped.
 REDIS_CACHE_URL = env_str("REDIS_CACHE_URL", REDIS_URL)
+# Without Redis, CACHE_DIR gives web and worker one cache in files (run_demo sets it): a per-process memory
+# cache would never see the worker's "totals changed" bumps (cape.selectors.bump_totals_version).
+CACHE_DIR = env_str("CACHE_DIR")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_CACHE_URL}
     if REDIS_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": CACHE_DIR}
+    if CACHE_DIR
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "refundready"}
 }
 # How many reverse proxies (each appending to X-Forwarded-For) sit in front of the app. 0: REMOTE_ADDR is the client

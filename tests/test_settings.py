@@ -29,7 +29,7 @@ def test_typed_helpers_reject_bad_values(monkeypatch) -> None:  # type: ignore[n
 
 
 def _settings_subprocess(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEY", "REDIS_URL", "REDIS_CACHE_URL", "CELERY_BROKER_URL"}}
+    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEY", "REDIS_URL", "REDIS_CACHE_URL", "CACHE_DIR", "CELERY_BROKER_URL"}}
     base.update(env)
     base["DJANGO_SETTINGS_MODULE"] = "refundready.settings"
     return subprocess.run([sys.executable, "-c", "import django; django.setup(); from django.conf import settings; " + code],
@@ -147,3 +147,19 @@ def test_the_tests_never_flush_the_brokers_redis_database() -> None:
     # cache.clear() (many tests) is a FLUSHDB: on the broker's database it would drop queued tasks' bindings.
     if settings.CELERY_BROKER_URL.startswith("redis://"):
         assert settings.CACHES["default"]["LOCATION"] != settings.CELERY_BROKER_URL
+
+
+def test_without_redis_web_and_worker_can_share_a_cache_in_files(tmp_path, settings) -> None:  # type: ignore[no-untyped-def]
+    code = "print(settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1], settings.CACHES['default']['LOCATION'])"
+    base = {"DEBUG": "true", "DATA_DIR": str(tmp_path)}
+    assert _settings_subprocess(base, code).stdout.split() == ["LocMemCache", "refundready"]
+    shared = _settings_subprocess({**base, "CACHE_DIR": str(tmp_path / "cache")}, code)
+    assert shared.stdout.split() == ["FileBasedCache", str(tmp_path / "cache")]
+    # run_demo (make run) hands both of its processes that folder when there is no Redis.
+    from accounts.management.commands.run_demo import child_env
+
+    settings.DATA_DIR = tmp_path
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert child_env() == {"CACHE_DIR": str(tmp_path / "cache")}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://r/1"}}
+    assert child_env() == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def child_env() -> dict[str, str]:
+    """What the web and worker processes need to share beyond the settings: without Redis, one cache in
+    files (a memory cache per process would keep the web's cached totals stale after the worker's changes)."""
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        return {"CACHE_DIR": str(settings.DATA_DIR / "cache")}
+    return {}
+
+
 class Command(BaseCommand):
     help = "Start the development web server and a Celery worker (and beat) together."
 
@@ -20,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        os.environ.update(child_env())  # inherited by both processes
         broker = settings.CELERY_BROKER_URL.split("://")[0]
         self.stdout.write(f"Celery broker: {broker}; database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
         procs = [
