@@ -37,7 +37,7 @@ from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
 from cape import declarations as svc
 from cape.models import Declaration, DeclarationBuildJob
-from entries.recovery import forget_lock, grace_period, is_alive, max_attempts, running_lock
+from entries.recovery import forget_lock, grace_period, is_alive, max_attempts, running_lock, sweep_orphaned
 
 logger = logging.getLogger(__name__)
 
@@ -254,17 +254,8 @@ def build_jobs_recover(*, stale_after: timedelta | None = None) -> BuildRecovery
     claimed are failed after NEVER_STARTED_LIMIT."""
     result = BuildRecovery(never_started=_fail_never_started())
     cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
-    running = DeclarationBuildJob.objects.filter(status=J.RUNNING)
-    candidates = list(running.filter(started_at__lte=cutoff).order_by("pk").values_list("pk", flat=True))
-    candidates += list(running.filter(started_at__isnull=True).order_by("pk").values_list("pk", flat=True))
-    for pk in candidates:
-        outcome = build_job_release_if_orphaned(job_id=pk, enqueue=True)
-        if outcome == "requeued":
-            result.requeued.append(pk)
-        elif outcome == "failed":
-            result.failed.append(pk)
-        elif outcome == "alive":
-            result.still_running.append(pk)
+    sweep_orphaned(DeclarationBuildJob.objects.filter(status=J.RUNNING), cutoff=cutoff, result=result,
+                   release=lambda pk: build_job_release_if_orphaned(job_id=pk, enqueue=True))
     if result.requeued or result.failed or result.never_started:
         logger.warning("declaration build recovery: requeued %s, failed %s, never started %s", result.requeued,
                        result.failed, result.never_started)

@@ -29,7 +29,7 @@ import contextlib
 import logging
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -233,27 +233,29 @@ def upload_release_if_orphaned(*, upload_id: int, enqueue: bool = False) -> str:
     return "requeued" if changed else "not_running"
 
 
-def uploads_recover(*, stale_after: timedelta | None = None) -> RecoveryResult:
-    """Requeue (or fail) every upload left ``running`` by a worker that is gone."""
-    result = RecoveryResult()
-    cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
-    candidates = list(
-        Upload.objects.filter(status=Upload.Status.RUNNING, started_at__lte=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    # A row claimed with no started_at cannot come from the service, but never leave one stuck.
-    candidates += list(
-        Upload.objects.filter(status=Upload.Status.RUNNING, started_at__isnull=True).values_list("pk", flat=True)
-    )
+def sweep_orphaned(running: Any, *, cutoff: Any, release: Callable[[int], str], result: Any) -> None:
+    """Offer every job of ``running`` (a queryset of jobs left running) claimed before ``cutoff`` to
+    ``release`` ("requeued", "failed", "alive" or "not_running"), and note each outcome in ``result``'s
+    requeued / failed / still_running lists. Uploads and declaration build jobs share it."""
+    candidates = list(running.filter(started_at__lte=cutoff).order_by("pk").values_list("pk", flat=True))
+    # A row claimed with no started_at cannot come from the services, but never leave one stuck.
+    candidates += list(running.filter(started_at__isnull=True).order_by("pk").values_list("pk", flat=True))
     for pk in candidates:
-        outcome = upload_release_if_orphaned(upload_id=pk, enqueue=True)
+        outcome = release(pk)
         if outcome == "requeued":
             result.requeued.append(pk)
         elif outcome == "failed":
             result.failed.append(pk)
         elif outcome == "alive":
             result.still_running.append(pk)
+
+
+def uploads_recover(*, stale_after: timedelta | None = None) -> RecoveryResult:
+    """Requeue (or fail) every upload left ``running`` by a worker that is gone."""
+    result = RecoveryResult()
+    cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
+    sweep_orphaned(Upload.objects.filter(status=Upload.Status.RUNNING), cutoff=cutoff, result=result,
+                   release=lambda pk: upload_release_if_orphaned(upload_id=pk, enqueue=True))
     if result.requeued or result.failed:
         logger.warning("upload recovery: requeued %s, failed %s", result.requeued, result.failed)
     return result

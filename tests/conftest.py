@@ -22,6 +22,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
+# ---------------------------------------------------------------- a clean cache
+@pytest.fixture
+def fresh_cache() -> Iterator[None]:
+    """An empty cache before and after: cached dashboard, portfolio and totals figures must not carry
+    over between tests (browser tests share one live server)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 # ---------------------------------------------------------------- personas
 @pytest.fixture
 def importer_org(db):  # type: ignore[no-untyped-def]

@@ -23,14 +23,7 @@ from cape.selectors import bump_totals_version
 from tests.factories import GrantFactory, ImporterFactory
 from tests.test_dashboard import classified
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():  # type: ignore[no-untyped-def]
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 
 @pytest.fixture
