@@ -161,15 +161,40 @@ def estimated_end(*, as_of: date, liquidated: bool) -> date:
     return as_of + timedelta(days=LIQUIDATED_DAYS if liquidated else NOT_LIQUIDATED_DAYS)
 
 
+@dataclass(frozen=True, slots=True)
+class InterestTerms:
+    """What an estimate multiplies the principal by, for one deposit date, end date and kind of
+    importer: the same for every entry that shares them (a classification run computes it once each)."""
+
+    start: date
+    end: date
+    corporate: bool
+    growth: Decimal | None  # factor - 1; None when the estimated end is not after the deposit
+    uncertain_quarters: tuple[str, ...] = ()
+
+    def amount(self, principal: Decimal) -> Decimal:
+        if self.growth is None:
+            return Decimal("0.00")
+        return (principal * self.growth).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    @property
+    def note(self) -> str:
+        return uncertainty_note(self.uncertain_quarters)
+
+
+def interest_terms(*, deposit_date: date, as_of: date, liquidated: bool, corporate: bool) -> InterestTerms:
+    end = estimated_end(as_of=as_of, liquidated=liquidated)
+    if end <= deposit_date:
+        return InterestTerms(deposit_date, end, corporate, None)
+    factor, uncertain = growth_factor(deposit_date, end, corporate)
+    return InterestTerms(deposit_date, end, corporate, factor - 1, uncertain)
+
+
 def estimate_interest(
     *, principal: Decimal, deposit_date: date | None, as_of: date, liquidated: bool, corporate: bool
 ) -> InterestEstimate | None:
     """Estimated 1505(c) interest on ``principal`` (the IEEPA duty) as of ``as_of``; None without a date."""
     if deposit_date is None or principal <= 0:
         return None
-    end = estimated_end(as_of=as_of, liquidated=liquidated)
-    if end <= deposit_date:
-        return InterestEstimate(Decimal("0.00"), deposit_date, end, corporate)
-    factor, uncertain = growth_factor(deposit_date, end, corporate)
-    amount = (principal * (factor - 1)).quantize(CENT, rounding=ROUND_HALF_UP)
-    return InterestEstimate(amount, deposit_date, end, corporate, uncertain)
+    terms = interest_terms(deposit_date=deposit_date, as_of=as_of, liquidated=liquidated, corporate=corporate)
+    return InterestEstimate(terms.amount(principal), deposit_date, terms.end, corporate, terms.uncertain_quarters)
