@@ -462,6 +462,9 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
         if progress is not None:
             progress(done, total)
 
+    # R3's inputs come from the product's declarations, which an organisation builds from its own entries
+    # (cape.declarations.declaration_plan): an organisation without any has no query per chunk.
+    has_history = Declaration.objects.filter(organization=organization).exists()
     # A second connection cannot see the caller's uncommitted rows: inside a transaction, write inline.
     writer = _Writers(written, WRITERS) if pg and not connection.in_atomic_block else None
     try:
@@ -472,7 +475,7 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
                 if missing:
                     found = _routed_importers(missing)
                     routed.update({i: i in found for i in missing})
-                accepted, rejected = _cape_history(chunk)
+                accepted, rejected = _cape_history(chunk) if has_history else (set(), {})
                 stored, fresh, change_rows = run.rows(fetched, accepted=accepted, rejected=rejected, routed=routed)
                 if writer is not None:
                     writer.put((stored, fresh, change_rows))

@@ -131,6 +131,11 @@ _SHAPE = re.compile(r"^[0-9A-Z]{3}[0-9]{7}[0-9]$")
 def _check_ok(n: str) -> bool:
     if len(n) != 11 or not _SHAPE.match(n):
         return False
+    return _digit_ok(n)
+
+
+def _digit_ok(n: str) -> bool:
+    """The check digit of an 11-character number already of the right shape."""
     odd, even = _ODD, _EVEN
     total = odd[n[0]] + even[n[1]] + odd[n[2]] + even[n[3]] + odd[n[4]] + even[n[5]] + odd[n[6]] + even[n[7]] \
         + odd[n[8]] + even[n[9]]
@@ -140,7 +145,7 @@ def _check_ok(n: str) -> bool:
 def valid_entry_number(raw: str | None) -> bool:
     s = raw or ""
     if len(s) == 11 and _SHAPE.match(s):  # already clean: skip the repairs
-        return _check_ok(s)
+        return _digit_ok(s)
     return _check_ok(repair_entry_number(raw))
 
 
