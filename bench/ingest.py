@@ -173,6 +173,9 @@ def main() -> None:
         print(json.dumps(fn(Path(args.file))))
         return
     _setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # a new benchmark database works at once
     from django.db import connection
 
     print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")

@@ -105,6 +105,8 @@ def phase(name: str, slug: str, lines: int) -> None:
     lower_priority()  # what a Celery worker does at start (WORKER_NICE)
     from accounts.models import Organization
 
+    from django.conf import settings
+
     org = Organization.objects.get(slug=slug)
     t0 = time.perf_counter()
     if name == "ingest":
@@ -134,7 +136,8 @@ def phase(name: str, slug: str, lines: int) -> None:
         r = classify_organization(organization=org, as_of=today_eastern())
         print(
             json.dumps(
-                {"phase": "classify", "seconds": time.perf_counter() - t0, "touched": r.touched, "total": r.total}
+                {"phase": "classify", "seconds": time.perf_counter() - t0, "touched": r.touched, "total": r.total,
+                 "job_yield": settings.JOB_YIELD}
             )
         )
 
@@ -174,7 +177,13 @@ def main() -> None:
     connection.close()
     plan = pages(entry_ids, importer_ids)
 
-    server = web.start_server(args.port, args.workers)
+    # Web and jobs share one cache, as in production (Redis there): the jobs see the web busy and pace
+    # themselves (refundready.pacing, JOB_YIELD). Without Redis in the environment, a cache in files.
+    if os.environ.get("REDIS_CACHE_URL") or os.environ.get("REDIS_URL"):
+        shared = {"REDIS_CACHE_URL": os.environ.get("REDIS_CACHE_URL") or os.environ["REDIS_URL"]}
+    else:
+        shared = {"CACHE_DIR": str(Path(os.environ["DATA_DIR"]) / "load-cache")}
+    server = web.start_server(args.port, args.workers, shared)
     try:
         sessions = [web.login(args.port) for _ in range(args.users)]
         for _, path in plan[:10]:  # warm each worker
@@ -183,7 +192,7 @@ def main() -> None:
         print(f"{total:,} entries; {args.users} users; idle browsing for {args.seconds:.0f} s ...", flush=True)
         idle, idle_errors = browse(args.port, sessions, plan, threading.Event(), args.seconds)
 
-        env = dict(os.environ)
+        env = {**os.environ, **shared}
         children = [
             subprocess.Popen(
                 [sys.executable, __file__, "--phase", name, "--ingest-lines", str(args.ingest_lines)],

@@ -220,7 +220,7 @@ def login(port: int) -> dict[str, str]:
     return c.cookies
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, workers: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     from cryptography.fernet import Fernet
 
     env = os.environ.copy()
@@ -240,6 +240,7 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
     )
     for name in ("REDIS_URL", "REDIS_CACHE_URL"):  # per-worker local-memory cache: no shared Redis database needed
         env.pop(name, None)
+    env.update(extra_env or {})  # bench/load.py: a cache shared with its jobs
     log = ROOT / "data" / "bench"
     log.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(

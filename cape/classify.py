@@ -30,6 +30,7 @@ from cape.models import Classification, ClassificationChange, ClassificationRun,
 from cape.selectors import bump_totals_version, digest_for
 from entries.models import Entry, Upload
 from refundready.memory import gc_paused
+from refundready.pacing import Pacer
 
 EASTERN = ZoneInfo("America/New_York")
 CHUNK = 2000  # entries per chunk on SQLite (bound-variable limits)
@@ -432,10 +433,11 @@ Progress = Callable[[int, int], None]
 
 
 def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | None = None, as_of: date,
-                     progress: Progress | None = None) -> int:
+                     progress: Progress | None = None, pace: bool = False) -> int:
     """Classify the given entries of ``organization`` (all of them when ``entry_ids`` is None) as of
     ``as_of``; upsert their Classification and record changes of path or reasons. Returns the count.
-    ``progress(done, total)`` is called after each chunk is written."""
+    ``progress(done, total)`` is called after each chunk is written. ``pace``: a background run, which
+    pauses between chunks while pages are being served (refundready.pacing)."""
     base = Entry.objects.filter(organization=organization)
     if entry_ids is None:
         ids = list(base.order_by("pk").values_list("pk", flat=True))
@@ -467,9 +469,12 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
     has_history = Declaration.objects.filter(organization=organization).exists()
     # A second connection cannot see the caller's uncommitted rows: inside a transaction, write inline.
     writer = _Writers(written, WRITERS) if pg and not connection.in_atomic_block else None
+    pacer = Pacer() if pace else None
     try:
         with gc_paused():
-            for chunk in _chunks(ids, CHUNK_PG if pg else CHUNK):
+            for n, chunk in enumerate(_chunks(ids, CHUNK_PG if pg else CHUNK)):
+                if n and pacer is not None:  # between chunks
+                    pacer.pace()
                 fetched = _fetch(chunk, whole_organization=organization.pk if entry_ids is None else None)
                 missing = {e[1] for e in fetched} - routed.keys()
                 if missing:
@@ -531,7 +536,8 @@ def tracked_run(run: ClassificationRun, *, entry_ids: list[int] | None, as_of: d
         runs.update(done=done, total=total)
 
     try:
-        count = classify_entries(organization=organization, entry_ids=entry_ids, as_of=as_of, progress=progress) if total else 0
+        count = classify_entries(organization=organization, entry_ids=entry_ids, as_of=as_of, progress=progress,
+                                 pace=True) if total else 0
     except Exception as exc:
         runs.update(status=ClassificationRun.Status.FAILED, finished_at=timezone.now(),
                     error=f"The classification stopped ({exc.__class__.__name__}) and is retried automatically; "

@@ -61,6 +61,7 @@ from entries.es003 import (
 from entries.es003_fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
 from entries.models import Entry, TariffLine, Upload
 from refundready.memory import gc_paused
+from refundready.pacing import Pacer
 
 logger = logging.getLogger(__name__)
 
@@ -734,6 +735,8 @@ def _attempt(upload: Upload, outcome: _Outcome, source: Es003Source, *, want_ent
                     progress()
                     written_at, written_t = row_no, now
 
+    pacer = Pacer()
+
     def progress(rows_read: int | None = None) -> None:
         # Its own short transaction (autocommit) so the upload page can poll it: on SQLite between the
         # staging statements (the line iterator runs outside them), on PostgreSQL through the second
@@ -743,6 +746,7 @@ def _attempt(upload: Upload, outcome: _Outcome, source: Es003Source, *, want_ent
             side.progress(upload.pk, done)
         else:
             Upload.objects.filter(pk=upload.pk).update(rows_read=done)
+        pacer.pace()  # a bulk job: pauses while pages are being served (refundready.pacing)
 
     stage.create()
     try:

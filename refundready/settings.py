@@ -11,7 +11,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from refundready.env import env_bool, env_int, env_list, env_str
+from refundready.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "refundready.health.HealthCheckMiddleware",
+    "refundready.pacing.WebActivityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -206,6 +207,11 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # Workers run their jobs (a million-entry ingest or classification) at a lower CPU priority than the web
 # processes (os.nice, refundready.celery), so that pages stay fast while a job uses every core; 0 turns it off.
 WORKER_NICE = env_int("WORKER_NICE", 10, minimum=0)
+# The database work a job causes runs at the web's priority whatever the worker's: so while pages are being
+# served (one within WEB_BUSY_SECONDS), bulk jobs pause between chunks for JOB_YIELD times the time their
+# last chunk took (refundready.pacing); 0 never pauses. Web and workers must share the cache for it.
+JOB_YIELD = env_float("JOB_YIELD", 2.0, minimum=0)
+WEB_BUSY_SECONDS = env_float("WEB_BUSY_SECONDS", 2.0, minimum=0.1)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True

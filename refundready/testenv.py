@@ -11,6 +11,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("DATA_DIR", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "test"))
 # Tests opt in to login throttling with a low limit; the rest log in (and fail) freely from 127.0.0.1.
 os.environ.setdefault("LOGIN_FAILURE_LIMIT", "1000")
+# Test pages and eager jobs share one process: jobs would pause for the test's own requests. The pacing
+# tests set it themselves.
+os.environ.setdefault("JOB_YIELD", "0")
 
 # Tests clear the cache (cache.clear() is a FLUSHDB on Redis): keep it off the broker's database, or a
 # worker started earlier in the run would lose its queue bindings and silently drop the next tasks.

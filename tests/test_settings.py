@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from refundready.env import env_bool, env_int, env_list
+from refundready.env import env_bool, env_float, env_int, env_list
 from refundready.logging import redact
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +24,12 @@ def test_typed_helpers_reject_bad_values(monkeypatch) -> None:  # type: ignore[n
     monkeypatch.setenv("X_INT", "-5")
     with pytest.raises(ImproperlyConfigured, match="minimum"):
         env_int("X_INT", 1, minimum=0)
+    for bad, message in (("fast", "not a number"), ("nan", "finite"), ("inf", "finite"), ("-1", "minimum")):
+        monkeypatch.setenv("X_FLOAT", bad)
+        with pytest.raises(ImproperlyConfigured, match=message):
+            env_float("X_FLOAT", 1.0, minimum=0)
+    monkeypatch.setenv("X_FLOAT", " 2.5 ")
+    assert env_float("X_FLOAT", 1.0, minimum=0) == 2.5
     monkeypatch.setenv("X_LIST", "a.com, b.com,")
     assert env_list("X_LIST", []) == ["a.com", "b.com"]
 
