@@ -103,9 +103,9 @@ def phase(name: str, slug: str, lines: int) -> None:
     from refundready.celery import lower_priority
 
     lower_priority()  # what a Celery worker does at start (WORKER_NICE)
-    from accounts.models import Organization
-
     from django.conf import settings
+
+    from accounts.models import Organization
 
     org = Organization.objects.get(slug=slug)
     t0 = time.perf_counter()
