@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from accounts.selectors import memberships_for
+from accounts.middleware import request_memberships
 
 
 def organization(request: HttpRequest) -> dict[str, Any]:
@@ -14,5 +14,5 @@ def organization(request: HttpRequest) -> dict[str, Any]:
     return {
         "active_membership": membership if membership else None,
         "active_organization": membership.organization if membership else None,
-        "all_memberships": memberships_for(request.user),
+        "all_memberships": request_memberships(request),
     }

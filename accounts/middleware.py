@@ -5,13 +5,22 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
-from accounts.selectors import active_membership
+from accounts.models import Membership
+from accounts.selectors import active_membership, memberships_for
 
 SESSION_KEY = "active_org_id"
 
 
+def request_memberships(request: HttpRequest) -> list[Membership]:
+    """The user's memberships, read once per request (the active one and the page's organisation menu)."""
+    cached = getattr(request, "_memberships", None)
+    if cached is None:
+        cached = request._memberships = list(memberships_for(request.user))  # type: ignore[attr-defined]
+    return cached
+
+
 def _membership(request: HttpRequest):  # type: ignore[no-untyped-def]
-    return active_membership(request.user, org_id=request.session.get(SESSION_KEY))
+    return active_membership(request.user, org_id=request.session.get(SESSION_KEY), memberships=request_memberships(request))
 
 
 class ActiveOrganizationMiddleware:

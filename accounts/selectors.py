@@ -24,9 +24,12 @@ def memberships_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membersh
     return Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
 
 
-def active_membership(user: AbstractBaseUser | AnonymousUser, *, org_id: int | None = None, org_slug: str | None = None) -> Membership | None:
-    """The membership the user acts through: the one asked for if the user has it, else the first."""
-    memberships = list(memberships_for(user))
+def active_membership(user: AbstractBaseUser | AnonymousUser, *, org_id: int | None = None, org_slug: str | None = None,
+                      memberships: list[Membership] | None = None) -> Membership | None:
+    """The membership the user acts through: the one asked for if the user has it, else the first.
+    ``memberships``: the user's, already read (memberships_for)."""
+    if memberships is None:
+        memberships = list(memberships_for(user))
     for m in memberships:
         if (org_id is not None and m.organization_id == org_id) or (org_slug and m.organization.slug == org_slug):
             return m

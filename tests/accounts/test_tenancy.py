@@ -160,3 +160,19 @@ def test_an_upload_by_a_second_broker_rejects_only_the_rows_of_a_client_another_
     loaded = set(Entry.objects.filter(organization=rival).values_list("importer__ir_number", flat=True))
     assert loaded == {"31-000000100"}
     assert not Entry.objects.filter(importer__ir_number="27-418830200").exists()
+
+
+@pytest.mark.django_db
+def test_a_page_reads_the_users_memberships_once(client, alice, broker_org) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import Membership
+
+    Membership.objects.create(user=alice, organization=broker_org, role=Membership.Role.VIEWER)
+    client.force_login(alice)
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get("/dashboard/").content.decode()
+    reads = [q["sql"] for q in ctx.captured_queries if 'WHERE "accounts_membership"."user_id" =' in q["sql"]]
+    assert len(reads) == 1, reads
+    assert "Harbor Customs Brokerage" in html and "Blue Heron Housewares" in html  # both in the organisation menu
