@@ -331,8 +331,13 @@ def _portfolio_rows(organization: Organization, *, as_of: date) -> tuple[str, li
     if hit is not None and token is not None and hit[1] == token and time.monotonic() - hit[0] < READINESS_TTL:
         return state, hit[2]
     rows = _build_portfolio_rows(organization, as_of=as_of)
-    token = secrets.token_hex(8)
-    cache.set(token_key, token, READINESS_TTL)
+    if token is None:
+        # The first process to build this state leaves the token; the others adopt it. (Setting a new one on
+        # every build made web processes sharing one cache, Redis in production, invalidate each other's
+        # rows on every request, so that each portfolio request rebuilt all 200.)
+        token = secrets.token_hex(8)
+        if not cache.add(token_key, token, READINESS_TTL):
+            token = cache.get(token_key) or token
     with _portfolio_memo_lock:
         _portfolio_memo[state] = (time.monotonic(), token, rows)
         _portfolio_memo.move_to_end(state)

@@ -95,6 +95,28 @@ def test_clearing_the_cache_drops_the_kept_rows(broker_org, clients) -> None:  #
     assert _builds(broker_org) is True
 
 
+def test_web_processes_sharing_one_cache_keep_each_others_rows(broker_org, clients, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two web processes, one cache (Redis in production): the second's build must not invalidate the
+    first's rows (a new token per build made every portfolio request of two workers rebuild)."""
+    from collections import OrderedDict
+
+    from accounts import dashboard
+
+    first: OrderedDict = OrderedDict()
+    second: OrderedDict = OrderedDict()
+    monkeypatch.setattr(dashboard, "_portfolio_memo", first)
+    assert _builds(broker_org) is True  # process one builds
+    monkeypatch.setattr(dashboard, "_portfolio_memo", second)
+    assert _builds(broker_org) is True  # process two has nothing of its own yet: builds once
+    assert _builds(broker_org) is False
+    monkeypatch.setattr(dashboard, "_portfolio_memo", first)
+    assert _builds(broker_org) is False  # process one's rows are still good
+    cache.clear()  # ... until the cache is cleared: then each builds once more, and only once
+    assert _builds(broker_org) is True and _builds(broker_org) is False
+    monkeypatch.setattr(dashboard, "_portfolio_memo", second)
+    assert _builds(broker_org) is True and _builds(broker_org) is False
+
+
 def test_the_page_renders_each_row_once_and_again_when_what_it_shows_changes(client, bob, broker_org, clients) -> None:  # type: ignore[no-untyped-def]
     client.force_login(bob)
     first = client.get(reverse("dashboard"))
