@@ -33,10 +33,10 @@ from cape.refunds import expected_dates
 from cape.selectors import (
     EntryFilters,
     PathTotal,
-    _version_key,
     classifications_for,
     importer_path_figures,
     path_totals,
+    totals_version,
 )
 from entries.models import Upload
 
@@ -142,7 +142,7 @@ def _readiness_digest(organization: Organization, importers: list[tuple[int, int
     orgs = {organization.pk} | {owner for _pk, owner in importers if owner}
     audit_at = AuditLog.objects.filter(organization_id__in=sorted(orgs)).aggregate(m=Max("at"))["m"]
     upload = Upload.objects.filter(organization=organization).aggregate(m=Max("finished_at"), n=Max("pk"))
-    version = cache.get(_version_key(organization.pk), 0)
+    version = totals_version(organization.pk)
     ids = ",".join(str(pk) for pk, _owner in sorted(importers))
     raw = f"{version}|{audit_at}|{upload['m']}|{upload['n']}|{ids}"
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
@@ -315,7 +315,7 @@ def _portfolio_state(organization: Organization, as_of: date) -> str:
             "notify_party__in_box_28", "notify_party__ach_enrolled", "open_rejections",
         )
     )
-    version = cache.get(_version_key(organization.pk), 0)
+    version = totals_version(organization.pk)
     readiness = _readiness_digest(organization, [(row[0], row[4]) for row in importers]) if importers else ""
     raw = repr((organization.pk, as_of.isoformat(), version, readiness, importers))
     return hashlib.sha256(raw.encode()).hexdigest()

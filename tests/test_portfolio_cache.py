@@ -141,3 +141,41 @@ def test_a_viewer_gets_rows_without_the_selection_boxes_even_after_an_editor(cli
     viewer = MembershipFactory(organization=broker_org, role=Membership.Role.VIEWER, user__username="vic").user
     client.force_login(viewer)
     assert 'name="importers"' not in client.get(reverse("dashboard")).content.decode()
+
+
+def test_a_background_classification_publishes_its_figures_warm(broker_org, clients, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from accounts.dashboard import portfolio_for as portfolio
+    from cape.classify import classify_entries, today_eastern
+    from cape.selectors import importer_path_figures, totals_version
+    from tests.factories import EntryFactory
+
+    EntryFactory(organization=broker_org, importer=clients["cedar"], ieepa_duty=Decimal("90.00"))
+    before = totals_version(broker_org.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        classify_entries(organization=broker_org, as_of=today_eastern(), pace=True)  # as the nightly and upload tasks run
+    assert totals_version(broker_org.pk) == before + 1
+    ids = sorted([clients["blue"].pk, clients["cedar"].pk])
+    with CaptureQueriesContext(connection) as q:
+        importer_path_figures(broker_org, ids, as_of=today_eastern())
+        portfolio(broker_org)
+    scans = [x["sql"] for x in q.captured_queries if '"cape_classification"' in x["sql"] or '"entries_entry"' in x["sql"]]
+    assert scans == []  # figures and readiness summaries were computed by the run, not by the first page
+    inline_before = totals_version(broker_org.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        classify_entries(organization=broker_org, as_of=today_eastern())  # an edit's inline run: a bump only
+    assert totals_version(broker_org.pk) == inline_before + 1
+    with CaptureQueriesContext(connection) as q:
+        importer_path_figures(broker_org, ids, as_of=today_eastern())
+    assert any('"cape_classification"' in x["sql"] and "GROUP BY" in x["sql"] for x in q.captured_queries)  # computed now
+
+
+def test_warming_that_fails_still_publishes_the_new_version(broker_org, clients, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from cape import selectors
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("cache down")
+
+    monkeypatch.setattr(selectors, "importer_path_figures", broken)
+    before = selectors.totals_version(broker_org.pk)
+    selectors.refresh_totals(broker_org)
+    assert selectors.totals_version(broker_org.pk) == before + 1
