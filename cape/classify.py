@@ -390,25 +390,33 @@ class _Writers:
     the writers never wait for each other's rows. After a failure the rest of the queue is dropped
     and the caller gets the error."""
 
-    def __init__(self, on_written: Callable[[int], None], count: int) -> None:
+    def __init__(self, on_written: Callable[[int], None], count: int, *, pace: bool = False) -> None:
         self.queue: queue.Queue[tuple[list[Any], list[Any], list[Any]] | None] = queue.Queue(maxsize=2 * count)
         self.on_written = on_written
         self.lock = threading.Lock()
         self.error: BaseException | None = None
+        self.pace = pace
         self.threads = [threading.Thread(target=self._run, name=f"classification-writer-{k}", daemon=True)
                         for k in range(count)]
         for t in self.threads:
             t.start()
 
     def _run(self) -> None:
+        # The writers' database work is most of a run's (PostgreSQL backends, which the worker's niceness does
+        # not reach): a background run's writers pace themselves too, not only the engine's thread.
+        pacer = Pacer() if self.pace else None
         try:
             while (item := self.queue.get()) is not None:
                 if self.error is not None:
                     continue
                 stored, fresh, change_rows = item
+                if pacer is not None:
+                    pacer.start()
                 _write(stored, fresh, change_rows)
                 with self.lock:
                     self.on_written(len(stored) + len(fresh))
+                if pacer is not None:
+                    pacer.pace()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
             with self.lock:
                 self.error = self.error or exc
@@ -468,7 +476,7 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
     # (cape.declarations.declaration_plan): an organisation without any has no query per chunk.
     has_history = Declaration.objects.filter(organization=organization).exists()
     # A second connection cannot see the caller's uncommitted rows: inside a transaction, write inline.
-    writer = _Writers(written, WRITERS) if pg and not connection.in_atomic_block else None
+    writer = _Writers(written, WRITERS, pace=pace) if pg and not connection.in_atomic_block else None
     pacer = Pacer() if pace else None
     try:
         with gc_paused():

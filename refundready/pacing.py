@@ -89,6 +89,10 @@ class Pacer:
         self.paused = 0.0
         self._since = time.monotonic()
 
+    def start(self) -> None:
+        """Work starts now (after a wait that is not work: a writer waiting for its next chunk)."""
+        self._since = time.monotonic()
+
     def pace(self) -> float:
         """Sleep if the web is busy; the seconds slept."""
         now = time.monotonic()

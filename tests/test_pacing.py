@@ -7,6 +7,7 @@ import time
 from datetime import date
 
 import pytest
+from django.db import connection
 from django.core.cache import cache
 
 from cape.classify import classify_entries
@@ -127,3 +128,34 @@ def test_a_background_classification_pauses_between_chunks_while_pages_are_serve
     sleep.calls.clear()
     classify_entries(organization=importer_org, as_of=date(2026, 11, 23))  # an inline run (an edit): never
     assert sleep.calls == []
+
+
+def test_time_spent_waiting_for_work_is_not_counted_as_work() -> None:
+    sleep = Recorder()
+    pacer = pacing.Pacer(ratio=2.0, sleep=sleep)
+    pacing.mark_web_busy(now=time.time())
+    time.sleep(0.2)  # waiting for the next chunk
+    pacer.start()
+    work(0.02)
+    assert 0.04 <= pacer.pace() < 0.2
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the writer threads are PostgreSQL's path (CI runs it there)")
+@pytest.mark.django_db(transaction=True)
+def test_a_background_classifications_writers_pace_themselves_too(importer_org, own_importer, settings,
+                                                                 monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    import cape.classify as service
+
+    for _ in range(9):
+        EntryFactory(organization=importer_org, importer=own_importer)
+    monkeypatch.setattr(service, "CHUNK_PG", 2)
+    settings.JOB_YIELD = 2.0
+    threads: list[str] = []
+    monkeypatch.setattr(pacing, "_sleep", lambda s: threads.append(threading.current_thread().name))
+    pacing.mark_web_busy(now=time.time() + 60)
+    assert classify_entries(organization=importer_org, as_of=date(2026, 11, 22), pace=True) == 9
+    assert threads.count("MainThread") == 4  # between the engine's five chunks
+    assert sum(1 for t in threads if t.startswith("classification-writer")) == 5  # after each chunk written
