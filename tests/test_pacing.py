@@ -7,8 +7,8 @@ import time
 from datetime import date
 
 import pytest
-from django.db import connection
 from django.core.cache import cache
+from django.db import connection
 
 from cape.classify import classify_entries
 from cape.models import Classification
