@@ -8,8 +8,8 @@ job's writes runs at the same priority as the ones serving pages. So the jobs th
   per half second however many requests arrive;
 * a bulk job (the ES-003 ingest, a classification run) calls ``Pacer.pace()`` between chunks: when a page
   was served within ``WEB_BUSY_SECONDS``, it sleeps ``JOB_YIELD`` times as long as its work since the
-  last pause took (at most ``MAX_PAUSE`` seconds at a time). With ``JOB_YIELD = 2`` a job uses at most a
-  third of the time it would while people are browsing, and runs at full speed when nobody is.
+  last pause took (at most ``MAX_PAUSE`` seconds at a time). With ``JOB_YIELD = 3`` a job uses at most a
+  quarter of the time it would while people are browsing, and runs at full speed when nobody is.
 
 The web and the workers must share the cache (Redis in production; ``make run`` gives both one file
 cache). Without a shared cache the job never sees the web busy and simply runs at full speed.

@@ -210,7 +210,7 @@ WORKER_NICE = env_int("WORKER_NICE", 10, minimum=0)
 # The database work a job causes runs at the web's priority whatever the worker's: so while pages are being
 # served (one within WEB_BUSY_SECONDS), bulk jobs pause between chunks for JOB_YIELD times the time their
 # last chunk took (refundready.pacing); 0 never pauses. Web and workers must share the cache for it.
-JOB_YIELD = env_float("JOB_YIELD", 2.0, minimum=0)
+JOB_YIELD = env_float("JOB_YIELD", 3.0, minimum=0)
 WEB_BUSY_SECONDS = env_float("WEB_BUSY_SECONDS", 2.0, minimum=0.1)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
