@@ -163,6 +163,7 @@ def test_an_upload_by_a_second_broker_rejects_only_the_rows_of_a_client_another_
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("fresh_cache")  # the dashboard caches figures under the organisation's id
 def test_a_page_reads_the_users_memberships_once(client, alice, broker_org) -> None:  # type: ignore[no-untyped-def]
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
