@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 _LOCK_CLASSES = {
     "upload": zlib.crc32(b"refundready.upload.running") & 0x7FFFFFFF,
     "build": zlib.crc32(b"refundready.declaration_build.running") & 0x7FFFFFFF,
+    "merge": zlib.crc32(b"refundready.es003_merge") & 0x7FFFFFFF,  # a transaction lock (entries.services)
 }
 
 INTERRUPTED_MESSAGE = (
@@ -78,6 +79,11 @@ def _lock_dir() -> Path:
 
 def _lock_key(kind: str, pk: int) -> list[int]:
     return [_LOCK_CLASSES[kind], int(pk) & 0x7FFFFFFF]
+
+
+def merge_lock_key(organization_id: int) -> list[int]:
+    """The key of the transaction lock every ES-003 merge of an organisation takes (pg_advisory_xact_lock)."""
+    return _lock_key("merge", organization_id)
 
 
 def _lock_path(kind: str, pk: int) -> Path:
