@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 from django.db import connection
@@ -62,3 +63,19 @@ def test_a_file_shorter_than_one_checkpoint_writes_progress_only_at_the_end(tmp_
     upload = ingest(generate(tmp_path / "tiny.csv", 300, seed=7), organization=importer_org, user=alice)
     assert upload.status == Upload.Status.DONE
     assert not [v for v in progress_writes if 0 < v < 300], progress_writes
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_big_file_records_progress_every_percent_not_every_5000_rows(tmp_path, importer_org, alice, ingest, progress_writes, monkeypatch, fast) -> None:
+    # Scaled down: a write every 10 rows at the least, checked every 10 rows, the clock never the reason.
+    # A 12,000-row file then writes every 1 % of its rows (about 120), not every 10.
+    monkeypatch.setattr(services, "FAST_CSV", fast)
+    monkeypatch.setattr(services, "PROGRESS_EVERY_ROWS", 10)
+    monkeypatch.setattr(services, "PROGRESS_CHECK_ROWS", 10)
+    monkeypatch.setattr(services, "PROGRESS_EVERY_SECONDS", 1e9)
+    upload = ingest(generate(tmp_path / "big.csv", 12_000, seed=8), organization=importer_org, user=alice)
+    assert upload.status == Upload.Status.DONE, upload.error_message
+    intermediate = sorted({v for v in progress_writes if 0 < v < 12_000})
+    assert 50 <= len(intermediate) <= services.PROGRESS_STEPS + 1, intermediate
+    steps = [b - a for a, b in pairwise([0, *intermediate])]
+    assert min(steps) >= 12_000 // services.PROGRESS_STEPS - 10, steps
