@@ -7,6 +7,7 @@ queries per chunk (entries, CAPE history, stored results), runs the pure engine,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -404,7 +405,7 @@ class _Writers:
     def _run(self) -> None:
         # The writers' database work is most of a run's (PostgreSQL backends, which the worker's niceness does
         # not reach): a background run's writers pace themselves too, not only the engine's thread.
-        pacer = Pacer() if self.pace else None
+        pacer = Pacer(working=False) if self.pace else None  # working from its first chunk
         try:
             while (item := self.queue.get()) is not None:
                 if self.error is not None:
@@ -416,13 +417,15 @@ class _Writers:
                 with self.lock:
                     self.on_written(len(stored) + len(fresh))
                 if pacer is not None:
-                    pacer.pace()
+                    pacer.pace(resume=False)  # waiting for the next chunk is not work
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
             with self.lock:
                 self.error = self.error or exc
             while self.queue.get() is not None:  # let the caller finish putting
                 pass
         finally:
+            if pacer is not None:
+                pacer.stop()
             connection.close()
 
     def put(self, item: tuple[list[Any], list[Any], list[Any]]) -> None:
@@ -491,11 +494,14 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
                 accepted, rejected = _cape_history(chunk) if has_history else (set(), {})
                 stored, fresh, change_rows = run.rows(fetched, accepted=accepted, rejected=rejected, routed=routed)
                 if writer is not None:
-                    writer.put((stored, fresh, change_rows))
+                    with pacer.waiting() if pacer is not None else contextlib.nullcontext():  # a full queue
+                        writer.put((stored, fresh, change_rows))
                 else:
                     _write(stored, fresh, change_rows)
                     written(len(stored) + len(fresh))
     finally:
+        if pacer is not None:
+            pacer.stop()
         if writer is not None:
             writer.finish()
     if writer is not None and writer.error is not None:

@@ -811,6 +811,7 @@ def _attempt(upload: Upload, outcome: _Outcome, source: Es003Source, *, want_ent
         outcome.fatal = str(exc)
         return outcome
     finally:
+        pacer.stop()
         if side is not None:
             side.close()
         try:

@@ -80,6 +80,8 @@ def test_yield_zero_never_pauses(settings) -> None:  # type: ignore[no-untyped-d
 
 @pytest.mark.django_db
 def test_pages_mark_the_web_busy_but_health_probes_do_not(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A long interval: the first page of a run (templates compiled cold) may itself take over half a second.
+    monkeypatch.setattr(pacing, "MARK_EVERY", 60.0)
     assert client.get("/healthz").status_code == 200
     assert cache.get(pacing.KEY) is None and not pacing.web_busy()
     client.get("/accounts/login/")
@@ -159,3 +161,45 @@ def test_a_background_classifications_writers_pace_themselves_too(importer_org, 
     assert classify_entries(organization=importer_org, as_of=date(2026, 11, 22), pace=True) == 9
     assert threads.count("MainThread") == 4  # between the engine's five chunks
     assert sum(1 for t in threads if t.startswith("classification-writer")) == 5  # after each chunk written
+
+
+def test_threads_working_at_once_each_pause_in_proportion_to_how_many_there_are() -> None:
+    # Three of a process's job threads working at the same moment take three times one thread's share of
+    # the processors: each pauses three times as long, so the job as a whole still gives way JOB_YIELD : 1.
+    pacing.mark_web_busy(now=time.time())
+    sleep = Recorder()
+    others = [pacing.Pacer(ratio=2.0, sleep=Recorder()), pacing.Pacer(ratio=2.0, sleep=Recorder())]
+    pacer = pacing.Pacer(ratio=2.0, sleep=sleep)
+    work(0.02)
+    assert 0.12 <= pacer.pace() < 0.3  # 2 x ~0.02 s x 3 working
+    others[0].stop()
+    others[1].pace(resume=False)  # paused and now waiting for work: not working
+    work(0.02)
+    assert 0.04 <= pacer.pace() < 0.1  # alone again
+    pacer.stop()
+
+
+def test_a_wait_inside_the_work_is_neither_work_nor_working() -> None:
+    pacing.mark_web_busy(now=time.time())
+    pacer = pacing.Pacer(ratio=2.0, sleep=Recorder())
+    other = pacing.Pacer(ratio=2.0, sleep=Recorder())
+    work(0.02)
+    with pacer.waiting():  # a full queue
+        time.sleep(0.2)
+        other.start()
+        work(0.02)
+        assert 0.04 <= other.pace() < 0.1  # the waiting one is not counted
+    assert 0.08 <= pacer.pace() < 0.2  # ~0.02 s of work x 2 x 2 working (other resumed); the 0.22 s wait is not work
+    other.stop()
+
+
+def test_a_pacer_dropped_without_stop_stops_counting() -> None:
+    import gc
+
+    pacing.mark_web_busy(now=time.time())
+    pacing.Pacer(ratio=2.0, sleep=Recorder())  # a failed job's, never stopped
+    gc.collect()
+    pacer = pacing.Pacer(ratio=2.0, sleep=Recorder())
+    work(0.02)
+    assert 0.04 <= pacer.pace() < 0.1
+    pacer.stop()
