@@ -221,6 +221,9 @@ class DeclarationEntry(models.Model):
         # Lookups by entry (taken entries, latest rejections, classification) use the entry_id index; an
         # (entry, outcome) index added nothing an entry's handful of rows needs, and cost every bulk write.
 
+    def __str__(self) -> str:
+        return f"{self.declaration_id} #{self.position}: {self.get_outcome_display()}"
+
 
 class RefundEvent(models.Model):
     """What happened to the money (REV-603 / REV-615 reports or recorded by hand)."""
@@ -246,6 +249,9 @@ class RefundEvent(models.Model):
 
     class Meta:
         ordering = ["-event_date", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.event_date or ''}".strip()
 
 
 class DeclarationBuildJob(models.Model):

@@ -16,7 +16,14 @@ import pytest
 from django.db import connection
 
 from accounts.models import Membership
-from tests.factories import PASSWORD, BrokerFactory, GrantFactory, ImporterFactory, MembershipFactory, OrganizationFactory
+from tests.factories import (
+    PASSWORD,
+    BrokerFactory,
+    GrantFactory,
+    ImporterFactory,
+    MembershipFactory,
+    OrganizationFactory,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"

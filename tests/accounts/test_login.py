@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from accounts.throttle import reset
 from django.urls import reverse
 
 from accounts.models import AuditLog
+from accounts.throttle import reset
 
 
 def test_login_is_throttled_after_repeated_failures(client, alice, password, settings) -> None:  # type: ignore[no-untyped-def]

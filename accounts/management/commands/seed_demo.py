@@ -49,7 +49,7 @@ class Command(BaseCommand):
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@demo.refundready.local", DEMO_PASSWORD)
         self._load_demo_entries(broker)
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Logins (password for all: %s):" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for username, slug, role in USERS:
             self.stdout.write(f"  {username:16} {role:7} at {slug}")
         self.stdout.write("  admin            Django admin (/admin/)")
