@@ -76,14 +76,14 @@ PROGRESS_EVERY_SECONDS = 0.5
 # A big file writes every 1 % of its rows instead (a bar shows no finer step): a million-line CSV then
 # writes about 100 times, not 200, each write a round trip while both cores are busy with the load.
 PROGRESS_STEPS = 100
-
-
-def _progress_every(rows_total: int) -> int:
-    return max(PROGRESS_EVERY_ROWS, rows_total // PROGRESS_STEPS)
 PROGRESS_CHECK_ROWS = 500
 STAGE_CHUNK_ROWS = 50_000  # lines per staging COPY/executemany batch
 ID_BLOCK = 10_000
 CHANGES_LISTED = 500
+
+
+def _progress_every(rows_total: int) -> int:
+    return max(PROGRESS_EVERY_ROWS, rows_total // PROGRESS_STEPS)
 # CSV files go through the vectorised path (entries.es003_fast) when they fit it; the row path otherwise.
 # Both give the same entries, lines, errors, warnings and summary (tests/entries/test_fast_path.py).
 FAST_CSV = True
@@ -227,7 +227,8 @@ class _Stage:
 
     Tables: ``se`` (one row per good entry, with the duty sums of its staged lines), ``sl`` (lines),
     ``ids`` (entry number → id for every good entry after the merge, and whether this upload created
-    it; except entries stored under their reserved ids, which ``se.entry_id`` lists), ``touched`` (existing entries whose row or lines this upload changed).
+    it; except entries stored under their reserved ids, which ``se.entry_id`` lists), ``touched``
+    (existing entries whose row or lines this upload changed).
     """
 
     def __init__(self, token: str) -> None:
@@ -518,7 +519,7 @@ class _Stage:
             reserved_created = 0  # entries stored under their reserved ids (not listed in the ids table)
             if self.pg and direct:
                 # Entries whose lines were written straight into entries_tariffline under a reserved id, stored
-                # by a plain INSERT: 1.6 s for 160,000 entries where INSERT ... ON CONFLICT ... RETURNING into the
+                # by a plain INSERT: 2.2 s for 160,000 entries where INSERT ... ON CONFLICT ... RETURNING into the
                 # ids table took 3.9 s (bench/ingest.py's million lines). What makes it safe: every merge of the
                 # organisation takes its lock (above), so no entry number can be stored between the check for
                 # clashes and the insert; should one be stored all the same (a writer that does not take the
@@ -805,7 +806,7 @@ def _attempt(upload: Upload, outcome: _Outcome, source: Es003Source, *, want_ent
         with gc_paused():
             return _load(upload=upload, outcome=outcome, source=source, parser=parser, stage=stage, check=check,
                          lines=lines(), progress=progress, reserved=reserved, existing=existing, side=side,
-                         want_entry_ids=want_entry_ids, fast_csv=fast_csv)
+                         want_entry_ids=want_entry_ids, fast_csv=fast_csv, every_rows=every_rows)
     except Es003FileError as exc:  # found while streaming (a cell over the size limit): nothing was stored
         _fail(upload, str(exc))
         outcome.fatal = str(exc)
@@ -822,14 +823,15 @@ def _attempt(upload: Upload, outcome: _Outcome, source: Es003Source, *, want_ent
 
 def _load(*, upload: Upload, outcome: _Outcome, source: Es003Source, parser: Es003Parser, stage: _Stage,
           check: _ImporterCheck, lines: Iterator[tuple[Any, ...]], progress: Callable[[], None], reserved: dict[str, int],
-          existing: set[str], side: _SideConnection | None, want_entry_ids: bool, fast_csv: FastCsv | None = None) -> _Outcome:
+          existing: set[str], side: _SideConnection | None, want_entry_ids: bool, fast_csv: FastCsv | None = None,
+          every_rows: int = PROGRESS_EVERY_ROWS) -> _Outcome:
     # PostgreSQL: one transaction from the first line written to the summary (lines go straight into
     # entries_tariffline). SQLite: staging in short transactions, then one merge transaction.
     with transaction.atomic() if stage.pg else contextlib.nullcontext():
         direct_lines = 0
         if fast_csv is not None:
             direct_lines = stage.load_fast(fast_csv.batches(), progress=progress, rows_read=lambda: parser.result.rows_read,
-                                           every_rows=_progress_every(upload.rows_total))
+                                           every_rows=every_rows)
             fast_csv.finish()
         elif stage.pg:
             direct_lines = stage.load_lines_direct(lines, on_chunk=progress)
