@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Importer, Organization
@@ -46,9 +46,23 @@ def today() -> date:
 
 # =============================================================================== selectors
 def declarations_for(organization: Organization | None) -> QuerySet[Declaration]:
+    """The organisation's declarations whose importers it may see now (accounts.selectors.importers_for).
+
+    A broker's declaration holds the importer's entries and, once checked, the importer's ACH and 4811
+    facts; when the owner revokes the broker's grant, the declarations of that importer disappear with
+    it (pages, API, downloads, lifecycle and preflight all read through here), as its entries do. A
+    declaration mixing several importers is hidden as soon as one of them is no longer visible."""
     if organization is None:
         return Declaration.objects.none()
-    return Declaration.objects.filter(organization=organization).select_related("importer", "created_by")
+    visible = importers_for(organization)
+    # Only mixed declarations (importer null) look at their items; one-importer files are decided by
+    # their importer column alone.
+    hidden_items = DeclarationEntry.objects.filter(declaration=OuterRef("pk")).exclude(entry__importer__in=visible)
+    return (
+        Declaration.objects.filter(organization=organization)
+        .filter(Q(importer__in=visible) | (Q(importer__isnull=True) & ~Exists(hidden_items)))
+        .select_related("importer", "created_by")
+    )
 
 
 def eligible_classifications(
@@ -124,11 +138,16 @@ def psc_pending(item: DeclarationEntry) -> bool:
     return not (item.outcome_at and item.entry.updated_at and item.entry.updated_at > item.outcome_at)
 
 
+def _rejected_items(organization: Organization) -> QuerySet[DeclarationEntry]:
+    """Entries rejected on the organisation's declarations, of importers it may see now."""
+    return DeclarationEntry.objects.filter(declaration__organization=organization, outcome=O.REJECTED,
+                                           entry__importer__in=importers_for(organization))
+
+
 def rejected_entries_ready(organization: Organization) -> list[DeclarationEntry]:
     """Entries rejected on a declaration, not on a live one since, back on a CAPE path and (for a
     PSC error) corrected: the ones a refile declaration can take."""
-    rejected_ids = set(DeclarationEntry.objects.filter(declaration__organization=organization, outcome=O.REJECTED)
-                       .values_list("entry_id", flat=True))
+    rejected_ids = set(_rejected_items(organization).values_list("entry_id", flat=True))
     if not rejected_ids:
         return []
     taken = set(taken_entries(organization))
@@ -140,8 +159,7 @@ def rejected_entries_ready(organization: Organization) -> list[DeclarationEntry]
 
 def rejected_entries_waiting(organization: Organization) -> list[DeclarationEntry]:
     """Rejected entries still waiting for a post-summary correction."""
-    rejected_ids = set(DeclarationEntry.objects.filter(declaration__organization=organization, outcome=O.REJECTED)
-                       .values_list("entry_id", flat=True))
+    rejected_ids = set(_rejected_items(organization).values_list("entry_id", flat=True))
     taken = set(taken_entries(organization))
     return [item for item in latest_rejections(rejected_ids - taken).values() if psc_pending(item)]
 
@@ -159,6 +177,7 @@ class BuildResult:
     declarations: list[Declaration] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
     considered: int = 0
+    importer_ids: set[int] = field(default_factory=set)  # of every candidate entry
 
     @property
     def entry_count(self) -> int:
@@ -180,6 +199,7 @@ class DeclarationPlan:
     importers: dict[int, Importer] = field(default_factory=dict)
     left_out: list[LeftOut] = field(default_factory=list)
     considered: int = 0
+    importer_ids: set[int] = field(default_factory=set)  # of every candidate entry
 
 
 def declaration_plan(
@@ -237,6 +257,7 @@ def declaration_plan(
     if not candidates:
         return plan
     importer_set = {c[2] for c in candidates}
+    plan.importer_ids = importer_set
     taken = taken_entries(organization, importer_set, taken_statuses)
     elsewhere = taken_elsewhere(organization, importer_set, taken_statuses)
     groups: dict[int | None, list[tuple[int, str, Decimal]]] = defaultdict(list)
@@ -280,7 +301,7 @@ def declaration_build(
     """
     plan = declaration_plan(organization=organization, importer_ids=importer_ids, entry_ids=entry_ids,
                             entry_numbers=entry_numbers, paths=paths, urgent_only=urgent_only, mixed=mixed)
-    result = BuildResult(considered=plan.considered, left_out=plan.left_out)
+    result = BuildResult(considered=plan.considered, left_out=plan.left_out, importer_ids=plan.importer_ids)
     if not plan.considered:
         return result
     to_write = sum(len(part) for chunks in plan.chunks.values() for part in chunks)
@@ -363,8 +384,7 @@ def declaration_build_refile(*, organization: Organization, user: Any = None, mi
 @transaction.atomic
 def declaration_entries_mark_corrected(*, organization: Organization, entry_ids: Sequence[int], user: Any = None) -> int:
     """The user confirms the post-summary corrections for these rejected entries were filed in ACE."""
-    items = DeclarationEntry.objects.filter(declaration__organization=organization, entry_id__in=list(entry_ids),
-                                            outcome=O.REJECTED, corrected_at__isnull=True)
+    items = _rejected_items(organization).filter(entry_id__in=list(entry_ids), corrected_at__isnull=True)
     numbers = list(items.values_list("entry__entry_number", flat=True))
     count = items.update(corrected_at=timezone.now())
     if count:
