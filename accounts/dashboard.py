@@ -464,7 +464,8 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
                 excel_safe(v)
                 for v in [
                     r.importer.name,
-                    r.importer.ir_number,
+                    # SSN-form numbers show their last four digits only, as on every page and export.
+                    r.importer.ir_display,
                     r.ready_count,
                     r.step_count,
                     f.entries,
