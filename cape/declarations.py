@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from accounts.models import Importer, Organization
+from accounts.models import Importer, ImporterGrant, Organization
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
 from cape.claims import ReportFileError, needs_psc, parse_claim_details
@@ -109,12 +109,24 @@ def taken_entries(organization: Organization, importer_ids: Iterable[int] | None
             qs.values_list("entry_id", "declaration_id", "declaration__name", "declaration__status").iterator(chunk_size=20000)}
 
 
+def _orphaned_draft() -> Q:
+    """A DeclarationEntry on a draft of an organisation that no longer manages the entry's importer (the
+    owner revoked its grant). The draft was never downloaded (the first download makes it exported), so CBP
+    cannot have it, and its organisation can no longer see or discard it (declarations_for): it must not
+    keep the owner, or another broker, from declaring the entry. Exported and filed ones still count."""
+    active_grant = ImporterGrant.objects.filter(importer_id=OuterRef("entry__importer_id"),
+                                                organization_id=OuterRef("declaration__organization_id"),
+                                                revoked_at__isnull=True)
+    return (Q(declaration__status=S.DRAFT) & ~Q(entry__importer__owner_id=F("declaration__organization_id"))
+            & ~Exists(active_grant))
+
+
 def taken_elsewhere(organization: Organization, importer_ids: Iterable[int],
                     statuses: Sequence[str] = LIVE_STATUSES) -> dict[str, str]:
     """entry number → a description, for entries another organisation managing the same importer
     (its owner or its broker) already put on a live declaration: CBP would see a duplicate."""
     qs = (DeclarationEntry.objects.filter(declaration__status__in=list(statuses), entry__importer_id__in=list(importer_ids))
-          .exclude(declaration__organization=organization).exclude(outcome=O.REJECTED))
+          .exclude(declaration__organization=organization).exclude(outcome=O.REJECTED).exclude(_orphaned_draft()))
     return {n: f"{name} (filed by {org})" for n, name, org in
             qs.values_list("entry__entry_number", "declaration__name", "declaration__organization__name")}
 
@@ -437,7 +449,7 @@ def declaration_preflight(*, declaration: Declaration, user: Any = None, as_of: 
     other: dict[str, list[str]] = defaultdict(list)
     dup_qs = (DeclarationEntry.objects.filter(entry__entry_number__in=numbers, declaration__status__in=LIVE_STATUSES,
                                               entry__importer_id__in=list(importer_ids))
-              .exclude(declaration=declaration).exclude(outcome=O.REJECTED))
+              .exclude(declaration=declaration).exclude(outcome=O.REJECTED).exclude(_orphaned_draft()))
     for number, name, org_id, org_name in dup_qs.values_list("entry__entry_number", "declaration__name",
                                                              "declaration__organization_id", "declaration__organization__name"):
         other[number].append(name if org_id == organization.pk else f"{name} (filed by {org_name})")

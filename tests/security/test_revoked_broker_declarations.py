@@ -230,3 +230,19 @@ def test_the_owner_and_a_still_granted_broker_keep_their_declarations(scene, ali
     assert owner.get(reverse("cape_declaration", args=[built[0].pk])).status_code == 200
     harbor = scene["gull"].organization
     assert sorted(d.name for d in declarations_for(harbor)) == ["HarborGullQ5"]
+
+
+def test_a_revoked_brokers_draft_no_longer_holds_the_importers_entries(scene, alice, importer_org) -> None:  # type: ignore[no-untyped-def]
+    """Harbor can no longer see or discard its draft, and never downloaded it (CBP cannot have it): the owner
+    may declare the entry. The entry on Harbor's filed declaration stays out (CBP has it)."""
+    from cape.declarations import declaration_build
+
+    for number in (E_DRAFT, E_FILED):
+        eligible_entry(scene["importer"], organization=importer_org, entry_number=number)
+    result = declaration_build(organization=importer_org, user=alice, entry_numbers=[E_DRAFT, E_FILED])
+    [built] = result.declarations
+    assert list(built.items.values_list("entry__entry_number", flat=True)) == [E_DRAFT]
+    assert [(x.entry_number, x.reason) for x in result.left_out] == [
+        (E_FILED, "already on declaration HarborFiledQ5 (filed by Harbor Customs Brokerage)")]
+    checks = {c["code"]: c for c in built.preflight["checks"]}
+    assert checks["duplicates_across_declarations"]["passed"]
