@@ -105,7 +105,9 @@ def entry_rows(organization: Organization, importer: Importer | None = None) -> 
             e["classification__protest_deadline"], e["classification__cit_deadline"], e["classification__estimated_interest"],
             e["protest_status"] if e["protest_status"] != "none" else "", e["filer_name"],
             d.get("declaration__name", ""), statuses.get(d.get("declaration__status", ""), ""),
-            outcomes.get(d.get("outcome", ""), ""), d.get("error_text", ""), d.get("declaration__accepted_on"),
+            outcomes.get(d.get("outcome", ""), ""), d.get("error_text", ""),
+            # CBP accepts a declaration while rejecting some of its entries: only an accepted entry was accepted on.
+            d.get("declaration__accepted_on") if d.get("outcome") == "accepted" else None,
             exp.liquidation if exp else None, exp.refund_from if exp else None, exp.refund_to if exp else None,
             received.get(e["pk"]),
         ]
