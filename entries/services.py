@@ -529,7 +529,10 @@ class _Stage:
                 reserved_created, direct_lines = self._insert_reserved(cur, insert_entries(reserved=True), params, org_id,
                                                                        direct_lines)
             # Before the upsert below sets last_upload: lines that a stored entry has and this report does not.
-            removed, removed_count = self._remove_missing_lines(cur, org_id=org_id, upload=upload)
+            cur.execute(f"SELECT count(*) FROM {self.se}")
+            stored_in_file = cur.fetchone()[0] - new_count  # entries of this file already stored, before this merge
+            removed, removed_count = (self._remove_missing_lines(cur, org_id=org_id, upload=upload) if stored_in_file
+                                      else ([], 0))
             insert_sql = insert_entries(reserved=False)
             if self.pg:
                 cur.execute(f"WITH up AS ({insert_sql} RETURNING id, entry_number, (xmax = 0) AS inserted) "
