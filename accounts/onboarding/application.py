@@ -40,7 +40,7 @@ from accounts.models import (
 from accounts.names import company_names_match
 from accounts.onboarding.data import already_linked_guide, form5106_update_text, limit
 from accounts.onboarding.form5106 import poc_email_error
-from accounts.services import ServiceError, audit, organization_create
+from accounts.services import ServiceError, audit, audit_everywhere, organization_create, organizations_involved
 
 User = get_user_model()
 
@@ -538,5 +538,15 @@ def _submit_atomic(
         organization=organization,
         obj=importer,
         kept_broker_grants=importer.grants.filter(revoked_at__isnull=True).count(),
+    )
+    # A change of owner is in the log of every organisation it concerns: each broker with an active grant
+    # and the organisation that created the record learn who now owns their client.
+    audit_everywhere(
+        action="importer.link",
+        organizations=[o for o in organizations_involved(importer) if o.pk != organization.pk],
+        user=acting,
+        obj=importer,
+        owner=organization.name,
+        ir_number=mask_ir_number(importer.ir_number),
     )
     return organization, importer, acting
