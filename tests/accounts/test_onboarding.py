@@ -37,7 +37,7 @@ from accounts.services import ServiceError
 from tests.accounts.factories import Form5106RecordFactory
 from tests.factories import PASSWORD, GrantFactory, ImporterFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # emails leave on commit (transaction.on_commit)
 
 IR = "12-345678900"
 POC = "pat.poc@cedarlane.example"
