@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from accounts.irnumber import canonical_ir_number
 from accounts.models import AuditLog, Importer, ImporterGrant, Membership, Organization
+from accounts.textcheck import strip_control_characters
 
 User = get_user_model()
 
@@ -152,6 +153,8 @@ def importer_create(*, organization: Organization, ir_number: str, name: str = "
     A broker is refused, with one neutral message, an importer that is owned or that another broker manages.
     """
     canonical = canonical_ir_number(ir_number)
+    # The name may come from an ES-003 file; it reaches an email subject, where a line break is header injection.
+    name = strip_control_characters(name)
     existing = Importer.objects.select_for_update().filter(ir_number=canonical).first()
     if organization.kind == Organization.Kind.IMPORTER:
         if existing is not None and existing.owner_id == organization.pk:

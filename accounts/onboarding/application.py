@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
+from django.template import engines
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -41,6 +41,7 @@ from accounts.names import company_names_match
 from accounts.onboarding.data import already_linked_guide, form5106_update_text, limit
 from accounts.onboarding.form5106 import poc_email_error
 from accounts.services import ServiceError, audit, audit_everywhere, organization_create, organizations_involved
+from accounts.textcheck import CONTROL_CHARACTERS_MESSAGE, has_control_characters, strip_control_characters
 
 User = get_user_model()
 
@@ -93,10 +94,15 @@ def mask_email(email: str) -> str:
 
 
 def _send(template: str, context: dict[str, Any], to: str) -> None:
-    """Render now, send once the transaction commits: a rolled-back code or account sends nothing."""
-    text = render_to_string(f"email/{template}.txt", context)
-    subject, _, body = text.partition("\n")
-    subject, body = subject.strip(), body.lstrip("\n")
+    """Render now, send once the transaction commits: a rolled-back code or account sends nothing.
+
+    The template's first line is the subject. It is rendered on its own and made one line, because it quotes
+    names typed by brokers or read from files: a line break there would be header injection (BadHeaderError)."""
+    engine = engines["django"]
+    source = engine.get_template(f"email/{template}.txt").template.source
+    subject_source, _, body_source = source.partition("\n")
+    subject = strip_control_characters(engine.from_string(subject_source).render(context))
+    body = engine.from_string(body_source).render(context).lstrip("\n")
     transaction.on_commit(lambda: send_mail(subject, body, None, [to]))
 
 
@@ -261,6 +267,10 @@ def application_start(
     ip_key = _hmac("ip", ip or "unknown")
     if reason := _start_limit_reached(user=user, ip_key=ip_key):
         raise ServiceError(reason)
+    # The company name is in the code email's subject, the email its To: a line break there is header injection.
+    for name, value in (("company_name", company_name), ("email", email)):
+        if has_control_characters(value):
+            raise ServiceError(CONTROL_CHARACTERS_MESSAGE, field=name)
     try:
         canonical = canonical_ir_number(ir_number)
     except InvalidIRNumber as exc:

@@ -23,6 +23,7 @@ from accounts.models import Form5106Record, Importer, ImporterGrant, Membership,
 from accounts.onboarding.data import form5106_update_text, free_mail_domains
 from accounts.selectors import importers_for
 from accounts.services import IMPORTER_BY_APPLICATION, ServiceError, audit, importer_create
+from accounts.textcheck import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 
 
 def email_domain(email: str) -> str:
@@ -137,6 +138,10 @@ def form5106_save(
     if not company_name:
         raise ServiceError("The company name is required, exactly as on the 5106 record.", field="company_name")
     poc_email = (poc_email or "").strip()
+    # Both reach email headers (the code's subject and To): refused here for the form, the API and the CSV import.
+    for name, value in (("company_name", company_name), ("poc_email", poc_email)):
+        if has_control_characters(value):
+            raise ServiceError(CONTROL_CHARACTERS_MESSAGE, field=name)
     if error := poc_email_error(poc_email):
         raise ServiceError(error, field="poc_email")
     importer = _resolve_importer(organization=organization, ir_number=canonical, company_name=company_name, user=user)
