@@ -181,6 +181,49 @@ def run_checks(*, company_name: str, ir_number: str, email: str, requester: Any 
     return record
 
 
+NEUTRAL_FAILURE = "The application could not start with these details."
+
+
+def neutral_guidance() -> list[str]:
+    """What to check, the same for every failed check (CBP's four checks, seed 001, step 2)."""
+    return [
+        "Type the company name as it appears on your CBP Form 5106 (case, punctuation and endings such as Inc or "
+        "LLC do not matter) and the IR number with its suffix, e.g. 12-345678900.",
+        "Your customs broker must have entered your 5106 record in RefundReady first, with a current point-of-contact "
+        "(POC) email (box 2E). If your company name or POC has changed, update the 5106 first. "
+        + form5106_update_text(),
+        "The business email becomes the Trade Account Owner's login, so it must not already have one: if you have a "
+        "RefundReady login, log in and apply from your account.",
+        "When the company name and IR number match a 5106 record with a valid POC email, that point of contact has "
+        "been emailed the exact reason and what to do next (for example, when the importer already has an account).",
+    ]
+
+
+def _notify_poc_of_failure(*, failure: CheckFailed, company_name: str, ir_number: str, email: str, user: Any) -> None:
+    """Tell the 5106 POC (only the POC) why the application could not start. Only when the IR number and the
+    company name match a record with a valid POC email: otherwise there is nobody the reason belongs to. At most
+    ONBOARDING_CODES_PER_IR notices per IR number per window, like the codes, so that nobody can flood the POC."""
+    record = Form5106Record.objects.filter(importer__ir_number=ir_number).first()
+    if record is None or not company_names_match(record.company_name, company_name) or poc_email_error(record.poc_email):
+        return
+    ir_key = _hmac("ir", ir_number)
+    since = timezone.now() - timedelta(minutes=limit("ONBOARDING_CODE_WINDOW_MINUTES"))
+    sent = AuditLog.objects.filter(action="onboarding.check_failed_notice", at__gte=since, detail__ir_key=ir_key)
+    if sent.count() >= limit("ONBOARDING_CODES_PER_IR"):
+        return
+    context = {
+        "company_name": record.company_name,
+        "email": email,
+        "ir_display": mask_ir_number(ir_number),
+        "message": failure.message,
+        "guidance": failure.guidance,
+        "guide": failure.guide,
+    }
+    _send("onboarding_check_failed", context, record.poc_email)
+    audit(action="onboarding.check_failed_notice", user=user, check=failure.check, ir_key=ir_key,
+          to=mask_email(record.poc_email))
+
+
 # ----------------------------------------------------------------------------- step 3: the code
 
 
@@ -286,7 +329,10 @@ def application_start(
             ir_number=mask_ir_number(canonical),
             ip_key=ip_key,
         )
-        raise
+        _notify_poc_of_failure(failure=exc, company_name=company_name, ir_number=canonical, email=email, user=user)
+        # The page says the same whatever failed: which check failed would tell a visitor whether an email has a
+        # login or an importer is a customer. The exact reason goes only to the 5106 POC (above).
+        raise CheckFailed(exc.check, NEUTRAL_FAILURE, guidance=neutral_guidance()) from None
     with transaction.atomic():
         _lock_code_limits(importer_id=record.importer_id, ip_key=ip_key)
         if reason := _limits_reached(ir_key=_hmac("ir", canonical), ip_key=ip_key):
