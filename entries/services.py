@@ -185,10 +185,7 @@ class _ImporterCheck:
         if self.organization.kind == Organization.Kind.IMPORTER:
             return (f"Importer {shown} is not one of this organisation's importers: an importer organisation may not "
                     "load another company's entries. Its rows were not loaded.")
-        if ir in self.owned_elsewhere:
-            return (f"Importer {shown} has its own RefundReady workspace: ask its owner to grant your organisation "
-                    "access, then upload the report again.")
-        if ir in self.managed_elsewhere:
+        if ir in self.owned_elsewhere or ir in self.managed_elsewhere:  # one message: it must not tell which
             return f"Importer {shown}: {MANAGED_ELSEWHERE} Its rows were not loaded."
         self.to_create.setdefault(ir, name)
         return None
