@@ -20,6 +20,7 @@ from cape.exports import neutralise
 from entries.forms import UploadForm
 from entries.models import Upload
 from entries.services import upload_create
+from refundready.bodylimit import REQUEST_FRAMING_ALLOWANCE
 
 
 def latest_runs() -> Prefetch:
@@ -44,10 +45,6 @@ def uploads_for(organization: Organization | None) -> QuerySet[Upload]:
     if organization is None:
         return Upload.objects.none()
     return Upload.objects.filter(organization=organization).select_related("uploaded_by")
-
-
-# What a multipart body carries besides the files: boundaries, part headers, the CSRF token.
-REQUEST_FRAMING_ALLOWANCE = 64 * 1024
 
 
 def upload_request_too_large(request: HttpRequest) -> str:

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an oversized body is refused before anything (the CSRF check) reads it (refundready/bodylimit.py).
+    "refundready.bodylimit.RequestBodyLimitMiddleware",
     "refundready.health.HealthCheckMiddleware",
     "refundready.pacing.WebActivityMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -281,6 +283,9 @@ READINESS_ES003_MAX_AGE_DAYS = env_int("READINESS_ES003_MAX_AGE_DAYS", 7, minimu
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The body a route that takes no file accepts (refundready/bodylimit.py; upload routes have their file's limit).
+# Below FILE_UPLOAD_MAX_MEMORY_SIZE, so no body sent to them is ever spooled to a temporary file.
+REQUEST_MAX_BODY_SIZE = env_int("REQUEST_MAX_BODY_SIZE", 1024 * 1024, minimum=64 * 1024)
 
 # Security (production: DEBUG off).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
