@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts.models import Organization
@@ -128,7 +129,7 @@ def upload_errors(request: HttpRequest, pk: int) -> HttpResponse:
     upload = get_object_or_404(uploads_for(request.organization), pk=pk)  # type: ignore[attr-defined]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stem = upload.original_name.rsplit(".", 1)[0][:80] or "upload"
-    response["Content-Disposition"] = f'attachment; filename="{stem}-errors.csv"'
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}-errors.csv")
     writer = csv.writer(response)
     writer.writerow(["File", "Row", "Column", "Value", "Reason"])
     for e in upload.errors:  # never hand a spreadsheet a formula to evaluate, in any column
