@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "refundready.health.HealthCheckMiddleware",
     "refundready.pacing.WebActivityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "refundready.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -297,6 +298,12 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Only the app's own scripts and styles run (refundready/csp.py): no inline script, handler or style, no eval;
+# data: images for the Swagger UI's icons; nothing may frame the pages or post forms elsewhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 LOGGING = {
     "version": 1,
