@@ -62,7 +62,7 @@ from entries.es003 import (
 )
 from entries.es003_fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
 from entries.models import Entry, TariffLine, Upload
-from entries.recovery import merge_lock_key
+from entries.recovery import forget_lock, merge_lock_key, upload_running_lock
 from refundready.memory import gc_paused
 from refundready.pacing import Pacer
 
@@ -1034,16 +1034,19 @@ def ingest_files(*, organization: Organization, paths: Iterable[str | Path], use
         upload = Upload.objects.create(organization=organization, uploaded_by=user if getattr(user, "is_authenticated", False) else None,
                                        original_name=path.name[:255], size=size, sha256=digest.hexdigest(), file=_store_path(path))
         audit(action="upload.create", user=user, organization=organization, obj=upload, name=path.name, size=size, via="cli")
-        if not _claim(upload.pk):  # pragma: no cover - the row was created just above
-            continue
-        upload.refresh_from_db()
-        try:
-            outcome = _run(upload, want_entry_ids=True)
-        except Exception as exc:
-            logger.exception("ES-003 file %s failed", path)
+        # Held as a worker holds it: a worker starting meanwhile requeues a running upload whose lock is free.
+        with upload_running_lock(upload.pk):
+            if not _claim(upload.pk):  # pragma: no cover - the row was created just above
+                continue
             upload.refresh_from_db()
-            _fail(upload, f"Processing stopped on an unexpected error ({exc.__class__.__name__}); nothing from this file was stored.")
-            outcome = _Outcome(upload=upload, fatal=upload.error_message)
+            try:
+                outcome = _run(upload, want_entry_ids=True)
+            except Exception as exc:
+                logger.exception("ES-003 file %s failed", path)
+                upload.refresh_from_db()
+                _fail(upload, f"Processing stopped on an unexpected error ({exc.__class__.__name__}); nothing from this file was stored.")
+                outcome = _Outcome(upload=upload, fatal=upload.error_message)
+        forget_lock("upload", upload.pk)
         upload.refresh_from_db()
         result.uploads.append(upload)
         if outcome.fatal:
