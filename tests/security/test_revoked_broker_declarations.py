@@ -119,8 +119,7 @@ def _assert_hidden(response: Any, where: str) -> None:
     text = _body(response)
     for marker in HIDDEN:
         assert marker not in text, f"{where} -> {response.status_code} shows {marker!r}"
-    disposition = response.get("Content-Disposition", "")
-    if disposition.endswith('.xlsx"') and response.status_code == 200:
+    if "spreadsheetml" in response.get("Content-Type", "") and response.status_code == 200:
         from openpyxl import load_workbook
 
         wb = load_workbook(io.BytesIO(response.content), read_only=True)
