@@ -229,8 +229,54 @@ def shown_ir_number(value: object) -> str:
     return s if masked == canonical else masked
 
 
-def parse_money(value: object, *, blank: str | None = "0.00") -> str | None:
-    """A validated decimal string with two places. ``$2,567.49``, ``FREE`` (0), blank (``blank``), ``(12.00)``."""
+# The decimal separator of a file (``Layout.decimal``): "." as ACE writes (``$2,567.49``), "," as Excel writes
+# CSV in locales whose list separator is ";" (``850,00``, ``1.200,50``), or "?" when the first rows of a file
+# with such a list separator do not show which: values that could be read either way are then refused.
+_GROUPED_POINT = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+", re.ASCII)
+_GROUPED_COMMA = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+,\d+", re.ASCII)
+_AMBIGUOUS = re.compile(r"[1-9]\d{0,2}[.,]\d{3}", re.ASCII)  # 1,200 or 1.200: a thousands or a decimal separator
+_DECIMAL_CHARS = re.compile(r"[0-9.,]+", re.ASCII)
+
+
+def decimal_evidence(value: object) -> str | None:
+    """What a cell says about its file's decimal separator: ".", ",", "?" (either), or None (nothing)."""
+    if not isinstance(value, str):
+        return None
+    core = _text(value).upper().replace("$", "").replace("USD", "").replace(" ", "").replace("\u00a0", "")
+    core = core.strip("()-")
+    if not _DECIMAL_CHARS.fullmatch(core) or ("." not in core and "," not in core):
+        return None
+    if _AMBIGUOUS.fullmatch(core):
+        return "?"
+    if _GROUPED_POINT.fullmatch(core):
+        return "."
+    if _GROUPED_COMMA.fullmatch(core):
+        return ","
+    return None
+
+
+def _point_form(s: str, *, decimal: str) -> str:
+    """Digits and separators in the file's convention → digits with a decimal point (thousands dropped)."""
+    if decimal == ",":
+        if "." in s and not _GROUPED_COMMA.fullmatch(s):
+            raise RepairError("written with a decimal point, but this file writes decimals with a comma "
+                              "(e.g. 1.234,56); export the report again with one number format")
+        return s.replace(".", "").replace(",", ".")
+    if "," in s and not _GROUPED_POINT.fullmatch(s):
+        if decimal == "?":
+            raise RepairError("written with a decimal comma; the first rows of this file do not show whether it "
+                              "writes decimals with a point or a comma: export the report again with $1,234.56 amounts")
+        raise RepairError("written with a decimal comma (e.g. 850,00), but this file writes decimals with a point "
+                          "(e.g. $2,567.49); export the report again with one number format")
+    if decimal == "?" and _AMBIGUOUS.fullmatch(s):
+        raise RepairError(f"{s} could be read with a decimal point or a decimal comma, and the first rows of this file "
+                          "do not show which it uses: export the report again with $1,234.56 amounts")
+    return s.replace(",", "")
+
+
+def parse_money(value: object, *, blank: str | None = "0.00", decimal: str = ".") -> str | None:
+    """A validated decimal string with two places. ``$2,567.49``, ``FREE`` (0), blank (``blank``), ``(12.00)``;
+    with ``decimal=","`` also ``850,00`` and ``1.200,50``."""
     if isinstance(value, float | int) and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):
             raise RepairError("not an amount (not a finite number)")
@@ -246,11 +292,12 @@ def parse_money(value: object, *, blank: str | None = "0.00") -> str | None:
     negative = False
     if up.startswith("(") and up.endswith(")"):
         negative, up = True, up[1:-1].strip()
-    up = up.replace("$", "").replace(",", "").replace(" ", "").replace("USD", "")
+    up = up.replace("$", "").replace(" ", "").replace("\u00a0", "").replace("USD", "")
     if up.startswith("-"):
         negative, up = not negative if negative else True, up[1:]
     if up.endswith("-"):  # trailing minus (some exports)
         negative, up = True, up[:-1]
+    up = _point_form(up, decimal=decimal)
     if not _MONEY.match(up):
         raise RepairError("not an amount (expected e.g. $2,567.49, FREE, (12.00) or blank)")
     d = _quantized(Decimal(up))
@@ -395,7 +442,7 @@ _QUANTITY_PLACES = Decimal("0.0001")
 _QUANTITY_LIMIT = Decimal("1e14")  # numeric(18,4)
 
 
-def parse_quantity(value: object) -> str | None:
+def parse_quantity(value: object, *, decimal: str = ".") -> str | None:
     """Line Tariff Quantity as decimal text with 4 places (``1,250`` → ``1250.0000``); blank → None.
 
     Never negative; more than 4 decimal places is refused rather than rounded (a quantity is kept as reported).
@@ -412,7 +459,9 @@ def parse_quantity(value: object) -> str | None:
             return None
         if _is_formula(s):
             raise RepairError("a formula is not a quantity (formulas are never evaluated)")
-        t = s.replace(",", "").replace(" ", "")
+        t = s.replace(" ", "").replace("\u00a0", "")
+        if _DECIMAL_CHARS.fullmatch(t.lstrip("-")):
+            t = t[:1] + _point_form(t[1:], decimal=decimal) if t.startswith("-") else _point_form(t, decimal=decimal)
         if not _QUANTITY.fullmatch(t):
             raise RepairError("not a quantity (expected a number such as 1,250 or 12.5)")
         d = Decimal(t)
@@ -449,6 +498,7 @@ class Layout:
     columns: dict[str, int]  # field -> column index
     header_row: int  # 1-based row number of the header
     headers: list[str]
+    decimal: str = "."  # the file's decimal separator: ".", "," or "?" (see _point_form)
 
     @property
     def has_liquidation_columns(self) -> bool:
@@ -494,6 +544,51 @@ def find_layout(first_rows: list[tuple[int, list[Any]]], *, file_label: str) -> 
         f"{file_label} is not an ES-003 Entry Summary Line Tariff Details report: required column(s) missing: "
         f"{', '.join(missing)}. Headers found (first {HEADER_SCAN_ROWS} rows searched): {shown}."
     )
+
+
+DECIMAL_SCAN_ROWS = 5_000
+_DECIMAL_FIELDS = ("duty", "goods_value", "quantity")
+
+
+def detect_decimal(rows: list[tuple[int, list[Any]]], layout: Layout, *, list_separator: str | None, file_label: str) -> str:
+    """The file's decimal separator from the text cells of its money and quantity columns in ``rows``: "." or ",",
+    or "?" when nothing in them tells and the list separator is not a comma. A file uses one convention: one that
+    shows both, or only values that read either way (1,200 / 1.200) with a ";" or tab list separator, is refused."""
+    cols = [(f, layout.columns[f]) for f in _DECIMAL_FIELDS if f in layout.columns]
+    found: dict[str, tuple[str, str]] = {}  # evidence -> (column label, value) where first seen
+    seen: set[Any] = set()
+    for _, cells in rows:
+        for f, i in cols:
+            if i >= len(cells):
+                continue
+            v = cells[i]
+            if type(v) is not str or v in seen:
+                continue
+            seen.add(v)
+            kind = decimal_evidence(v)
+            if kind is not None and kind not in found:
+                found[kind] = (LABELS[f], _text(v))
+    if "." in found and "," in found:
+        (pc, pv), (cc, cv) = found["."], found[","]
+        raise Es003FileError(
+            f'{file_label} writes numbers both with a decimal point ({pc} "{pv}") and with a decimal comma ({cc} "{cv}"), '
+            "so its amounts cannot be read safely. Export the report again from ACE (amounts as $2,567.49) or save "
+            "it from Excel with one number format.")
+    if "," in found:
+        return ","
+    if "." in found:
+        return "."
+    # Excel writes ";" (or tabs) as the list separator precisely where the decimal separator is a comma; a
+    # comma-separated file (ACE's own CSV) writes decimal points.
+    if list_separator in (None, ","):
+        return "."
+    if "?" in found:
+        col, v = found["?"]
+        raise Es003FileError(
+            f'{file_label}: cannot tell whether numbers use a decimal point or a decimal comma: {col} has "{v}" '
+            "(a thousands separator or a decimal one?), and no amount in the first rows shows which. Export the "
+            "report again from ACE (amounts as $2,567.49), or with two decimals on every amount (850,00).")
+    return "?"
 
 
 DELIMITERS = (",", ";", "\t")
@@ -556,6 +651,12 @@ class Es003Source:
                 break
         self.layout = find_layout(first, file_label=self.file_label)
         self._buffered = [item for item in first if item[0] > self.layout.header_row]
+        for item in self._rows:
+            self._buffered.append(item)
+            if len(self._buffered) >= DECIMAL_SCAN_ROWS:
+                break
+        self.layout.decimal = detect_decimal(self._buffered[:DECIMAL_SCAN_ROWS], self.layout, list_separator=getattr(self, "delimiter", None),
+                                             file_label=self.file_label)
         self.rows_total = max(0, self._physical_rows - self.layout.header_row)
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
@@ -768,28 +869,33 @@ _FAST_MONEY = re.compile(r"^\d+\.\d\d$", re.ASCII)
 _FAST_ENTRY = re.compile(r'^(?:=")?([0-9A-Z]{3}[0-9]{8})"?$')
 
 
-def _money_cell(value: Any) -> Any:
+def _money_cell(value: Any, decimal: str = ".") -> Any:
     """Money cell → (text, cents) or _Bad. The common ACE shapes ($1,234.56) take the fast path."""
-    if type(value) is str:
+    if type(value) is str and decimal != ",":
         t = value.replace("$", "").replace(",", "")
         if _FAST_MONEY.match(t):
             return t, int(t.replace(".", ""))
     try:
-        text = parse_money(value)
+        text = parse_money(value, decimal=decimal)
     except RepairError as exc:
         return _Bad(str(exc))
     return text, int(text.replace(".", "")) if text is not None else 0  # type: ignore[union-attr]
 
 
-def _goods_cell(value: Any) -> Any:
-    if type(value) is str:
+def _goods_cell(value: Any, decimal: str = ".") -> Any:
+    if type(value) is str and decimal != ",":
         t = value.replace("$", "").replace(",", "")
         if _FAST_MONEY.match(t):
             return t
     try:
-        return parse_money(value, blank=None)
+        return parse_money(value, blank=None, decimal=decimal)
     except RepairError as exc:
         return _Bad(str(exc))
+
+
+def line_parsers(decimal: str) -> dict[str, Callable[[Any], Any]]:
+    """_LINE_PARSERS for a file with this decimal separator."""
+    return {**_LINE_PARSERS, "quantity": lambda x: parse_quantity(x, decimal=decimal)}
 
 
 def _entry_number_cell(value: Any) -> str:
@@ -875,7 +981,9 @@ class Es003Parser:
         # Optional per-line columns kept when present, in staging order after is_ieepa (STAGE_LINE_COLUMNS).
         self._extra_fields = ("country_of_export", "spi_code", "manufacturer_id", "quantity", "uom")
         self._extra_defaults = ("", "", "", None, "")
-        self._extras = [(j, cols[f], {}, _LINE_PARSERS[f], f) for j, f in enumerate(self._extra_fields) if f in cols]
+        self.decimal = layout.decimal
+        self.line_parsers = line_parsers(layout.decimal)
+        self._extras = [(j, cols[f], {}, self.line_parsers[f], f) for j, f in enumerate(self._extra_fields) if f in cols]
         self._seen: set[tuple[str, int, int]] = set()
         self._counters: dict[Any, int] = {}
         self._c_line: dict[Any, Any] = {}
@@ -985,6 +1093,11 @@ class Es003Parser:
         line_key = self.line_key
         Bad = _Bad
         extras, extra_defaults, missing = self._extras, self._extra_defaults, _MISSING
+        decimal = self.decimal
+        if decimal == ".":
+            money_cell, goods_cell = _money_cell, _goods_cell
+        else:
+            money_cell, goods_cell = (lambda x: _money_cell(x, decimal)), (lambda x: _goods_cell(x, decimal))
 
         def feed(row_no: int, row: list[Any]) -> tuple[Any, ...] | None:
             if len(row) < width:
@@ -1041,7 +1154,7 @@ class Es003Parser:
             cell = row[i_duty]
             duty = c_duty.get(cell)
             if duty is None:
-                duty = _money_cell(cell)
+                duty = money_cell(cell)
                 if len(c_duty) >= _CACHE_LIMIT:
                     c_duty.clear()
                 c_duty[cell] = duty
@@ -1053,7 +1166,7 @@ class Es003Parser:
                 cell = row[i_goods]
                 goods = c_goods.get(cell)
                 if goods is None and cell not in c_goods:
-                    goods = _goods_cell(cell)
+                    goods = goods_cell(cell)
                     if len(c_goods) >= _CACHE_LIMIT:
                         c_goods.clear()
                     c_goods[cell] = goods
