@@ -74,6 +74,22 @@ def test_a_semicolon_file_with_decimal_commas_reads_850_00_as_850_on_both_paths(
     assert (line.goods_value, line.quantity) == (Decimal("12000.00"), Decimal("1.5"))
 
 
+def test_decimal_comma_amounts_of_every_shape_agree_on_both_paths(tmp_path, broker_org, bob, ingest, monkeypatch) -> None:
+    monkeypatch.setattr(es003, "DECIMAL_SCAN_ROWS", 2)  # the first entry sets the convention; the rest are read in it
+    shapes = ["0,00", "850,00", "1.200,50", "12.345.678,90", "1.234.567.890,12", "(12,00)", "-5,00", "FREE", "", "1,5",
+              "0850,00", "$1.200,50", "12,345", "1.2,00", "850.00", "1.200", "7,1"]
+    rows = []
+    for i, duty in enumerate(shapes):
+        n = entry_number("002", 7110001 + i)
+        rows += [_row(n, 1, "8516797000", "0,00", goods=shapes[-1 - i], quantity=["1,5", "2.500", "3"][i % 3]),
+                 _row(n, 2, "99030125", duty, goods="0,00")]
+    fast, slow, fast_lines = _ingest_both(_write(tmp_path / "shapes.csv", rows), broker_org, bob, ingest, monkeypatch)
+    assert fast == slow
+    assert fast_lines > 0 and slow["upload"]["errors"]  # some shapes are refused (850.00 in a decimal-comma file, 1.2,00)
+    refused = {e["value"] for e in slow["upload"]["errors"]}
+    assert {"850.00", "1.2,00"} <= refused and "850,00" not in refused
+
+
 def test_a_semicolon_file_with_decimal_points_still_reads_them_as_points(tmp_path, broker_org, bob, ingest) -> None:
     a = entry_number("002", 7100011)
     rows = [_row(a, 1, "8516797000", "$0.00", goods="$2,567.49", quantity="1,250"), _row(a, 2, "99030125", "$1,200.00", goods="$0.00")]
