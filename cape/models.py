@@ -245,6 +245,8 @@ class RefundEvent(models.Model):
     amount = models.DecimalField(**MONEY, null=True, blank=True)
     source = models.CharField(max_length=16, default="manual")
     reference = models.CharField(max_length=80, blank=True)
+    # The report's status as written ("Funds Diverted - applied to outstanding debt"): ``kind`` is its leading words.
+    status_text = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

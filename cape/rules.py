@@ -83,6 +83,8 @@ _STATUS_SPELLINGS = {
     "extended": EXTENDED,
     "under review": UNDER_REVIEW, "in review": UNDER_REVIEW, "under_review": UNDER_REVIEW,
     "final": FINAL, "finally liquidated": FINAL,
+    # rules.md "Inputs" (ruleset 2026.12 spellings); "pending" alone stays unknown.
+    "pending liquidation": UNLIQUIDATED, "final liquidation": FINAL,
 }
 
 

@@ -70,7 +70,8 @@ def _unrepairable(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]
         if (number, importer) not in seen:
             seen.add((number, importer))
             numbers_seen.add(number)
-            out.append(_review_entry(number, importer))
+            # An entry held back because its importer number cannot be repaired is listed the same way.
+            out.append(_review_entry(number, importer, bad.get("reason") or "bad_entry_number"))
     for row in rows:
         if row.get("column") != column or (row.get("file"), row.get("row")) in listed:
             continue
@@ -81,9 +82,9 @@ def _unrepairable(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]
     return out
 
 
-def _review_entry(number: str, importer: str | None) -> dict[str, Any]:
+def _review_entry(number: str, importer: str | None, reason: str = "bad_entry_number") -> dict[str, Any]:
     entry: dict[str, Any] = dict.fromkeys(ENTRY_KEYS)
-    entry.update(entry_number=number, importer_number=importer, path=rules.Path.NEEDS_REVIEW, reasons=["bad_entry_number"])
+    entry.update(entry_number=number, importer_number=importer, path=rules.Path.NEEDS_REVIEW, reasons=[reason])
     return entry
 
 
