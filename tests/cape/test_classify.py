@@ -37,7 +37,7 @@ def test_it_classifies_every_entry_of_the_organisation_and_stores_the_dates(impo
     ca = Classification.objects.get(entry=a)
     assert ca.path == "cape_phase1" and ca.reasons[0] == "unliquidated"
     assert ca.projected_liquidation_date == date(2026, 11, 30)
-    assert ca.ruleset == "2026.11" and ca.as_of == AS_OF and ca.organization == importer_org
+    assert ca.ruleset == "2026.12" and ca.as_of == AS_OF and ca.organization == importer_org
     assert ca.estimated_interest is not None and ca.estimated_interest > 0
     cb = Classification.objects.get(entry=b)
     assert (cb.path, cb.reasons[0], cb.cape_window_closes, cb.deadline) == (

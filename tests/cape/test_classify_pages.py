@@ -203,7 +203,7 @@ def test_the_api_summarises_by_path(client, alice, book) -> None:  # type: ignor
     client.force_login(alice)
     data = client.get("/api/classifications/").json()
     by_path = {p["path"]: p for p in data["paths"]}
-    assert data["ruleset"] == "2026.11"
+    assert data["ruleset"] == "2026.12"
     assert by_path["cape_phase1"]["count"] == 3 and by_path["cape_phase1"]["ieepa_duty"] == "1775.00"
     assert set(by_path) == {"cape_phase1", "cape_phase2", "protest", "cit", "wait", "filed", "not_eligible", "needs_review"}
 

@@ -1,7 +1,7 @@
 """classify_es003 FILE [FILE ...] --as-of YYYY-MM-DD --json OUT.json [--cape-dir DIR] [--org SLUG]
 
 Ingests ES-003 files with the same service as the web upload, classifies exactly the entries found
-in them as of the given date (ruleset 2026.11), writes OUT.json and prints a summary by path.
+in them as of the given date (ruleset 2026.12), writes OUT.json and prints a summary by path.
 Exit status is non-zero only when a file cannot be read at all. Compliance staff script against this
 command: keep its arguments and its JSON shape stable (issue 4):
 
@@ -202,7 +202,8 @@ class Command(BaseCommand):
         w(f"{'total':<14} {len(out):>9} {sum(duty.values(), Decimal(0)):>16,.2f}")
         urgent = sum(1 for r in out if "urgent" in r["reasons"])
         passed = sum(1 for r in out if "deadline_passed" in r["reasons"])
-        w(f"Urgent (deadline within 14 days): {urgent}; deadline passed: {passed}")
+        w(f"Urgent (deadline within 14 days for CAPE, 30 for a protest, 90 for a court action): {urgent}; "
+          f"deadline passed: {passed}")
         w(f"Rejected rows: {len(rejected)}; entries with bad entry numbers: "
           f"{sum(1 for r in out if r['reasons'][:1] == ['bad_entry_number'])}")
         if written:
