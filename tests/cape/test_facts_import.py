@@ -162,3 +162,45 @@ def test_the_cli_stops_on_an_unknown_column_or_value(tmp_path: Path, content: st
         call_command("classify_es003", str(es003), "--as-of", "2026-11-22", "--json", str(tmp_path / "o.json"),
                      "--facts", str(facts))
     assert not Entry.objects.exists()  # stopped before anything was ingested
+
+
+def test_the_importer_page_and_api_set_the_facts(client, alice, vera, charlie, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    e = EntryFactory(organization=importer_org, importer=own_importer, liquidation_status="final",
+                     liquidation_date=date(2025, 12, 1))
+    client.force_login(alice)
+    assert 'data-testid="importer-facts"' in client.get(f"/accounts/importers/{own_importer.pk}/").content.decode()
+    r = client.post(f"/accounts/importers/{own_importer.pk}/facts/", {"cit_plaintiff": "on", "cit_case_note": "26-00123",
+                                                                     "paper_check_waiver_granted": "on"})
+    assert r.status_code == 400 and "date CBP granted" in r.content.decode()
+    r = client.post(f"/accounts/importers/{own_importer.pk}/facts/", {"cit_plaintiff": "on", "cit_case_note": "26-00123"})
+    assert r.status_code == 302
+    own_importer.refresh_from_db()
+    assert own_importer.cit_plaintiff and own_importer.cit_case_note == "26-00123"
+    assert "cape_phase3_possible" in Classification.objects.get(entry=e).reasons
+    r = client.post(f"/api/importers/{own_importer.pk}/facts/", {"paper_check_waiver_granted": True,
+                                                                "paper_check_waiver_date": "2026-09-01"},
+                    content_type="application/json")
+    assert r.status_code == 200 and r.json()["paper_check_waiver_granted"] is True
+    assert "no_ach_refund" not in Classification.objects.get(entry=e).reasons
+    assert AuditLog.objects.filter(action="importer.fact_set").count() == 4
+    client.force_login(vera)
+    assert client.post(f"/api/importers/{own_importer.pk}/facts/", {"cit_plaintiff": False},
+                       content_type="application/json").status_code == 403
+    client.force_login(charlie)
+    assert client.post(f"/api/importers/{own_importer.pk}/facts/", {"cit_plaintiff": False},
+                       content_type="application/json").status_code == 404
+    assert client.post(f"/accounts/importers/{own_importer.pk}/facts/", {"cit_plaintiff": ""}).status_code == 404
+
+
+def test_the_api_applies_a_facts_file(client, alice, tmp_path, three) -> None:  # type: ignore[no-untyped-def]
+    a, b, _ = three
+    client.force_login(alice)
+    p = _facts_csv(tmp_path / "f.csv", f"Entry Number,Surety Paid\n{a.entry_number},Y\n{b.entry_number},perhaps\n")
+    with p.open("rb") as fh:
+        r = client.post("/api/entry-facts/", {"file": fh})
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["rows_read"], body["rows_applied"]) == (2, 1)
+    assert body["changes"] == [{"entry_number": a.entry_number, "fact": "surety_paid", "old": False, "new": True}]
+    assert [(e["row"], e["column"]) for e in body["errors"]] == [(3, "Surety Paid")]
+    assert body["paths"] == [{"entry_number": a.entry_number, "path": "needs_review", "reason": "surety_paid"}]
