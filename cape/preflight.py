@@ -144,7 +144,7 @@ def run_preflight(data: PreflightInput) -> dict[str, Any]:
     checks.append(_check(
         "entry_number_format", "Entry number format and check digit", ERROR,
         [{"entry_number": v, "detail": why} for _, v, why in bad], total,
-        "11 characters: 3-character filer code, 7-digit serial, check digit (CBP check-digit rule, README §3).",
+        "11 characters: 3-character filer code, 7-digit serial, check digit (CBP Form 7501 instructions, block 1).",
     ))
 
     counts = Counter(numbers)
@@ -183,18 +183,18 @@ def run_preflight(data: PreflightInput) -> dict[str, Any]:
                 for e in entries if e.importer_id in data.importers_without_route]
     checks.append(_check(
         "ach_refund_route", "Importer has an active ACH refund route", WARNING, no_route, total,
-        "Since February 6, 2026 CBP pays refunds only by ACH; without an enrollment the refund waits, with no interest for the delay (README §4).",
+        "Since February 6, 2026 CBP pays refunds only by ACH; without an enrollment the refund waits, with no interest for the delay (31 CFR 208; CBP ACH refund guidance).",
     ))
     notify = [{"entry_number": e.entry_number, "detail": f"{e.importer_name}: {data.notify_party_unset[e.importer_id]}"}
               for e in entries if e.importer_id in data.notify_party_unset]
     checks.append(_check(
         "notify_party_4811", "4811 notify party set before filing", WARNING, notify, total,
-        "A 4811 notify party receives the refund only when on the ACE profile, in box 28 and ACH-enrolled; set it before filing CAPE (README §4).",
+        "A 4811 notify party receives the refund only when on the ACE profile, in box 28 and ACH-enrolled; set it before filing CAPE (CBP Form 4811 instructions).",
     ))
     psc = [{"entry_number": e.entry_number, "detail": f"rejected earlier: {e.psc_pending_error}"} for e in entries if e.psc_pending_error]
     checks.append(_check(
         "psc_first", "No post-summary correction needed first", WARNING, psc, total,
-        "A post-summary correction is impossible after CAPE acceptance: file the correction, mark it corrected, then declare (README §6).",
+        "A post-summary correction is impossible after CAPE acceptance: file the correction, mark it corrected, then declare (ACE error 864 'PSC not allowed - refund requested').",
     ))
     protest = [{"entry_number": e.entry_number, "detail": "protest open"} for e in entries if e.protest_open]
     checks.append(_check(
@@ -209,7 +209,7 @@ def run_preflight(data: PreflightInput) -> dict[str, Any]:
     window = [{"entry_number": e.entry_number, "detail": "the 80-day CAPE window has passed"} for e in entries if e.deadline_passed]
     checks.append(_check(
         "cape_window_open", "CAPE window still open", WARNING, window, total,
-        "CAPE takes liquidated entries only within 80 days of liquidation (README §7).",
+        "CAPE takes a liquidated entry until liquidation + 79 days (filed fewer than 80 days after liquidation; CBP CAPE guidance, CSMS #67923154).",
     ))
 
     errors = [c for c in checks if c["level"] == ERROR and not c["passed"]]

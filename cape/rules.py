@@ -38,6 +38,8 @@ LIQUIDATION_DAY = 314
 # CAPE takes liquidated entries filed fewer than 80 days after liquidation, so the last day is +79
 # (CBP CAPE guidance; on 2026-04-20 entries liquidated after 2026-01-30 were eligible).
 CAPE_WINDOW_DAYS = 80
+# How every page, PDF and calendar entry states the CAPE window (ruleset 2026.12 wording).
+CAPE_WINDOW_WORDS = "liquidation + 79 days (filed fewer than 80 days after liquidation)"
 # 19 U.S.C. 1514(c)(3): protest within 180 days after liquidation.
 PROTEST_DAYS = 180
 # 28 U.S.C. 2636(i): two years after the claim accrues (conservative accrual: entry summary date).
@@ -508,8 +510,7 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "unliquidated": ("R12", RULES_BY_ID["R12"].source,
                      "Not liquidated yet: file it in CAPE now; CBP will liquidate it about 45 days after acceptance."),
     "within_80_days": ("R12", RULES_BY_ID["R12"].source,
-                       "Liquidated fewer than 80 days ago: file it in CAPE by liquidation + 79 days (filed fewer "
-                       "than 80 days after liquidation)."),
+                       f"Liquidated fewer than 80 days ago: file it in CAPE by {CAPE_WINDOW_WORDS}."),
     "refund_after_liquidation": ("R12", f"{_CAPE_GUIDANCE}; CSMS #69127837 (warehouse withdrawals)",
                                  "Suspended, extended, under review or a warehouse entry or withdrawal: CAPE accepts "
                                  "it, but the refund only comes when the entry (or the withdrawal) liquidates."),

@@ -362,7 +362,7 @@ def timeline(entry: Entry, classification: Classification | None) -> list[Timeli
                      c.projected_liquidation_date if c else None, "projected"),
         TimelineItem("Liquidation", "Liquidation Date", entry.liquidation_date,
                      "in the future: counts as not liquidated" if entry.liquidation_date and c and not c.liquidated else ""),
-        TimelineItem("CAPE window closes", "liquidation date + 79 days", c.cape_window_closes if c else None),
+        TimelineItem("CAPE window closes", rules.CAPE_WINDOW_WORDS, c.cape_window_closes if c else None),
         TimelineItem("Protest deadline", "19 U.S.C. 1514(c)(3): 180 days after liquidation",
                      c.protest_deadline if c else None, "projected" if c and c.protest_deadline_projected else ""),
         TimelineItem("Court of International Trade deadline", "28 U.S.C. 2636(i): 2 years, conservative",

@@ -213,7 +213,7 @@ def test_the_stored_estimate_carries_the_uncertain_flag_and_names_the_carried_fo
     classify_entries(organization=importer_org, as_of=AS_OF)
     c = Classification.objects.get(entry=late)
     assert c.interest_uncertain is True
-    assert c.interest_note == "estimate; rates for 2026-Q2 to 2027-Q1 not yet published, carried forward"
+    assert c.interest_note == "estimate; rate for 2027-Q1 not yet published, carried forward"
     classify_entries(organization=importer_org, entry_ids=[early.pk], as_of=date(2025, 5, 20))
     c = Classification.objects.get(entry=early)
     assert c.estimated_interest is not None and c.estimated_interest > 0
