@@ -49,8 +49,8 @@ def test_unlisted_statuses_are_unknown_with_the_existing_warning(write_es003, im
     assert upload.status == Upload.Status.DONE, upload.error_message
     warned = [w for w in upload.warnings if w.startswith("Liquidation Status")]
     assert warned == [
-        'Liquidation Status "Pending" is not one we recognise (1 row(s)); those entries are stored with status unknown.',
         'Liquidation Status "Bonded" is not one we recognise (1 row(s)); those entries are stored with status unknown.',
+        'Liquidation Status "Pending" is not one we recognise (1 row(s)); those entries are stored with status unknown.',
     ]
 
 
