@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
-from cape.rules import normalize_liquidation_status
+from cape.rules import normalize_liquidation_status, normalize_reason_code
 from entries import entrynumber, xlsxrange
 from entries.hts import ieepa_prefixes
 
@@ -81,6 +81,8 @@ HEADERS: dict[str, tuple[str, tuple[str, ...]]] = {
     # every row, and the 7501 instructions allow a different manufacturer and exporting country per line
     # (blocks 13 and 14: "MULTI" in the header, the value at line level).
     "importation_date": ("Importation Date", ("importationdate", "importdate", "dateofimportation")),
+    # ACE Entry Summary Query: Liquidation Reason Code (36 = refunded through CAPE; ruleset 2026.12 R3).
+    "liquidation_reason_code": ("Liquidation Reason Code", ("liquidationreasoncode", "liquidationreason")),
     "country_of_export": ("Country of Export Code", ("countryofexportcode", "countryofexport", "exportcountrycode",
                                                      "exportingcountrycode", "exportingcountry")),
     "spi_code": ("Line SPI Code", ("linespicode", "spicode", "linespi", "spi")),
@@ -96,7 +98,7 @@ REQUIRED = ("entry_number", "entry_type", "importer_number", "hts", "duty")
 REQUIRED_ONE_OF = ("entry_date", "entry_summary_date")
 ENTRY_FIELDS = ("entry_number", "entry_type", "importer_number", "importer_name", "port_code", "entry_date",
                 "entry_summary_date", "liquidation_date", "liquidation_status", "recon_flag", "protest_number",
-                "protest_status", "psc_flag", "filer_name", "importation_date")
+                "protest_status", "psc_flag", "filer_name", "importation_date", "liquidation_reason_code")
 LINE_FIELDS = ("line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "country_of_export", "spi_code",
                "manufacturer_id", "quantity", "uom")
 
@@ -386,6 +388,14 @@ def parse_flag(value: object) -> bool:
     return _text(value).upper() in _TRUE
 
 
+# rules.md "Inputs" (2026.12): Reconciliation Indicator Y, Yes, True or 1 (any case); anything else is no flag.
+_RECON_TRUE = frozenset({"Y", "YES", "TRUE", "1"})
+
+
+def parse_recon_flag(value: object) -> bool:
+    return _text(value).strip().upper() in _RECON_TRUE
+
+
 def parse_code(value: object, *, length: int, pad: int = 0) -> str:
     """A short code; ``pad`` restores leading zeros Excel dropped from an all-digit code (ports are 4 digits)."""
     s = _integral_text(_text(value)).upper()
@@ -483,6 +493,18 @@ def parse_liquidation_status(value: object) -> tuple[str, str]:
     if not raw.strip():
         return "unknown", ""
     return normalize_liquidation_status(raw), raw
+
+
+def parse_reason_code(value: object) -> int | None:
+    """Liquidation Reason Code read as a number (`36`, `036`, `36.0` are 36; rules.md 2026.12); blank is None."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    code = normalize_reason_code(_text(value))
+    if code is None and _text(value).strip():
+        raise RepairError("a liquidation reason code is a whole number, such as 36")
+    if code is not None and not 0 <= code <= 32767:
+        raise RepairError("a liquidation reason code is a number from 0 to 32767")
+    return code
 
 
 def parse_protest_status(value: object, protest_number: str) -> str:
@@ -865,11 +887,13 @@ class ParsedEntry(NamedTuple):
     protest_number: str
     protest_status: str
     importation_date: date | None
+    liquidation_reason_code: int | None = None
 
 
 STAGE_ENTRY_COLUMNS = ("entry_number", "importer_ir", "importer_name", "entry_type", "entry_date", "entry_summary_date",
                        "port_code", "filer_code", "filer_name", "liquidation_status", "liquidation_status_raw",
-                       "liquidation_date", "recon_flag", "psc_flag", "protest_number", "protest_status", "importation_date")
+                       "liquidation_date", "recon_flag", "psc_flag", "protest_number", "protest_status", "importation_date",
+                       "liquidation_reason_code")
 # The order of a staging line tuple (Es003Parser.feed): entries_tariffline's columns, entry_id first.
 STAGE_LINE_COLUMNS = ("entry_number", "line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "is_ieepa",
                       "country_of_export", "spi_code", "manufacturer_id", "quantity", "uom")
@@ -977,12 +1001,13 @@ _ENTRY_PARSERS: dict[str, Callable[[Any], Any]] = {
     "entry_summary_date": parse_date,
     "liquidation_date": parse_date,
     "liquidation_status": parse_liquidation_status,
-    "recon_flag": parse_flag,
+    "recon_flag": parse_recon_flag,
     "psc_flag": parse_flag,
     "protest_number": lambda x: parse_code(x, length=40),
     "protest_status": lambda x: x,
     "filer_name": lambda x: _text(x)[:200],
     "importation_date": parse_date,
+    "liquidation_reason_code": parse_reason_code,
 }
 # Optional line-level column → repair (cached per raw value, like the entry columns).
 _LINE_PARSERS: dict[str, Callable[[Any], Any]] = {
@@ -1129,7 +1154,8 @@ class Es003Parser:
         entry = ParsedEntry(number, ir, name, values.get("entry_type") or "", entry_date, summary_date,
                             values.get("port_code", ""), number[:3], values.get("filer_name", ""), status, status_raw,
                             values.get("liquidation_date"), values.get("recon_flag", False), psc,
-                            protest_number, protest_status, values.get("importation_date"))
+                            protest_number, protest_status, values.get("importation_date"),
+                            values.get("liquidation_reason_code"))
         if status == "unknown" and status_raw:
             self.result.unknown_statuses[status_raw] = self.result.unknown_statuses.get(status_raw, 0) + 1
         if not _check_digit_ok(number) and number not in self._warned_check:

@@ -569,6 +569,7 @@ class FastCsv:
             "protest_number": protest_numbers,
             "protest_status": protest_status,
             "importation_date": col("importation_date", pa.date32(), None),
+            "liquidation_reason_code": col("liquidation_reason_code", pa.int32(), None),
             "ieepa_duty": _cents_texts(ieepa),
             "total_duty": _cents_texts(total),
             "entry_id": pa.array(np.where(entry_ids >= 0, entry_ids, 0), mask=entry_ids < 0),
