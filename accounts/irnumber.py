@@ -22,7 +22,10 @@ VALID_FORMATS_MESSAGE = (
     "the suffix never uses O, I or Z), SSN NNN-NN-NNNN, or CBP-assigned YYDDPP-NNNNN."
 )
 _SUFFIX_FORBIDDEN = set("OIZ")
-_EIN = re.compile(r"^(\d{2})-?(\d{7})([0-9A-Z]{2})$")
+# The suffix may be typed after a dash (``12-3456789-00``), and the EIN without its own dash
+# (``456789012-00``): both are the EIN form, stored ``NN-NNNNNNNXX`` (CBP ACE application tip:
+# "enter the EIN with its suffix, e.g. 12-345678900").
+_EIN = re.compile(r"^(\d{2})-?(\d{7})-?([0-9A-Z]{2})$")
 _SSN = re.compile(r"^(\d{3})-?(\d{2})-?(\d{4})$")
 _CBP = re.compile(r"^(\d{6})-(\d{5})$")
 

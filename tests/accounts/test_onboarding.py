@@ -375,8 +375,8 @@ def test_back_from_the_code_page_makes_the_old_code_useless(client, cedar) -> No
     [
         ({"state": ""}, "state", "required for U.S."),
         ({"state": "Ontario"}, "state", "not a U.S. state"),
-        ({"telephone": "9735550142"}, "telephone", "dashes"),
-        ({"telephone": "(973) 555 0142"}, "telephone", "dashes"),
+        ({"telephone": "973555014"}, "telephone", "e.g. 305-821-8995"),
+        ({"telephone": "(973 555 0142"}, "telephone", "e.g. 305-821-8995"),
         ({"duns": "12345678"}, "duns", "9 digits"),
         ({"fiscal_year_end": "2026-12-31"}, "fiscal_year_end", "MM/DD/YYYY"),
         ({"fiscal_year_end": "02/30/2026"}, "fiscal_year_end", "not a real date"),
