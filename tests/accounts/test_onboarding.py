@@ -470,7 +470,8 @@ def test_a_visitor_becomes_the_owner_of_a_new_importer_workspace(client, cedar, 
 
     cedar.refresh_from_db()
     org = cedar.owner
-    assert org.kind == Organization.Kind.IMPORTER and org.name == "Cedar Lane Imports LLC"
+    # Named as on the 5106 record (issue #20 item 4), not as typed ("Cedar Lane Imports LLC").
+    assert org.kind == Organization.Kind.IMPORTER and org.name == "Cedar Lane Imports, L.L.C."
     assert cedar.status == Importer.Status.ACTIVE
     owner = Membership.objects.get(organization=org)
     assert owner.role == Membership.Role.OWNER and owner.user.email == EMAIL and owner.user.check_password(PASSWORD)
