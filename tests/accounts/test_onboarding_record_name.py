@@ -87,4 +87,3 @@ def test_the_letter_to_cbp_uses_the_5106_records_name(client, osprey) -> None:  
     Organization.objects.filter(pk=organization.pk).update(name=TYPED_NAME)
     html = subaccount_letter_html(importers=[Importer.objects.get(pk=osprey.pk)])
     assert RECORD_NAME in html and TYPED_NAME not in html
-
