@@ -87,3 +87,29 @@ def test_the_letter_to_cbp_uses_the_5106_records_name(client, osprey) -> None:  
     Organization.objects.filter(pk=organization.pk).update(name=TYPED_NAME)
     html = subaccount_letter_html(importers=[Importer.objects.get(pk=osprey.pk)])
     assert RECORD_NAME in html and TYPED_NAME not in html
+
+
+def test_the_migration_renames_old_workspaces_after_their_5106_record_and_keeps_every_row(osprey) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.utils import timezone
+
+    before, after = ("accounts", "0003_organization_email_domains"), ("accounts", "0004_h-pages_organization_name_from_5106")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = Organization.objects.create(name=TYPED_NAME, kind=Organization.Kind.IMPORTER, slug="osprey")
+    renamed_by_owner = Organization.objects.create(name="Osprey HQ", kind=Organization.Kind.IMPORTER, slug="hq")
+    other = ImporterFactory(name="Kite Goods LLC", owner=renamed_by_owner)
+    Form5106RecordFactory(importer=other, company_name="Kite Goods LLC", poc_email="kite@kite.example")
+    for org, importer, typed in ((old, osprey, TYPED_NAME), (renamed_by_owner, other, "kite goods llc")):
+        AccountApplication.objects.create(
+            token=f"t{org.pk}", status=AccountApplication.Status.SUBMITTED, company_name=typed,
+            ir_number=importer.ir_number, email=EMAIL, importer=importer, organization=org,
+            expires_at=timezone.now(), submitted_at=timezone.now(), details={"telephone": "305-821-8995"},
+        )
+    counts = (Organization.objects.count(), AccountApplication.objects.count(), Importer.objects.count())
+    MigrationExecutor(connection).migrate([after])
+    assert Organization.objects.get(pk=old.pk).name == RECORD_NAME
+    assert Organization.objects.get(pk=renamed_by_owner.pk).name == "Osprey HQ"  # renamed since: left alone
+    assert (Organization.objects.count(), AccountApplication.objects.count(), Importer.objects.count()) == counts
+    assert AccountApplication.objects.get(organization=old).details == {"telephone": "305-821-8995"}
