@@ -68,8 +68,10 @@ def change_lines(action: str, detail: Any) -> list[str]:
         return []
     lines: list[str] = []
     if "old" in detail or "new" in detail:
+        # An entry fact names its entry (the row's object is the entry; its number is what people read).
+        entry = f"{detail['entry_number']} " if detail.get("fact") and detail.get("entry_number") else ""
         lines.append(
-            f"{_changed_name(action, detail)}: {value_in_words(detail.get('old'))} {ARROW} "
+            f"{entry}{_changed_name(action, detail)}: {value_in_words(detail.get('old'))} {ARROW} "
             f"{value_in_words(detail.get('new'))}"
         )
     changes = detail.get("changes")

@@ -26,6 +26,6 @@ def name_after_5106(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0003_organization_email_domains")]
+    dependencies = [("accounts", "0004_h_rules_importer_facts_ruleset_notice")]
 
     operations = [migrations.RunPython(name_after_5106, migrations.RunPython.noop)]
