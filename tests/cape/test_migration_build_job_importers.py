@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("cape", "0009_classification_urgent_deadline_index")]
-AFTER = [("cape", "0010_h-scope_build_job_importers")]
+AFTER = [("cape", "0010_h_scope_build_job_importers")]
 
 
 def _migrate(targets: list[tuple[str, str]]) -> Any:

@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("cape", "0010_h-scope_build_job_importers"),
+        ("cape", "0010_h_scope_build_job_importers"),
         ("cape", "0011_merge_h_rules_h_wild"),
     ]
 
