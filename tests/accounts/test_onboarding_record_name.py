@@ -95,7 +95,7 @@ def test_the_migration_renames_old_workspaces_after_their_5106_record_and_keeps_
     from django.utils import timezone
 
     before = ("accounts", "0004_h_rules_importer_facts_ruleset_notice")
-    after = ("accounts", "0005_h-pages_organization_name_from_5106")
+    after = ("accounts", "0005_h_pages_organization_name_from_5106")
     executor = MigrationExecutor(connection)
     executor.migrate([before])
     old = Organization.objects.create(name=TYPED_NAME, kind=Organization.Kind.IMPORTER, slug="osprey")
