@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from accounts.irnumber import VALID_FORMATS_MESSAGE, InvalidIRNumber, canonical_ir_number
 from accounts.textcheck import no_control_characters
+
+DATE_INPUT_FORMATS = ["%m/%d/%Y", "%Y-%m-%d"]
 
 
 class ImporterForm(forms.Form):
@@ -38,3 +42,58 @@ class OrganizationSettingsForm(forms.Form):
         "are checked when a client's 5106 point-of-contact email is entered: at one of them, CBP's verification "
         "code would reach you, not the importer.",
     )
+
+
+class AuditLogFilterForm(forms.Form):
+    """The audit log page's filters (GET). Menus offer only what the organisation's own rows hold."""
+
+    user = forms.TypedChoiceField(label="User", required=False, coerce=int, empty_value=None)
+    action = forms.ChoiceField(label="Action", required=False)
+    object_type = forms.ChoiceField(label="Object", required=False)
+    object_id = forms.CharField(
+        label="Object number",
+        required=False,
+        max_length=64,
+        help_text="The number shown after the object's name, e.g. 42 for “entry 42”.",
+    )
+    date_from = forms.DateField(
+        label="From",
+        required=False,
+        input_formats=DATE_INPUT_FORMATS,
+        help_text="MM/DD/YYYY",
+        widget=forms.DateInput(format="%m/%d/%Y", attrs={"placeholder": "MM/DD/YYYY"}),
+    )
+    date_to = forms.DateField(
+        label="To (inclusive)",
+        required=False,
+        input_formats=DATE_INPUT_FORMATS,
+        help_text="MM/DD/YYYY",
+        widget=forms.DateInput(format="%m/%d/%Y", attrs={"placeholder": "MM/DD/YYYY"}),
+    )
+
+    def __init__(self, *args: Any, choices: dict[str, list[Any]], **kwargs: Any) -> None:
+        from accounts.audit_display import object_name
+
+        super().__init__(*args, **kwargs)
+        self.fields["user"].choices = [("", "Anyone")] + [(u.pk, u.get_username()) for u in choices["users"]]
+        self.fields["action"].choices = [("", "Any action")] + [(a, a) for a in choices["actions"]]
+        self.fields["object_type"].choices = [("", "Any object")] + [
+            (t, object_name(t)) for t in choices["object_types"]
+        ]
+
+    def clean_object_id(self) -> str:
+        value = self.cleaned_data["object_id"].strip()
+        if value and not value.isdigit():
+            raise forms.ValidationError(f"{value!r} is not an object number: digits only, e.g. 42.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("object_id") and not data.get("object_type") and "object_id" not in self.errors:
+            self.add_error("object_id", "Choose the kind of object too: numbers repeat across kinds.")
+            data.pop("object_id", None)
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", f"The end date {end:%m/%d/%Y} is before the start date {start:%m/%d/%Y}.")
+            data.pop("date_to", None)
+        return data

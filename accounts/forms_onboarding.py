@@ -14,11 +14,39 @@ from accounts.models import ReadinessState
 from accounts.onboarding.data import country_choices, load, org_structure_choices
 from accounts.textcheck import no_control_characters
 
+# CBP stores a telephone number with its parts separated by dashes (CBP, Automated ACE Portal Account
+# Application for Importers, Oct 2025: "Include a dash (-) to separate the parts of a phone number",
+# e.g. 305-821-8995). People type spaces, dots or (305) too: those are read and stored in CBP's form.
 US_PHONE = re.compile(r"^(1-)?\d{3}-\d{3}-\d{4}( ?(x|ext\.?) ?\d{1,6})?$", re.IGNORECASE)
-# Parts separated by dashes (seed 001: "Include a dash (-) to separate the parts of a phone number").
 INTL_PHONE = re.compile(r"^\+?\d{1,4}(-\d{1,8}){1,5}( ?(x|ext\.?) ?\d{1,6})?$", re.IGNORECASE)
+_US_PHONE_TYPED = re.compile(r"^(?:\+?(1)[\s.-]*)?(?:\((\d{3})\)|(\d{3}))[\s.-]*(\d{3})[\s.-]*(\d{4})$")
+_PHONE_EXTENSION = re.compile(r"^(.*?\d)\s*(?:x|ext\.?)\s*(\d{1,6})$", re.IGNORECASE)
 US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$")
+
+
+def normalize_phone(value: str, *, us: bool) -> str | None:
+    """The number in CBP's form (parts separated by dashes), or None when it cannot be read.
+
+    U.S.: ``3058218995``, ``305 821 8995``, ``(305) 821-8995`` and ``305.821.8995`` all become
+    ``305-821-8995`` (``1-`` kept when typed, an extension becomes `` x123``). Elsewhere the
+    spaces, dots and parentheses between the parts become dashes: ``+44 20 7946 0958`` ->
+    ``+44-20-7946-0958``.
+    """
+    text = " ".join((value or "").split())
+    extension = ""
+    if m := _PHONE_EXTENSION.match(text):
+        text, extension = m.group(1), f" x{m.group(2)}"
+    if us:
+        if not (m := _US_PHONE_TYPED.match(text)):
+            return None
+        country, area = m.group(1), m.group(2) or m.group(3)
+        number = f"{'1-' if country else ''}{area}-{m.group(4)}-{m.group(5)}{extension}"
+        return number if US_PHONE.match(number) else None
+    plus = "+" if text.startswith("+") else ""
+    parts = [p for p in re.split(r"[\s().-]+", text.removeprefix("+")) if p]
+    number = plus + "-".join(parts) + extension
+    return number if INTL_PHONE.match(number) else None
 
 
 def _ir_field() -> forms.CharField:
@@ -156,13 +184,22 @@ class DetailsForm(forms.Form):
             elif not us and not POSTAL.match(postal):
                 self.add_error("postal_code", "Letters, digits, spaces and dashes only (2 to 10 characters).")
         phone = (data.get("telephone") or "").strip()
-        if phone:
-            if us and not US_PHONE.match(phone):
+        if phone and country:
+            normalized = normalize_phone(phone, us=us)
+            if normalized is None and us:
                 self.add_error(
-                    "telephone", "Use the form 305-821-8995: area code, exchange and number separated by dashes."
+                    "telephone",
+                    f"{phone!r} is not a U.S. telephone number: give the 3-digit area code, 3-digit exchange and "
+                    "4-digit number, e.g. 305-821-8995.",
                 )
-            elif not us and not INTL_PHONE.match(phone):
-                self.add_error("telephone", "Separate the parts with dashes, e.g. 44-20-7946-0958.")
+            elif normalized is None:
+                self.add_error(
+                    "telephone",
+                    f"{phone!r} is not a telephone number: give the country code and the parts of the number, "
+                    "e.g. 44-20-7946-0958.",
+                )
+            else:
+                data["telephone"] = normalized
         return data
 
 

@@ -22,7 +22,7 @@ VALID_FORMATS_MESSAGE = (
     "the suffix never uses O, I or Z), SSN NNN-NN-NNNN, or CBP-assigned YYDDPP-NNNNN."
 )
 _SUFFIX_FORBIDDEN = set("OIZ")
-_EIN = re.compile(r"^(\d{2})-?(\d{7})-?([0-9A-Z]{2})$")  # 12-345678900, also 12-3456789-00
+_EIN = re.compile(r"^(\d{2})-?(\d{7})-?([0-9A-Z]{2})$")  # 12-345678900, also 12-3456789-00 and 456789012-00
 _SSN = re.compile(r"^(\d{3})-?(\d{2})-?(\d{4})$")
 _CBP = re.compile(r"^(\d{6})-(\d{5})$")
 

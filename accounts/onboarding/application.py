@@ -595,6 +595,18 @@ class _LinkedMeanwhile(Exception):
     pass
 
 
+def record_company_name(importer: Importer) -> str:
+    """The company name on the importer's CBP Form 5106 record, or "" when it has none.
+
+    CBP's automated ACE Portal application (Oct 2025) checks the typed company name against the 5106
+    importer record, which is the name of record at CBP; the typed name matches it only up to case
+    and punctuation ("osprey marine supply inc." for "Osprey Marine Supply Inc"), so the workspace and
+    the letters to CBP use the record's spelling.
+    """
+    record = Form5106Record.objects.filter(importer=importer).only("company_name").first()
+    return record.company_name.strip() if record is not None else ""
+
+
 @transaction.atomic
 def _submit_atomic(
     *, application: AccountApplication, acting: Any, password: str
@@ -617,10 +629,11 @@ def _submit_atomic(
     elif not acting.email:
         acting.email = application.email
         acting.save(update_fields=["email"])
-    organization = organization_create(name=application.company_name, kind=Organization.Kind.IMPORTER, owner=acting)
+    name = record_company_name(importer) or application.company_name
+    organization = organization_create(name=name, kind=Organization.Kind.IMPORTER, owner=acting)
     importer.owner = organization
     importer.status = Importer.Status.ACTIVE
-    importer.name = importer.name or application.company_name
+    importer.name = importer.name or name
     importer.save(update_fields=["owner", "status", "name"])
     today = timezone.localdate()
     ReadinessState.objects.update_or_create(

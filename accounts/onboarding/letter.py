@@ -56,7 +56,9 @@ def letter_context(*, importers: list[Importer]) -> dict[str, Any]:
             p for p in (d.get("city"), " ".join(p for p in (d.get("state"), d.get("postal_code")) if p)) if p
         )
         company = {
-            "name": application.company_name,
+            # The 5106 record's spelling: CBP matched the application's name against it (see
+            # record_company_name); what was typed may differ in case and punctuation.
+            "name": (record.company_name.strip() if record is not None else "") or application.company_name,
             "address_lines": [
                 line for line in (d.get("street"), city_line, _country_name(d.get("country", ""))) if line
             ],

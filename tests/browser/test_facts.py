@@ -36,8 +36,8 @@ def test_a_facts_file_with_one_bad_row(page, alice, importer_org, own_importer, 
 
     page.goto(page.base_url + "/accounts/audit/")
     log = page.locator("table.data").inner_text()
-    assert f"{a.entry_number} surety_paid: False → True" in log
-    assert f"{c.entry_number} drawback: False → True" in log
+    assert f"{a.entry_number} surety paid: no → yes" in log
+    assert f"{c.entry_number} drawback: no → yes" in log
     assert b.entry_number not in log
 
     page.goto(page.base_url + f"/entries/{a.pk}/")
