@@ -1,6 +1,10 @@
 from django.contrib import admin
 
+from accounts.login import ThrottledAdminAuthenticationForm
 from accounts.models import AuditLog, Importer, ImporterGrant, Membership, Organization
+
+# /admin/login/ is behind the site's log-in lock-out (per username and per address).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class MembershipInline(admin.TabularInline):
