@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from accounts import throttle
 from accounts.services import audit
+from refundready.redirects import next_path
 
 
 def lockout_message() -> str:
@@ -50,3 +51,11 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
     authentication_form = ThrottledAuthenticationForm
+
+    def get_redirect_url(self) -> str:
+        return next_path(self.request, self.redirect_field_name)
+
+
+class LogoutView(auth_views.LogoutView):
+    def get_redirect_url(self) -> str:
+        return next_path(self.request, self.redirect_field_name)

@@ -1,12 +1,11 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
-from accounts.login import LoginView
+from accounts.login import LoginView, LogoutView
 
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("no-organization/", views.no_organization, name="no_organization"),
     path("switch/", views.switch_organization, name="switch_organization"),
     path("importers/", views.importer_list, name="importer_list"),
