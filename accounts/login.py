@@ -59,3 +59,44 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     def get_redirect_url(self) -> str:
         return next_path(self.request, self.redirect_field_name)
+
+
+def reset_throttled_message() -> str:
+    minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
+    return f"Too many password reset requests from here or for this email. Wait {minutes} minutes and try again."
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request (no answer tells whether the email belongs to a user), counted per address and per
+    email by the log-in throttle so it cannot be used to flood a mailbox."""
+
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "email/password_reset.txt"
+    subject_template_name = "email/password_reset_subject.txt"
+
+    def form_valid(self, form: Any) -> Any:
+        if not throttle.password_reset_allowed(self.request, form.cleaned_data["email"]):
+            form.add_error(None, forms.ValidationError(reset_throttled_message(), code="throttled"))
+            return self.form_invalid(form)
+        audit(action="auth.password_reset_requested")
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+
+    def form_valid(self, form: Any) -> Any:
+        response = super().form_valid(form)
+        # The lock-out message says "or reset your password": a new password lifts the username's lock-out.
+        throttle.clear(self.request, self.user.get_username())
+        audit(action="auth.password_reset", user=self.user)
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change_form.html"
+
+    def form_valid(self, form: Any) -> Any:
+        response = super().form_valid(form)
+        audit(action="auth.password_change", user=self.request.user)
+        return response
