@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from accounts.api_tokens import DEFAULT_EXPIRY, EXPIRY_CHOICES
 from accounts.irnumber import VALID_FORMATS_MESSAGE, InvalidIRNumber, canonical_ir_number
 
 
@@ -35,4 +36,13 @@ class OrganizationSettingsForm(forms.Form):
         help_text="One per line or separated by commas, e.g. harborcb.com. Besides your members' login domains, these "
         "are checked when a client's 5106 point-of-contact email is entered: at one of them, CBP's verification "
         "code would reach you, not the importer.",
+    )
+
+
+class ApiTokenForm(forms.Form):
+    expires_in = forms.ChoiceField(
+        label="Expires after",
+        choices=EXPIRY_CHOICES,
+        initial=DEFAULT_EXPIRY,
+        help_text="After this the API answers 401 to the token; make a new one then. A shorter life limits the harm of a leaked token.",
     )

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Membership
-from tests.factories import ImporterFactory, MembershipFactory, OrganizationFactory
+from tests.factories import ImporterFactory, MembershipFactory, OrganizationFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +26,7 @@ def session(alice) -> Client:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def token_client(alice) -> Client:  # type: ignore[no-untyped-def]
-    return Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    return Client(HTTP_AUTHORIZATION=f"Token {api_key_for(alice)}")
 
 
 def _names(response: Any) -> list[str]:
