@@ -120,3 +120,26 @@ def test_a_reset_lifts_the_log_in_lock_out_it_is_offered_for(alice, settings, fr
     response = client.post(reverse("login"), {"username": "alice", "password": NEW_PASSWORD})
     assert response.status_code == 302
     assert get_user_model().objects.get(username="alice").check_password(NEW_PASSWORD)
+
+
+def test_concurrent_reset_requests_pass_the_throttle_no_more_than_the_limit(settings, fresh_cache) -> None:  # type: ignore[no-untyped-def]
+    """Counted before checking, atomically in the shared cache (Redis when REDIS_URL is set): 20 requests at once
+    for one email get exactly LOGIN_FAILURE_LIMIT through."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.test import RequestFactory
+
+    from accounts.throttle import password_reset_allowed
+
+    settings.LOGIN_FAILURE_LIMIT = 5
+    barrier = Barrier(20)
+
+    def attempt(n: int) -> bool:
+        request = RequestFactory().post("/accounts/password/reset/", REMOTE_ADDR=f"198.51.100.{n + 1}")
+        barrier.wait()
+        return password_reset_allowed(request, "alice@example.com")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(attempt, range(20)))
+    assert results.count(True) == 5
