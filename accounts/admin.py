@@ -4,6 +4,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from accounts.login import ThrottledAdminAuthenticationForm
 from accounts.models import ApiToken, AuditLog, Importer, ImporterGrant, Membership, Organization
+from refundready.admin import ReadOnlyAdmin
 
 # /admin/login/ is behind the site's log-in lock-out (per username and per address).
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -51,10 +52,13 @@ class ImporterGrantAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
+    """The audit log is evidence: nobody adds, edits or deletes a row, the admin included."""
+
     list_display = ["at", "user", "organization", "action", "object_type", "object_id"]
     list_filter = ["action"]
-    readonly_fields = [f.name for f in AuditLog._meta.fields]
+    search_fields = ["action", "object_id", "user__username"]
+    show_full_result_count = False
 
 
 from accounts.models import AccountApplication, Form5106Record, ReadinessState  # noqa: E402

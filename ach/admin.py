@@ -3,24 +3,10 @@ change goes through the product's pages and services, where it is validated and 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from ach.models import AchEnrollment, AchRejection, NotifyParty
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+from refundready.admin import ReadOnlyAdmin
 
 
 @admin.register(AchEnrollment)

@@ -79,6 +79,10 @@ class NotifyParty(models.Model):
     ach_enrolled = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        verbose_name = "notify party"
+        verbose_name_plural = "notify parties"
+
     def __str__(self) -> str:
         return f"4811 notify party {self.name} for {self.importer}"
 

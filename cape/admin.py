@@ -6,7 +6,8 @@ from typing import Any
 
 from django.contrib import admin
 
-from cape.models import Classification, ClassificationChange
+from cape.models import Classification, ClassificationChange, Declaration, DeclarationBuildJob, RefundEvent
+from refundready.admin import ReadOnlyAdmin
 
 
 @admin.register(Classification)
@@ -37,3 +38,32 @@ class ClassificationChangeAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Declaration)
+class DeclarationAdmin(ReadOnlyAdmin):
+    """CAPE declarations as built, exported and answered by CBP; the file itself is downloaded from the
+    product's declaration page (where its access is checked), not from here."""
+
+    list_display = ("name", "organization", "importer", "status", "entry_count", "ieepa_duty", "exported_at",
+                    "submitted_on", "claim_number", "accepted_on")
+    list_filter = ("status",)
+    search_fields = ("name", "claim_number")
+    exclude = ("file_bytes",)
+    raw_id_fields = ("organization", "importer", "refiled_from", "created_by")
+    show_full_result_count = False
+
+
+@admin.register(DeclarationBuildJob)
+class DeclarationBuildJobAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "organization", "status", "created_at")
+    list_filter = ("status",)
+    show_full_result_count = False
+
+
+@admin.register(RefundEvent)
+class RefundEventAdmin(ReadOnlyAdmin):
+    list_display = ("importer", "kind", "event_date", "amount", "source", "reference")
+    list_filter = ("kind", "source")
+    raw_id_fields = ("organization", "importer", "entry", "declaration")
+    show_full_result_count = False

@@ -105,7 +105,9 @@ def entry_rows(organization: Organization, importer: Importer | None = None) -> 
             e["classification__protest_deadline"], e["classification__cit_deadline"], e["classification__estimated_interest"],
             e["protest_status"] if e["protest_status"] != "none" else "", e["filer_name"],
             d.get("declaration__name", ""), statuses.get(d.get("declaration__status", ""), ""),
-            outcomes.get(d.get("outcome", ""), ""), d.get("error_text", ""), d.get("declaration__accepted_on"),
+            outcomes.get(d.get("outcome", ""), ""), d.get("error_text", ""),
+            # CBP accepts a declaration while rejecting some of its entries: only an accepted entry was accepted on.
+            d.get("declaration__accepted_on") if d.get("outcome") == "accepted" else None,
             exp.liquidation if exp else None, exp.refund_from if exp else None, exp.refund_to if exp else None,
             received.get(e["pk"]),
         ]
@@ -289,7 +291,8 @@ def calendar_events(organization: Organization, importer: Importer | None = None
     events: list[CalendarEvent] = []
     kinds = [
         ("cape", "CAPE window closes", Q(path__in=CAPE_PATHS), "cape_window_closes",
-         "Last day to file these entries in CAPE (80 days after liquidation, README §7)."),
+         "Last day to file these entries in CAPE: liquidation + 79 days (CAPE takes liquidated entries filed fewer "
+         "than 80 days after liquidation, inside the 90 days of 19 U.S.C. 1501)."),
         ("protest", "Protest deadline", Q(path=Path.PROTEST), "protest_deadline",
          "180 days after liquidation (19 U.S.C. 1514(c)(3))."),
         ("cit", "CIT deadline (conservative)", Q(path=Path.CIT), "cit_deadline",
@@ -302,8 +305,8 @@ def calendar_events(organization: Organization, importer: Importer | None = None
             on = r[field_name]
             events.append(CalendarEvent(
                 uid=f"{code}-{r['importer_id']}-{on:%Y%m%d}@refundready",
-                on=on, summary=f"{title}: {r['importer__name']} ({r['n']} entries)",
-                description=f"{r['n']} entries, IEEPA duty ${r['duty'] or ZERO:,.2f}. {why}",
+                on=on, summary=f"{title}: {r['importer__name']} ({r['n']:,} entries)",
+                description=f"{r['n']:,} entries, IEEPA duty ${r['duty'] or ZERO:,.2f}. {why}",
             ))
     dq = Declaration.objects.filter(organization=organization, accepted_on__isnull=False)
     if importer is not None:
@@ -316,8 +319,9 @@ def calendar_events(organization: Organization, importer: Importer | None = None
             if on >= as_of:
                 events.append(CalendarEvent(
                     uid=f"decl-{d.pk}-{code}@refundready", on=on, summary=f"{title}: {d.name}",
-                    description=f"CAPE claim {d.claim_number or '—'} accepted {d.accepted_on:%m/%d/%Y}; {d.entry_count} entries "
-                                "(approximate: acceptance + 45 / 60 / 90 days, README §6).",
+                    description=f"CAPE claim {d.claim_number or '—'} accepted {d.accepted_on:%m/%d/%Y}; {d.entry_count:,} entries "
+                                "(approximate: CBP schedules accepted unliquidated entries to liquidate about 45 days after "
+                                "acceptance and expects refunds 60 to 90 days after it).",
                 ))
     events.sort(key=lambda e: (e.on, e.uid))
     return events

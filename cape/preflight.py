@@ -95,6 +95,34 @@ def _check(code: str, name: str, level: str, failing: list[dict[str, str]], tota
     }
 
 
+def group_findings(failing: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    """Findings with the same text, once each with their count and entries (in order of first appearance):
+    an importer without ACH is one finding for its 7,693 entries, not 7,693 lines."""
+    groups: dict[str, dict[str, Any]] = {}
+    for f in failing:
+        group = groups.setdefault(f["detail"], {"detail": f["detail"], "count": 0, "entries": []})
+        group["count"] += 1
+        if f.get("entry_number"):
+            group["entries"].append(f["entry_number"])
+    return list(groups.values())
+
+
+def summary(report: dict[str, Any]) -> str:
+    """One sentence for the whole report, the same on the page, in the build result and in messages."""
+    if not report:
+        return "Preflight not run yet."
+    failed = [c for c in report.get("checks", []) if c.get("level") == ERROR and not c.get("passed")]
+    warnings = int(report.get("warnings") or 0)
+    if failed:
+        return f"Preflight failed {len(failed):,} check{'s' if len(failed) != 1 else ''}: download blocked."
+    if warnings and report.get("blocking"):
+        return (f"Preflight passed with {warnings:,} warning{'s' if warnings != 1 else ''}; your organisation treats "
+                "warnings as blocking: download blocked.")
+    if warnings:
+        return f"Preflight passed with {warnings:,} warning{'s' if warnings != 1 else ''}."
+    return "Preflight passed: all checks passed."
+
+
 def _file_problems(data: bytes, stored_sha256: str, expected: Sequence[str]) -> list[dict[str, str]]:
     problems: list[dict[str, str]] = []
 
@@ -144,7 +172,7 @@ def run_preflight(data: PreflightInput) -> dict[str, Any]:
     checks.append(_check(
         "entry_number_format", "Entry number format and check digit", ERROR,
         [{"entry_number": v, "detail": why} for _, v, why in bad], total,
-        "11 characters: 3-character filer code, 7-digit serial, check digit (CBP check-digit rule, README §3).",
+        "11 characters: 3-character filer code, 7-digit serial and check digit, as in block 1 of CBP Form 7501 (Entry Summary).",
     ))
 
     counts = Counter(numbers)
@@ -175,7 +203,7 @@ def run_preflight(data: PreflightInput) -> dict[str, Any]:
     checks.append(_check(
         "file_format", "Header, encoding, line endings and size", ERROR,
         _file_problems(data.file_bytes, data.stored_sha256, numbers), total,
-        "Header 'Entry Number' in A1, UTF-8 without BOM, \\n line endings, at most 9,999 entries, under 1 MB.",
+        "CBP's CAPE declaration file: header 'Entry Number' in A1, UTF-8 without BOM, \\n line endings, at most 9,999 entries, under 1 MB.",
     ))
 
     # ---- warnings
@@ -183,23 +211,23 @@ def run_preflight(data: PreflightInput) -> dict[str, Any]:
                 for e in entries if e.importer_id in data.importers_without_route]
     checks.append(_check(
         "ach_refund_route", "Importer has an active ACH refund route", WARNING, no_route, total,
-        "Since February 6, 2026 CBP pays refunds only by ACH; without an enrollment the refund waits, with no interest for the delay (README §4).",
+        "Since February 6, 2026 CBP pays refunds only electronically (91 FR 21; 31 U.S.C. 3332; Executive Order 14247): without an ACH refund enrollment in the ACE Portal the refund waits, with no interest for the delay.",
     ))
     notify = [{"entry_number": e.entry_number, "detail": f"{e.importer_name}: {data.notify_party_unset[e.importer_id]}"}
               for e in entries if e.importer_id in data.notify_party_unset]
     checks.append(_check(
         "notify_party_4811", "4811 notify party set before filing", WARNING, notify, total,
-        "A 4811 notify party receives the refund only when on the ACE profile, in box 28 and ACH-enrolled; set it before filing CAPE (README §4).",
+        "A CBP Form 4811 notify party receives the refund only when it is on the importer's ACE profile, named in box 28 of CBP Form 7501 and itself enrolled for ACH refunds; set it before filing in CAPE.",
     ))
     psc = [{"entry_number": e.entry_number, "detail": f"rejected earlier: {e.psc_pending_error}"} for e in entries if e.psc_pending_error]
     checks.append(_check(
         "psc_first", "No post-summary correction needed first", WARNING, psc, total,
-        "A post-summary correction is impossible after CAPE acceptance: file the correction, mark it corrected, then declare (README §6).",
+        "CBP refuses a post-summary correction once a CAPE refund is in process (ACE error 864 \"PSC not allowed – refund requested\"): file the correction, mark it corrected, then declare.",
     ))
     protest = [{"entry_number": e.entry_number, "detail": "protest open"} for e in entries if e.protest_open]
     checks.append(_check(
         "open_protest", "No open protest", WARNING, protest, total,
-        "CAPE Phase 1 excludes entries under active protest (seed 004: Phase 1 exclusions).",
+        "CAPE Phase 1 excludes entries under an active protest (19 U.S.C. 1514); CAPE answers \"PROTEST ON ENTRY\".",
     ))
     type09 = [{"entry_number": e.entry_number, "detail": "type 09 reconciliation already filed"} for e in entries if e.type09_filed]
     checks.append(_check(
@@ -209,7 +237,7 @@ def run_preflight(data: PreflightInput) -> dict[str, Any]:
     window = [{"entry_number": e.entry_number, "detail": "the 80-day CAPE window has passed"} for e in entries if e.deadline_passed]
     checks.append(_check(
         "cape_window_open", "CAPE window still open", WARNING, window, total,
-        "CAPE takes liquidated entries only within 80 days of liquidation (README §7).",
+        "CAPE takes liquidated entries only within 80 days of liquidation, so that CBP can reliquidate inside the 90 days 19 U.S.C. 1501 allows.",
     ))
 
     errors = [c for c in checks if c["level"] == ERROR and not c["passed"]]

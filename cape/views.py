@@ -19,6 +19,8 @@ from cape.build_jobs import build_jobs_for, declaration_build_job_start
 from cape.exports import deadlines_ics, readiness_pdf, workbook_bytes
 from cape.forms import BuildForm, ClaimDetailsForm, OutcomeForm, RefundReportForm, SubmissionForm
 from cape.models import Declaration, DeclarationBuildJob
+from cape.preflight import group_findings
+from cape.preflight import summary as preflight_summary
 from cape.refunds import (
     expected_dates,
     refund_overview_importers,
@@ -85,6 +87,8 @@ def build_job_context(job: DeclarationBuildJob) -> dict[str, Any]:
         by_id = {d.pk: d for d in svc.declarations_for(job.organization).filter(pk__in=job.declaration_ids)
                  .defer("file_bytes")}
         declarations = [by_id[i] for i in job.declaration_ids if i in by_id]  # a discarded one is simply gone
+        for d in declarations:
+            d.preflight_summary = preflight_summary(d.preflight)  # type: ignore[attr-defined]  # shown beside it
     return {"job": job, "declarations": declarations, "left_out": job.left_out, "left_out_count": job.left_out_count,
             "finished": job.is_finished}
 
@@ -108,7 +112,8 @@ def declaration_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _render_detail(request: HttpRequest, declaration: Declaration, **extra: Any) -> HttpResponse:
     checks = []
     for check in declaration.preflight.get("checks", []):
-        checks.append(check | {"passing": svc.preflight_passing_entries(declaration, check)[:2000]})
+        checks.append(check | {"passing": svc.preflight_passing_entries(declaration, check)[:2000],
+                               "groups": group_findings(check.get("failing", []))})
     items = Paginator(svc.declaration_items(declaration), 100).get_page(request.GET.get("page"))
     ctx = {
         "declaration": declaration, "checks": checks, "items": items, "page": items,
@@ -116,6 +121,7 @@ def _render_detail(request: HttpRequest, declaration: Declaration, **extra: Any)
         "submission_form": extra.pop("submission_form", None) or SubmissionForm(initial={"submitted_on": timezone.localdate()}),
         "claims_form": extra.pop("claims_form", None) or ClaimDetailsForm(),
         "outcome_form": extra.pop("outcome_form", None) or OutcomeForm(),
+        "preflight_summary": preflight_summary(declaration.preflight),
         "can_download": declaration.status in (S.DRAFT, S.EXPORTED) and not declaration.preflight.get("blocking", True),
     }
     ctx.update(extra)
@@ -127,8 +133,7 @@ def _render_detail(request: HttpRequest, declaration: Declaration, **extra: Any)
 def declaration_preflight_view(request: HttpRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     report = svc.declaration_preflight(declaration=declaration, user=request.user)
-    (messages.success if not report["blocking"] else messages.error)(
-        request, "Preflight passed." if not report["blocking"] else "Preflight found problems: see the failing checks.")
+    (messages.success if not report["blocking"] else messages.error)(request, preflight_summary(report))
     return redirect("cape_declaration", pk=pk)
 
 

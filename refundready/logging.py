@@ -37,3 +37,16 @@ class RedactSensitiveFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+class NoTracebackForClientErrors(logging.Filter):
+    """A refused request (403 PermissionDenied, 400 SuspiciousOperation, 404) is the user's business, not a
+    defect: Django's request logger attaches the exception's traceback to its warning line, which buries
+    real errors. Keep the one-line warning, drop the traceback; 5xx keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True

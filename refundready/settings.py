@@ -299,7 +299,10 @@ X_FRAME_OPTIONS = "DENY"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "refundready.logging.RedactSensitiveFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "filters": {
+        "redact": {"()": "refundready.logging.RedactSensitiveFilter"},
+        "no_client_error_tracebacks": {"()": "refundready.logging.NoTracebackForClientErrors"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_client_error_tracebacks", "redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -1,10 +1,19 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
 
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico on pages without a <link rel="icon"> (JSON, PDF): answer, don't 404."""
+    return HttpResponseRedirect(static("favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("", account_views.home, name="home"),
     path("dashboard/", include("accounts.urls_dashboard")),
     path("accounts/", include("accounts.urls")),

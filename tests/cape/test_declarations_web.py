@@ -23,7 +23,7 @@ def test_the_cape_home_lists_and_builds(client, alice, importer_org, own_importe
     r = client.post(reverse("cape_home"), {"paths": ["cape_phase1", "cape_phase2"]})
     assert r.status_code == 200
     d = Declaration.objects.get()
-    assert d.name.encode() in r.content and b"preflight passed" in r.content
+    assert d.name.encode() in r.content and b"Preflight passed" in r.content
     r = client.get(reverse("cape_declaration", args=[d.pk]))
     assert e.entry_number_display.encode() in r.content and b"Download the CAPE file" in r.content
     r = client.post(reverse("cape_declaration_download", args=[d.pk]))
@@ -127,3 +127,21 @@ def test_the_page_says_nothing_matched_and_lists_the_unknown_entries(client, ali
     assert b"Nothing matched: none of the 1 row in wrong.csv names an entry on this declaration" in r.content
     assert b'data-testid="claims-unmatched"' in r.content and b"60576069342" in r.content
     assert Declaration.objects.get().status == "submitted"
+
+
+def test_an_importer_level_warning_is_one_finding_with_its_count_and_one_summary(client, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    """Issue #20, item 3: an importer without ACH is one finding for all its entries, not a line per entry,
+    and the build result, the message and the page say the same thing as the table ("1 warning")."""
+    entries = [eligible_entry(own_importer) for _ in range(30)]  # no ACH enrollment: a warning per entry
+    client.force_login(alice)
+    r = client.post(reverse("cape_home"), {"paths": ["cape_phase1", "cape_phase2"]})
+    d = Declaration.objects.get()
+    assert b"Preflight passed with" in r.content and b"preflight passed</span>" not in r.content
+    page = client.get(reverse("cape_declaration", args=[d.pk])).content.decode()
+    assert "Preflight passed with 1 warning." in page
+    finding = "no active ACH refund enrollment or qualifying 4811 notify party"
+    assert page.count(finding) == 1
+    assert "30 entries" in page
+    for e in entries:  # the entries are still there, on demand
+        assert e.entry_number in page
+    assert "README" not in page and "seed 0" not in page

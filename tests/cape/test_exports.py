@@ -145,3 +145,25 @@ def test_an_outsider_cannot_export_another_tenants_importer(client, charlie, own
     client.force_login(charlie)
     assert client.get(reverse("cape_export_readiness", args=[own_importer.pk])).status_code == 404
     assert client.get(reverse("cape_export_calendar") + f"?importer={own_importer.pk}").status_code == 404
+
+
+def test_accepted_on_is_given_only_for_entries_cbp_accepted(importer_org, own_importer, alice) -> None:
+    """CBP accepts a declaration and rejects some of its entries: the rejected and pending ones were not
+    accepted on the declaration's date (issue #20, item 7)."""
+    from cape.models import Declaration, DeclarationEntry
+    from tests.cape.factories import DeclarationEntryFactory, DeclarationFactory
+
+    accepted, rejected, pending = (eligible_entry(own_importer) for _ in range(3))
+    declaration = DeclarationFactory(organization=importer_org, importer=own_importer,
+                                     status=Declaration.Status.ACCEPTED_WITH_ERRORS, accepted_on=date(2026, 11, 2))
+    for position, (entry, outcome) in enumerate([(accepted, DeclarationEntry.Outcome.ACCEPTED),
+                                                 (rejected, DeclarationEntry.Outcome.REJECTED),
+                                                 (pending, DeclarationEntry.Outcome.PENDING)], start=1):
+        DeclarationEntryFactory(declaration=declaration, entry=entry, position=position, outcome=outcome)
+    sheet = load_workbook(io.BytesIO(workbook_bytes(importer_org)))["CAPE Phase 1"]
+    header = [c.value for c in sheet[1]]
+    rows = {r["Entry Number"]: r for r in (dict(zip(header, [c.value for c in row], strict=True))
+                                           for row in sheet.iter_rows(min_row=2))}
+    assert rows[accepted.entry_number_display]["Accepted On"].date() == date(2026, 11, 2)
+    assert rows[rejected.entry_number_display]["Accepted On"] is None
+    assert rows[pending.entry_number_display]["Accepted On"] is None
