@@ -11,6 +11,7 @@ from accounts.irnumber import InvalidIRNumber, mask_ir_number
 from accounts.models import Importer
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, importer_create
+from accounts.textcheck import no_control_characters
 
 
 class ImporterSerializer(serializers.ModelSerializer):
@@ -27,7 +28,7 @@ class ImporterSerializer(serializers.ModelSerializer):
 
 class ImporterCreateSerializer(serializers.Serializer):
     ir_number = serializers.CharField(max_length=20)
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200, validators=[no_control_characters])
 
 
 class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from accounts import dashboard as sel
@@ -203,7 +204,7 @@ def portfolio_export(request: HttpRequest) -> HttpResponse:
     form = PortfolioFilterForm(request.GET or None)
     data = sel.portfolio_xlsx(sel.portfolio_for(_org(request), form.filters()))
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="refundready-portfolio-{timezone.localdate():%Y%m%d}.xlsx"'
+    response["Content-Disposition"] = content_disposition_header(True, f"refundready-portfolio-{timezone.localdate():%Y%m%d}.xlsx")
     return response
 
 

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
 from cape.rules import normalize_liquidation_status
-from entries import entrynumber
+from entries import entrynumber, xlsxrange
 from entries.hts import ieepa_prefixes
 
 HEADER_SCAN_ROWS = 20
@@ -636,6 +636,7 @@ class Es003Source:
             name = next((n for n in names if n.strip().lower() == "main report"), names[0] if names else None)
             if name is None:
                 raise Es003FileError(f"{self.file_label} has no worksheet.")
+            self._check_extent(name)
             sheet = wb.get_sheet_by_name(name)
         except Es003FileError:
             raise
@@ -648,6 +649,23 @@ class Es003Source:
         if total > self.limits.max_rows:
             raise Es003FileError(f"{self.file_label} has {total:,} rows; the limit is {self.limits.max_rows:,} per file. Split the report by date range.")
         return self._iter_xlsx(sheet, start_row)
+
+    def _check_extent(self, sheet_name: str) -> None:
+        """Refuse a sheet whose used range is mostly empty before python-calamine allocates all of it."""
+        with zipfile.ZipFile(self.path) as zf:
+            part = xlsxrange.sheet_part(zf, sheet_name)
+            parts = [part] if part in zf.NameToInfo else [n for n in zf.namelist() if n.startswith("xl/worksheets/")]
+            for part in parts:
+                extent = xlsxrange.sheet_extent(zf, part)
+                if extent.too_sparse():
+                    gb = extent.area * xlsxrange.CELL_BYTES / 1024**3
+                    raise Es003FileError(
+                        f"{self.file_label}: sheet \"{sheet_name}\" has cells as far as {extent.range} "
+                        f"({extent.rows:,} rows by {extent.columns:,} columns) but only {extent.cells:,} of them are "
+                        f"filled; reading it would take {gb:,.1f} GB of memory. A stray cell far below or to the right "
+                        "of the report does this: delete the rows and columns after the report in Excel (or export it "
+                        "as CSV) and upload it again."
+                    )
 
     @staticmethod
     def _iter_xlsx(sheet: Any, start_row: int) -> Iterator[tuple[int, list[Any]]]:

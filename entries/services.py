@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ from entries.es003 import (
 )
 from entries.es003_fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
 from entries.models import Entry, TariffLine, Upload
-from entries.recovery import merge_lock_key
+from entries.recovery import forget_lock, merge_lock_key, upload_running_lock
 from refundready.memory import gc_paused
 from refundready.pacing import Pacer
 
@@ -184,10 +185,7 @@ class _ImporterCheck:
         if self.organization.kind == Organization.Kind.IMPORTER:
             return (f"Importer {shown} is not one of this organisation's importers: an importer organisation may not "
                     "load another company's entries. Its rows were not loaded.")
-        if ir in self.owned_elsewhere:
-            return (f"Importer {shown} has its own RefundReady workspace: ask its owner to grant your organisation "
-                    "access, then upload the report again.")
-        if ir in self.managed_elsewhere:
+        if ir in self.owned_elsewhere or ir in self.managed_elsewhere:  # one message: it must not tell which
             return f"Importer {shown}: {MANAGED_ELSEWHERE} Its rows were not loaded."
         self.to_create.setdefault(ir, name)
         return None
@@ -237,6 +235,7 @@ class _Stage:
         self.sl = f"es003_sl_{token}"
         self.ids = f"es003_ids_{token}"
         self.touched = f"es003_touched_{token}"
+        self.gone = f"es003_gone_{token}"
 
     def create(self) -> None:
         date_t, bool_t, money_t, qty_t = ("date", "boolean", "numeric(16,2)", "numeric(18,4)") if self.pg else ("text", "integer", "text", "text")
@@ -262,7 +261,7 @@ class _Stage:
 
     def drop(self, cur: Any = None) -> None:
         def _do(c: Any) -> None:
-            for t in (self.se, self.sl, self.ids, self.touched):
+            for t in (self.se, self.sl, self.ids, self.touched, self.gone):
                 c.execute(f"DROP TABLE IF EXISTS {t}")
 
         if cur is not None:
@@ -526,6 +525,11 @@ class _Stage:
                 # lock), the unique constraint refuses it, and the check runs again.
                 reserved_created, direct_lines = self._insert_reserved(cur, insert_entries(reserved=True), params, org_id,
                                                                        direct_lines)
+            # Before the upsert below sets last_upload: lines that a stored entry has and this report does not.
+            cur.execute(f"SELECT count(*) FROM {self.se}")
+            stored_in_file = cur.fetchone()[0] - new_count  # entries of this file already stored, before this merge
+            removed, removed_count = (self._remove_missing_lines(cur, org_id=org_id, upload=upload) if stored_in_file
+                                      else ([], 0))
             insert_sql = insert_entries(reserved=False)
             if self.pg:
                 cur.execute(f"WITH up AS ({insert_sql} RETURNING id, entry_number, (xmax = 0) AS inserted) "
@@ -541,7 +545,8 @@ class _Stage:
                         f"SELECT s.entry_number, e.id, {false}, {false} FROM {self.se} s {join_existing} "
                         f"WHERE e.last_upload_id IS NULL OR e.last_upload_id <> %s ON CONFLICT (entry_number) DO NOTHING",
                         [org_id, upload.pk])
-            cur.execute(f"INSERT INTO {self.touched} (entry_id) SELECT entry_id FROM {self.ids} WHERE written = {true} AND inserted = {false}")
+            cur.execute(f"INSERT INTO {self.touched} (entry_id) SELECT entry_id FROM {self.ids} WHERE written = {true} "
+                        f"AND inserted = {false} AND entry_id NOT IN (SELECT entry_id FROM {self.touched})")
 
             # Lines of new entries cannot conflict (the parser keeps one row per entry, line, ordinal).
             line_cols_all = ", ".join(TARIFFLINE_COLUMNS)
@@ -581,6 +586,7 @@ class _Stage:
                 lines_changed = len(returned) - lines_added
             out["lines_created"] = direct_lines + lines_new + lines_added
             out["lines_updated"] = lines_changed
+            out["lines_removed"] = removed_count
 
             cur.execute(f"SELECT count(*) FROM {self.touched}")
             out["entries_updated"] = cur.fetchone()[0]
@@ -609,8 +615,44 @@ class _Stage:
             "newly_liquidated_count": len(newly_liquidated),
             "status_changes": status_changes[:CHANGES_LISTED],
             "status_changes_count": len(status_changes),
+            "removed_lines": removed,
+            "removed_lines_count": removed_count,
         }
         return out
+
+    def _remove_missing_lines(self, cur: Any, *, org_id: int, upload: Upload) -> tuple[list[dict[str, Any]], int]:
+        """Delete the lines of stored entries that this report carries but whose (line, ordinal) it no longer
+        lists, and mark those entries touched; returns (the first CHANGES_LISTED removed lines, their count).
+
+        An ES-003 lists every tariff line of each entry summary it carries (one row per tariff ordinal), so the
+        lines a newer report gives an entry are all its lines: a line it dropped (a post-summary correction
+        that removed it) must not keep its duty. A report older than the one that last set the entry (an
+        upload made earlier and processed later) removes nothing. Entries this upload stores under reserved
+        ids are new, so they are left out (their lines are not staged). Runs before the entry upsert, which
+        moves last_upload on."""
+        cur.execute(
+            f"CREATE TEMPORARY TABLE {self.gone} AS SELECT t.id, t.entry_id, s.entry_number, t.line_number, t.ordinal, "
+            f"t.hts, t.duty, t.is_ieepa FROM {self.se} s "
+            "JOIN entries_entry e ON e.organization_id = %s AND e.entry_number = s.entry_number "
+            "JOIN entries_tariffline t ON t.entry_id = e.id "
+            "LEFT JOIN entries_upload u ON u.id = e.last_upload_id "
+            "WHERE s.entry_id IS NULL AND (u.id IS NULL OR u.created_at < %s OR (u.created_at = %s AND u.id <= %s)) "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.sl} l WHERE l.entry_number = s.entry_number "
+            "AND l.line_number = t.line_number AND l.ordinal = t.ordinal)",
+            [org_id, upload.created_at, upload.created_at, upload.pk],
+        )
+        cur.execute(f"SELECT count(*) FROM {self.gone}")
+        count = cur.fetchone()[0]
+        if not count:
+            return [], 0
+        cur.execute(f"SELECT entry_number, line_number, ordinal, hts, duty, is_ieepa FROM {self.gone} "
+                    f"ORDER BY entry_number, line_number, ordinal LIMIT {CHANGES_LISTED}")
+        listed = [{"entry_number": n, "line_number": line, "ordinal": o, "hts": hts,
+                   "duty": str(Decimal(str(duty)).quantize(Decimal("0.01"))), "ieepa": bool(ieepa)}
+                  for n, line, o, hts, duty, ieepa in cur.fetchall()]
+        cur.execute(f"INSERT INTO {self.touched} (entry_id) SELECT DISTINCT entry_id FROM {self.gone}")
+        cur.execute(f"DELETE FROM entries_tariffline WHERE id IN (SELECT id FROM {self.gone})")
+        return listed, count
 
     def _insert_reserved(self, cur: Any, insert_sql: str, params: list[Any], org_id: int, direct_lines: int) -> tuple[int, int]:
         """Store the staged entries that have a reserved id; returns (entries stored, lines still written directly).
@@ -992,16 +1034,19 @@ def ingest_files(*, organization: Organization, paths: Iterable[str | Path], use
         upload = Upload.objects.create(organization=organization, uploaded_by=user if getattr(user, "is_authenticated", False) else None,
                                        original_name=path.name[:255], size=size, sha256=digest.hexdigest(), file=_store_path(path))
         audit(action="upload.create", user=user, organization=organization, obj=upload, name=path.name, size=size, via="cli")
-        if not _claim(upload.pk):  # pragma: no cover - the row was created just above
-            continue
-        upload.refresh_from_db()
-        try:
-            outcome = _run(upload, want_entry_ids=True)
-        except Exception as exc:
-            logger.exception("ES-003 file %s failed", path)
+        # Held as a worker holds it: a worker starting meanwhile requeues a running upload whose lock is free.
+        with upload_running_lock(upload.pk):
+            if not _claim(upload.pk):  # pragma: no cover - the row was created just above
+                continue
             upload.refresh_from_db()
-            _fail(upload, f"Processing stopped on an unexpected error ({exc.__class__.__name__}); nothing from this file was stored.")
-            outcome = _Outcome(upload=upload, fatal=upload.error_message)
+            try:
+                outcome = _run(upload, want_entry_ids=True)
+            except Exception as exc:
+                logger.exception("ES-003 file %s failed", path)
+                upload.refresh_from_db()
+                _fail(upload, f"Processing stopped on an unexpected error ({exc.__class__.__name__}); nothing from this file was stored.")
+                outcome = _Outcome(upload=upload, fatal=upload.error_message)
+        forget_lock("upload", upload.pk)
         upload.refresh_from_db()
         result.uploads.append(upload)
         if outcome.fatal:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import struct
 import sys
 import zipfile
@@ -257,6 +258,45 @@ def million_empty_rows_xlsx(d: Path) -> Path:
     return path
 
 
+def _with_stray_cells(d: Path, name: str, refs: tuple[str, ...]) -> Path:
+    """The reference workbook plus a few text cells at ``refs`` (rows appended after the report's, as a
+    user's stray keystroke far down or to the right is stored). A 6.5 KB file with one cell at XFD1048576
+    made the reader allocate the whole range, 17 billion cells (issue 17, item 3)."""
+    path = d / name
+    cells = []
+    for ref in refs:
+        row = int(re.sub(r"[A-Z]", "", ref))
+        cells.append(f'<row r="{row}"><c r="{ref}" t="inlineStr"><is><t>stray</t></is></c></row>'.encode())
+    with zipfile.ZipFile(reference_xlsx(d)) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("sheet1.xml"):
+                data = data.replace(b"</sheetData>", b"".join(cells) + b"</sheetData>", 1)
+            dst.writestr(info.filename, data)
+    return path
+
+
+def far_corner_xlsx(d: Path) -> Path:
+    return _with_stray_cells(d, "far_corner.xlsx", ("XFD1048576",))
+
+
+def far_row_xlsx(d: Path) -> Path:
+    return _with_stray_cells(d, "far_row.xlsx", ("A1048576",))
+
+
+def far_row_and_column_xlsx(d: Path) -> Path:
+    return _with_stray_cells(d, "far_row_and_column.xlsx", ("XFD4000",))
+
+
+def far_column_xlsx(d: Path) -> Path:
+    """A stray cell at the last column of a data row: the range is 61 x 16,384 cells, small enough to load."""
+    return _with_stray_cells(d, "far_column.xlsx", ("XFD2",))
+
+
+def sparse_far_apart_xlsx(d: Path) -> Path:
+    return _with_stray_cells(d, "sparse_far_apart.xlsx", ("ZZ5000", "AAA90000", "B400000", "XFD700000"))
+
+
 def only_header_csv(d: Path) -> Path:
     return write_csv(d / "only_header.csv", [])
 
@@ -300,6 +340,11 @@ CASES: list[Case] = [
     Case("ten_thousand_columns_xlsx", ten_thousand_columns_xlsx, "load"),
     Case("million_empty_rows_csv", million_empty_rows_csv, "load"),
     Case("million_empty_rows_xlsx", million_empty_rows_xlsx, "load"),
+    Case("far_corner_xlsx", far_corner_xlsx, "error", (("a1:xfd1048576",), ("stray",), ("memory",))),
+    Case("far_row_xlsx", far_row_xlsx, "error", (("a1:z1048576",), ("stray",), ("memory",))),
+    Case("far_row_and_column_xlsx", far_row_and_column_xlsx, "error", (("a1:xfd4000",), ("stray",), ("memory",))),
+    Case("far_column_xlsx", far_column_xlsx, "load"),
+    Case("sparse_far_apart_xlsx", sparse_far_apart_xlsx, "error", (("a1:xfd700000",), ("stray",), ("memory",))),
     Case("only_header_csv", only_header_csv, "empty"),
     Case("empty_file_csv", empty_file_csv, "error", (("empty",),)),
     Case("xls_named_csv", xls_named_csv, "error", ((".xls", "old binary excel"),)),

@@ -10,6 +10,7 @@ reading its peak resident size.
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -28,6 +29,9 @@ from tests.reliability.conftest import assert_entries_whole, dump_entries
 ROOT = Path(__file__).resolve().parents[2]
 MAX_SECONDS = 60
 MAX_MB = 500
+# The child that parses a file may reserve at most this much address space: an allocation past it fails in
+# that child (a reader that allocates a sheet's whole used range dies there, not the machine running the tests).
+CHILD_ADDRESS_SPACE = 3 * 1024**3
 
 
 @pytest.fixture(scope="session")
@@ -144,12 +148,16 @@ print(json.dumps({"seconds": time.monotonic() - start, "outcome": outcome, "peak
     _cases([c.name for c in CASES if c.name not in {"empty_file_csv", "xls_named_csv"}]),
 )
 def test_parsing_each_hostile_file_stays_within_whole_process_memory(name, hostile_files) -> None:  # type: ignore[no-untyped-def]
+    def limit_address_space() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
+
     result = subprocess.run(
         [sys.executable, "-c", _PARSE_ONLY, str(ROOT), str(hostile_files[name])],
         capture_output=True,
         text=True,
         timeout=MAX_SECONDS * 2,
         cwd=ROOT,
+        preexec_fn=limit_address_space,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
