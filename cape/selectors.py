@@ -57,6 +57,7 @@ class EntryFilters:
     importer_id: int | None = None
     sort: str = "deadline"
     as_of: date | None = None  # for "deadline within N days"; today (Eastern) when None
+    ruleset_changed: str = ""  # entries whose path this ruleset changed (the dashboard's notice links here)
 
     def as_key(self) -> str:
         data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items() if k != "sort"}
@@ -82,6 +83,8 @@ def filtered_classifications(organization: Organization | None, filters: EntryFi
         qs = qs.filter(deadline__gte=today, deadline__lte=today + timedelta(days=filters.within_days))
     if filters.importer_id is not None:
         qs = qs.filter(importer_id=filters.importer_id)
+    if filters.ruleset_changed:
+        qs = qs.filter(entry_id__in=_ruleset_path_changes(organization, filters.ruleset_changed).values("entry_id"))
     return qs
 
 
@@ -297,6 +300,47 @@ def entry_detail(organization: Organization | None, pk: int) -> Entry:
     return get_object_or_404(entries_for(organization).select_related("importer", "classification"), pk=pk)
 
 
+def _ruleset_path_changes(organization: Organization | None, ruleset: str) -> QuerySet[ClassificationChange]:
+    """Changes of path that a new ruleset made: the first result under ``ruleset`` of an entry whose stored
+    result was of another ruleset, with another path."""
+    return (
+        ClassificationChange.objects.filter(organization=organization, ruleset=ruleset)
+        .exclude(old_ruleset="").exclude(old_ruleset=ruleset).exclude(old_path=F("new_path"))
+    )
+
+
+@dataclass(frozen=True)
+class RulesetChangeGroup:
+    old_path: str
+    new_path: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RulesetChanges:
+    ruleset: str
+    count: int  # entries whose path changed
+    groups: list[RulesetChangeGroup]
+
+
+def ruleset_changes(organization: Organization, ruleset: str = rules.RULESET) -> RulesetChanges:
+    """How many of the organisation's entries the ruleset moved to another path, by (old path, new path,
+    first reason): one GROUP BY over the changes it recorded."""
+    from django.db.models.fields.json import KT
+
+    rows = (
+        _ruleset_path_changes(organization, ruleset)
+        .filter(entry__in=entries_for(organization))
+        .annotate(reason=KT("reasons__0"))
+        .values("old_path", "new_path", "reason")
+        .annotate(n=Count("entry_id", distinct=True))
+        .order_by("-n", "old_path", "new_path", "reason")
+    )
+    groups = [RulesetChangeGroup(r["old_path"], r["new_path"], r["reason"] or "", r["n"]) for r in rows]
+    return RulesetChanges(ruleset=ruleset, count=sum(g.count for g in groups), groups=groups)
+
+
 def changes_for_entry(organization: Organization, entry: Entry) -> QuerySet[ClassificationChange]:
     return ClassificationChange.objects.filter(organization=organization, entry=entry).order_by("-at", "-pk")
 
@@ -318,7 +362,7 @@ def timeline(entry: Entry, classification: Classification | None) -> list[Timeli
                      c.projected_liquidation_date if c else None, "projected"),
         TimelineItem("Liquidation", "Liquidation Date", entry.liquidation_date,
                      "in the future: counts as not liquidated" if entry.liquidation_date and c and not c.liquidated else ""),
-        TimelineItem("CAPE window closes", "liquidation date + 79 days", c.cape_window_closes if c else None),
+        TimelineItem("CAPE window closes", rules.CAPE_WINDOW_WORDS, c.cape_window_closes if c else None),
         TimelineItem("Protest deadline", "19 U.S.C. 1514(c)(3): 180 days after liquidation",
                      c.protest_deadline if c else None, "projected" if c and c.protest_deadline_projected else ""),
         TimelineItem("Court of International Trade deadline", "28 U.S.C. 2636(i): 2 years, conservative",

@@ -246,7 +246,8 @@ class _Stage:
                 f"importer_name text, entry_type varchar(2), entry_date {date_t}, entry_summary_date {date_t}, "
                 f"port_code varchar(8), filer_code varchar(3), filer_name varchar(200), liquidation_status varchar(16), "
                 f"liquidation_status_raw varchar(60), liquidation_date {date_t}, recon_flag {bool_t}, psc_flag {bool_t}, "
-                f"protest_number varchar(40), protest_status varchar(16), importation_date {date_t}, ieepa_duty {money_t}, "
+                f"protest_number varchar(40), protest_status varchar(16), importation_date {date_t}, "
+                f"liquidation_reason_code integer, ieepa_duty {money_t}, "
                 f"total_duty {money_t}, entry_id bigint)"  # the row id reserved for an entry not yet stored (PostgreSQL)
             )
             # No index, no constraint: COPY appends as fast as the server can take it.
@@ -487,7 +488,8 @@ class _Stage:
             update_cols = ["importer_id", "entry_type", "filer_code"]
             optional = {"entry_date": "entry_date", "entry_summary_date": "entry_summary_date", "port_code": "port_code",
                         "filer_name": "filer_name", "liquidation_date": "liquidation_date", "recon_flag": "recon_flag",
-                        "psc_flag": "psc_flag", "protest_number": "protest_number", "importation_date": "importation_date"}
+                        "psc_flag": "psc_flag", "protest_number": "protest_number", "importation_date": "importation_date",
+                        "liquidation_reason_code": "liquidation_reason_code"}
             update_cols += [col for fld, col in optional.items() if fld in present]
             if "liquidation_status" in present:
                 update_cols += ["liquidation_status", "liquidation_status_raw"]
@@ -503,11 +505,11 @@ class _Stage:
                     f"INSERT INTO entries_entry ({'id, ' if reserved else ''}organization_id, importer_id, entry_number, "
                     "entry_type, entry_date, entry_summary_date, port_code, filer_code, filer_name, liquidation_status, "
                     "liquidation_status_raw, liquidation_date, recon_flag, psc_flag, protest_number, protest_status, "
-                    "importation_date, type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, "
+                    "importation_date, liquidation_reason_code, type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, "
                     f"created_at, updated_at) SELECT {'s.entry_id, ' if reserved else ''}%s, i.id, s.entry_number, s.entry_type, s.entry_date, "
                     "s.entry_summary_date, COALESCE(s.port_code, ''), s.filer_code, COALESCE(s.filer_name, ''), "
                     "s.liquidation_status, COALESCE(s.liquidation_status_raw, ''), s.liquidation_date, s.recon_flag, s.psc_flag, "
-                    f"COALESCE(s.protest_number, ''), s.protest_status, s.importation_date, {false}, {false}, s.ieepa_duty, s.total_duty, %s, %s, %s, %s "
+                    f"COALESCE(s.protest_number, ''), s.protest_status, s.importation_date, s.liquidation_reason_code, {false}, {false}, s.ieepa_duty, s.total_duty, %s, %s, %s, %s "
                     f"FROM {self.se} s JOIN accounts_importer i ON i.ir_number = s.importer_ir "
                     + ("WHERE s.entry_id IS NOT NULL " if reserved else
                        f"WHERE s.entry_id IS NULL ON CONFLICT (organization_id, entry_number) DO UPDATE SET {sets} "

@@ -59,6 +59,10 @@ class EntryFilterForm(forms.Form):
     )
     sort = forms.ChoiceField(label="Sort by", required=False, widget=QuickSelect,
                              choices=[("deadline", "Deadline (soonest first)"), ("amount", "IEEPA duty (largest first)")])
+    ruleset_changed = forms.ChoiceField(
+        label="Path changed by ruleset", required=False, widget=QuickSelect,
+        choices=[("", "Any"), (rules.RULESET, f"Path changed by ruleset {rules.RULESET}")],
+    )
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,7 +81,7 @@ class EntryFilterForm(forms.Form):
         return EntryFilters(
             path=clean.get("path") or "", reason=clean.get("reason") or "", urgency=clean.get("urgency") or "",
             within_days=clean.get("within_days"), importer_id=clean.get("importer"),
-            sort=sort if sort in SORTS else "deadline",
+            sort=sort if sort in SORTS else "deadline", ruleset_changed=clean.get("ruleset_changed") or "",
         )
 
 
