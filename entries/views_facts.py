@@ -8,6 +8,7 @@ from pathlib import Path
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from accounts.permissions import editor_for_post, member_required
 from accounts.services import ServiceError
@@ -48,6 +49,7 @@ def facts_upload(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
+@require_GET
 def facts_template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(TEMPLATE_CSV, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="entry_facts_template.csv"'
