@@ -1,7 +1,30 @@
 from django.contrib import admin
+from django.http import HttpRequest
+from rest_framework.authtoken.models import TokenProxy
 
-from accounts.models import AuditLog, Importer, ImporterGrant, Membership, Organization
+from accounts.login import ThrottledAdminAuthenticationForm
+from accounts.models import ApiToken, AuditLog, Importer, ImporterGrant, Membership, Organization
 from refundready.admin import ReadOnlyAdmin
+
+# /admin/login/ is behind the site's log-in lock-out (per username and per address).
+admin.site.login_form = ThrottledAdminAuthenticationForm
+
+# DRF's plaintext tokens are no longer used (accounts.ApiToken holds hashed ones): no admin page makes them.
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Seen and revoked (deleted) here; made only by their user, on the API token page, where the key is shown once."""
+
+    list_display = ["user", "prefix", "created_at", "expires_at", "last_used_at", "last_used_ip"]
+    search_fields = ["user__username", "prefix"]
+    exclude = ["key_hash"]
+    readonly_fields = ["user", "prefix", "created_at", "expires_at", "last_used_at", "last_used_ip"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 class MembershipInline(admin.TabularInline):

@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 # Field names (or parts of names) whose values never leave the database.
 SECRET_FIELD_PARTS = ("encrypted", "password", "hash", "secret", "token", "code_digest")
 TENANT_APPS = ("accounts", "entries", "cape", "ach")
+# A user's own rows, not an organisation's: never exported (an API token's hash is a secret), deleted with
+# the user (users whose only membership was the organisation are deleted with it).
+USER_MODELS = ("accounts.ApiToken",)
 
 
 # ----------------------------------------------------------------------------- what belongs to it
@@ -64,7 +67,7 @@ def _importer_used_elsewhere(organization: Organization) -> Q:
 def _models() -> list[type[models.Model]]:
     from django.apps import apps
 
-    return [m for m in apps.get_models() if m._meta.app_label in TENANT_APPS]
+    return [m for m in apps.get_models() if m._meta.app_label in TENANT_APPS and m._meta.label not in USER_MODELS]
 
 
 def _fk_to(model: type[models.Model], target: type[models.Model]) -> str | None:

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from accounts.api_tokens import DEFAULT_EXPIRY, EXPIRY_CHOICES
 from accounts.irnumber import VALID_FORMATS_MESSAGE, InvalidIRNumber, canonical_ir_number
 from accounts.textcheck import no_control_characters
 
@@ -97,3 +98,12 @@ class AuditLogFilterForm(forms.Form):
             self.add_error("date_to", f"The end date {end:%m/%d/%Y} is before the start date {start:%m/%d/%Y}.")
             data.pop("date_to", None)
         return data
+
+
+class ApiTokenForm(forms.Form):
+    expires_in = forms.ChoiceField(
+        label="Expires after",
+        choices=EXPIRY_CHOICES,
+        initial=DEFAULT_EXPIRY,
+        help_text="After this the API answers 401 to the token; make a new one then. A shorter life limits the harm of a leaked token.",
+    )

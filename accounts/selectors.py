@@ -38,6 +38,18 @@ def active_membership(user: AbstractBaseUser | AnonymousUser, *, org_id: int | N
     return memberships[0] if memberships else None
 
 
+def membership_for_slug(user: AbstractBaseUser | AnonymousUser, slug: str,
+                        memberships: list[Membership] | None = None) -> Membership | None:
+    """The user's membership in the organisation with this slug; None when the user is not in it."""
+    if memberships is None:
+        memberships = list(memberships_for(user))
+    return next((m for m in memberships if m.organization.slug == slug), None)
+
+
+def organization_slug_exists(slug: str) -> bool:
+    return Organization.objects.filter(slug=slug).exists()
+
+
 def importers_for(organization: Organization | None) -> QuerySet[Importer]:
     """Importers the organisation owns, plus those it manages through an unrevoked grant."""
     if organization is None:

@@ -1,5 +1,7 @@
 """Login throttling: after LOGIN_FAILURE_LIMIT failures for a username or an IP address, refuse further
-attempts for LOGIN_LOCKOUT_SECONDS (counted in the shared cache, so every web process agrees)."""
+attempts for LOGIN_LOCKOUT_SECONDS (counted in the shared cache, so every web process agrees).
+Password reset requests are counted the same way (every request, per email address and per IP address), so
+that the reset form cannot be used to flood a mailbox or to send mail in bulk."""
 
 from __future__ import annotations
 
@@ -30,24 +32,41 @@ def client_ip(request: HttpRequest) -> str:
         return remote
 
 
+def _name_key(name: str) -> str:
+    return hashlib.sha256(name.strip().lower().encode()).hexdigest()[:32]
+
+
 def _keys(request: HttpRequest, username: str) -> list[str]:
     ip = client_ip(request)
-    user_key = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return [f"login-fail:user:{user_key}", f"login-fail:ip:{ip}"]
+    return [f"login-fail:user:{_name_key(username)}", f"login-fail:ip:{ip}"]
 
 
 def is_locked(request: HttpRequest, username: str) -> bool:
     return any((cache.get(k) or 0) >= settings.LOGIN_FAILURE_LIMIT for k in _keys(request, username))
 
 
+def _count(key: str) -> int:
+    """Add one to the key's count (cache.add/incr are atomic in Redis); the window starts at the first."""
+    if cache.add(key, 1, settings.LOGIN_LOCKOUT_SECONDS):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, settings.LOGIN_LOCKOUT_SECONDS)
+        return 1
+
+
 def record_failure(request: HttpRequest, username: str) -> None:
     for key in _keys(request, username):
-        if cache.add(key, 1, settings.LOGIN_LOCKOUT_SECONDS):
-            continue
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, settings.LOGIN_LOCKOUT_SECONDS)
+        _count(key)
+
+
+def password_reset_allowed(request: HttpRequest, email: str) -> bool:
+    """Count one password reset request for the address and the email; False once either has made more than
+    LOGIN_FAILURE_LIMIT within LOGIN_LOCKOUT_SECONDS. Counted before checking, so that concurrent requests
+    cannot all pass; whether the email belongs to a user plays no part (the answer must not tell)."""
+    counts = [_count(f"reset-request:email:{_name_key(email)}"), _count(f"reset-request:ip:{client_ip(request)}")]
+    return all(count <= settings.LOGIN_FAILURE_LIMIT for count in counts)
 
 
 def clear(request: HttpRequest, username: str) -> None:
@@ -56,5 +75,4 @@ def clear(request: HttpRequest, username: str) -> None:
 
 def reset(*, username: str, ip: str) -> None:
     """Forget the failures recorded for a username and an address (an administrator unlocking a user)."""
-    user_key = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    cache.delete_many([f"login-fail:user:{user_key}", f"login-fail:ip:{ip}"])
+    cache.delete_many([f"login-fail:user:{_name_key(username)}", f"login-fail:ip:{ip}"])

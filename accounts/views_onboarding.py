@@ -59,6 +59,7 @@ from accounts.readiness import (
 )
 from accounts.selectors import importers_for, memberships_for
 from accounts.services import ServiceError
+from refundready.redirects import redirect_to_next
 
 SESSION_APPLICATION = "onboarding_application"
 SESSION_DONE = "onboarding_done_org"
@@ -383,7 +384,7 @@ def form5106_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(_records(request), pk=pk)
     form5106_confirm_poc_email(record=record, organization=request.organization, user=request.user)  # type: ignore[attr-defined]
     messages.success(request, f"POC email of {record.company_name} marked confirmed today.")
-    return redirect(request.POST.get("next") or "onboarding_5106_list")
+    return redirect_to_next(request, "onboarding_5106_list")
 
 
 @editor_required

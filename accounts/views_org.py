@@ -7,14 +7,16 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from rest_framework.authtoken.models import Token
 
+from accounts.api_tokens import api_token_create, api_token_revoke, expiry_from_choice
 from accounts.dataexport import organization_delete, organization_export
-from accounts.forms import OrganizationSettingsForm
-from accounts.models import Membership
+from accounts.forms import ApiTokenForm, OrganizationSettingsForm
+from accounts.models import ApiToken, Membership
 from accounts.permissions import member_required
-from accounts.services import ServiceError, audit, organization_email_domains_set
+from accounts.services import ServiceError, organization_email_domains_set
 
 
 def _owner_only(request: HttpRequest) -> None:
@@ -55,26 +57,30 @@ def organization_export_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@never_cache  # the page that shows a new key must not be kept by the browser or a proxy
 def api_token(request: HttpRequest) -> HttpResponse:
-    """One's own API token: create (or replace) it, shown once; revoke it."""
+    """One's own API token: create (or replace) it with an expiry, the key shown on this response only; revoke it."""
     new_key = ""
+    form = ApiTokenForm(request.POST if request.POST.get("action") == "create" else None)
+    organization = getattr(request, "organization", None)
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "create":
-            Token.objects.filter(user=request.user).delete()
-            new_key = Token.objects.create(user=request.user).key
-            audit(action="api_token.create", user=request.user, organization=getattr(request, "organization", None))
-            messages.success(request, "A new API token was created. Copy it now: it is not shown again.")
+            if form.is_valid():
+                _token, new_key = api_token_create(
+                    user=request.user, expires_at=expiry_from_choice(form.cleaned_data["expires_in"]), organization=organization
+                )
+                messages.success(request, "A new API token was created. Copy it now: it is not shown again.")
+                form = ApiTokenForm()
         elif action == "revoke":
-            deleted = Token.objects.filter(user=request.user).delete()[0]
-            if deleted:
-                audit(action="api_token.revoke", user=request.user, organization=getattr(request, "organization", None))
+            deleted = api_token_revoke(user=request.user, organization=organization)
             messages.success(request, "Your API token was revoked." if deleted else "You had no API token.")
             return redirect("api_token")
         else:
             return HttpResponse("Unknown action.", status=400)
-    token = Token.objects.filter(user=request.user).first()
-    return render(request, "organization/api_token.html", {"token": token, "new_key": new_key})
+    token = ApiToken.objects.filter(user=request.user).first()
+    return render(request, "organization/api_token.html", {"token": token, "new_key": new_key, "form": form,
+                                                           "expired": token is not None and token.is_expired(timezone.now())})
 
 
 @member_required

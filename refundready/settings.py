@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Kept installed only so that accounts' migration can read and empty its plaintext table (tokens are now
+    # accounts.ApiToken, hashed); its admin is unregistered in accounts/admin.py.
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -237,7 +239,8 @@ UPLOAD_RECOVERY_GRACE_SECONDS = env_int("UPLOAD_RECOVERY_GRACE_SECONDS", 120, mi
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first so that an unauthenticated API call answers 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        # API tokens are stored hashed, with an expiry and their last use (accounts.ApiToken).
+        "accounts.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsOrganizationMember"],

@@ -101,3 +101,11 @@ class TariffLineFactory(factory.django.DjangoModelFactory):
     hts = "9903012500"
     duty = Decimal("100.00")
     is_ieepa = True
+
+
+def api_key_for(user, *, expires_at=None) -> str:  # type: ignore[no-untyped-def]
+    """A new API token for the user (replacing any it had): its key, known only at this moment (the database
+    holds its hash)."""
+    from accounts.api_tokens import api_token_create
+
+    return api_token_create(user=user, expires_at=expires_at)[1]

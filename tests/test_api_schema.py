@@ -11,11 +11,11 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from refundready.wsgi import application
+from tests.factories import api_key_for
 
 # Loaded at collection (generating the schema touches no database); schemathesis' lazy from_fixture
 # loader reads a private pytest attribute that pytest 9.2 removed. Cases are sent to the WSGI app.
@@ -35,7 +35,7 @@ def _keep_test_connection_open():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def api_token(alice, broker_org, charlie) -> str:  # type: ignore[no-untyped-def]
-    return Token.objects.get_or_create(user=alice)[0].key
+    return api_key_for(alice)
 
 
 @pytest.fixture

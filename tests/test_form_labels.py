@@ -108,6 +108,15 @@ def test_every_visible_control_on_every_form_page_has_a_label(client, alice, obj
             url = reverse(name, kwargs={"importer_id": objects["importer"]})
         elif name in NEEDS:
             url = reverse(name, kwargs={args[0]: objects[NEEDS[name]]})
+        elif name == "password_reset_confirm":
+            # A real reset link for alice: it redirects to the page with the new-password form.
+            from django.contrib.auth.tokens import default_token_generator
+            from django.utils.encoding import force_bytes
+            from django.utils.http import urlsafe_base64_encode
+
+            link = reverse(name, kwargs={"uidb64": urlsafe_base64_encode(force_bytes(alice.pk)),
+                                         "token": default_token_generator.make_token(alice)})
+            url = client.get(link)["Location"]
         else:
             cannot_build.append(f"{name} ({route})")
             continue
@@ -124,7 +133,8 @@ def test_every_visible_control_on_every_form_page_has_a_label(client, alice, obj
     assert problems == {}, problems
     # The walk really reached the form pages (a broken walk would pass vacuously).
     for expected in ["importer_new", "upload_new", "cape_home", "cape_declaration", "onboarding_5106_new", "onboarding_apply",
-                     "ach_importer", "my_settings", "entry_list", "cape_refunds"]:
+                     "ach_importer", "my_settings", "entry_list", "cape_refunds", "password_change", "password_reset",
+                     "password_reset_confirm"]:
         assert expected in form_pages, (expected, form_pages)
 
 

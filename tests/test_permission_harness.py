@@ -25,7 +25,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from tests.factories import EntryFactory, TariffLineFactory
+from tests.factories import EntryFactory, TariffLineFactory, api_key_for
 
 # The victim's markers: each seeded row carries one, so a leak names the model it came from.
 SEEDED_MARKERS = {
@@ -58,7 +58,7 @@ SEEDED_MARKERS = {
 MARKERS = ["Blue Heron", "93-417726100", "417726100", "BHX0000001", *SEEDED_MARKERS.values()]
 METHODS = ("get", "post", "put", "patch", "delete")
 TENANT_APPS = {"accounts", "entries", "cape", "ach"}
-APP_LABELS = ["accounts", "entries", "cape", "ach", "auth", "authtoken"]
+APP_LABELS = ["accounts", "entries", "cape", "ach", "auth"]
 
 
 def _walk(patterns: list[Any], namespace: str | None = None) -> list[tuple[str, list[str], dict[str, Any]]]:
@@ -133,9 +133,7 @@ def victim(alice, broker_org, bob) -> Any:  # type: ignore[no-untyped-def]
 
 def seed_tenant(*, organization: Any, importer: Any, user: Any, entry_number: str = "BHX00000010") -> dict[str, Any]:
     """One row of every tenant-owned model for ``organization`` (holding ``importer``'s data), with the markers."""
-    from rest_framework.authtoken.models import Token
-
-    from accounts.models import AccountApplication, AuditLog, Form5106Record, ReadinessState, VerificationCode
+    from accounts.models import AccountApplication, ApiToken, AuditLog, Form5106Record, ReadinessState, VerificationCode
     from ach.crypto import encrypt
     from ach.models import AchEnrollment, AchRejection, NotifyParty
     from cape.models import Classification, ClassificationChange, Declaration, DeclarationEntry, Path, RefundEvent
@@ -145,7 +143,8 @@ def seed_tenant(*, organization: Any, importer: Any, user: Any, entry_number: st
     org, alice = organization, user
     alice.email = m["User.email"]
     alice.save()
-    Token.objects.get_or_create(user=alice)
+    if not ApiToken.objects.filter(user=alice).exists():
+        api_key_for(alice)
     upload = Upload.objects.create(
         organization=org, uploaded_by=alice, file="uploads/2026/01/x.csv", original_name=f"{m['Upload']}.csv", size=10,
         status=Upload.Status.DONE, rows_total=1, rows_read=1,
@@ -195,21 +194,16 @@ def seed_tenant(*, organization: Any, importer: Any, user: Any, entry_number: st
 @pytest.fixture
 def outsider(charlie) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Charlie (owner of another organisation) as a session and as an API token client."""
-    from rest_framework.authtoken.models import Token
-
     session = Client()
     session.force_login(charlie)
-    token = Token.objects.create(user=charlie)
-    return {"user": charlie, "session": session, "token": Client(HTTP_AUTHORIZATION=f"Token {token.key}")}
+    return {"user": charlie, "session": session, "token": Client(HTTP_AUTHORIZATION=f"Token {api_key_for(charlie)}")}
 
 
 # ---------------------------------------------------------------- what must not change
 def _snapshot() -> dict[str, dict[Any, tuple[Any, ...]]]:
     """Every row of every app table (and users, tokens), by primary key."""
-    from rest_framework.authtoken.models import Token
-
     snap = {}
-    for model in [*(m for m in apps.get_models() if m._meta.app_label in TENANT_APPS), get_user_model(), Token]:
+    for model in [*(m for m in apps.get_models() if m._meta.app_label in TENANT_APPS), get_user_model()]:
         fields = [f.attname for f in model._meta.concrete_fields]
         snap[model._meta.label] = {row[0]: row for row in model._default_manager.order_by().values_list("pk", *fields)}
     return snap
@@ -235,11 +229,17 @@ def _victim_keys(victim: Any) -> dict[str, set[Any]]:
 
 def _assert_nothing_changed(before: dict[str, dict[Any, tuple[Any, ...]]], victim_keys: dict[str, set[Any]],
                             outsider_user: Any) -> None:
+    from accounts.models import ApiToken
+
     after = _snapshot()
+    is_user = isinstance(outsider_user, get_user_model())
+    own_tokens = set(ApiToken.objects.filter(user=outsider_user).values_list("pk", flat=True)) if is_user else set()
     for label, rows in before.items():
         for pk, row in rows.items():
             if label == get_user_model()._meta.label and pk == outsider_user.pk:
                 continue  # the outsider's own last_login
+            if label == "accounts.ApiToken" and pk in own_tokens:
+                continue  # the outsider's own token: its last use
             assert after[label].get(pk) == row, f"{label} #{pk} changed or vanished: {row} -> {after[label].get(pk)}"
     for label, rows in after.items():
         model = apps.get_model(label)
@@ -330,10 +330,8 @@ def test_every_route_reveals_nothing_to_another_organisation(victim, outsider) -
 @pytest.mark.django_db
 def test_the_harness_would_catch_a_leak(victim, alice, client) -> None:  # type: ignore[no-untyped-def]
     """The same routes as the owner do show the data: the markers are real, and most of them are on some page."""
-    from rest_framework.authtoken.models import Token
-
     client.force_login(alice)
-    token = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=alice).key}", HTTP_X_ORGANIZATION="blue-heron")
+    token = Client(HTTP_AUTHORIZATION=f"Token {api_key_for(alice)}", HTTP_X_ORGANIZATION="blue-heron")
     urls = [u for u in _urls("blue-heron") if "admin" not in u]
     seen = ""
     for url in urls:

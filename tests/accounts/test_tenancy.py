@@ -108,13 +108,13 @@ def test_the_api_is_scoped_and_viewers_cannot_write(client, vera, alice, charlie
 
 
 def test_token_authentication_scopes_to_the_organisation(client, alice, own_importer) -> None:  # type: ignore[no-untyped-def]
-    from rest_framework.authtoken.models import Token
+    from accounts.api_tokens import api_token_revoke
+    from tests.factories import api_key_for
 
-    token = Token.objects.create(user=alice)
-    response = client.get("/api/importers/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = api_key_for(alice)
+    response = client.get("/api/importers/", HTTP_AUTHORIZATION=f"Token {key}")
     assert [i["ir_number"] for i in response.json()["results"]] == ["93-417726100"]
-    key = token.key
-    token.delete()
+    api_token_revoke(user=alice)
     assert client.get("/api/importers/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
 
 

@@ -14,3 +14,12 @@ def tenant_counts() -> dict[str, int]:
     }
     counts["users"] = get_user_model().objects.count()
     return counts
+
+
+def new_key_on(response: object) -> str:
+    """The API key a page shows once, right after it was made (the database holds only its hash)."""
+    import re
+
+    match = re.search(r'<code id="new-token">([^<]+)</code>', response.content.decode())  # type: ignore[attr-defined]
+    assert match, "the page shows no new key"
+    return match.group(1)

@@ -176,6 +176,8 @@ PERSONAL = {
     "login", "logout", "switch_organization", "my_settings", "api_token", "onboarding_apply", "onboarding_verify",
     "onboarding_resend", "onboarding_back", "onboarding_details", "onboarding_authorize", "onboarding_done",
     "onboarding_already_linked", "onboarding_index", "home", "no_organization",
+    "password_change", "password_change_done", "password_reset", "password_reset_done", "password_reset_confirm",
+    "password_reset_complete",
 }
 # Pages that only read: they answer a POST as a GET (no form, no service behind them).
 READ_ONLY = {
@@ -351,7 +353,7 @@ def _audit_table(s: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("cape_declaration_discard", f"/cape/declarations/{draft.pk}/discard/", {}),
         ("cape_declaration_outcome", f"/cape/declarations/{submitted.pk}/outcome/", {"status": "failed_validation", "error_text": "bad file"}),
         ("my_settings", "/accounts/settings/", {"membership": membership.pk, f"m{membership.pk}-email_digest": ""}),
-        ("api_token", "/organization/api-token/", {"action": "create"}),
+        ("api_token", "/organization/api-token/", {"action": "create", "expires_in": "90"}),
         ("api importers", "/api/importers/", {"ir_number": "21-765432400", "name": "Api Co"}),
     ]
 

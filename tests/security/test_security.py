@@ -18,10 +18,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
-from tests.factories import EntryFactory, ImporterFactory, TariffLineFactory
-from tests.security.conftest import tenant_counts
+from accounts.models import ApiToken
+from tests.factories import EntryFactory, ImporterFactory, TariffLineFactory, api_key_for
+from tests.security.conftest import new_key_on, tenant_counts
 from tests.test_permission_harness import _urls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def test_every_post_without_a_csrf_token_is_refused_and_changes_nothing(alice, o
             accepted.append((url, response.status_code))
     assert not accepted, f"POSTs accepted without a CSRF token: {accepted}"
     assert tenant_counts() == before
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def _settings(env: dict[str, str], code: str) -> str:
@@ -253,28 +253,27 @@ def test_ssn_form_importer_numbers_are_masked_in_lists_and_the_api(alice, import
 @pytest.mark.django_db
 def test_a_user_creates_and_revokes_their_api_token(alice, client) -> None:  # type: ignore[no-untyped-def]
     client.force_login(alice)
-    page = client.post(reverse("api_token"), {"action": "create"})
-    key = Token.objects.get(user=alice).key
-    assert key in page.content.decode()
+    page = client.post(reverse("api_token"), {"action": "create", "expires_in": "90"})
+    key = new_key_on(page)
     assert key not in client.get(reverse("api_token")).content.decode(), "shown once only"
     api = Client()
     assert api.get("/api/importers/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
     client.post(reverse("api_token"), {"action": "revoke"})
-    assert not Token.objects.filter(user=alice).exists()
+    assert not ApiToken.objects.filter(user=alice).exists()
     assert api.get("/api/importers/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
 
 
 @pytest.mark.django_db
 def test_replacing_a_token_revokes_the_old_one_and_nobody_touches_anothers(alice, bob, client) -> None:  # type: ignore[no-untyped-def]
     client.force_login(alice)
-    client.post(reverse("api_token"), {"action": "create"})
-    old = Token.objects.get(user=alice).key
-    client.post(reverse("api_token"), {"action": "create"})
-    assert Token.objects.get(user=alice).key != old
-    bobs = Token.objects.create(user=bob)
+    old = new_key_on(client.post(reverse("api_token"), {"action": "create", "expires_in": "90"}))
+    new = new_key_on(client.post(reverse("api_token"), {"action": "create", "expires_in": "90"}))
+    assert new != old and ApiToken.objects.filter(user=alice).count() == 1
+    bobs_key = api_key_for(bob)
     client.post(reverse("api_token"), {"action": "revoke"})
-    assert Token.objects.filter(pk=bobs.pk).exists()
+    assert ApiToken.objects.filter(user=bob).exists()
     assert Client().get("/api/importers/", HTTP_AUTHORIZATION=f"Token {old}").status_code == 401
+    assert Client().get("/api/importers/", HTTP_AUTHORIZATION=f"Token {bobs_key}").status_code == 200
 
 
 # ---------------------------------------------------------------- formulas in exports
