@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -31,6 +32,19 @@ from entries.models import Entry
 logger = logging.getLogger(__name__)
 
 SORTS = ("deadline", "amount")
+# The entries page's sortable columns: column -> (order_by fields ascending, default direction). Each leads
+# with a column an index of its own serves for the organisation's rows (migration 0010: entry number via
+# entries_entry's unique (organization, entry_number); path via (organization, path, deadline); deadline via
+# (organization, deadline, entry); amount via (organization, -ieepa_duty); importer via (organization,
+# importer, entry)), entry id last so a page boundary never splits ties differently twice.
+LIST_SORTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "entry": (("entry__entry_number", "entry_id"), "asc"),
+    "importer": (("importer__name", "importer_id", "entry_id"), "asc"),
+    "type": (("entry__entry_type", "entry_id"), "asc"),
+    "path": (("path", "deadline", "entry_id"), "asc"),
+    "deadline": (("deadline", "entry_id"), "asc"),
+    "amount": (("ieepa_duty", "entry_id"), "desc"),
+}
 URGENCY = ("urgent", "deadline_passed", "any")
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -57,9 +71,13 @@ class EntryFilters:
     importer_id: int | None = None
     sort: str = "deadline"
     as_of: date | None = None  # for "deadline within N days"; today (Eastern) when None
+    q: str = ""  # an entry number in any typed form, part of one, an importer's name or IR number
+    port: str = ""  # CBP port code (4 digits, e.g. 2704 Los Angeles)
+    direction: str = ""  # "asc" / "desc" on the entries page; "" is the column's own default
 
     def as_key(self) -> str:
-        data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items() if k != "sort"}
+        data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items()
+                if k not in ("sort", "direction")}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -82,7 +100,44 @@ def filtered_classifications(organization: Organization | None, filters: EntryFi
         qs = qs.filter(deadline__gte=today, deadline__lte=today + timedelta(days=filters.within_days))
     if filters.importer_id is not None:
         qs = qs.filter(importer_id=filters.importer_id)
+    if filters.port.strip():
+        qs = qs.filter(entry__port_code=filters.port.strip())
+    if filters.q.strip():
+        qs = qs.filter(search_condition(organization, filters.q))
     return qs
+
+
+_ENTRY_SHAPE = re.compile(r"^[0-9A-Z]{3}[0-9]{7}[0-9]$")
+
+
+def search_condition(organization: Organization | None, text: str) -> Q:
+    """Classifications whose entry number or importer matches what a person typed.
+
+    An entry number is recognised in any form it is typed or pasted in (rules.repair_entry_number undoes
+    dashes, spaces, Excel's ="..." guard, float notation and lost leading zeros): a whole number with a
+    right check digit matches exactly (CBP's entry-number check digit, entries/entrynumber.py); part of
+    one (4 characters or more) matches anywhere in the number. An importer matches by part of its name or
+    by its IR number typed with or without dashes."""
+    raw = text.strip()
+    cond = Q(pk__in=[])
+    number = rules.repair_entry_number(raw)
+    if _ENTRY_SHAPE.match(number) and rules.valid_entry_number(number):
+        cond |= Q(entry__entry_number=number)
+    else:
+        partial = raw[2:-1] if raw.startswith('="') and raw.endswith('"') else raw
+        partial = re.sub(r"[\s\-\"]", "", partial).upper()
+        if len(partial) >= 4 and partial.isalnum():
+            cond |= Q(entry__entry_number__contains=partial)
+    if organization is not None:
+        compact = re.sub(r"[\s\-]", "", raw).upper()
+        needle = raw.casefold()
+        importer_ids = [
+            pk for pk, name, ir in importers_for(organization).values_list("pk", "name", "ir_number")
+            if (needle and needle in (name or "").casefold()) or (len(compact) >= 4 and ir.replace("-", "").startswith(compact))
+        ]
+        if importer_ids:
+            cond |= Q(importer_id__in=importer_ids)
+    return cond
 
 
 # ---------------------------------------------------------------- keyset pages
@@ -146,6 +201,107 @@ def entry_page(
     more = len(rows) > size
     rows = rows[:size]
     return EntryPage(rows=rows, next_cursor=_encode(sort, rows[-1]) if more and rows else None, is_first=pos is None, size=size)
+
+
+# ---------------------------------------------------------------- numbered pages (the entries page)
+@dataclass
+class NumberedPage:
+    rows: list[Classification]
+    number: int
+    count: int
+    size: int = PAGE_SIZE
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.count // self.size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def start_index(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def end_index(self) -> int:
+        return (self.number - 1) * self.size + len(self.rows)
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        """First, last and the pages around this one; None where numbers are left out (an ellipsis)."""
+        last = self.num_pages
+        wanted = {1, last, *range(max(1, self.number - around), min(last, self.number + around) + 1)}
+        out: list[int | None] = []
+        for n in sorted(wanted):
+            if out and out[-1] is not None and n - out[-1] > 1:  # type: ignore[operator]
+                out.append(None)
+            out.append(n)
+        return out
+
+
+def entry_count(organization: Organization | None, filters: EntryFilters, *, totals: list[PathTotal] | None = None) -> int:
+    """How many classifications match, for the page numbers. Filtered by path and importer only it is read
+    off the totals by path the page shows anyway (importer_path_figures, cached); any other filter counts
+    once and caches the figure under the organisation's classification version (bump_totals_version), so
+    paging through a search repeats no COUNT over a million rows."""
+    if organization is None:
+        return 0
+    if filters.path and totals is not None and filters == EntryFilters(
+        path=filters.path, importer_id=filters.importer_id, sort=filters.sort, direction=filters.direction,
+        as_of=filters.as_of,
+    ):
+        return next((t.count for t in totals if t.path == filters.path), 0)
+    if totals is not None and filters == EntryFilters(importer_id=filters.importer_id, sort=filters.sort,
+                                                      direction=filters.direction, as_of=filters.as_of):
+        return sum(t.count for t in totals)
+    if filters.within_days is not None and filters.as_of is None:
+        from cape.classify import today_eastern
+
+        filters = EntryFilters(**{**filters.__dict__, "as_of": today_eastern()})
+    grants = sorted(importers_for(organization).values_list("pk", flat=True))
+    digest = hashlib.sha256(",".join(map(str, grants)).encode()).hexdigest()[:12]
+    key = f"cape:entry-count:{organization.pk}:{totals_version(organization.pk)}:{filters.as_key()}:{digest}"
+    count = cache.get(key)
+    if count is None:
+        count = filtered_classifications(organization, filters).count()
+        cache.set(key, count, 3600)
+    return count  # type: ignore[no-any-return]
+
+
+def entry_numbered_page(
+    organization: Organization | None, filters: EntryFilters, *, number: int = 1, count: int, size: int = PAGE_SIZE,
+    fields: tuple[str, ...] | None = None,
+) -> NumberedPage:
+    """Page ``number`` of the list sorted by one of LIST_SORTS. A page in the second half is read from the
+    other end in the reverse order (OFFSET counted from the last row), so the last page costs what the
+    first does; only the middle of a very long list pays for its offset."""
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    last = max(1, -(-count // size))
+    number = max(1, min(number, last))
+    columns, default = LIST_SORTS.get(filters.sort, LIST_SORTS["deadline"])
+    descending = (filters.direction or default) == "desc"
+    qs = filtered_classifications(organization, filters).select_related("entry", "importer")
+    if fields is not None:
+        qs = qs.only("entry_id", *fields)
+    start = (number - 1) * size
+    from_end = start > count // 2
+    # The order shown puts NULLs (an entry without a deadline) last either way; read from the end, the
+    # exact reverse of that order puts them first.
+    if not from_end:
+        order = [F(c).desc(nulls_last=True) if descending else F(c).asc(nulls_last=True) for c in columns]
+    else:
+        order = [F(c).asc(nulls_first=True) if descending else F(c).desc(nulls_first=True) for c in columns]
+    qs = qs.order_by(*order)
+    if from_end:
+        begin = max(0, count - start - size)
+        rows = list(qs[begin: count - start])[::-1]
+    else:
+        rows = list(qs[start: start + size])
+    return NumberedPage(rows=rows, number=number, count=count, size=size)
 
 
 # ---------------------------------------------------------------- totals by path
@@ -333,6 +489,27 @@ class ReasonExplained:
     rule: str
     source: str
     text: str
+
+
+_FIRST_CLAUSE = re.compile(r"(?<=[.:;])\s")
+
+
+def reason_label(code: str) -> str:
+    """A reason's plain-words label: the opening clause of its explanation in the ruleset's reason table
+    (rules.REASONS, through rules.explain), shortened to what fits a badge. The table has no short label
+    of its own; deriving it keeps one source of wording (the ruleset's)."""
+    _rule, _source, text = rules.explain(code.split(":", 1)[0] if code.startswith("cape_rejected:") else code)
+    label = _FIRST_CLAUSE.split(text, maxsplit=1)[0].rstrip(".:; ")
+    if len(label) > 60:
+        label = re.sub(r"\s*\([^)]*\)", "", label)  # drop parentheticals: (CBP Form 19), (no 9903.01 ...)
+    if len(label) > 60 and ", " in label:
+        label = label.split(", ", 1)[0]
+    return label or code
+
+
+def reason_choices() -> list[tuple[str, str]]:
+    """(code, label) of every reason in the ruleset's table, by label: the entries list's reason filter."""
+    return sorted(((code, reason_label(code)) for code in rules.REASONS), key=lambda c: (c[1].casefold(), c[0]))
 
 
 def explain_reasons(reasons: list[str]) -> list[ReasonExplained]:
