@@ -39,7 +39,7 @@ from refundready.widgets import QuickSelect
 
 # The list's columns in order: (sort key or "" when the column does not sort, header).
 COLUMNS = (
-    ("entry", "Entry number"), ("importer", "Importer"), ("type", "Type"), ("path", "Path"), ("", "Reasons"),
+    ("entry", "Entry number"), ("importer", "Importer"), ("", "Type"), ("path", "Path"), ("", "Reasons"),
     ("deadline", "Deadline"), ("amount", "IEEPA duty"),
 )
 

@@ -100,7 +100,7 @@ def test_each_column_header_sorts_and_a_second_click_reverses(client, alice, imp
     html = client.get(reverse("entry_list")).content.decode()
     # every sortable header is a real link; the current sort (deadline, soonest first) says so
     assert re.search(r'<th scope="col" aria-sort="ascending"><a href="\?sort=deadline&amp;dir=desc"', html)
-    for key in ("entry", "importer", "type", "path", "amount"):
+    for key in ("entry", "importer", "path", "amount"):
         assert f'href="?sort={key}&amp;dir=' in html
     assert _numbers(client.get(reverse("entry_list"))) == [big.entry_number, small.entry_number, mid.entry_number]
 
@@ -190,3 +190,22 @@ def test_the_api_list_searches_and_filters_by_port_like_the_page(client, bob, br
     assert [e["entry_number"] for e in client.get(url, {"port": "2704"}).json()["results"]] == [wanted.entry_number]
     bad = client.get(url, {"port": "LA"})
     assert bad.status_code == 400 and "4 digits" in str(bad.json())
+
+
+def test_sorting_by_importer_walks_importers_by_name_across_page_boundaries(  # type: ignore[no-untyped-def]
+    client, bob, broker_org, own_importer,
+) -> None:
+    zebra = ImporterFactory(name="Zebra Imports", ir_number="41-235813200", owner=None)
+    acme = ImporterFactory(name="Acme Supply", ir_number="41-235813300", owner=None)
+    for imp in (zebra, acme):
+        GrantFactory(importer=imp, organization=broker_org)
+    made = {imp.pk: [_entry(broker_org, imp) for _ in range(n)] for imp, n in ((zebra, 30), (acme, 40), (own_importer, 5))}
+    expected = [e.entry_number for imp in (acme, own_importer, zebra) for e in made[imp.pk]]  # Acme, Blue Heron, Zebra
+    client.force_login(bob)
+    pages = [_numbers(client.get(reverse("entry_list"), {"sort": "importer", "page": str(n)})) for n in (1, 2)]
+    assert pages[0] + pages[1] == expected
+    desc = [_numbers(client.get(reverse("entry_list"), {"sort": "importer", "dir": "desc", "page": str(n)})) for n in (1, 2)]
+    assert desc[0] + desc[1] == expected[::-1]
+    # with a filter the importer counts do not apply: the database sorts, same order
+    r = client.get(reverse("entry_list"), {"sort": "importer", "port": "2704"})
+    assert _numbers(r) == expected[:50]
