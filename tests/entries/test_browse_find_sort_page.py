@@ -209,3 +209,12 @@ def test_sorting_by_importer_walks_importers_by_name_across_page_boundaries(  # 
     # with a filter the importer counts do not apply: the database sorts, same order
     r = client.get(reverse("entry_list"), {"sort": "importer", "port": "2704"})
     assert _numbers(r) == expected[:50]
+
+
+def test_a_whole_number_with_a_wrong_check_digit_is_still_found(client, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    wrong = NUMBER[:10] + str((int(NUMBER[10]) + 1) % 10)  # listed for review (rule R1); people search for it
+    wanted = _entry(importer_org, own_importer, wrong, path=Path.NEEDS_REVIEW, reasons=["bad_entry_number"])
+    _entry(importer_org, own_importer)
+    client.force_login(alice)
+    assert _numbers(client.get(reverse("entry_list"), {"q": f"{wrong[:3]}-{wrong[3:10]}-{wrong[10]}"})) == [wanted.entry_number]
+    assert _numbers(client.get(reverse("entry_list"), {"q": "Blue Heron 2026"})) == []  # a name is not scanned for
