@@ -3,14 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from accounts.irnumber import InvalidIRNumber, mask_ir_number
 from accounts.models import Importer
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, importer_create
+from accounts.textcheck import no_control_characters
 
 
 class ImporterSerializer(serializers.ModelSerializer):
@@ -18,7 +22,8 @@ class ImporterSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Importer
-        fields = ["id", "ir_number", "name", "status", "is_corporate", "owner"]
+        fields = ["id", "ir_number", "name", "status", "is_corporate", "owner", "cit_plaintiff", "cit_case_note",
+                  "paper_check_waiver_granted", "paper_check_waiver_date"]
         read_only_fields = fields
 
     def get_ir_number(self, obj: Importer) -> str:
@@ -27,7 +32,16 @@ class ImporterSerializer(serializers.ModelSerializer):
 
 class ImporterCreateSerializer(serializers.Serializer):
     ir_number = serializers.CharField(max_length=20)
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200, validators=[no_control_characters])
+
+
+class ImporterFactsSerializer(serializers.Serializer):
+    """Ruleset 2026.12 importer facts; omitted fields are left as they are."""
+
+    cit_plaintiff = serializers.BooleanField(required=False, help_text="A plaintiff at the Court of International Trade")
+    cit_case_note = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    paper_check_waiver_granted = serializers.BooleanField(required=False, help_text="31 CFR 208.4 waiver granted by CBP")
+    paper_check_waiver_date = serializers.DateField(required=False, allow_null=True)
 
 
 class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
@@ -56,6 +70,23 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         response = super().create(request, *args, **kwargs)
         response.data = ImporterSerializer(response.data.serializer.instance).data
         return response
+
+    @extend_schema(request=ImporterFactsSerializer, responses={200: ImporterSerializer})
+    @action(detail=True, methods=["post"], url_path="facts")
+    def facts(self, request: Any, pk: Any = None) -> Response:
+        """Set the importer's CIT plaintiff status and paper-check waiver (each change audited; its entries
+        are classified again)."""
+        from cape.facts import importer_facts_update
+
+        importer = self.get_object()
+        s = ImporterFactsSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        try:
+            importer_facts_update(importer=importer, organization=request.organization, user=request.user,
+                                  **s.validated_data)
+        except ServiceError as exc:
+            raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
+        return Response(ImporterSerializer(importer).data)
 
 
 router = SimpleRouter()

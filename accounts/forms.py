@@ -3,11 +3,13 @@ from __future__ import annotations
 from django import forms
 
 from accounts.irnumber import VALID_FORMATS_MESSAGE, InvalidIRNumber, canonical_ir_number
+from accounts.textcheck import no_control_characters
 
 
 class ImporterForm(forms.Form):
     ir_number = forms.CharField(label="Importer number (IR#)", max_length=20, help_text=VALID_FORMATS_MESSAGE)
-    name = forms.CharField(label="Company name", max_length=200)
+    # The importer's name is in the subject of the account application's confirmation email.
+    name = forms.CharField(label="Company name", max_length=200, validators=[no_control_characters])
 
     def clean_ir_number(self) -> str:
         try:

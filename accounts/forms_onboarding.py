@@ -12,6 +12,7 @@ from django.conf import settings
 from accounts.irnumber import VALID_FORMATS_MESSAGE, InvalidIRNumber, canonical_ir_number
 from accounts.models import ReadinessState
 from accounts.onboarding.data import country_choices, load, org_structure_choices
+from accounts.textcheck import no_control_characters
 
 US_PHONE = re.compile(r"^(1-)?\d{3}-\d{3}-\d{4}( ?(x|ext\.?) ?\d{1,6})?$", re.IGNORECASE)
 # Parts separated by dashes (seed 001: "Include a dash (-) to separate the parts of a phone number").
@@ -32,13 +33,18 @@ def _clean_ir(value: str) -> str:
 
 
 class ApplicationStartForm(forms.Form):
+    # Both reach an email header (the code's subject; the login email's To): control characters are refused.
     company_name = forms.CharField(
-        label="Company name", max_length=200, help_text="Exactly as on your CBP Form 5106 importer record."
+        label="Company name",
+        max_length=200,
+        help_text="Exactly as on your CBP Form 5106 importer record.",
+        validators=[no_control_characters],
     )
     ir_number = _ir_field()
     email = forms.EmailField(
         label="Business email address (account owner login email)",
         max_length=254,
+        validators=[no_control_characters],
         help_text="This becomes the Trade Account Owner's login.",
     )
 
@@ -189,10 +195,13 @@ class AuthorizeForm(forms.Form):
 
 class Form5106Form(forms.Form):
     ir_number = _ir_field()
-    company_name = forms.CharField(label="Company name (as on the 5106)", max_length=200)
+    company_name = forms.CharField(
+        label="Company name (as on the 5106)", max_length=200, validators=[no_control_characters]
+    )
     poc_email = forms.EmailField(
         label="Point-of-contact (POC) email, box 2E",
         max_length=254,
+        validators=[no_control_characters],
         help_text="CBP's ACE verification code goes to this address.",
     )
     address = forms.CharField(label="Address", required=False, widget=forms.Textarea(attrs={"rows": 3}))

@@ -22,7 +22,7 @@ VALID_FORMATS_MESSAGE = (
     "the suffix never uses O, I or Z), SSN NNN-NN-NNNN, or CBP-assigned YYDDPP-NNNNN."
 )
 _SUFFIX_FORBIDDEN = set("OIZ")
-_EIN = re.compile(r"^(\d{2})-?(\d{7})([0-9A-Z]{2})$")
+_EIN = re.compile(r"^(\d{2})-?(\d{7})-?([0-9A-Z]{2})$")  # 12-345678900, also 12-3456789-00
 _SSN = re.compile(r"^(\d{3})-?(\d{2})-?(\d{4})$")
 _CBP = re.compile(r"^(\d{6})-(\d{5})$")
 
@@ -52,7 +52,8 @@ def parse_ir_number(value: str) -> IRNumber:
     if raw.startswith('="') and raw.endswith('"'):
         raw = raw[2:-1]
     if not raw:
-        raise InvalidIRNumber(value, "it is blank")
+        raise InvalidIRNumber(value, "it is blank; fill in the importer of record's number: CBP's importer number is "
+                                     "the EIN plus a 2-character suffix, usually 00 (e.g. 12-345678900)")
     if m := _CBP.match(raw):
         return IRNumber(f"{m.group(1)}-{m.group(2)}", "cbp")
     if m := _SSN.match(raw):
@@ -63,8 +64,12 @@ def parse_ir_number(value: str) -> IRNumber:
         if bad:
             raise InvalidIRNumber(value, f"the EIN suffix {suffix!r} uses {', '.join(bad)}, which CBP never assigns")
         return IRNumber(f"{m.group(1)}-{m.group(2)}{suffix}", "ein")
-    if re.fullmatch(r"\d{2}-?\d{7}", raw):
-        raise InvalidIRNumber(value, "an EIN needs its 2-character suffix (usually 00)")
+    if m := re.fullmatch(r"(\d{2})-?(\d{7})", raw):
+        # CBP Form 5106 instructions and the ACE Portal application: the importer number is the IRS EIN plus a
+        # 2-character suffix CBP assigned, 00 unless the company has several importer records.
+        raise InvalidIRNumber(value, f"an EIN alone is not an importer number: CBP's importer number is the EIN plus a "
+                                     f"2-character suffix, usually 00; write {m.group(1)}-{m.group(2)} as "
+                                     f"{m.group(1)}-{m.group(2)}00 (or with the suffix on the importer's CBP Form 5106)")
     raise InvalidIRNumber(value)
 
 

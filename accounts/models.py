@@ -38,6 +38,8 @@ class Membership(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
     email_digest = models.BooleanField(default=True, help_text="Receive the daily deadline digest")
+    # The last ruleset whose changes the dashboard told this member about (shown once per ruleset).
+    ruleset_notice_seen = models.CharField(max_length=16, blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -66,6 +68,13 @@ class Importer(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # 19 U.S.C. 1505(c): corporate and non-corporate overpayment rates differ.
     is_corporate = models.BooleanField(default=True)
+    # Ruleset 2026.12 R6: a plaintiff at the Court of International Trade whose importer number was reported
+    # for the court-ordered CAPE phase (user-set), with an optional note (the case number).
+    cit_plaintiff = models.BooleanField("CIT plaintiff", default=False, db_default=False)
+    cit_case_note = models.CharField("CIT case number or note", max_length=120, blank=True, default="", db_default="")
+    # 31 CFR 208.4: CBP granted a waiver to be paid by paper check, a refund route like an ACH enrollment.
+    paper_check_waiver_granted = models.BooleanField("Paper-check waiver granted", default=False, db_default=False)
+    paper_check_waiver_date = models.DateField("Paper-check waiver granted on", null=True, blank=True)
     created_by = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_importers"
     )

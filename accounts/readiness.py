@@ -12,6 +12,7 @@ reads; the second costs a fixed number of queries whatever the number of importe
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ STEPS: list[tuple[str, str]] = [
     ("notify_party", "4811 notify party"),
     ("es003", "ES-003 report with liquidation columns, last 7 days"),
     ("cape_files", "CAPE files for every CAPE-path entry"),
+    ("importer_record", "Importer number active, 5106 address acceptable"),
 ]
 STEP_LABELS = dict(STEPS)
 
@@ -60,6 +62,8 @@ class ReadinessStep:
     changed_on: date | None = None
     next_step: str = ""
     contact: dict[str, str] | None = None
+    # A warning that does not hold the importer back (counts as ready): it tells of a CBP risk to check.
+    advisory: bool = False
 
     @property
     def state_label(self) -> str:
@@ -67,7 +71,7 @@ class ReadinessStep:
 
     @property
     def is_ready(self) -> bool:
-        return self.state in (DONE, NOT_NEEDED)
+        return self.state in (DONE, NOT_NEEDED) or self.advisory
 
 
 @dataclass
@@ -433,6 +437,40 @@ def _cape_step(total: int, missing: int, last_file: datetime | None) -> Readines
 # ----------------------------------------------------------------------------- bulk facts
 
 
+# 19 CFR 24.5(e): since 2026-07-16 CBP marks importer numbers not used for entries in 366 days "inactive for
+# entry purposes" (a warning here: our data may not hold every entry of the importer).
+INACTIVE_AFTER_DAYS = 366
+# Federal Register notice of 2026-08-19: since 2026-09-18 CBP may void importer numbers whose 5106 address is
+# a P.O. box, a registered agent or a business centre.
+_UNACCEPTABLE_ADDRESS = re.compile(
+    r"\bP\.?\s*O\.?\s*BOX\b|\bPOST\s+OFFICE\s+BOX\b|\bPOB\s+\d|\bREGISTERED\s+AGENT\b|\bBUSINESS\s+CENT(?:RE|ER)\b",
+    re.IGNORECASE,
+)
+
+
+def _importer_record_step(last_entry: date | None, address: str, today: date) -> ReadinessStep:
+    """Warnings, never a block: an importer number unused for entries for over 366 days in our data, and a
+    5106 address CBP may void (a P.O. box, a registered agent, a business centre)."""
+    problems: list[str] = []
+    steps: list[str] = []
+    if last_entry is not None and (today - last_entry).days > INACTIVE_AFTER_DAYS:
+        problems.append(f"no entry since {last_entry:%B} {last_entry.day}, {last_entry.year}")
+        steps.append("CBP marks importer numbers unused for entries for 366 days \"inactive for entry purposes\" "
+                     "(19 CFR 24.5(e), since July 16, 2026): check the number's status in ACE and reactivate it with "
+                     "an updated CBP Form 5106 before filing.")
+    match = _UNACCEPTABLE_ADDRESS.search(address or "")
+    if match:
+        problems.append(f"5106 address is a {match.group(0).strip()}")
+        steps.append("Since September 18, 2026 CBP may void importer numbers whose 5106 address is a P.O. box, a "
+                     "registered agent or a business centre (Federal Register notice of August 19, 2026): file an "
+                     "updated CBP Form 5106 with the physical business address.")
+    if not problems:
+        return _step("importer_record", DONE, "No CBP record warning")
+    step = _step("importer_record", WARNING, "; ".join(problems).capitalize(), next_step=" ".join(steps))
+    return ReadinessStep(step.key, step.label, step.state, step.status, step.changed_on, step.next_step, step.contact,
+                         advisory=True)
+
+
 def broker_domains_for(importer_ids: list[int]) -> dict[int, dict[str, str]]:
     """Per importer, the email domains of every broker managing it (domain -> broker name): the
     domains a broker recorded for itself and its members' login domains (free-mail left out)."""
@@ -473,6 +511,10 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
             latest_liq=Max("last_upload__finished_at", filter=Q(has_liquidation_columns=True)),
         )
     }
+    last_entries = dict(
+        Entry.objects.filter(importer_id__in=ids, **({"organization": organization} if organization is not None else {}))
+        .values("importer_id").annotate(last=Max("entry_date")).values_list("importer_id", "last")
+    )
     # An entry has its CAPE file when it is on a declaration that CBP has not refused, and was not
     # itself rejected (a rejected entry needs a new declaration).
     filed = (
@@ -498,6 +540,9 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
     )
 
     now = timezone.now()
+    from cape.classify import today_eastern
+
+    today = today_eastern()
     result = []
     for importer in importers:
         state = states.get(importer.pk)
@@ -517,6 +562,8 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
                     _notify_step(notify),
                     _es003_step(es.get("latest_liq"), es.get("latest_any"), now),
                     _cape_step(cp.get("total", 0), cp.get("missing", 0), last_files.get(importer.pk)),
+                    _importer_record_step(last_entries.get(importer.pk),
+                                          records[importer.pk].address if importer.pk in records else "", today),
                 ],
             )
         )

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from accounts.irnumber import canonical_ir_number
 from accounts.models import AuditLog, Importer, ImporterGrant, Membership, Organization
+from accounts.textcheck import strip_control_characters
 
 User = get_user_model()
 
@@ -123,46 +124,65 @@ def organization_email_domains_set(*, organization: Organization, domains: str, 
     return organization
 
 
+# One reply for every IR number a broker may not add (owned by a workspace, managed by another broker):
+# an IR number (an EIN) is no secret, so the refusal must not tell who holds the importer, or that anyone does.
+IMPORTER_UNAVAILABLE = (
+    "This importer of record cannot be added to your organisation. If it is your client, ask the importer to "
+    "grant your organisation access from its own RefundReady workspace, or to complete the account application "
+    "(Onboarding) first."
+)
+# Kept for callers that still import the old name (entries.services).
+MANAGED_ELSEWHERE = IMPORTER_UNAVAILABLE
+
+# An importer organisation proves it is the importer of record only as CBP's own ACE application does: with the
+# verification code sent to the point of contact on the importer's CBP Form 5106 (box 2E) (CBP, "Automated ACE
+# Portal Account Application for Importers", Oct 2025). Typing an IR number proves nothing.
+IMPORTER_BY_APPLICATION = (
+    "An importer organisation adds its importer of record through the account application (Onboarding > Apply): "
+    "a verification code is emailed to the point of contact on the importer's CBP Form 5106, and entering it "
+    "links the importer to your workspace."
+)
+
+
 @transaction.atomic
 def importer_create(*, organization: Organization, ir_number: str, name: str = "", user: Any = None) -> Importer:
-    """A broker creates a (pending) importer record for a client; an importer organisation, its own.
+    """A broker creates a (pending) importer record for a client, or re-adds one it already manages.
 
-    A broker adding an IR number that already exists gets a grant only if nobody owns it yet;
-    an owned importer's access is the owner's to give.
+    Ownership comes only from proof (the account application's verification code, sent to the 5106 POC), so an
+    importer organisation never becomes owner here: it gets its own importer back, or is sent to the application.
+    A broker is refused, with one neutral message, an importer that is owned or that another broker manages.
     """
     canonical = canonical_ir_number(ir_number)
+    # The name may come from an ES-003 file; it reaches an email subject, where a line break is header injection.
+    name = strip_control_characters(name)
     existing = Importer.objects.select_for_update().filter(ir_number=canonical).first()
     if organization.kind == Organization.Kind.IMPORTER:
-        if existing is not None and existing.owner_id not in (None, organization.pk):
-            raise ServiceError("This importer number is already owned by another organisation.", field="ir_number")
-        importer = existing or Importer(ir_number=canonical, created_by=organization)
-        importer.owner = organization
-        importer.name = name or importer.name
-        importer.status = Importer.Status.ACTIVE
-        importer.save()
-    else:
-        if existing is not None and existing.owner_id is not None:
-            raise ServiceError(
-                "This importer already has its own workspace: ask its owner to grant your organisation access.",
-                field="ir_number",
-            )
-        if existing is not None and managed_elsewhere(existing, organization):
-            # Typing an IR number (an EIN is no secret) must not open another broker's client: its 5106 POC
-            # email decides where the account application's verification code goes.
-            raise ServiceError(MANAGED_ELSEWHERE, field="ir_number")
-        importer = existing or Importer.objects.create(ir_number=canonical, name=name, created_by=organization)
-        if name and not importer.name:
-            importer.name = name
-            importer.save(update_fields=["name"])
+        if existing is not None and existing.owner_id == organization.pk:
+            return existing
+        # The same message whether the number exists or not: it must not confirm that anyone holds it.
+        raise ServiceError(IMPORTER_BY_APPLICATION, field="ir_number")
+    if existing is not None and (
+        (existing.owner_id is not None and not _has_grant(existing, organization)) or managed_elsewhere(existing, organization)
+    ):
+        raise ServiceError(IMPORTER_UNAVAILABLE, field="ir_number")
+    if existing is not None and existing.owner_id is not None:
+        return existing  # the owner granted this broker access already: nothing to add
+    importer = existing or Importer.objects.create(ir_number=canonical, name=name, created_by=organization)
+    if name and not importer.name:
+        importer.name = name
+        importer.save(update_fields=["name"])
+    if existing is None:
         grant_create(importer=importer, organization=organization, user=user, _audit=False)
-    audit(action="importer.create", user=user, organization=organization, obj=importer, ir_number=canonical)
+        audit(action="importer.create", user=user, organization=organization, obj=importer, ir_number=canonical)
+    else:
+        # An unowned importer nobody manages any more (its broker let it go): a new grant, audited in the
+        # logs of this broker and of the organisation that created the record.
+        grant_create(importer=importer, organization=organization, user=user)
     return importer
 
 
-MANAGED_ELSEWHERE = (
-    "Another organisation already manages this importer of record. Ask the importer to set up its own "
-    "workspace (the account application under Onboarding): its owner can then grant your organisation access."
-)
+def _has_grant(importer: Importer, organization: Organization) -> bool:
+    return ImporterGrant.objects.filter(importer=importer, organization=organization, revoked_at=None).exists()
 
 
 def managed_elsewhere(importer: Importer, organization: Organization) -> bool:
@@ -170,26 +190,53 @@ def managed_elsewhere(importer: Importer, organization: Organization) -> bool:
     return (
         importer.owner_id is None
         and ImporterGrant.objects.filter(importer=importer, revoked_at=None).exclude(organization=organization).exists()
-        and not ImporterGrant.objects.filter(importer=importer, revoked_at=None, organization=organization).exists()
+        and not _has_grant(importer, organization)
     )
 
 
+def organizations_involved(importer: Importer, *also: Organization | None) -> list[Organization]:
+    """Every organisation a change of the importer's owner or grants concerns: its owner, each organisation
+    with an active grant, the organisation that created the record, and any given. Each appears once."""
+    found: dict[int, Organization] = {}
+    candidates = [importer.owner, importer.created_by, *also]
+    candidates += [g.organization for g in importer.grants.filter(revoked_at=None).select_related("organization")]
+    for org in candidates:
+        if org is not None and org.pk not in found:
+            found[org.pk] = org
+    return list(found.values())
+
+
+def audit_everywhere(*, action: str, organizations: list[Organization], user: Any = None, obj: models.Model | None = None,
+                     **detail: Any) -> list[AuditLog]:
+    """The same event in each organisation's own audit log (each reads only its own)."""
+    return [audit(action=action, user=user, organization=org, obj=obj, **detail) for org in organizations]
+
+
 def grant_create(*, importer: Importer, organization: Organization, user: Any = None, _audit: bool = True) -> ImporterGrant:
+    """Give a broker access to the importer. A new grant is audited in the owner's and the broker's logs
+    (and, for an importer without an owner, in the log of the organisation that created it)."""
     try:
         with transaction.atomic():
-            grant, _ = ImporterGrant.objects.get_or_create(importer=importer, organization=organization, revoked_at=None)
+            grant, created = ImporterGrant.objects.get_or_create(importer=importer, organization=organization, revoked_at=None)
     except IntegrityError:
-        grant = ImporterGrant.objects.get(importer=importer, organization=organization, revoked_at=None)
-    if _audit:
-        audit(action="grant.create", user=user, organization=importer.owner or organization, obj=grant, broker=organization.slug)
+        grant, created = ImporterGrant.objects.get(importer=importer, organization=organization, revoked_at=None), False
+    if _audit and created:
+        involved = [o for o in (importer.owner, organization) if o is not None]
+        if importer.owner is None and importer.created_by is not None:
+            involved.append(importer.created_by)
+        audit_everywhere(action="grant.create", organizations=list({o.pk: o for o in involved}.values()), user=user,
+                         obj=grant, importer_id=importer.pk, broker=organization.slug)
     return grant
 
 
 @transaction.atomic
 def grant_revoke(*, grant: ImporterGrant, user: Any = None) -> ImporterGrant:
+    """End a broker's access; audited in the owner's and the broker's logs."""
     grant.revoked_at = timezone.now()
     grant.save(update_fields=["revoked_at"])
-    audit(action="grant.revoke", user=user, organization=grant.importer.owner, obj=grant, broker=grant.organization.slug)
+    involved = {o.pk: o for o in (grant.importer.owner, grant.organization) if o is not None}
+    audit_everywhere(action="grant.revoke", organizations=list(involved.values()), user=user, obj=grant,
+                     importer_id=grant.importer_id, broker=grant.organization.slug)
     return grant
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -55,7 +56,39 @@ def importer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     grants = []
     if importer.owner_id == request.organization.pk:  # type: ignore[attr-defined]
         grants = list(grants_for_owner(request.organization).filter(importer=importer, revoked_at__isnull=True))  # type: ignore[attr-defined]
-    return render(request, "accounts/importer_detail.html", {"importer": importer, "grants": grants})
+    facts_form = ImporterFactsForm(initial={f: getattr(importer, f) for f in ImporterFactsForm.base_fields})
+    return render(request, "accounts/importer_detail.html", {"importer": importer, "grants": grants, "facts_form": facts_form})
+
+
+class ImporterFactsForm(forms.Form):
+    cit_plaintiff = forms.BooleanField(
+        label="CIT plaintiff (the importer's number was reported for the court-ordered CAPE phase)", required=False)
+    cit_case_note = forms.CharField(label="CIT case number or note", required=False, max_length=120)
+    paper_check_waiver_granted = forms.BooleanField(label="Paper-check waiver granted by CBP (31 CFR 208.4)",
+                                                    required=False)
+    paper_check_waiver_date = forms.DateField(label="Waiver granted on", required=False,
+                                              widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@editor_required
+def importer_facts(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST: set the importer's CIT plaintiff status and paper-check waiver (audited; entries reclassified)."""
+    from cape.facts import importer_facts_update
+
+    importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+    form = ImporterFactsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changes = importer_facts_update(importer=importer, organization=request.organization,  # type: ignore[attr-defined]
+                                            user=request.user, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"{len(changes)} fact{'s' if len(changes) != 1 else ''} changed; "
+                                      "the importer's entries were classified again." if changes else "Nothing changed.")
+            return redirect("importer_detail", pk=importer.pk)
+    return render(request, "accounts/importer_detail.html", {"importer": importer, "grants": [], "facts_form": form},
+                  status=400 if form.errors else 200)
 
 
 @editor_required

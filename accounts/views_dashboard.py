@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from accounts import dashboard as sel
@@ -102,6 +103,23 @@ def client_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     return _importer_page(request, org, importer)
 
 
+def _ruleset_notice(request: HttpRequest, org: Organization) -> Any:
+    """What the current ruleset changed in this organisation's paths, told once to each member: returned
+    (and marked as told) the first time there is something to tell, None afterwards."""
+    from accounts.models import Membership
+    from cape.selectors import ruleset_changes
+
+    membership = getattr(request, "membership", None)
+    if request.method != "GET" or membership is None or membership.ruleset_notice_seen == rules.RULESET:
+        return None
+    changes = ruleset_changes(org, rules.RULESET)
+    if not changes.count:
+        return None
+    Membership.objects.filter(pk=membership.pk).update(ruleset_notice_seen=rules.RULESET)
+    membership.ruleset_notice_seen = rules.RULESET
+    return changes
+
+
 def _importer_page(request: HttpRequest, org: Organization, importer: Any) -> HttpResponse:
     dash = sel.importer_dashboard(org, importer)
     return render(
@@ -113,6 +131,7 @@ def _importer_page(request: HttpRequest, org: Organization, importer: Any) -> Ht
             "chart": _chart(dash.totals),
             "path_labels": rules.PATH_LABELS,
             "is_broker": org.kind == Organization.Kind.BROKER,
+            "ruleset_notice": _ruleset_notice(request, org),
         },
     )
 
@@ -191,6 +210,7 @@ def _portfolio(request: HttpRequest, org: Organization, *, build_form: Portfolio
             "build_form": build_form,
             "build_errors": build_form.errors.get("importers", []) if build_form is not None else [],
             "rows_html": rows_html,
+            "ruleset_notice": _ruleset_notice(request, org),
         },
         status=status,
     )
@@ -203,7 +223,7 @@ def portfolio_export(request: HttpRequest) -> HttpResponse:
     form = PortfolioFilterForm(request.GET or None)
     data = sel.portfolio_xlsx(sel.portfolio_for(_org(request), form.filters()))
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="refundready-portfolio-{timezone.localdate():%Y%m%d}.xlsx"'
+    response["Content-Disposition"] = content_disposition_header(True, f"refundready-portfolio-{timezone.localdate():%Y%m%d}.xlsx")
     return response
 
 

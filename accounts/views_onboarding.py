@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from accounts.forms_onboarding import (
@@ -449,5 +450,5 @@ def subaccount_letter(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("onboarding_readiness_detail", pk=importer.pk)
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="subaccount-request-{importer.pk}.pdf"'
+    response["Content-Disposition"] = content_disposition_header(True, f"subaccount-request-{importer.pk}.pdf")
     return response

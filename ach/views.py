@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
@@ -70,7 +71,7 @@ def ach_export(request: HttpRequest) -> HttpResponse:
     """The broker view as CSV. Account numbers appear masked (last four digits), as everywhere."""
     text = services.ach_csv_export(organization=request.organization, user=request.user)  # type: ignore[attr-defined]
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="ach-readiness.csv"'
+    response["Content-Disposition"] = content_disposition_header(True, "ach-readiness.csv")
     return response
 
 

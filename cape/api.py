@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -223,7 +224,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                 raise ValidationError({"non_field_errors": ["Download a draft with POST (it runs preflight first)."]})
             data = bytes(declaration.file_bytes)
         response = HttpResponse(data, content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="cape-declaration-{declaration.pk}.csv"'
+        response["Content-Disposition"] = content_disposition_header(True, f"cape-declaration-{declaration.pk}.csv")
         response["X-Content-SHA256"] = declaration.sha256
         return response
 

@@ -253,6 +253,18 @@ class RefundReport:
     notes: list[str] = field(default_factory=list)
 
 
+def refund_status_kind(status_raw: str, statuses: dict[str, str]) -> str | None:
+    """The kind of a REV-603 / REV-615 secondary status, matched by its leading words: ACE may add what happened
+    ("Funds Diverted - applied to outstanding debt"), and the caller keeps that full text."""
+    status = normalise_status(status_raw)
+    if status in statuses:
+        return statuses[status]
+    for known in sorted(statuses, key=len, reverse=True):  # the longest known status that begins the text
+        if status.startswith(known) and not status[len(known)].isalnum():
+            return statuses[known]
+    return None
+
+
 def parse_refund_report(data: bytes, report: str, filename: str = "refund report") -> RefundReport:
     """Rows of a REV-603 or REV-615 CSV. Each row needs an entry number or an importer number, a
     known secondary status and an amount (total, or principal and/or interest)."""
@@ -292,7 +304,7 @@ def parse_refund_report(data: bytes, report: str, filename: str = "refund report
             continue
         if "status" in mapping:
             status_raw = unwrap(_cell(row, mapping, "status"))
-            kind = statuses.get(normalise_status(status_raw))
+            kind = refund_status_kind(status_raw, statuses)
             if kind is None:
                 result.problems.append(Problem(filename, offset, colname("status"), status_raw,
                                                "unknown refund status; known: Sent to Treasury, Treasury Issued, Funds Diverted, Check/ACH Returned"))

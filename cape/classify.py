@@ -61,16 +61,20 @@ def memo_key(facts: rules.EntryFacts) -> tuple[Any, ...]:
         facts.entry_number, facts.ieepa_duty, facts.entry_type, facts.liquidation_status, facts.entry_date,
         facts.entry_summary_date, facts.liquidation_date, facts.recon_flag, facts.type09_filed, facts.protest_status,
         facts.protest_number, facts.drawback, facts.cape_accepted, facts.cape_rejections, facts.has_refund_route,
+        facts.surety_paid, facts.liquidation_reason_code, facts.cit_plaintiff,
     )
 
 
 def _key(entry_number: str, duty: Decimal, entry_type: str, status: str, entry_date: date | None,
          summary_date: date | None, liquidation_date: date | None, recon: bool, type09: bool, protest_status: str,
-         protest_number: str, drawback: bool, accepted: bool, rejections: tuple[str, ...], routed: bool) -> tuple[Any, ...]:
-    """memo_key from the facts' parts (a run builds it without building the facts; they are built on a miss)."""
+         protest_number: str, drawback: bool, accepted: bool, rejections: tuple[str, ...], routed: bool,
+         surety: bool, reason_code: int | None, plaintiff: bool) -> tuple[Any, ...]:
+    """memo_key from the facts' parts (a run builds it without building the facts; they are built on a miss).
+    The reason code matters only as "36 or not" (R3)."""
     return (
         rules.valid_entry_number(entry_number), duty > 0, entry_type, status, entry_date, summary_date,
         liquidation_date, recon, type09, protest_status, protest_number, drawback, accepted, rejections, routed,
+        surety, reason_code == rules.CAPE_LIQUIDATION_REASON, plaintiff,
     )
 
 
@@ -85,7 +89,7 @@ _CLS_COLUMNS = (
     "liquidated", "stable_until", "ruleset", "as_of", "computed_at",
 )
 _CHANGE_COLUMNS = (  # what was, then what is (one rendering per memo key, like the segment above)
-    "entry_id", "organization_id", "old_path", "old_reasons", "was_liquidated",
+    "entry_id", "organization_id", "old_path", "old_reasons", "was_liquidated", "old_ruleset",
     "new_path", "reasons", "is_liquidated", "ruleset", "as_of", "at",
 )
 _JSON_COLUMNS = {"reasons", "old_reasons"}
@@ -144,7 +148,7 @@ class _Run:
         self.at = renderer.at(timezone.now())
         self.memo: dict[tuple[Any, ...], tuple[rules.Result, list[str], Any, Any]] = {}
         self.interest: dict[tuple[date, bool, bool], tuple[InterestTerms, str]] = {}
-        self.never = renderer.row(("", "[]", False))  # the "was" of an entry classified for the first time
+        self.never = renderer.row(("", "[]", False, ""))  # the "was" of an entry classified for the first time
 
     def _result(self, key: tuple[Any, ...], facts: rules.EntryFacts) -> tuple[rules.Result, list[str], Any, Any]:
         r = rules.classify(facts, self.as_of)
@@ -178,9 +182,9 @@ class _Run:
         # The hot loop of a million-entry run: rows unpacked as read (_FETCH_FIELDS), the memo key built from
         # their parts (memo_key of the facts, which are built only on a miss), interest terms once per
         # deposit date and kind of importer.
-        for (entry_id, importer_id, corporate, number, entry_type, entry_date, summary_date, status, status_raw,
-             liquidation_date, recon, type09, protest_status, protest_number, drawback, duty, old_path, old_reasons,
-             old_liquidated) in fetched:
+        for (entry_id, importer_id, corporate, plaintiff, number, entry_type, entry_date, summary_date, status, status_raw,
+             liquidation_date, recon, type09, protest_status, protest_number, drawback, surety, reason_code, duty,
+             old_path, old_reasons, old_liquidated, old_ruleset) in fetched:
             if status == unknown and status_raw:
                 status = status_raw  # rules.md spellings, in case ingestion did not know one
             if duty is None:
@@ -189,12 +193,14 @@ class _Run:
             rejections = tuple(rejected[entry_id]) if entry_id in rejected else ()
             is_routed = routed[importer_id]
             key = _key(number, duty, entry_type, status, entry_date, summary_date, liquidation_date, recon, type09,
-                       protest_status, protest_number, drawback, is_accepted, rejections, is_routed)
+                       protest_status, protest_number, drawback, is_accepted, rejections, is_routed, surety, reason_code,
+                       plaintiff)
             hit = memo.get(key)
             if hit is None:
                 hit = self._result(key, rules.EntryFacts(
                     number, entry_type, duty, status, entry_date, summary_date, liquidation_date, recon, type09,
-                    protest_status, protest_number, drawback, is_accepted, rejections, is_routed))
+                    protest_status, protest_number, drawback, is_accepted, rejections, is_routed, "", surety,
+                    reason_code, plaintiff))
             r, reasons, segment, change = hit
             interest, note = None, ""
             deposit = summary_date or entry_date
@@ -219,7 +225,7 @@ class _Run:
                     old_reasons = loads(old_reasons)  # psycopg gives jsonb as text (Django's JSONField decodes it)
                 if old_path == r.path and old_reasons == reasons:
                     continue
-                was = render((old_path, json.dumps(old_reasons or []), bool(old_liquidated)))
+                was = render((old_path, json.dumps(old_reasons or []), bool(old_liquidated), old_ruleset or ""))
             if copy:
                 change_rows.append(f"{entry_id}\t{org}\t{was}\t{change}")
             else:
@@ -227,15 +233,16 @@ class _Run:
         return stored, fresh, change_rows
 
 
-# One entry as read for classification: _FETCH_FIELDS, then its stored result's path, reasons and
-# liquidated (None when never classified). Plain tuples, unpacked in _Run.rows.
+# One entry as read for classification: _FETCH_FIELDS, then its stored result's path, reasons,
+# liquidated and ruleset (None when never classified). Plain tuples, unpacked in _Run.rows.
 Fetched = tuple[Any, ...]
 
 
 _FETCH_FIELDS = (
-    "id", "importer_id", "importer__is_corporate", "entry_number", "entry_type", "entry_date", "entry_summary_date",
-    "liquidation_status", "liquidation_status_raw", "liquidation_date", "recon_flag", "type09_filed",
-    "protest_status", "protest_number", "drawback", "ieepa_duty",
+    "id", "importer_id", "importer__is_corporate", "importer__cit_plaintiff", "entry_number", "entry_type", "entry_date",
+    "entry_summary_date", "liquidation_status", "liquidation_status_raw", "liquidation_date", "recon_flag",
+    "type09_filed", "protest_status", "protest_number", "drawback", "surety_paid", "liquidation_reason_code",
+    "ieepa_duty",
 )
 
 
@@ -245,7 +252,7 @@ def _fetch(ids: list[int], *, whole_organization: int | None = None) -> list[Fet
     then read as a range (a tenth of the cost of matching 10,000 ids)."""
     if connection.vendor == "postgresql":
         e, i, c = Entry._meta.db_table, Importer._meta.db_table, Classification._meta.db_table
-        cols = ", ".join("i.is_corporate" if f == "importer__is_corporate" else f"e.{f}" for f in _FETCH_FIELDS)
+        cols = ", ".join(f"i.{f[10:]}" if f.startswith("importer__") else f"e.{f}" for f in _FETCH_FIELDS)
         with connection.cursor() as cursor:
             # ``ids`` is sorted: the bounds keep the plan an index walk over the chunk's range. Without them a
             # first run's fresh statistics (an empty results table) chose a hash join over a sequential scan of
@@ -253,19 +260,19 @@ def _fetch(ids: list[int], *, whole_organization: int | None = None) -> list[Fet
             lo, hi = ids[0], ids[-1]
             which, params = ("e.organization_id = %s", [whole_organization]) if whole_organization else ("e.id = ANY(%s)", [ids])
             cursor.execute(
-                f"SELECT {cols}, c.path, c.reasons, c.liquidated FROM {e} e JOIN {i} i ON i.id = e.importer_id "
+                f"SELECT {cols}, c.path, c.reasons, c.liquidated, c.ruleset FROM {e} e JOIN {i} i ON i.id = e.importer_id "
                 f"LEFT JOIN {c} c ON c.entry_id = e.id AND c.entry_id BETWEEN %s AND %s "
                 f"WHERE {which} AND e.id BETWEEN %s AND %s ORDER BY e.id",
                 [lo, hi, *params, lo, hi],
             )
             return cursor.fetchall()
     old = {
-        entry_id: (path, reasons, liquidated)
-        for entry_id, path, reasons, liquidated in Classification.objects.filter(entry_id__in=ids).values_list(
-            "entry_id", "path", "reasons", "liquidated")
+        entry_id: (path, reasons, liquidated, ruleset)
+        for entry_id, path, reasons, liquidated, ruleset in Classification.objects.filter(entry_id__in=ids).values_list(
+            "entry_id", "path", "reasons", "liquidated", "ruleset")
     }
     return [
-        (*row, *old.get(row[0], (None, None, None)))
+        (*row, *old.get(row[0], (None, None, None, None)))
         for row in Entry.objects.filter(pk__in=ids).order_by("pk").values_list(*_FETCH_FIELDS)
     ]
 
@@ -299,9 +306,15 @@ def _cape_history(entry_ids: list[int]) -> tuple[set[int], dict[int, list[str]]]
 
 
 def _routed_importers(importer_ids: Iterable[int]) -> set[int]:
+    """Importers with a refund route: an active ACH refund enrollment (or a 4811 notify party with one), or
+    a paper-check waiver CBP granted (31 CFR 208.4; ruleset 2026.12)."""
     from ach.selectors import importer_ids_with_refund_route
 
-    return set(importer_ids_with_refund_route(list(importer_ids)))
+    wanted = list(importer_ids)
+    routed = set(importer_ids_with_refund_route(wanted))
+    for chunk in _chunks(wanted, 10_000):
+        routed.update(Importer.objects.filter(pk__in=chunk, paper_check_waiver_granted=True).values_list("pk", flat=True))
+    return routed
 
 
 def _reasons_text(reasons: Iterable[str]) -> str:

@@ -207,7 +207,9 @@ def declaration_plan(
     candidates_qs = (
         eligible_classifications(organization, importer_ids=importer_ids, entry_ids=entry_ids, entry_numbers=entry_numbers,
                                  paths=paths, urgent_only=urgent_only)
-        .order_by("importer_id", "cape_window_closes", "entry__entry_number")
+        # Window dates first, entries without a window (unliquidated) last, on every database: PostgreSQL sorts
+        # NULL last by default, SQLite first, and the split over several files must be the same on both.
+        .order_by("importer_id", F("cape_window_closes").asc(nulls_last=True), "entry__entry_number")
         .values_list("entry_id", "entry__entry_number", "importer_id", "ieepa_duty")
     )
     with transaction.atomic():

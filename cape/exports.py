@@ -24,6 +24,7 @@ from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
 from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry, Path, RefundEvent
 from cape.refunds import expected_dates, refund_summary
+from cape.rules import CAPE_WINDOW_WORDS
 from entries.models import Entry
 
 ZERO = Decimal("0.00")
@@ -240,7 +241,7 @@ def readiness_context(organization: Organization, importer: Importer, as_of: dat
         "path_rows": path_rows, "total_entries": sum(r["entries"] for r in path_rows) + unclassified,
         "total_duty": sum((r["duty"] for r in path_rows), ZERO), "cape_duty": sum((r["duty"] for r in path_rows if r["path"] in CAPE_PATHS), ZERO),
         "deadlines": deadlines, "checklist": checklist, "ready_count": sum(1 for c in checklist if c.ok),
-        "recipient": recipient, "summary": summary,
+        "recipient": recipient, "summary": summary, "cape_window_words": CAPE_WINDOW_WORDS,
         "declarations": [(d, expected_dates(d.accepted_on)) for d in decls],
     }
 
@@ -291,8 +292,8 @@ def calendar_events(organization: Organization, importer: Importer | None = None
     events: list[CalendarEvent] = []
     kinds = [
         ("cape", "CAPE window closes", Q(path__in=CAPE_PATHS), "cape_window_closes",
-         "Last day to file these entries in CAPE: liquidation + 79 days (CAPE takes liquidated entries filed fewer "
-         "than 80 days after liquidation, inside the 90 days of 19 U.S.C. 1501)."),
+         f"Last day to file these entries in CAPE: {CAPE_WINDOW_WORDS}, inside the 90 days of 19 U.S.C. 1501 "
+         "(CBP CAPE guidance, CSMS #67923154)."),
         ("protest", "Protest deadline", Q(path=Path.PROTEST), "protest_deadline",
          "180 days after liquidation (19 U.S.C. 1514(c)(3))."),
         ("cit", "CIT deadline (conservative)", Q(path=Path.CIT), "cit_deadline",

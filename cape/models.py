@@ -98,6 +98,9 @@ class ClassificationChange(models.Model):
     was_liquidated = models.BooleanField(default=False)
     is_liquidated = models.BooleanField(default=False)
     ruleset = models.CharField(max_length=16)
+    # The ruleset of the result this change replaced (blank: first classification, or recorded before
+    # 2026.12). A change whose old_ruleset differs from ruleset is what a new ruleset did to the entry.
+    old_ruleset = models.CharField(max_length=16, blank=True, default="", db_default="")
     as_of = models.DateField()
     # No index of its own: the digest reads (organization, at), an entry's history reads entry.
     at = models.DateTimeField(default=timezone.now)
@@ -108,6 +111,17 @@ class ClassificationChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id}: {self.old_path or '-'} -> {self.new_path}"
+
+    @property
+    def summary(self) -> str:
+        """One line of the entry's history: "ruleset 2026.12: cape_phase1 → wait, excluded_type_21" (the
+        new path's first, most important reason)."""
+        why = f", {self.reasons[0]}" if self.reasons else ""
+        return f"ruleset {self.ruleset}: {self.old_path or '(first classification)'} → {self.new_path}{why}"
+
+    @property
+    def by_new_ruleset(self) -> bool:
+        return bool(self.old_ruleset) and self.old_ruleset != self.ruleset
 
 
 class ClassificationRun(models.Model):
@@ -250,6 +264,8 @@ class RefundEvent(models.Model):
     amount = models.DecimalField(**MONEY, null=True, blank=True)
     source = models.CharField(max_length=16, default="manual")
     reference = models.CharField(max_length=80, blank=True)
+    # The report's status as written ("Funds Diverted - applied to outstanding debt"): ``kind`` is its leading words.
+    status_text = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -237,7 +237,7 @@ def run_preflight(data: PreflightInput) -> dict[str, Any]:
     window = [{"entry_number": e.entry_number, "detail": "the 80-day CAPE window has passed"} for e in entries if e.deadline_passed]
     checks.append(_check(
         "cape_window_open", "CAPE window still open", WARNING, window, total,
-        "CAPE takes liquidated entries only within 80 days of liquidation, so that CBP can reliquidate inside the 90 days 19 U.S.C. 1501 allows.",
+        "CAPE takes a liquidated entry until liquidation + 79 days (filed fewer than 80 days after liquidation), so that CBP can reliquidate inside the 90 days 19 U.S.C. 1501 allows.",
     ))
 
     errors = [c for c in checks if c["level"] == ERROR and not c["passed"]]

@@ -166,7 +166,8 @@ def refund_report_import(*, organization: Organization, data: bytes, report: str
             if RefundEvent.objects.filter(**key).exists():
                 result.duplicates += 1
                 continue
-            event = RefundEvent.objects.create(**key, declaration=declaration, principal=row.principal, interest=row.interest)
+            event = RefundEvent.objects.create(**key, declaration=declaration, principal=row.principal, interest=row.interest,
+                                               status_text=row.status_raw[:200])
             counts[row.kind] += 1
             result.created += 1
             if row.kind == K.RETURNED:

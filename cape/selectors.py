@@ -37,7 +37,7 @@ SORTS = ("deadline", "amount")
 # are index scans ((organization, deadline, entry), (organization, -ieepa_duty), (organization, path,
 # deadline)); the entry number one too once the entry's own organisation is in the query (entries_entry's
 # unique (organization, entry_number), so no tie-breaker is needed); the importer is walked importer by
-# importer (entry_numbered_page, index (importer, entry), migration 0010). The entry type has no index of
+# importer (entry_numbered_page, index (importer, entry), migration 0012). The entry type has no index of
 # its own: it is not a sort (a full sort of the organisation's rows: 0.7-1.0 s).
 LIST_SORTS: dict[str, tuple[tuple[str, ...], str]] = {
     "entry": (("entry__entry_number",), "asc"),
@@ -75,6 +75,7 @@ class EntryFilters:
     q: str = ""  # an entry number in any typed form, part of one, an importer's name or IR number
     port: str = ""  # CBP port code (4 digits, e.g. 2704 Los Angeles)
     direction: str = ""  # "asc" / "desc" on the entries page; "" is the column's own default
+    ruleset_changed: str = ""  # entries whose path this ruleset changed (the dashboard's notice links here)
 
     def as_key(self) -> str:
         data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items()
@@ -105,6 +106,8 @@ def filtered_classifications(organization: Organization | None, filters: EntryFi
         qs = qs.filter(entry__port_code=filters.port.strip())
     if filters.q.strip():
         qs = qs.filter(search_condition(organization, filters.q))
+    if filters.ruleset_changed:
+        qs = qs.filter(entry_id__in=_ruleset_path_changes(organization, filters.ruleset_changed).values("entry_id"))
     return qs
 
 
@@ -502,6 +505,47 @@ def entry_detail(organization: Organization | None, pk: int) -> Entry:
     return get_object_or_404(entries_for(organization).select_related("importer", "classification"), pk=pk)
 
 
+def _ruleset_path_changes(organization: Organization | None, ruleset: str) -> QuerySet[ClassificationChange]:
+    """Changes of path that a new ruleset made: the first result under ``ruleset`` of an entry whose stored
+    result was of another ruleset, with another path."""
+    return (
+        ClassificationChange.objects.filter(organization=organization, ruleset=ruleset)
+        .exclude(old_ruleset="").exclude(old_ruleset=ruleset).exclude(old_path=F("new_path"))
+    )
+
+
+@dataclass(frozen=True)
+class RulesetChangeGroup:
+    old_path: str
+    new_path: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RulesetChanges:
+    ruleset: str
+    count: int  # entries whose path changed
+    groups: list[RulesetChangeGroup]
+
+
+def ruleset_changes(organization: Organization, ruleset: str = rules.RULESET) -> RulesetChanges:
+    """How many of the organisation's entries the ruleset moved to another path, by (old path, new path,
+    first reason): one GROUP BY over the changes it recorded."""
+    from django.db.models.fields.json import KT
+
+    rows = (
+        _ruleset_path_changes(organization, ruleset)
+        .filter(entry__in=entries_for(organization))
+        .annotate(reason=KT("reasons__0"))
+        .values("old_path", "new_path", "reason")
+        .annotate(n=Count("entry_id", distinct=True))
+        .order_by("-n", "old_path", "new_path", "reason")
+    )
+    groups = [RulesetChangeGroup(r["old_path"], r["new_path"], r["reason"] or "", r["n"]) for r in rows]
+    return RulesetChanges(ruleset=ruleset, count=sum(g.count for g in groups), groups=groups)
+
+
 def changes_for_entry(organization: Organization, entry: Entry) -> QuerySet[ClassificationChange]:
     return ClassificationChange.objects.filter(organization=organization, entry=entry).order_by("-at", "-pk")
 
@@ -523,7 +567,7 @@ def timeline(entry: Entry, classification: Classification | None) -> list[Timeli
                      c.projected_liquidation_date if c else None, "projected"),
         TimelineItem("Liquidation", "Liquidation Date", entry.liquidation_date,
                      "in the future: counts as not liquidated" if entry.liquidation_date and c and not c.liquidated else ""),
-        TimelineItem("CAPE window closes", "liquidation date + 79 days", c.cape_window_closes if c else None),
+        TimelineItem("CAPE window closes", rules.CAPE_WINDOW_WORDS, c.cape_window_closes if c else None),
         TimelineItem("Protest deadline", "19 U.S.C. 1514(c)(3): 180 days after liquidation",
                      c.protest_deadline if c else None, "projected" if c and c.protest_deadline_projected else ""),
         TimelineItem("Court of International Trade deadline", "28 U.S.C. 2636(i): 2 years, conservative",

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import editor_for_post, editor_required, member_required
@@ -153,7 +154,7 @@ def declaration_download(request: HttpRequest, pk: int) -> HttpResponse:
             raise Http404("Download a draft with the Download button (it runs preflight first).")
         data = bytes(declaration.file_bytes)
     response = HttpResponse(data, content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="cape-declaration-{declaration.pk}.csv"'
+    response["Content-Disposition"] = content_disposition_header(True, f"cape-declaration-{declaration.pk}.csv")
     response["X-Content-SHA256"] = declaration.sha256
     return response
 
@@ -293,7 +294,7 @@ def export_workbook(request: HttpRequest) -> HttpResponse:
     importer = _importer_param(request)
     data = workbook_bytes(_org(request), importer)
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="refundready-entries-{timezone.localdate():%Y%m%d}.xlsx"'
+    response["Content-Disposition"] = content_disposition_header(True, f"refundready-entries-{timezone.localdate():%Y%m%d}.xlsx")
     return response
 
 
@@ -302,7 +303,7 @@ def export_workbook(request: HttpRequest) -> HttpResponse:
 def export_readiness(request: HttpRequest, pk: int) -> HttpResponse:
     importer = get_object_or_404(importers_for(_org(request)), pk=pk)
     response = HttpResponse(readiness_pdf(_org(request), importer), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="refund-readiness-{importer.pk}-{timezone.localdate():%Y%m%d}.pdf"'
+    response["Content-Disposition"] = content_disposition_header(True, f"refund-readiness-{importer.pk}-{timezone.localdate():%Y%m%d}.pdf")
     return response
 
 
@@ -311,5 +312,5 @@ def export_readiness(request: HttpRequest, pk: int) -> HttpResponse:
 def export_calendar(request: HttpRequest) -> HttpResponse:
     importer = _importer_param(request)
     response = HttpResponse(deadlines_ics(_org(request), importer), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="refundready-deadlines.ics"'
+    response["Content-Disposition"] = content_disposition_header(True, "refundready-deadlines.ics")
     return response

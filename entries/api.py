@@ -2,4 +2,5 @@
 
 from django.urls import include, path
 
-urlpatterns = [path("", include("entries.api_uploads")), path("", include("entries.api_browse"))]
+urlpatterns = [path("", include("entries.api_uploads")), path("", include("entries.api_browse")),
+               path("", include("entries.api_facts"))]

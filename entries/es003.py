@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
-from cape.rules import normalize_liquidation_status
+from cape.rules import normalize_liquidation_status, normalize_reason_code
 from entries import entrynumber, xlsxrange
 from entries.hts import ieepa_prefixes
 
@@ -71,13 +71,18 @@ HEADERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "recon_flag": ("Reconciliation Indicator", ("reconciliationindicator", "reconciliationflag", "reconciliationflagindicator", "reconindicator")),
     "protest_number": ("Protest Number", ("protestnumber",)),
     "protest_status": ("Protest Status", ("proteststatus", "proteststatuscode")),
-    "psc_flag": ("Post Summary Correction Indicator", ("postsummarycorrectionindicator", "postsummarycorrectionflag", "pscindicator")),
+    # The extended ES-003 layout has it per line ("Line Post Summary Correction Indicator"): an entry with a
+    # corrected line is flagged (Es003Parser._parse_entry keeps the flag once any row of the entry sets it).
+    "psc_flag": ("Post Summary Correction Indicator", ("postsummarycorrectionindicator", "postsummarycorrectionflag", "pscindicator",
+                                                       "linepostsummarycorrectionindicator", "linepscindicator")),
     "filer_name": ("Filer Name", ("filername", "brokername")),
     # Optional columns kept when present (domain README §5, "optional added columns"). Importation Date is
     # the entry's (CBP Form 7501 block 11, Import Date); the rest are per tariff line: ES-003 repeats them on
     # every row, and the 7501 instructions allow a different manufacturer and exporting country per line
     # (blocks 13 and 14: "MULTI" in the header, the value at line level).
     "importation_date": ("Importation Date", ("importationdate", "importdate", "dateofimportation")),
+    # ACE Entry Summary Query: Liquidation Reason Code (36 = refunded through CAPE; ruleset 2026.12 R3).
+    "liquidation_reason_code": ("Liquidation Reason Code", ("liquidationreasoncode", "liquidationreason")),
     "country_of_export": ("Country of Export Code", ("countryofexportcode", "countryofexport", "exportcountrycode",
                                                      "exportingcountrycode", "exportingcountry")),
     "spi_code": ("Line SPI Code", ("linespicode", "spicode", "linespi", "spi")),
@@ -93,7 +98,7 @@ REQUIRED = ("entry_number", "entry_type", "importer_number", "hts", "duty")
 REQUIRED_ONE_OF = ("entry_date", "entry_summary_date")
 ENTRY_FIELDS = ("entry_number", "entry_type", "importer_number", "importer_name", "port_code", "entry_date",
                 "entry_summary_date", "liquidation_date", "liquidation_status", "recon_flag", "protest_number",
-                "protest_status", "psc_flag", "filer_name", "importation_date")
+                "protest_status", "psc_flag", "filer_name", "importation_date", "liquidation_reason_code")
 LINE_FIELDS = ("line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "country_of_export", "spi_code",
                "manufacturer_id", "quantity", "uom")
 
@@ -229,8 +234,54 @@ def shown_ir_number(value: object) -> str:
     return s if masked == canonical else masked
 
 
-def parse_money(value: object, *, blank: str | None = "0.00") -> str | None:
-    """A validated decimal string with two places. ``$2,567.49``, ``FREE`` (0), blank (``blank``), ``(12.00)``."""
+# The decimal separator of a file (``Layout.decimal``): "." as ACE writes (``$2,567.49``), "," as Excel writes
+# CSV in locales whose list separator is ";" (``850,00``, ``1.200,50``), or "?" when the first rows of a file
+# with such a list separator do not show which: values that could be read either way are then refused.
+_GROUPED_POINT = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+", re.ASCII)
+_GROUPED_COMMA = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+,\d+", re.ASCII)
+_AMBIGUOUS = re.compile(r"[1-9]\d{0,2}[.,]\d{3}", re.ASCII)  # 1,200 or 1.200: a thousands or a decimal separator
+_DECIMAL_CHARS = re.compile(r"[0-9.,]+", re.ASCII)
+
+
+def decimal_evidence(value: object) -> str | None:
+    """What a cell says about its file's decimal separator: ".", ",", "?" (either), or None (nothing)."""
+    if not isinstance(value, str):
+        return None
+    core = _text(value).upper().replace("$", "").replace("USD", "").replace(" ", "").replace("\u00a0", "")
+    core = core.strip("()-")
+    if not _DECIMAL_CHARS.fullmatch(core) or ("." not in core and "," not in core):
+        return None
+    if _AMBIGUOUS.fullmatch(core):
+        return "?"
+    if _GROUPED_POINT.fullmatch(core):
+        return "."
+    if _GROUPED_COMMA.fullmatch(core):
+        return ","
+    return None
+
+
+def _point_form(s: str, *, decimal: str) -> str:
+    """Digits and separators in the file's convention → digits with a decimal point (thousands dropped)."""
+    if decimal == ",":
+        if "." in s and not _GROUPED_COMMA.fullmatch(s):
+            raise RepairError("written with a decimal point, but this file writes decimals with a comma "
+                              "(e.g. 1.234,56); export the report again with one number format")
+        return s.replace(".", "").replace(",", ".")
+    if "," in s and not _GROUPED_POINT.fullmatch(s):
+        if decimal == "?":
+            raise RepairError("written with a decimal comma; the first rows of this file do not show whether it "
+                              "writes decimals with a point or a comma: export the report again with $1,234.56 amounts")
+        raise RepairError("written with a decimal comma (e.g. 850,00), but this file writes decimals with a point "
+                          "(e.g. $2,567.49); export the report again with one number format")
+    if decimal == "?" and _AMBIGUOUS.fullmatch(s):
+        raise RepairError(f"{s} could be read with a decimal point or a decimal comma, and the first rows of this file "
+                          "do not show which it uses: export the report again with $1,234.56 amounts")
+    return s.replace(",", "")
+
+
+def parse_money(value: object, *, blank: str | None = "0.00", decimal: str = ".") -> str | None:
+    """A validated decimal string with two places. ``$2,567.49``, ``FREE`` (0), blank (``blank``), ``(12.00)``;
+    with ``decimal=","`` also ``850,00`` and ``1.200,50``."""
     if isinstance(value, float | int) and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):
             raise RepairError("not an amount (not a finite number)")
@@ -246,11 +297,12 @@ def parse_money(value: object, *, blank: str | None = "0.00") -> str | None:
     negative = False
     if up.startswith("(") and up.endswith(")"):
         negative, up = True, up[1:-1].strip()
-    up = up.replace("$", "").replace(",", "").replace(" ", "").replace("USD", "")
+    up = up.replace("$", "").replace(" ", "").replace("\u00a0", "").replace("USD", "")
     if up.startswith("-"):
         negative, up = not negative if negative else True, up[1:]
     if up.endswith("-"):  # trailing minus (some exports)
         negative, up = True, up[:-1]
+    up = _point_form(up, decimal=decimal)
     if not _MONEY.match(up):
         raise RepairError("not an amount (expected e.g. $2,567.49, FREE, (12.00) or blank)")
     d = _quantized(Decimal(up))
@@ -336,6 +388,14 @@ def parse_flag(value: object) -> bool:
     return _text(value).upper() in _TRUE
 
 
+# rules.md "Inputs" (2026.12): Reconciliation Indicator Y, Yes, True or 1 (any case); anything else is no flag.
+_RECON_TRUE = frozenset({"Y", "YES", "TRUE", "1"})
+
+
+def parse_recon_flag(value: object) -> bool:
+    return _text(value).strip().upper() in _RECON_TRUE
+
+
 def parse_code(value: object, *, length: int, pad: int = 0) -> str:
     """A short code; ``pad`` restores leading zeros Excel dropped from an all-digit code (ports are 4 digits)."""
     s = _integral_text(_text(value)).upper()
@@ -395,7 +455,7 @@ _QUANTITY_PLACES = Decimal("0.0001")
 _QUANTITY_LIMIT = Decimal("1e14")  # numeric(18,4)
 
 
-def parse_quantity(value: object) -> str | None:
+def parse_quantity(value: object, *, decimal: str = ".") -> str | None:
     """Line Tariff Quantity as decimal text with 4 places (``1,250`` → ``1250.0000``); blank → None.
 
     Never negative; more than 4 decimal places is refused rather than rounded (a quantity is kept as reported).
@@ -412,7 +472,9 @@ def parse_quantity(value: object) -> str | None:
             return None
         if _is_formula(s):
             raise RepairError("a formula is not a quantity (formulas are never evaluated)")
-        t = s.replace(",", "").replace(" ", "")
+        t = s.replace(" ", "").replace("\u00a0", "")
+        if _DECIMAL_CHARS.fullmatch(t.lstrip("-")):
+            t = t[:1] + _point_form(t[1:], decimal=decimal) if t.startswith("-") else _point_form(t, decimal=decimal)
         if not _QUANTITY.fullmatch(t):
             raise RepairError("not a quantity (expected a number such as 1,250 or 12.5)")
         d = Decimal(t)
@@ -433,6 +495,18 @@ def parse_liquidation_status(value: object) -> tuple[str, str]:
     return normalize_liquidation_status(raw), raw
 
 
+def parse_reason_code(value: object) -> int | None:
+    """Liquidation Reason Code read as a number (`36`, `036`, `36.0` are 36; rules.md 2026.12); blank is None."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    code = normalize_reason_code(_text(value))
+    if code is None and _text(value).strip():
+        raise RepairError("a liquidation reason code is a whole number, such as 36")
+    if code is not None and not 0 <= code <= 32767:
+        raise RepairError("a liquidation reason code is a number from 0 to 32767")
+    return code
+
+
 def parse_protest_status(value: object, protest_number: str) -> str:
     key = normalise_header(_text(value))
     if key in PROTEST_STATUSES and key not in ("", "none"):
@@ -449,6 +523,7 @@ class Layout:
     columns: dict[str, int]  # field -> column index
     header_row: int  # 1-based row number of the header
     headers: list[str]
+    decimal: str = "."  # the file's decimal separator: ".", "," or "?" (see _point_form)
 
     @property
     def has_liquidation_columns(self) -> bool:
@@ -486,14 +561,97 @@ def find_layout(first_rows: list[tuple[int, list[Any]]], *, file_label: str) -> 
             best = (row_no, len(columns), cells, columns)
     if best is None:
         nonblank = next((cells for _, cells in first_rows if any(_text(c) for c in cells)), [])
-        headers, missing = [_text(c) for c in nonblank if _text(c)], _missing({})
+        headers, found = [_text(c) for c in nonblank if _text(c)], {}
     else:
-        headers, missing = [_text(c) for c in best[2] if _text(c)], _missing(best[3])
+        headers, found = [_text(c) for c in best[2] if _text(c)], best[3]
+    missing = _missing(found)
+    near = _near_misses(headers, found)
+    said = ""
+    if near:
+        said = " Columns that look like them but are not ES-003 columns: " + "; ".join(
+            f'"{h}" (not {label})' for h, label in near[:10]) + "."
+        if any("ieepa" in normalise_header(h) for h, _ in near):
+            said += " A column named for IEEPA duty belongs to a broker's or consultant's workbook, not to an ACE report."
     shown = ", ".join(f'"{h}"' for h in headers[:40]) or "none"
+    more = f" and {len(headers) - 40} more" if len(headers) > 40 else ""
     raise Es003FileError(
         f"{file_label} is not an ES-003 Entry Summary Line Tariff Details report: required column(s) missing: "
-        f"{', '.join(missing)}. Headers found (first {HEADER_SCAN_ROWS} rows searched): {shown}."
+        f"{', '.join(missing)}.{said} In ACE Reports run ES-003 \"Entry Summary Line Tariff Details\" and upload its "
+        f"CSV or XLSX export. Headers found (first {HEADER_SCAN_ROWS} rows searched): {shown}{more}."
     )
+
+
+# Words that mark a header as a near miss for a required column it does not match (find_layout's message).
+_NEAR_WORDS: dict[str, tuple[str, ...]] = {
+    "entry_number": ("entry", "entrysummary"), "entry_type": ("type",), "importer_number": ("importer", "ior", "ein"),
+    "hts": ("hts", "harmonized", "tariff"), "duty": ("duty", "ieepa"), "entry_date": ("date",), "entry_summary_date": ("date",),
+}
+
+
+def _near_misses(headers: list[str], found: dict[str, int]) -> list[tuple[str, str]]:
+    """(header, label of the required column it looks like) for headers that match no column of the table."""
+    import difflib
+
+    wanted = [f for f in (*REQUIRED, *REQUIRED_ONE_OF) if f not in found]
+    if not any(f in found for f in REQUIRED_ONE_OF):
+        wanted = [f for f in wanted if f != "entry_summary_date"]  # one message for the pair
+    out: list[tuple[str, str]] = []
+    for h in headers:
+        key = normalise_header(h)
+        if not key or key in HEADER_MAP:
+            continue
+        for f in wanted:
+            spellings = HEADERS[f][1]
+            if any(w in key for w in _NEAR_WORDS.get(f, ())) or difflib.get_close_matches(key, spellings, n=1, cutoff=0.75):
+                label = LABELS[f] if f != "entry_date" else f"{LABELS['entry_date']} or {LABELS['entry_summary_date']}"
+                out.append((h, label))
+                break
+    return out
+
+
+DECIMAL_SCAN_ROWS = 5_000
+_DECIMAL_FIELDS = ("duty", "goods_value", "quantity")
+
+
+def detect_decimal(rows: list[tuple[int, list[Any]]], layout: Layout, *, list_separator: str | None, file_label: str) -> str:
+    """The file's decimal separator from the text cells of its money and quantity columns in ``rows``: "." or ",",
+    or "?" when nothing in them tells and the list separator is not a comma. A file uses one convention: one that
+    shows both, or only values that read either way (1,200 / 1.200) with a ";" or tab list separator, is refused."""
+    cols = [(f, layout.columns[f]) for f in _DECIMAL_FIELDS if f in layout.columns]
+    found: dict[str, tuple[str, str]] = {}  # evidence -> (column label, value) where first seen
+    seen: set[Any] = set()
+    for _, cells in rows:
+        for f, i in cols:
+            if i >= len(cells):
+                continue
+            v = cells[i]
+            if type(v) is not str or v in seen:
+                continue
+            seen.add(v)
+            kind = decimal_evidence(v)
+            if kind is not None and kind not in found:
+                found[kind] = (LABELS[f], _text(v))
+    if "." in found and "," in found:
+        (pc, pv), (cc, cv) = found["."], found[","]
+        raise Es003FileError(
+            f'{file_label} writes numbers both with a decimal point ({pc} "{pv}") and with a decimal comma ({cc} "{cv}"), '
+            "so its amounts cannot be read safely. Export the report again from ACE (amounts as $2,567.49) or save "
+            "it from Excel with one number format.")
+    if "," in found:
+        return ","
+    if "." in found:
+        return "."
+    # Excel writes ";" (or tabs) as the list separator precisely where the decimal separator is a comma; a
+    # comma-separated file (ACE's own CSV) writes decimal points.
+    if list_separator in (None, ","):
+        return "."
+    if "?" in found:
+        col, v = found["?"]
+        raise Es003FileError(
+            f'{file_label}: cannot tell whether numbers use a decimal point or a decimal comma: {col} has "{v}" '
+            "(a thousands separator or a decimal one?), and no amount in the first rows shows which. Export the "
+            "report again from ACE (amounts as $2,567.49), or with two decimals on every amount (850,00).")
+    return "?"
 
 
 DELIMITERS = (",", ";", "\t")
@@ -556,6 +714,12 @@ class Es003Source:
                 break
         self.layout = find_layout(first, file_label=self.file_label)
         self._buffered = [item for item in first if item[0] > self.layout.header_row]
+        for item in self._rows:
+            self._buffered.append(item)
+            if len(self._buffered) >= DECIMAL_SCAN_ROWS:
+                break
+        self.layout.decimal = detect_decimal(self._buffered[:DECIMAL_SCAN_ROWS], self.layout, list_separator=getattr(self, "delimiter", None),
+                                             file_label=self.file_label)
         self.rows_total = max(0, self._physical_rows - self.layout.header_row)
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
@@ -723,11 +887,13 @@ class ParsedEntry(NamedTuple):
     protest_number: str
     protest_status: str
     importation_date: date | None
+    liquidation_reason_code: int | None = None
 
 
 STAGE_ENTRY_COLUMNS = ("entry_number", "importer_ir", "importer_name", "entry_type", "entry_date", "entry_summary_date",
                        "port_code", "filer_code", "filer_name", "liquidation_status", "liquidation_status_raw",
-                       "liquidation_date", "recon_flag", "psc_flag", "protest_number", "protest_status", "importation_date")
+                       "liquidation_date", "recon_flag", "psc_flag", "protest_number", "protest_status", "importation_date",
+                       "liquidation_reason_code")
 # The order of a staging line tuple (Es003Parser.feed): entries_tariffline's columns, entry_id first.
 STAGE_LINE_COLUMNS = ("entry_number", "line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "is_ieepa",
                       "country_of_export", "spi_code", "manufacturer_id", "quantity", "uom")
@@ -757,6 +923,8 @@ class ParseResult:
     fast_entries: list[Any] = field(default_factory=list)
     fast_importers: set[str] = field(default_factory=set)
     unknown_statuses: dict[str, int] = field(default_factory=dict)
+    # entry number -> what ``unrepairable`` lists, for an entry whose importer number cannot be repaired
+    importer_rejected: dict[str, dict[str, Any]] = field(default_factory=dict)
     # entry number -> [IEEPA duty, total duty] in cents over the entry's kept lines
     sums: dict[str, list[int]] = field(default_factory=dict)
 
@@ -786,28 +954,33 @@ _FAST_MONEY = re.compile(r"^\d+\.\d\d$", re.ASCII)
 _FAST_ENTRY = re.compile(r'^(?:=")?([0-9A-Z]{3}[0-9]{8})"?$')
 
 
-def _money_cell(value: Any) -> Any:
+def _money_cell(value: Any, decimal: str = ".") -> Any:
     """Money cell → (text, cents) or _Bad. The common ACE shapes ($1,234.56) take the fast path."""
-    if type(value) is str:
+    if type(value) is str and decimal != ",":
         t = value.replace("$", "").replace(",", "")
         if _FAST_MONEY.match(t):
             return t, int(t.replace(".", ""))
     try:
-        text = parse_money(value)
+        text = parse_money(value, decimal=decimal)
     except RepairError as exc:
         return _Bad(str(exc))
     return text, int(text.replace(".", "")) if text is not None else 0  # type: ignore[union-attr]
 
 
-def _goods_cell(value: Any) -> Any:
-    if type(value) is str:
+def _goods_cell(value: Any, decimal: str = ".") -> Any:
+    if type(value) is str and decimal != ",":
         t = value.replace("$", "").replace(",", "")
         if _FAST_MONEY.match(t):
             return t
     try:
-        return parse_money(value, blank=None)
+        return parse_money(value, blank=None, decimal=decimal)
     except RepairError as exc:
         return _Bad(str(exc))
+
+
+def line_parsers(decimal: str) -> dict[str, Callable[[Any], Any]]:
+    """_LINE_PARSERS for a file with this decimal separator."""
+    return {**_LINE_PARSERS, "quantity": lambda x: parse_quantity(x, decimal=decimal)}
 
 
 def _entry_number_cell(value: Any) -> str:
@@ -828,12 +1001,13 @@ _ENTRY_PARSERS: dict[str, Callable[[Any], Any]] = {
     "entry_summary_date": parse_date,
     "liquidation_date": parse_date,
     "liquidation_status": parse_liquidation_status,
-    "recon_flag": parse_flag,
+    "recon_flag": parse_recon_flag,
     "psc_flag": parse_flag,
     "protest_number": lambda x: parse_code(x, length=40),
     "protest_status": lambda x: x,
     "filer_name": lambda x: _text(x)[:200],
     "importation_date": parse_date,
+    "liquidation_reason_code": parse_reason_code,
 }
 # Optional line-level column → repair (cached per raw value, like the entry columns).
 _LINE_PARSERS: dict[str, Callable[[Any], Any]] = {
@@ -843,7 +1017,8 @@ _LINE_PARSERS: dict[str, Callable[[Any], Any]] = {
     "quantity": parse_quantity,
     "uom": parse_uom,
 }
-_ENTRY_DEFAULTS: dict[str, Any] = {"entry_type": "", "importer_number": "", "recon_flag": False, "psc_flag": False}
+_ENTRY_DEFAULTS: dict[str, Any] = {"entry_number": None, "entry_type": "", "importer_number": "", "recon_flag": False,
+                                   "psc_flag": False}
 
 # The CBP check digit (entries.entrynumber.check_digit) as two lookup tables, one per position parity:
 # the same rule, fast enough to run on every entry of a large report (tested equal to the reference).
@@ -893,7 +1068,9 @@ class Es003Parser:
         # Optional per-line columns kept when present, in staging order after is_ieepa (STAGE_LINE_COLUMNS).
         self._extra_fields = ("country_of_export", "spi_code", "manufacturer_id", "quantity", "uom")
         self._extra_defaults = ("", "", "", None, "")
-        self._extras = [(j, cols[f], {}, _LINE_PARSERS[f], f) for j, f in enumerate(self._extra_fields) if f in cols]
+        self.decimal = layout.decimal
+        self.line_parsers = line_parsers(layout.decimal)
+        self._extras = [(j, cols[f], {}, self.line_parsers[f], f) for j, f in enumerate(self._extra_fields) if f in cols]
         self._seen: set[tuple[str, int, int]] = set()
         self._counters: dict[Any, int] = {}
         self._c_line: dict[Any, Any] = {}
@@ -907,6 +1084,8 @@ class Es003Parser:
         self._prefixes = ieepa_prefixes()
         self._importers: dict[str, str | None] = {}
         self._warned_check: set[str] = set()
+        self._c_unkept: dict[str, dict[Any, Any]] = {}
+        self.chapter99_rows = 0  # rows with a Chapter 99 HTS, counted when the report has no ordinal column
         self.feed = self._make_feed()
 
     # -- errors
@@ -942,12 +1121,19 @@ class Es003Parser:
                 if value is _MISSING:
                     value = _cached(cache, spec, cell)
             if type(value) is _Bad:
-                errs.append((fld, cell, value.reason))
-                if fld == "entry_number":
-                    return None, errs
+                errs.append((fld, cell, value.reason))  # and go on: every bad cell of the row is reported
                 value = _ENTRY_DEFAULTS.get(fld)
             values[fld] = value
         number = values["entry_number"]
+        if number is None:  # the entry number itself cannot be repaired
+            return None, errs
+        if "importer_number" in values and not values["importer_number"] and number not in self.result.importer_rejected:
+            # Every row of such an entry is rejected: keep it visible (needs review), as a bad entry number is.
+            bad = next(((c, why) for f, c, why in errs if f == "importer_number"), None)
+            if bad is not None:
+                self.result.importer_rejected[number] = {
+                    "file": self.file_label, "row": row_no, "entry_number": number, "importer_number": shown_ir_number(bad[0]),
+                    "reason": "bad_importer_number", "detail": bad[1]}
         entry_date, summary_date = values.get("entry_date"), values.get("entry_summary_date")
         if entry_date is None and summary_date is None and not any(f in REQUIRED_ONE_OF for f, _, _ in errs):
             fld = "entry_date" if "entry_date" in values else "entry_summary_date"
@@ -962,10 +1148,14 @@ class Es003Parser:
                 reason = self._importers[ir] = self.importer_check(ir, name)
             if reason:
                 errs.append(("importer_number", raw[self._entry_cols.index("importer_number")], reason))
+        psc = values.get("psc_flag", False)
+        if not psc and (earlier := self.result.entries.get(number)) is not None:
+            psc = earlier.psc_flag  # a line-level indicator: any corrected line flags the entry
         entry = ParsedEntry(number, ir, name, values.get("entry_type") or "", entry_date, summary_date,
                             values.get("port_code", ""), number[:3], values.get("filer_name", ""), status, status_raw,
-                            values.get("liquidation_date"), values.get("recon_flag", False), values.get("psc_flag", False),
-                            protest_number, protest_status, values.get("importation_date"))
+                            values.get("liquidation_date"), values.get("recon_flag", False), psc,
+                            protest_number, protest_status, values.get("importation_date"),
+                            values.get("liquidation_reason_code"))
         if status == "unknown" and status_raw:
             self.result.unknown_statuses[status_raw] = self.result.unknown_statuses.get(status_raw, 0) + 1
         if not _check_digit_ok(number) and number not in self._warned_check:
@@ -982,6 +1172,26 @@ class Es003Parser:
             self.result.unrepairable.append({"file": self.file_label, "row": row_no, "entry_number": _text(v["entry_number"]),
                                              "importer_number": shown_ir_number(v.get("importer_number", ""))})
 
+    def _line_cell_errors(self, row_no: int, row: list[Any]) -> None:
+        """Report the bad line cells of a row whose entry number cannot be repaired (the row is not kept, but
+        every bad cell of it is reported, not only the first)."""
+        decimal = self.decimal
+        checks: list[tuple[str, int | None, Callable[[Any], Any]]] = [
+            ("line_number", self._i_line, lambda x: parse_int(x, what="line number")),
+            ("ordinal", self._i_ord, lambda x: parse_int(x, what="tariff ordinal number")),
+            ("hts", self._i_hts, parse_hts),
+            ("duty", self._i_duty, lambda x: _money_cell(x, decimal)),
+            ("goods_value", self._i_goods, lambda x: _goods_cell(x, decimal)),
+            *((f, i, fn) for _, i, _, fn, f in self._extras),
+        ]
+        caches = self._c_unkept
+        for fld, i, fn in checks:
+            if i is None:
+                continue
+            value = _cached(caches.setdefault(fld, {}), fn, row[i])
+            if type(value) is _Bad:
+                self._error(row_no, fld, row[i], value.reason)
+
     def _make_feed(self) -> Callable[[int, list[Any]], tuple[Any, ...] | None]:
         """The per-row function, as a closure: every cache and index is a local, the hot path is a few
         dict lookups per column (this loop runs a million times for a large report)."""
@@ -995,14 +1205,23 @@ class Es003Parser:
         seen, counters, sums_by_entry, entries = self._seen, self._counters, r.sums, r.entries
         bad_entries = r.bad_entries
         prefixes = self._prefixes
-        parse_entry, error, row_errors = self._parse_entry, self._error, self._row_errors
+        parse_entry, error, row_errors, line_cell_errors = self._parse_entry, self._error, self._row_errors, self._line_cell_errors
         parse_line = lambda x: parse_int(x, what="line number")  # noqa: E731
         parse_ord = lambda x: parse_int(x, what="tariff ordinal number")  # noqa: E731
         state: list[Any] = [None, (None, []), None]  # previous raw entry cells, (entry, errors), line key
+        # Without a line or an ordinal column nothing tells two lines apart but their cells: a row repeated
+        # exactly is dropped (counted in ``duplicates``) instead of adding its duty twice.
+        exact_rows: set[tuple[Any, ...]] | None = set() if i_line is None or i_ord is None else None
+        no_ord = i_ord is None
         self._state = state
         line_key = self.line_key
         Bad = _Bad
         extras, extra_defaults, missing = self._extras, self._extra_defaults, _MISSING
+        decimal = self.decimal
+        if decimal == ".":
+            money_cell, goods_cell = _money_cell, _goods_cell
+        else:
+            money_cell, goods_cell = (lambda x: _money_cell(x, decimal)), (lambda x: _goods_cell(x, decimal))
 
         def feed(row_no: int, row: list[Any]) -> tuple[Any, ...] | None:
             if len(row) < width:
@@ -1025,9 +1244,16 @@ class Es003Parser:
             if errs or entry is None:
                 row_errors(row_no, errs, raw, entry)
                 if entry is None:
+                    line_cell_errors(row_no, row)
                     return None
             number = entry.entry_number
             bad = bool(errs)
+            if exact_rows is not None:
+                whole = tuple(_text(c) for c in row)
+                if whole in exact_rows:
+                    r.duplicates += 1
+                    return None
+                exact_rows.add(whole)
             if i_line is not None:
                 cell = row[i_line]
                 line_no = c_line.get(cell)
@@ -1056,10 +1282,12 @@ class Es003Parser:
             if type(hts) is Bad:
                 error(row_no, "hts", cell, hts.reason)
                 bad = True
+            elif no_ord and hts.startswith("99"):
+                self.chapter99_rows += 1
             cell = row[i_duty]
             duty = c_duty.get(cell)
             if duty is None:
-                duty = _money_cell(cell)
+                duty = money_cell(cell)
                 if len(c_duty) >= _CACHE_LIMIT:
                     c_duty.clear()
                 c_duty[cell] = duty
@@ -1071,7 +1299,7 @@ class Es003Parser:
                 cell = row[i_goods]
                 goods = c_goods.get(cell)
                 if goods is None and cell not in c_goods:
-                    goods = _goods_cell(cell)
+                    goods = goods_cell(cell)
                     if len(c_goods) >= _CACHE_LIMIT:
                         c_goods.clear()
                     c_goods[cell] = goods
@@ -1125,17 +1353,38 @@ class Es003Parser:
 
         return feed
 
+    def _refuse_line_level(self) -> None:
+        """A report with no Tariff Ordinal Number column and no Chapter 99 row is a line-level report (ES-003 at
+        entry-summary-line level, or a line report with "Line Duty Amount"): each row's duty is the line's total,
+        with the IEEPA duty of its 9903.01/9903.02 ordinals inside it, so no IEEPA line can be seen. Refused:
+        its entries would come out "no IEEPA duty" when we could not see their lines (domain README §5, §8)."""
+        if self._i_ord is not None or self.chapter99_rows or not self.result.rows_read:
+            return
+        duty = self.layout.headers[self.layout.columns["duty"]] if self.layout.columns["duty"] < len(self.layout.headers) else ""
+        raise Es003FileError(
+            f"{self.file_label} is a line-level report: it has no {LABELS['ordinal']} column and none of its rows has a "
+            f'Chapter 99 HTS number, so its duty column ("{duty or LABELS["duty"]}") holds each line\'s total and the IEEPA '
+            "duty (HTS 9903.01 and 9903.02 lines) cannot be seen in it. Nothing was stored. In ACE Reports run "
+            "ES-003 \"Entry Summary Line Tariff Details\" (one row per tariff ordinal) with the columns "
+            f"{LABELS['entry_number']}, {LABELS['line_number']}, {LABELS['ordinal']}, {LABELS['hts']} and "
+            f"{LABELS['duty']}, and upload that export."
+        )
+
     def forget_previous_row(self) -> None:
         """The next row fed does not follow the last one fed (entries.es003_fast feeds only some rows):
         parse its entry columns afresh, as when the row before it differed."""
         self._state[0] = _MISSING
 
     def finish(self) -> ParseResult:
+        """The result; raises Es003FileError for a line-level report (see ``_refuse_line_level``)."""
         r = self.result
+        self._refuse_line_level()
         r.lines = len(self._seen) + r.fast_lines
         for number in r.bad_entries:
             r.entries.pop(number, None)
             r.sums.pop(number, None)
+        # Entries held back because their importer number cannot be repaired stay listed (needs review).
+        r.unrepairable += [v for n, v in r.importer_rejected.items() if n in r.bad_entries]
         if r.bad_check_digits:
             shown = ", ".join(r.bad_check_digits[:20])
             more = f" and {len(r.bad_check_digits) - 20} more" if len(r.bad_check_digits) > 20 else ""
@@ -1146,7 +1395,10 @@ class Es003Parser:
             )
         for raw, count in sorted(r.unknown_statuses.items()):
             r.warnings.append(f'Liquidation Status "{raw}" is not one we recognise ({count} row(s)); those entries are stored with status unknown.')
-        if r.duplicates:
+        if r.duplicates and (self._i_line is None or self._i_ord is None):
+            r.warnings.append(f"{r.duplicates} row(s) repeated an earlier row exactly and were dropped (the report has no "
+                              "column that tells such lines apart); each line's duty was counted once.")
+        elif r.duplicates:
             r.warnings.append(f"{r.duplicates} row(s) repeated an entry, line and tariff ordinal already read in this file; each line was kept once.")
         if self._i_line is None or self._i_ord is None:
             missing = [LABELS[f] for f in ("line_number", "ordinal") if f not in self.layout.columns]

@@ -70,6 +70,9 @@ _ENTRY_SHAPE = r'^(?:="[0-9A-Z]{3}[0-9]{8}"|[0-9A-Z]{3}[0-9]{8})$'
 # amounts under $10,000,000,000 so that a sum of cents over any entry fits in 64 bits. Anything else goes
 # through es003._money_cell (FREE, blanks, (12.00), ...) once per distinct value.
 _MONEY_SHAPE = r"^[0-9]{1,10}\.[0-9]{2}$"
+# The same with a decimal comma (a file whose Layout.decimal is ","), dots as thousands separators, no leading
+# zero: what parse_money turns into exactly these digits with a point (es003._point_form).
+_COMMA_MONEY_SHAPE = r"^(?:[1-9][0-9]{0,2}(?:\.[0-9]{3}){1,2}|[1-9][0-9]{0,9}|0),[0-9]{2}$"
 _CENTS_LIMIT = 10**12
 _HEADER_BYTES = 1 << 22
 
@@ -382,7 +385,7 @@ class FastCsv:
         m_ord = line_map("ordinal", lambda x: parse_int(x, what="tariff ordinal number"))
         m_hts = line_map("hts", parse_hts)
         m_country = line_map("country_of_origin", lambda x: _text(x).upper()[:2])
-        extras = {f: line_map(f, fn) for f, fn in _LINE_PARSERS.items()}
+        extras = {f: line_map(f, fn) for f, fn in self.parser.line_parsers.items()}
         duty_text, cents = self._money(columns[cols["duty"]], row_ok, goods=False)
         goods_text = self._money(columns[cols["goods_value"]], row_ok, goods=True)[0] if "goods_value" in cols else None
         assert m_line is not None and m_ord is not None and m_hts is not None  # open_fast: both columns present
@@ -566,6 +569,7 @@ class FastCsv:
             "protest_number": protest_numbers,
             "protest_status": protest_status,
             "importation_date": col("importation_date", pa.date32(), None),
+            "liquidation_reason_code": col("liquidation_reason_code", pa.int32(), None),
             "ieepa_duty": _cents_texts(ieepa),
             "total_duty": _cents_texts(total),
             "entry_id": pa.array(np.where(entry_ids >= 0, entry_ids, 0), mask=entry_ids < 0),
@@ -575,8 +579,14 @@ class FastCsv:
 
     def _money(self, col: pa.Array, row_ok: np.ndarray, *, goods: bool) -> tuple[pa.Array, np.ndarray]:
         """(text, cents) per row as es003._money_cell / _goods_cell give them; row_ok cleared where not kept."""
-        t = pc.replace_substring(pc.replace_substring(col, "$", ""), ",", "")
-        fast = pc.match_substring_regex(t, _MONEY_SHAPE)
+        decimal = self.layout.decimal
+        if decimal == ",":
+            t = pc.replace_substring(col, "$", "")
+            fast = pc.match_substring_regex(t, _COMMA_MONEY_SHAPE)
+            t = pc.replace_substring(pc.replace_substring(t, ".", ""), ",", ".")
+        else:
+            t = pc.replace_substring(pc.replace_substring(col, "$", ""), ",", "")
+            fast = pc.match_substring_regex(t, _MONEY_SHAPE)
         fastn = fast.to_numpy(zero_copy_only=False)
         cents = np.zeros(len(col), dtype=np.int64)
         text = pc.if_else(fast, t, pa.scalar(None, pa.string()))
@@ -584,7 +594,9 @@ class FastCsv:
             cents[fastn] = pc.cast(pc.replace_substring(pc.filter(t, fast), ".", ""), pa.int64()).to_numpy()
         if not fastn.all():
             slow = ~fastn
-            m = _Mapped(col.filter(pa.array(slow)), _goods_cell if goods else _money_cell, self._cache("goods" if goods else "duty"))
+            cell = _goods_cell if goods else _money_cell
+            fn = cell if decimal == "." else (lambda x: cell(x, decimal))
+            m = _Mapped(col.filter(pa.array(slow)), fn, self._cache("goods" if goods else "duty"))
             if goods:
                 ok = m.ok
                 values = m.arrow(pa.string())

@@ -111,6 +111,11 @@ class Entry(models.Model):
     # Facts the ES-003 lacks; set by users (each change audited).
     type09_filed = models.BooleanField(default=False)
     drawback = models.BooleanField(default=False)
+    # Ruleset 2026.12 R13: a surety, not the importer, paid the IEEPA duty (user-set; default false).
+    surety_paid = models.BooleanField(default=False, db_default=False)
+    # ES-003 optional column "Liquidation Reason Code", read as a number (36 = refunded through CAPE,
+    # ACE Entry Summary Query); null when the report has no such column or the cell is blank.
+    liquidation_reason_code = models.PositiveSmallIntegerField(null=True, blank=True)
     # Cached sums over the tariff lines (rules.md: ieepa_duty).
     ieepa_duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
     total_duty = models.DecimalField(**MONEY, default=Decimal("0.00"))

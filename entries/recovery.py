@@ -20,7 +20,9 @@ again, or fails it with a clear message after ``UPLOAD_MAX_ATTEMPTS`` claims. Th
 and the job's record of them are one transaction, so a re-run either builds from scratch or only finishes
 the checks of declarations that were already saved: the same result as a clean run.
 
-Runs from Celery beat (``entries.tasks.recover_interrupted_work``) and once when a worker starts.
+Runs from Celery beat (``entries.tasks.recover_interrupted_work``), and once when a worker starts
+(``entries.tasks._recover_on_worker_start``, Celery's worker_ready signal), which takes uploads and builds whose
+lock is free at once, without the grace period.
 """
 
 from __future__ import annotations
@@ -292,11 +294,21 @@ def classifications_recover(*, stale_after: timedelta | None = None, as_of: Any 
     return org_ids
 
 
-def interrupted_work_recover(*, stale_after: timedelta | None = None) -> RecoveryResult:
+def interrupted_work_recover(*, stale_after: timedelta | None = None, at_worker_start: bool = False) -> RecoveryResult:
+    """Requeue (or fail) the uploads and declaration builds a dead worker left running, and enqueue the
+    classifications it left undone. Only work older than ``stale_after`` (default: the grace period) is taken,
+    except that ``at_worker_start`` takes every upload and build whose liveness lock is free at once.
+
+    A starting worker can trust the lock without the clock: every runner (a worker's task, the ingest_es003
+    command) takes an upload's or a build's lock before it claims the row and holds it to the end, so a row
+    left ``running`` with a free lock has no process behind it, however recent its claim. Without that an
+    upload interrupted by a restart waited for the beat sweep after the grace period (2-3 minutes).
+    Classification holds no lock, so it keeps the grace period."""
     from cape.build_jobs import build_jobs_recover
 
-    result = uploads_recover(stale_after=stale_after)
+    locked_stale_after = timedelta(0) if at_worker_start else stale_after
+    result = uploads_recover(stale_after=locked_stale_after)
     result.organizations_reclassified = classifications_recover(stale_after=stale_after)
-    builds = build_jobs_recover(stale_after=stale_after)
+    builds = build_jobs_recover(stale_after=locked_stale_after)
     result.builds_requeued, result.builds_failed = builds.requeued, builds.failed + builds.never_started
     return result

@@ -62,7 +62,7 @@ from entries.es003 import (
 )
 from entries.es003_fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
 from entries.models import Entry, TariffLine, Upload
-from entries.recovery import merge_lock_key
+from entries.recovery import forget_lock, merge_lock_key, upload_running_lock
 from refundready.memory import gc_paused
 from refundready.pacing import Pacer
 
@@ -185,10 +185,7 @@ class _ImporterCheck:
         if self.organization.kind == Organization.Kind.IMPORTER:
             return (f"Importer {shown} is not one of this organisation's importers: an importer organisation may not "
                     "load another company's entries. Its rows were not loaded.")
-        if ir in self.owned_elsewhere:
-            return (f"Importer {shown} has its own RefundReady workspace: ask its owner to grant your organisation "
-                    "access, then upload the report again.")
-        if ir in self.managed_elsewhere:
+        if ir in self.owned_elsewhere or ir in self.managed_elsewhere:  # one message: it must not tell which
             return f"Importer {shown}: {MANAGED_ELSEWHERE} Its rows were not loaded."
         self.to_create.setdefault(ir, name)
         return None
@@ -249,7 +246,8 @@ class _Stage:
                 f"importer_name text, entry_type varchar(2), entry_date {date_t}, entry_summary_date {date_t}, "
                 f"port_code varchar(8), filer_code varchar(3), filer_name varchar(200), liquidation_status varchar(16), "
                 f"liquidation_status_raw varchar(60), liquidation_date {date_t}, recon_flag {bool_t}, psc_flag {bool_t}, "
-                f"protest_number varchar(40), protest_status varchar(16), importation_date {date_t}, ieepa_duty {money_t}, "
+                f"protest_number varchar(40), protest_status varchar(16), importation_date {date_t}, "
+                f"liquidation_reason_code integer, ieepa_duty {money_t}, "
                 f"total_duty {money_t}, entry_id bigint)"  # the row id reserved for an entry not yet stored (PostgreSQL)
             )
             # No index, no constraint: COPY appends as fast as the server can take it.
@@ -490,7 +488,8 @@ class _Stage:
             update_cols = ["importer_id", "entry_type", "filer_code"]
             optional = {"entry_date": "entry_date", "entry_summary_date": "entry_summary_date", "port_code": "port_code",
                         "filer_name": "filer_name", "liquidation_date": "liquidation_date", "recon_flag": "recon_flag",
-                        "psc_flag": "psc_flag", "protest_number": "protest_number", "importation_date": "importation_date"}
+                        "psc_flag": "psc_flag", "protest_number": "protest_number", "importation_date": "importation_date",
+                        "liquidation_reason_code": "liquidation_reason_code"}
             update_cols += [col for fld, col in optional.items() if fld in present]
             if "liquidation_status" in present:
                 update_cols += ["liquidation_status", "liquidation_status_raw"]
@@ -506,11 +505,11 @@ class _Stage:
                     f"INSERT INTO entries_entry ({'id, ' if reserved else ''}organization_id, importer_id, entry_number, "
                     "entry_type, entry_date, entry_summary_date, port_code, filer_code, filer_name, liquidation_status, "
                     "liquidation_status_raw, liquidation_date, recon_flag, psc_flag, protest_number, protest_status, "
-                    "importation_date, type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, "
+                    "importation_date, liquidation_reason_code, type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, "
                     f"created_at, updated_at) SELECT {'s.entry_id, ' if reserved else ''}%s, i.id, s.entry_number, s.entry_type, s.entry_date, "
                     "s.entry_summary_date, COALESCE(s.port_code, ''), s.filer_code, COALESCE(s.filer_name, ''), "
                     "s.liquidation_status, COALESCE(s.liquidation_status_raw, ''), s.liquidation_date, s.recon_flag, s.psc_flag, "
-                    f"COALESCE(s.protest_number, ''), s.protest_status, s.importation_date, {false}, {false}, s.ieepa_duty, s.total_duty, %s, %s, %s, %s "
+                    f"COALESCE(s.protest_number, ''), s.protest_status, s.importation_date, s.liquidation_reason_code, {false}, {false}, s.ieepa_duty, s.total_duty, %s, %s, %s, %s "
                     f"FROM {self.se} s JOIN accounts_importer i ON i.ir_number = s.importer_ir "
                     + ("WHERE s.entry_id IS NOT NULL " if reserved else
                        f"WHERE s.entry_id IS NULL ON CONFLICT (organization_id, entry_number) DO UPDATE SET {sets} "
@@ -1037,16 +1036,19 @@ def ingest_files(*, organization: Organization, paths: Iterable[str | Path], use
         upload = Upload.objects.create(organization=organization, uploaded_by=user if getattr(user, "is_authenticated", False) else None,
                                        original_name=path.name[:255], size=size, sha256=digest.hexdigest(), file=_store_path(path))
         audit(action="upload.create", user=user, organization=organization, obj=upload, name=path.name, size=size, via="cli")
-        if not _claim(upload.pk):  # pragma: no cover - the row was created just above
-            continue
-        upload.refresh_from_db()
-        try:
-            outcome = _run(upload, want_entry_ids=True)
-        except Exception as exc:
-            logger.exception("ES-003 file %s failed", path)
+        # Held as a worker holds it: a worker starting meanwhile requeues a running upload whose lock is free.
+        with upload_running_lock(upload.pk):
+            if not _claim(upload.pk):  # pragma: no cover - the row was created just above
+                continue
             upload.refresh_from_db()
-            _fail(upload, f"Processing stopped on an unexpected error ({exc.__class__.__name__}); nothing from this file was stored.")
-            outcome = _Outcome(upload=upload, fatal=upload.error_message)
+            try:
+                outcome = _run(upload, want_entry_ids=True)
+            except Exception as exc:
+                logger.exception("ES-003 file %s failed", path)
+                upload.refresh_from_db()
+                _fail(upload, f"Processing stopped on an unexpected error ({exc.__class__.__name__}); nothing from this file was stored.")
+                outcome = _Outcome(upload=upload, fatal=upload.error_message)
+        forget_lock("upload", upload.pk)
         upload.refresh_from_db()
         result.uploads.append(upload)
         if outcome.fatal:

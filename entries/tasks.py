@@ -84,11 +84,12 @@ def recover_interrupted_work() -> dict[str, list[int]]:
 
 @worker_ready.connect
 def _recover_on_worker_start(sender: Any = None, **kwargs: Any) -> None:
-    """A worker that starts after a crash picks up what the dead one left (beat may not be running)."""
+    """A worker that starts after a crash picks up what the dead one left (beat may not be running): an upload
+    or declaration build left running with its liveness lock free is requeued at once, not after the grace period."""
     try:
         from entries.recovery import interrupted_work_recover
 
-        interrupted_work_recover()
+        interrupted_work_recover(at_worker_start=True)
     except Exception:  # never stop a worker from starting
         logger.exception("recovery at worker start failed")
     finally:

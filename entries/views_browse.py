@@ -70,6 +70,10 @@ class EntryFilterForm(forms.Form):
         label="Importer", required=False, coerce=int, empty_value=None, widget=QuickSelect,
         error_messages={"invalid_choice": forms.ModelChoiceField.default_error_messages["invalid_choice"]},
     )
+    ruleset_changed = forms.ChoiceField(
+        label="Path changed by ruleset", required=False, widget=QuickSelect,
+        choices=[("", "Any"), (rules.RULESET, f"Path changed by ruleset {rules.RULESET}")],
+    )
     sort = forms.ChoiceField(label="Sort by", required=False, widget=forms.HiddenInput,
                              choices=[(key, key) for key in LIST_SORTS])
     dir = forms.ChoiceField(label="Direction", required=False, widget=forms.HiddenInput,
@@ -95,6 +99,7 @@ class EntryFilterForm(forms.Form):
             within_days=clean.get("within_days"), importer_id=clean.get("importer"),
             sort=clean.get("sort") or "deadline", direction=clean.get("dir") or "",
             q=(clean.get("q") or "").strip(), port=(clean.get("port") or "").strip(),
+            ruleset_changed=clean.get("ruleset_changed") or "",
         )
 
 

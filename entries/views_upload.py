@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts.models import Organization
@@ -20,6 +21,7 @@ from cape.exports import neutralise
 from entries.forms import UploadForm
 from entries.models import Upload
 from entries.services import upload_create
+from refundready.bodylimit import REQUEST_FRAMING_ALLOWANCE
 
 
 def latest_runs() -> Prefetch:
@@ -44,10 +46,6 @@ def uploads_for(organization: Organization | None) -> QuerySet[Upload]:
     if organization is None:
         return Upload.objects.none()
     return Upload.objects.filter(organization=organization).select_related("uploaded_by")
-
-
-# What a multipart body carries besides the files: boundaries, part headers, the CSRF token.
-REQUEST_FRAMING_ALLOWANCE = 64 * 1024
 
 
 def upload_request_too_large(request: HttpRequest) -> str:
@@ -131,7 +129,7 @@ def upload_errors(request: HttpRequest, pk: int) -> HttpResponse:
     upload = get_object_or_404(uploads_for(request.organization), pk=pk)  # type: ignore[attr-defined]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stem = upload.original_name.rsplit(".", 1)[0][:80] or "upload"
-    response["Content-Disposition"] = f'attachment; filename="{stem}-errors.csv"'
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}-errors.csv")
     writer = csv.writer(response)
     writer.writerow(["File", "Row", "Column", "Value", "Reason"])
     for e in upload.errors:  # never hand a spreadsheet a formula to evaluate, in any column

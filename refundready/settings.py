@@ -45,9 +45,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an oversized body is refused before anything (the CSRF check) reads it (refundready/bodylimit.py).
+    "refundready.bodylimit.RequestBodyLimitMiddleware",
     "refundready.health.HealthCheckMiddleware",
     "refundready.pacing.WebActivityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "refundready.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -281,6 +284,9 @@ READINESS_ES003_MAX_AGE_DAYS = env_int("READINESS_ES003_MAX_AGE_DAYS", 7, minimu
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The body a route that takes no file accepts (refundready/bodylimit.py; upload routes have their file's limit).
+# Below FILE_UPLOAD_MAX_MEMORY_SIZE, so no body sent to them is ever spooled to a temporary file.
+REQUEST_MAX_BODY_SIZE = env_int("REQUEST_MAX_BODY_SIZE", 1024 * 1024, minimum=64 * 1024)
 
 # Security (production: DEBUG off).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -292,6 +298,12 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Only the app's own scripts and styles run (refundready/csp.py): no inline script, handler or style, no eval;
+# data: images for the Swagger UI's icons; nothing may frame the pages or post forms elsewhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 LOGGING = {
     "version": 1,

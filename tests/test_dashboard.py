@@ -157,7 +157,7 @@ def test_broker_landing_page_is_the_portfolio_with_each_clients_figures(client, 
     assert (cedar.ach_status, cedar.has_route, cedar.at_risk) == ("active", True, Decimal("0.00"))
     assert (dune.ach_status, dune.has_route, dune.at_risk) == ("not_started", False, Decimal("2500.00"))
     assert dune.recipient.receiver_label == "Importer of record"
-    assert 0 <= blue.ready_count < blue.step_count == 8
+    assert 0 <= blue.ready_count < blue.step_count == 9  # 2026.12: the importer record warning step
     html = response.content.decode()
     assert "Upload one ES-003 covering all clients" in html and "split by importer number" in html
     assert 'id="build-form"' in html and 'name="importers"' in html and 'name="scope" value="all"' in html

@@ -82,7 +82,7 @@ def objects(importer_org, own_importer, alice) -> dict[str, int]:  # type: ignor
 
 # Which object each pattern with an argument takes (pk or importer_id).
 NEEDS = {
-    "client_dashboard": "importer", "importer_detail": "importer", "grant_revoke": "importer",
+    "client_dashboard": "importer", "importer_detail": "importer", "importer_facts": "importer", "grant_revoke": "importer",
     "onboarding_5106_edit": "5106", "onboarding_5106_confirm": "5106", "onboarding_readiness_detail": "importer",
     "onboarding_subaccount_letter": "importer", "entry_detail": "entry", "upload_detail": "upload", "upload_errors": "upload",
     "cape_build_job": "job", "cape_refund_timeline": "importer", "cape_export_readiness": "importer",

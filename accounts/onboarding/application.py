@@ -21,9 +21,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import F, Q
-from django.template.loader import render_to_string
+from django.db import connection, transaction
+from django.db.models import Q
+from django.template import engines
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -40,7 +40,8 @@ from accounts.models import (
 from accounts.names import company_names_match
 from accounts.onboarding.data import already_linked_guide, form5106_update_text, limit
 from accounts.onboarding.form5106 import poc_email_error
-from accounts.services import ServiceError, audit, organization_create
+from accounts.services import ServiceError, audit, audit_everywhere, organization_create, organizations_involved
+from accounts.textcheck import CONTROL_CHARACTERS_MESSAGE, has_control_characters, strip_control_characters
 
 User = get_user_model()
 
@@ -93,9 +94,31 @@ def mask_email(email: str) -> str:
 
 
 def _send(template: str, context: dict[str, Any], to: str) -> None:
-    text = render_to_string(f"email/{template}.txt", context)
-    subject, _, body = text.partition("\n")
-    send_mail(subject.strip(), body.lstrip("\n"), None, [to])
+    """Render now, send once the transaction commits: a rolled-back code or account sends nothing.
+
+    The template's first line is the subject. It is rendered on its own and made one line, because it quotes
+    names typed by brokers or read from files: a line break there would be header injection (BadHeaderError)."""
+    engine = engines["django"]
+    source = engine.get_template(f"email/{template}.txt").template.source
+    subject_source, _, body_source = source.partition("\n")
+    subject = strip_control_characters(engine.from_string(subject_source).render(context))
+    body = engine.from_string(body_source).render(context).lstrip("\n")
+    transaction.on_commit(lambda: send_mail(subject, body, None, [to]))
+
+
+def _lock_code_limits(*, importer_id: int | None, ip_key: str) -> None:
+    """Serialise the sends that count toward one IR number's and one network's code limits, so that the
+    count and the new code's row are one step (12 simultaneous starts must not send 10 codes when 5 are
+    allowed). The importer's 5106 record row is the per-IR lock; on PostgreSQL a transaction-level advisory
+    lock on the network's key is the per-IP one (SQLite runs one writer at a time anyway)."""
+    list(Form5106Record.objects.select_for_update().filter(importer_id=importer_id).values_list("pk", flat=True))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [ADVISORY_LOCK_CLASS, ip_key])
+
+
+# pg_advisory_xact_lock's first key: this module's code-limit locks (any constant other modules do not use).
+ADVISORY_LOCK_CLASS = 5106
 
 
 def _email_user(email: str, *, exclude: Any = None) -> Any:
@@ -156,6 +179,49 @@ def run_checks(*, company_name: str, ir_number: str, email: str, requester: Any 
             guide=guide,
         )
     return record
+
+
+NEUTRAL_FAILURE = "The application could not start with these details."
+
+
+def neutral_guidance() -> list[str]:
+    """What to check, the same for every failed check (CBP's four checks, seed 001, step 2)."""
+    return [
+        "Type the company name as it appears on your CBP Form 5106 (case, punctuation and endings such as Inc or "
+        "LLC do not matter) and the IR number with its suffix, e.g. 12-345678900.",
+        "Your customs broker must have entered your 5106 record in RefundReady first, with a current point-of-contact "
+        "(POC) email (box 2E). If your company name or POC has changed, update the 5106 first. "
+        + form5106_update_text(),
+        "The business email becomes the Trade Account Owner's login, so it must not already have one: if you have a "
+        "RefundReady login, log in and apply from your account.",
+        "When the company name and IR number match a 5106 record with a valid POC email, that point of contact has "
+        "been emailed the exact reason and what to do next (for example, when the importer already has an account).",
+    ]
+
+
+def _notify_poc_of_failure(*, failure: CheckFailed, company_name: str, ir_number: str, email: str, user: Any) -> None:
+    """Tell the 5106 POC (only the POC) why the application could not start. Only when the IR number and the
+    company name match a record with a valid POC email: otherwise there is nobody the reason belongs to. At most
+    ONBOARDING_CODES_PER_IR notices per IR number per window, like the codes, so that nobody can flood the POC."""
+    record = Form5106Record.objects.filter(importer__ir_number=ir_number).first()
+    if record is None or not company_names_match(record.company_name, company_name) or poc_email_error(record.poc_email):
+        return
+    ir_key = _hmac("ir", ir_number)
+    since = timezone.now() - timedelta(minutes=limit("ONBOARDING_CODE_WINDOW_MINUTES"))
+    sent = AuditLog.objects.filter(action="onboarding.check_failed_notice", at__gte=since, detail__ir_key=ir_key)
+    if sent.count() >= limit("ONBOARDING_CODES_PER_IR"):
+        return
+    context = {
+        "company_name": record.company_name,
+        "email": email,
+        "ir_display": mask_ir_number(ir_number),
+        "message": failure.message,
+        "guidance": failure.guidance,
+        "guide": failure.guide,
+    }
+    _send("onboarding_check_failed", context, record.poc_email)
+    audit(action="onboarding.check_failed_notice", user=user, check=failure.check, ir_key=ir_key,
+          to=mask_email(record.poc_email))
 
 
 # ----------------------------------------------------------------------------- step 3: the code
@@ -244,6 +310,10 @@ def application_start(
     ip_key = _hmac("ip", ip or "unknown")
     if reason := _start_limit_reached(user=user, ip_key=ip_key):
         raise ServiceError(reason)
+    # The company name is in the code email's subject, the email its To: a line break there is header injection.
+    for name, value in (("company_name", company_name), ("email", email)):
+        if has_control_characters(value):
+            raise ServiceError(CONTROL_CHARACTERS_MESSAGE, field=name)
     try:
         canonical = canonical_ir_number(ir_number)
     except InvalidIRNumber as exc:
@@ -259,29 +329,35 @@ def application_start(
             ir_number=mask_ir_number(canonical),
             ip_key=ip_key,
         )
-        raise
-    if reason := _limits_reached(ir_key=_hmac("ir", canonical), ip_key=_hmac("ip", ip or "unknown")):
-        audit(action="onboarding.code_limit", user=user, ir_number=mask_ir_number(canonical), at_step="start")
-        raise ServiceError(reason)
+        _notify_poc_of_failure(failure=exc, company_name=company_name, ir_number=canonical, email=email, user=user)
+        # The page says the same whatever failed: which check failed would tell a visitor whether an email has a
+        # login or an importer is a customer. The exact reason goes only to the 5106 POC (above).
+        raise CheckFailed(exc.check, NEUTRAL_FAILURE, guidance=neutral_guidance()) from None
     with transaction.atomic():
-        application = AccountApplication.objects.create(
-            token=secrets.token_urlsafe(32),
-            company_name=company_name,
-            ir_number=canonical,
-            email=email,
-            importer=record.importer,
-            requester=user,
-            expires_at=timezone.now(),
-        )
-        audit(
-            action="onboarding.application_start",
-            user=user,
-            obj=application,
-            ir_number=mask_ir_number(canonical),
-            ip_key=ip_key,
-        )
-    _send_code(application=application, ip=ip, poc_email=record.poc_email)
-    audit(action="onboarding.code_sent", user=user, obj=application, to=mask_email(record.poc_email))
+        _lock_code_limits(importer_id=record.importer_id, ip_key=ip_key)
+        if reason := _limits_reached(ir_key=_hmac("ir", canonical), ip_key=ip_key):
+            audit(action="onboarding.code_limit", user=user, ir_number=mask_ir_number(canonical), at_step="start")
+        else:
+            application = AccountApplication.objects.create(
+                token=secrets.token_urlsafe(32),
+                company_name=company_name,
+                ir_number=canonical,
+                email=email,
+                importer=record.importer,
+                requester=user,
+                expires_at=timezone.now(),
+            )
+            audit(
+                action="onboarding.application_start",
+                user=user,
+                obj=application,
+                ir_number=mask_ir_number(canonical),
+                ip_key=ip_key,
+            )
+            _send_code(application=application, ip=ip, poc_email=record.poc_email)
+            audit(action="onboarding.code_sent", user=user, obj=application, to=mask_email(record.poc_email))
+    if reason:
+        raise ServiceError(reason)
     return application
 
 
@@ -356,58 +432,96 @@ def application_resend(*, application: AccountApplication, ip: str = "") -> Veri
     application_ensure_alive(application=application)
     if application.status != AccountApplication.Status.CODE_SENT:
         raise ServiceError("The code has already been verified.")
-    record = Form5106Record.objects.filter(importer_id=application.importer_id).first()
-    if record is None or poc_email_error(record.poc_email):
-        raise ServiceError("The 5106 record no longer has a valid POC email; start again once it is updated.")
-    if reason := _limits_reached(ir_key=_hmac("ir", application.ir_number), ip_key=_hmac("ip", ip or "unknown")):
-        audit(action="onboarding.code_limit", user=application.requester, obj=application, at_step="resend")
+    ip_key = _hmac("ip", ip or "unknown")
+    with transaction.atomic():
+        _lock_code_limits(importer_id=application.importer_id, ip_key=ip_key)
+        locked = _locked(application)
+        if locked.status != AccountApplication.Status.CODE_SENT:
+            raise ServiceError("The code has already been verified.")
+        record = Form5106Record.objects.filter(importer_id=application.importer_id).first()
+        if record is None or poc_email_error(record.poc_email):
+            raise ServiceError("The 5106 record no longer has a valid POC email; start again once it is updated.")
+        if reason := _limits_reached(ir_key=_hmac("ir", application.ir_number), ip_key=ip_key):
+            audit(action="onboarding.code_limit", user=application.requester, obj=application, at_step="resend")
+        else:
+            row = _send_code(application=locked, ip=ip, poc_email=record.poc_email)
+            audit(action="onboarding.code_resent", user=application.requester, obj=application,
+                  to=mask_email(record.poc_email))
+    if reason:
         raise ServiceError(reason)
-    row = _send_code(application=application, ip=ip, poc_email=record.poc_email)
-    audit(action="onboarding.code_resent", user=application.requester, obj=application, to=mask_email(record.poc_email))
+    application.expires_at = locked.expires_at
     return row
 
 
+def _locked(application: AccountApplication) -> AccountApplication:
+    """The application's row, locked until the transaction ends: concurrent requests on one application
+    (guesses, resends) run one after another, each seeing what the previous one wrote."""
+    alive = [AccountApplication.Status.CODE_SENT, AccountApplication.Status.VERIFIED]
+    locked = AccountApplication.objects.select_for_update().filter(pk=application.pk, status__in=alive).first()
+    if locked is None:
+        raise ApplicationRestarted(RESTART_MESSAGES["gone"], reason="gone")
+    return locked
+
+
 def application_verify(*, application: AccountApplication, code: str) -> AccountApplication:
-    """Step 3. A wrong code counts against the five attempts; the fifth restarts the application."""
+    """Step 3. A wrong code counts against the five attempts; the fifth restarts the application.
+
+    The application's row is locked for the whole check, so simultaneous guesses are counted one after
+    another: at most ONBOARDING_MAX_WRONG_CODES codes are ever compared, and none after the restart."""
     application_ensure_alive(application=application)
     if application.status != AccountApplication.Status.CODE_SENT:
         return application
     code = re.sub(r"[\s-]", "", code or "")
     if not CODE_RE.match(code):
         raise ServiceError("The verification code is 6 digits.", field="code")
-    now = timezone.now()
-    current = application.codes.filter(superseded_at__isnull=True, used_at__isnull=True).order_by("-sent_at").first()
-    ok = (
-        current is not None
-        and now < current.expires_at
-        and constant_time_compare(current.code_hash, _code_hash(application, code))
-    )
-    if not ok:
-        maximum = limit("ONBOARDING_MAX_WRONG_CODES")
-        AccountApplication.objects.filter(pk=application.pk, failed_attempts__lt=maximum).update(
-            failed_attempts=F("failed_attempts") + 1
-        )
-        application.refresh_from_db(fields=["failed_attempts"])
-        audit(
-            action="onboarding.code_wrong",
-            user=application.requester,
-            obj=application,
-            attempt=application.failed_attempts,
-        )
-        if application.failed_attempts >= maximum:
-            application_restart(application=application, reason="too_many_wrong_codes")
-            raise ApplicationRestarted(RESTART_MESSAGES["too_many_wrong_codes"], reason="too_many_wrong_codes")
-        left = maximum - application.failed_attempts
-        raise ServiceError(f"That code is not right: {left} attempt{'s' if left != 1 else ''} left.", field="code")
+    maximum = limit("ONBOARDING_MAX_WRONG_CODES")
+    refusal: ServiceError | None = None
     with transaction.atomic():
-        current.used_at = now
-        current.save(update_fields=["used_at"])
-        application.status = AccountApplication.Status.VERIFIED
-        application.verified_at = now
-        application.expires_at = now + timedelta(minutes=limit("ONBOARDING_DETAILS_MINUTES"))
-        application.save(update_fields=["status", "verified_at", "expires_at"])
-        audit(action="onboarding.code_verified", user=application.requester, obj=application)
+        locked = _locked(application)
+        if locked.status != AccountApplication.Status.CODE_SENT:
+            _copy_state(locked, application)
+            return application
+        now = timezone.now()
+        if now >= locked.expires_at or locked.failed_attempts >= maximum:
+            reason = "expired" if now >= locked.expires_at else "too_many_wrong_codes"
+            application_restart(application=locked, reason=reason)
+            refusal = ApplicationRestarted(restart_message(reason), reason=reason)
+        else:
+            current = locked.codes.filter(superseded_at__isnull=True, used_at__isnull=True).order_by("-sent_at").first()
+            ok = (
+                current is not None
+                and now < current.expires_at
+                and constant_time_compare(current.code_hash, _code_hash(locked, code))
+            )
+            if ok:
+                current.used_at = now
+                current.save(update_fields=["used_at"])
+                locked.status = AccountApplication.Status.VERIFIED
+                locked.verified_at = now
+                locked.expires_at = now + timedelta(minutes=limit("ONBOARDING_DETAILS_MINUTES"))
+                locked.save(update_fields=["status", "verified_at", "expires_at"])
+                audit(action="onboarding.code_verified", user=locked.requester, obj=locked)
+            else:
+                locked.failed_attempts += 1
+                locked.save(update_fields=["failed_attempts"])
+                audit(action="onboarding.code_wrong", user=locked.requester, obj=locked, attempt=locked.failed_attempts)
+                if locked.failed_attempts >= maximum:
+                    application_restart(application=locked, reason="too_many_wrong_codes")
+                    refusal = ApplicationRestarted(RESTART_MESSAGES["too_many_wrong_codes"], reason="too_many_wrong_codes")
+                else:
+                    left = maximum - locked.failed_attempts
+                    refusal = ServiceError(
+                        f"That code is not right: {left} attempt{'s' if left != 1 else ''} left.", field="code"
+                    )
+        _copy_state(locked, application)
+    if refusal is not None:
+        raise refusal
     return application
+
+
+def _copy_state(source: AccountApplication, target: AccountApplication) -> None:
+    for name in ("status", "failed_attempts", "verified_at", "expires_at"):
+        setattr(target, name, getattr(source, name))
 
 
 # ----------------------------------------------------------------------------- steps 4–6
@@ -538,5 +652,15 @@ def _submit_atomic(
         organization=organization,
         obj=importer,
         kept_broker_grants=importer.grants.filter(revoked_at__isnull=True).count(),
+    )
+    # A change of owner is in the log of every organisation it concerns: each broker with an active grant
+    # and the organisation that created the record learn who now owns their client.
+    audit_everywhere(
+        action="importer.link",
+        organizations=[o for o in organizations_involved(importer) if o.pk != organization.pk],
+        user=acting,
+        obj=importer,
+        owner=organization.name,
+        ir_number=mask_ir_number(importer.ir_number),
     )
     return organization, importer, acting

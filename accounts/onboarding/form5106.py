@@ -22,7 +22,8 @@ from accounts.irnumber import InvalidIRNumber, canonical_ir_number
 from accounts.models import Form5106Record, Importer, ImporterGrant, Membership, Organization
 from accounts.onboarding.data import form5106_update_text, free_mail_domains
 from accounts.selectors import importers_for
-from accounts.services import ServiceError, audit, importer_create
+from accounts.services import IMPORTER_BY_APPLICATION, ServiceError, audit, importer_create
+from accounts.textcheck import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 
 
 def email_domain(email: str) -> str:
@@ -100,18 +101,15 @@ def _resolve_importer(*, organization: Organization, ir_number: str, company_nam
     """The importer the 5106 belongs to, within what the organisation may manage.
 
     A broker adds a pending client importer (and its grant) when the IR number is new to it. An
-    importer organisation may add a 5106 for its own importers or for an IR number nobody has yet,
-    never for an importer that exists elsewhere: that is what the account application is for.
+    importer organisation may edit the 5106 of its own importers only: it links another importer of record
+    by the account application (the code goes to the POC of the 5106 its broker entered), and the refusal
+    is the same whether the number is known or not.
     """
     found = importers_for(organization).filter(ir_number=ir_number).first()
     if found is not None:
         return found
-    if organization.kind == Organization.Kind.IMPORTER and Importer.objects.filter(ir_number=ir_number).exists():
-        raise ServiceError(
-            "This importer number is already known to RefundReady under another workspace or a broker. "
-            "Use the account application to link it to your workspace.",
-            field="ir_number",
-        )
+    if organization.kind == Organization.Kind.IMPORTER:
+        raise ServiceError(IMPORTER_BY_APPLICATION, field="ir_number")
     return importer_create(organization=organization, ir_number=ir_number, name=company_name, user=user)
 
 
@@ -140,6 +138,10 @@ def form5106_save(
     if not company_name:
         raise ServiceError("The company name is required, exactly as on the 5106 record.", field="company_name")
     poc_email = (poc_email or "").strip()
+    # Both reach email headers (the code's subject and To): refused here for the form, the API and the CSV import.
+    for name, value in (("company_name", company_name), ("poc_email", poc_email)):
+        if has_control_characters(value):
+            raise ServiceError(CONTROL_CHARACTERS_MESSAGE, field=name)
     if error := poc_email_error(poc_email):
         raise ServiceError(error, field="poc_email")
     importer = _resolve_importer(organization=organization, ir_number=canonical, company_name=company_name, user=user)

@@ -9,4 +9,8 @@ document.addEventListener("DOMContentLoaded", () => {
     };
     tick();
   });
+  // A select that submits its form when changed (the organisation switcher; a button does it without script).
+  document.querySelectorAll("select[data-autosubmit]").forEach((el) => {
+    el.addEventListener("change", () => el.form.submit());
+  });
 });

@@ -140,7 +140,7 @@ def test_the_csv_import_saves_good_rows_and_reports_each_bad_one(
         "never" in by_row[3]["reason"] and by_row[3]["value"] == "12-3456789OO" and by_row[3]["file"] == "clients.csv"
     )
     assert "row 2" in by_row[6]["reason"]
-    assert "own workspace" in by_row[8]["reason"]
+    assert "cannot be added to your organisation" in by_row[8]["reason"]
     assert {w["row"] for w in result.warnings} == {7, 10}
     cedar = Form5106Record.objects.get(importer__ir_number="12-345678900")
     assert cedar.last_updated == date(2026, 3, 15) and cedar.address == "12 Cedar Ln, Newark NJ"

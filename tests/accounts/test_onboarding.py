@@ -32,12 +32,12 @@ from accounts.onboarding import (
     application_submit,
     application_verify,
 )
-from accounts.onboarding.application import _code_hash
+from accounts.onboarding.application import NEUTRAL_FAILURE, _code_hash, run_checks
 from accounts.services import ServiceError
 from tests.accounts.factories import Form5106RecordFactory
 from tests.factories import PASSWORD, GrantFactory, ImporterFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # emails leave on commit (transaction.on_commit)
 
 IR = "12-345678900"
 POC = "pat.poc@cedarlane.example"
@@ -96,9 +96,13 @@ def test_check_1_refuses_an_email_that_already_belongs_to_a_user(cedar) -> None:
     UserFactory(email="Owner@CedarLane.example")
     with pytest.raises(CheckFailed) as exc:
         start()
-    assert exc.value.check == "email_in_use" and exc.value.field == "email"
+    assert exc.value.check == "email_in_use" and exc.value.field is None  # the page does not point at the email
+    assert exc.value.message == NEUTRAL_FAILURE
     assert any("log in" in line for line in exc.value.guidance)
-    assert mail.outbox == [] and not AccountApplication.objects.exists()
+    # The exact reason goes only to the 5106 POC; no code is sent.
+    assert [m.to for m in mail.outbox] == [[POC]]
+    assert "already belongs to a RefundReady user" in mail.outbox[0].body
+    assert "Verification code" not in mail.outbox[0].body and not AccountApplication.objects.exists()
     assert AuditLog.objects.get(action="onboarding.check_failed").detail["check"] == "email_in_use"
 
 
@@ -127,7 +131,13 @@ def test_check_4_sends_an_already_linked_importer_to_the_recovery_guide(own_impo
     )
     with pytest.raises(CheckFailed) as exc:
         start(company_name="Blue Heron Housewares, Inc.", ir_number="93-417726100")
-    assert exc.value.check == "already_linked"
+    assert exc.value.check == "already_linked" and exc.value.message == NEUTRAL_FAILURE
+    # The recovery guide goes to the 5106 POC, not to whoever typed the IR number.
+    notice = mail.outbox[-1]
+    assert notice.to == ["ops@blueheron.example"] and "already linked to an account" in notice.body
+    assert "BONDQUESTIONS@CBP.DHS.GOV" in notice.body and "(317) 614-4880" in notice.body
+    with pytest.raises(CheckFailed) as exc:
+        run_checks(company_name="Blue Heron Housewares, Inc.", ir_number="93-417726100", email=EMAIL)
     steps = {s["key"]: s for s in exc.value.guide["steps"]}  # type: ignore[index]
     assert list(steps) == ["find_tao", "reactivate", "voided", "reset_password", "sub_account"]
     assert steps["voided"]["contact"]["phone"] == "(317) 614-4880"
@@ -162,17 +172,40 @@ def test_a_bad_ir_format_lists_the_valid_formats(client, cedar) -> None:  # type
     assert not AccountApplication.objects.exists()
 
 
-def test_each_check_failure_shows_its_guidance_on_the_page(client, own_importer) -> None:  # type: ignore[no-untyped-def]
+def test_every_check_failure_shows_the_same_neutral_message_on_the_page(client, own_importer, cedar) -> None:  # type: ignore[no-untyped-def]
+    """Issue #17 item 14: the page must not tell who is a user (check 1) or a customer (check 4)."""
     Form5106RecordFactory(
         importer=own_importer, company_name="Blue Heron Housewares Inc", poc_email="ops@blueheron.example"
     )
-    response = client.post(
-        reverse("onboarding_apply"),
-        {"company_name": "Blue Heron Housewares", "ir_number": "93-417726100", "email": EMAIL},
-    )
-    text = response.content.decode()
-    assert 'data-check="already_linked"' in text
-    assert "Find the Trade Account Owner" in text and "Bonds team" in text and "(317) 614-4880" in text
+    UserFactory(email="taken@cedarlane.example")
+    attempts = {
+        "email_in_use": {"company_name": "Cedar Lane Imports LLC", "ir_number": IR, "email": "taken@cedarlane.example"},
+        "no_5106_match": {"company_name": "Nobody Co", "ir_number": "98-765432100", "email": EMAIL},
+        "already_linked": {"company_name": "Blue Heron Housewares", "ir_number": "93-417726100", "email": EMAIL},
+    }
+    shown = {}
+    for check, data in attempts.items():
+        text = client.post(reverse("onboarding_apply"), data).content.decode()
+        box = re.search(r'<div class="ob-failure".*?</div>', text, re.S).group(0)  # type: ignore[union-attr]
+        shown[check] = box
+        assert "already belongs" not in text and "already linked to an account" not in text
+        assert "data-check" not in text
+    assert len(set(shown.values())) == 1
+    assert NEUTRAL_FAILURE in shown["email_in_use"] and "log in" in shown["email_in_use"]
+    assert [check for check in attempts if check] == [
+        a.detail["check"] for a in AuditLog.objects.filter(action="onboarding.check_failed").order_by("pk")
+    ]
+    # The exact reasons went to the POCs of the records that matched (none for the record that did not).
+    assert sorted(m.to[0] for m in mail.outbox) == ["ops@blueheron.example", POC]
+
+
+def test_the_poc_is_told_the_reason_at_most_the_per_ir_limit_times(settings, cedar) -> None:  # type: ignore[no-untyped-def]
+    settings.ONBOARDING_CODES_PER_IR = 2
+    UserFactory(email=EMAIL)
+    for _ in range(4):
+        with pytest.raises(CheckFailed):
+            start()
+    assert len([m for m in mail.outbox if m.to == [POC]]) == 2
 
 
 # ----------------------------------------------------------------------------- the code
@@ -500,6 +533,7 @@ def test_every_event_of_an_application_is_in_the_audit_log(client, cedar) -> Non
         "organization.create",
         "onboarding.application_submit",
         "importer.link",
+        "importer.link",  # in the managing broker's log too
         "onboarding.emails_sent",
     ]
     org = Importer.objects.get(ir_number=IR).owner

@@ -22,7 +22,7 @@ from accounts.onboarding.application import _code_hash
 from tests.accounts import test_onboarding as base
 from tests.accounts.test_onboarding import DETAILS, EMAIL, IR, START, sent_code, start
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # emails leave on commit (transaction.on_commit)
 
 cedar = base.cedar  # the broker's pending client with a 5106 record
 

@@ -125,7 +125,7 @@ def test_a_second_broker_cannot_take_over_a_client_another_broker_manages(bob, b
     rival = BrokerFactory()
     with pytest.raises(ServiceError) as exc:
         importer_create(organization=rival, ir_number="27418830200", name="Cedar Lane")
-    assert "already manages this importer" in str(exc.value)
+    assert "cannot be added to your organisation" in str(exc.value)
     assert client_importer not in importers_for(rival)
     with pytest.raises(ServiceError):
         importer_for_upload(organization=rival, ir_number="27-418830200")
@@ -156,7 +156,7 @@ def test_an_upload_by_a_second_broker_rejects_only_the_rows_of_a_client_another_
         upload = upload_create(organization=rival, user=rival_user, file=SimpleUploadedFile("rival.csv", path.read_bytes()))
     upload = upload_process(upload_id=upload.pk)
     assert upload.status == "done"
-    assert upload.errors and all("already manages this importer" in e["reason"] for e in upload.errors)
+    assert upload.errors and all("cannot be added to your organisation" in e["reason"] for e in upload.errors)
     loaded = set(Entry.objects.filter(organization=rival).values_list("importer__ir_number", flat=True))
     assert loaded == {"31-000000100"}
     assert not Entry.objects.filter(importer__ir_number="27-418830200").exists()

@@ -55,7 +55,7 @@ def test_importer_dashboard_shows_the_right_numbers(page, alice, importer_org, o
     assert deadlines.count() == 2  # the protest deadline is 90 days away
     assert "$1,200.00" in deadlines.nth(0).inner_text() and "within 14 days" in deadlines.nth(0).inner_text()
     assert "deadline within 14 days" in page.get_by_test_id("next-steps").inner_text()
-    assert page.get_by_test_id("readiness").locator("li.step").count() == 8
+    assert page.get_by_test_id("readiness").locator("li.step").count() == 9
 
     # keyboard: the skip link then the first nav link take a visible focus ring
     page.keyboard.press("Tab")

@@ -86,7 +86,8 @@ def test_dropping_two_files_shows_a_live_progress_bar_per_upload(page, alice, tm
         assert row.get_by_test_id("upload-row-summary").get_attribute("href").endswith("/")
         assert "3000" in row.inner_text()
     # Each row goes on polling while the classification after its ingest runs, then stops.
-    page.wait_for_function('document.querySelectorAll(\'[data-testid="upload-row"][hx-get]\').length === 0',
+    # A function, not an expression: Playwright evals a bare expression, which the Content-Security-Policy refuses.
+    page.wait_for_function('() => document.querySelectorAll(\'[data-testid="upload-row"][hx-get]\').length === 0',
                            timeout=90_000)
     assert page.get_by_test_id("upload-row-classification").count() == 0
     swaps = page.evaluate("window.__swaps")

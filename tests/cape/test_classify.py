@@ -37,7 +37,7 @@ def test_it_classifies_every_entry_of_the_organisation_and_stores_the_dates(impo
     ca = Classification.objects.get(entry=a)
     assert ca.path == "cape_phase1" and ca.reasons[0] == "unliquidated"
     assert ca.projected_liquidation_date == date(2026, 11, 30)
-    assert ca.ruleset == "2026.11" and ca.as_of == AS_OF and ca.organization == importer_org
+    assert ca.ruleset == "2026.12" and ca.as_of == AS_OF and ca.organization == importer_org
     assert ca.estimated_interest is not None and ca.estimated_interest > 0
     cb = Classification.objects.get(entry=b)
     assert (cb.path, cb.reasons[0], cb.cape_window_closes, cb.deadline) == (
@@ -213,7 +213,7 @@ def test_the_stored_estimate_carries_the_uncertain_flag_and_names_the_carried_fo
     classify_entries(organization=importer_org, as_of=AS_OF)
     c = Classification.objects.get(entry=late)
     assert c.interest_uncertain is True
-    assert c.interest_note == "estimate; rates for 2026-Q2 to 2027-Q1 not yet published, carried forward"
+    assert c.interest_note == "estimate; rate for 2027-Q1 not yet published, carried forward"
     classify_entries(organization=importer_org, entry_ids=[early.pk], as_of=date(2025, 5, 20))
     c = Classification.objects.get(entry=early)
     assert c.estimated_interest is not None and c.estimated_interest > 0

@@ -58,7 +58,7 @@ def test_the_json_has_exactly_the_issue_shape_and_agrees_with_the_stored_classif
     assert _run(str(a), str(b), "--as-of", "2026-11-22", "--json", str(out)) == 0
     doc = json.loads(out.read_text())
     assert set(doc) == TOP_KEYS
-    assert doc["ruleset"] == "2026.11" and doc["as_of"] == "2026-11-22" and doc["rejected_rows"] == []
+    assert doc["ruleset"] == "2026.12" and doc["as_of"] == "2026-11-22" and doc["rejected_rows"] == []
     entries = doc["entries"]
     assert len(entries) == len({e["entry_number"] for e in entries}) > 10
     for e in entries:
@@ -71,7 +71,7 @@ def test_the_json_has_exactly_the_issue_shape_and_agrees_with_the_stored_classif
     stored = {c.entry.entry_number: c for c in Classification.objects.select_related("entry")}
     assert {e["entry_number"]: e["path"] for e in entries} == {n: c.path for n, c in stored.items()}
     printed = capsys.readouterr().out
-    assert "cape_phase1" in printed and "Ruleset 2026.11" in printed
+    assert "cape_phase1" in printed and "Ruleset 2026.12" in printed
 
 
 @pytest.mark.django_db

@@ -203,7 +203,7 @@ def test_the_api_summarises_by_path(client, alice, book) -> None:  # type: ignor
     client.force_login(alice)
     data = client.get("/api/classifications/").json()
     by_path = {p["path"]: p for p in data["paths"]}
-    assert data["ruleset"] == "2026.11"
+    assert data["ruleset"] == "2026.12"
     assert by_path["cape_phase1"]["count"] == 3 and by_path["cape_phase1"]["ieepa_duty"] == "1775.00"
     assert set(by_path) == {"cape_phase1", "cape_phase2", "protest", "cit", "wait", "filed", "not_eligible", "needs_review"}
 
@@ -211,7 +211,7 @@ def test_the_api_summarises_by_path(client, alice, book) -> None:  # type: ignor
 @pytest.mark.django_db
 @time_machine.travel(NOON_EASTERN, tick=False)
 def test_an_uncertain_interest_estimate_says_so_on_the_page_and_in_the_api(client, alice, book) -> None:  # type: ignore[no-untyped-def]
-    note = "estimate; rates for 2026-Q2 to 2027-Q1 not yet published, carried forward"
+    note = "estimate; rate for 2027-Q1 not yet published, carried forward"
     client.force_login(alice)
     html = client.get(reverse("entry_detail", args=[book["a"].pk])).content.decode()
     c = Classification.objects.get(entry=book["a"])

@@ -152,7 +152,9 @@ def test_facts_that_differ_in_anything_else_get_different_keys(f) -> None:  # ty
     for name, value in (("entry_type", "99"), ("liquidation_status", f.liquidation_status + "x"),
                         ("entry_date", None if f.entry_date else AS_OF), ("recon_flag", not f.recon_flag),
                         ("protest_number", f.protest_number + "1"), ("cape_rejections", f.cape_rejections + ("X",)),
-                        ("has_refund_route", not f.has_refund_route), ("drawback", not f.drawback)):
+                        ("has_refund_route", not f.has_refund_route), ("drawback", not f.drawback),
+                        ("surety_paid", not f.surety_paid), ("cit_plaintiff", not f.cit_plaintiff),
+                        ("liquidation_reason_code", None if f.liquidation_reason_code == 36 else 36)):
         assert memo_key(dataclasses.replace(f, **{name: value})) != memo_key(f), name
 
 

@@ -48,15 +48,32 @@ def test_quarters_without_a_sourced_rate_make_the_estimate_uncertain() -> None:
     est = estimate_interest(principal=Decimal("100"), deposit_date=date(2026, 1, 28), as_of=date(2026, 11, 22),
                             liquidated=False, corporate=True)
     assert est is not None and est.uncertain and est.amount > 0
-    assert est.uncertain_quarters == ("2026-Q2", "2026-Q3", "2026-Q4", "2027-Q1")
-    assert est.note == "estimate; rates for 2026-Q2 to 2027-Q1 not yet published, carried forward"
+    assert est.uncertain_quarters == ("2027-Q1",)  # 2026-Q2 to Q4 published since (ruleset 2026.12 data)
+    assert est.note == "estimate; rate for 2027-Q1 not yet published, carried forward"
 
 
 def test_an_estimate_inside_one_carried_forward_quarter_names_it() -> None:
-    est = estimate_interest(principal=Decimal("1000"), deposit_date=date(2026, 7, 2), as_of=date(2026, 8, 1),
+    est = estimate_interest(principal=Decimal("1000"), deposit_date=date(2027, 1, 2), as_of=date(2027, 2, 1),
                             liquidated=True, corporate=False)
-    assert est is not None and est.uncertain_quarters == ("2026-Q3",)
-    assert est.note == "estimate; rate for 2026-Q3 not yet published, carried forward"
+    assert est is not None and est.uncertain_quarters == ("2027-Q1",)
+    assert est.note == "estimate; rate for 2027-Q1 not yet published, carried forward"
+
+
+def test_the_2026_rates_are_published_with_their_sources() -> None:
+    q = {r.start: r for r in load_rates()}
+    assert (q[date(2026, 4, 1)].corporate, q[date(2026, 4, 1)].non_corporate) == (Decimal("5"), Decimal("6"))
+    assert "Federal Register notice 2026-09871" in q[date(2026, 4, 1)].source
+    assert (q[date(2026, 7, 1)].corporate, q[date(2026, 7, 1)].non_corporate) == (Decimal("6"), Decimal("7"))
+    assert "Rev. Rul. 2026-10" in q[date(2026, 7, 1)].source and "Rev. Rul. 2026-15" in q[date(2026, 10, 1)].source
+    for start in (date(2026, 4, 1), date(2026, 7, 1), date(2026, 10, 1)):
+        assert q[start].confidence == "published"
+    assert q[date(2027, 1, 1)].confidence == "uncertain"
+    # 1000 from 2026-04-01 to the estimate's end (2026-07-08): 91 days of Q2 at 5% then 7 days at 6%, compounded
+    # daily: 1000 * ((1 + .05/365)^91 * (1 + .06/365)^7 - 1) = 13.71 (16.24 had Q2 stayed at 6%)
+    est = estimate_interest(principal=Decimal("1000"), deposit_date=date(2026, 4, 1), as_of=date(2026, 7, 1),
+                            liquidated=True, corporate=True)
+    assert est is not None and est.end == date(2026, 7, 8)
+    assert est.amount == Decimal("13.71") and not est.uncertain
 
 
 def test_an_estimate_over_published_quarters_only_is_not_uncertain() -> None:
@@ -84,12 +101,9 @@ def test_the_note_lists_quarters_that_are_not_consecutive() -> None:
 def test_every_quarter_is_either_sourced_from_the_irs_or_marked_carried_forward() -> None:
     for r in load_rates():
         if r.confidence == "published":
-            assert "IRS" in r.source and ("Rev. Rul." in r.source or "IR-" in r.source), r
+            assert ("IRS" in r.source and ("Rev. Rul." in r.source or "IR-" in r.source)) or "Federal Register" in r.source, r
         else:
             assert r.confidence == "uncertain" and r.source.startswith("carried forward from"), r
-    q = {r.start: r for r in load_rates()}
-    for start in (date(2026, 4, 1), date(2026, 7, 1), date(2026, 10, 1), date(2027, 1, 1)):
-        assert q[start].confidence == "uncertain"
 
 
 def test_no_date_or_no_duty_means_no_estimate() -> None:

@@ -20,8 +20,11 @@ SPELLINGS = [
     ("Final", "final"), ("Finally Liquidated", "final"),
     # case-insensitive, and the spacing ACE cells sometimes carry
     ("UNLIQUIDATED", "unliquidated"), ("in review", "under_review"), ("  finally   LIQUIDATED ", "final"),
-    # not in rules.md: unknown (an earlier ingestion table called these unliquidated / liquidated)
-    ("Pending", "unknown"), ("Reliquidated", "unknown"),
+    # ruleset 2026.12 spellings
+    ("Pending Liquidation", "unliquidated"), ("Final Liquidation", "final"), ("Deemed Liquidated", "liquidated"),
+    ("Reliquidated", "liquidated"),
+    # not in rules.md: unknown (an earlier ingestion table called this unliquidated)
+    ("Pending", "unknown"), ("Bonded", "unknown"),
 ]
 
 
@@ -40,14 +43,14 @@ def test_every_rules_md_spelling_is_stored_as_its_status_through_csv_ingestion(w
 
 def test_unlisted_statuses_are_unknown_with_the_existing_warning(write_es003, importer_org, alice, ingest) -> None:
     rows = [sample_row(**{"Entry Summary Number": Text(entry_number("002", 6120001)), "Liquidation Status": "Pending"}),
-            sample_row(**{"Entry Summary Number": Text(entry_number("002", 6120002)), "Liquidation Status": "Reliquidated"}),
+            sample_row(**{"Entry Summary Number": Text(entry_number("002", 6120002)), "Liquidation Status": "Bonded"}),
             sample_row(**{"Entry Summary Number": Text(entry_number("002", 6120003)), "Liquidation Status": "Closed"})]
     upload = ingest(write_es003(rows), organization=importer_org, user=alice)
     assert upload.status == Upload.Status.DONE, upload.error_message
     warned = [w for w in upload.warnings if w.startswith("Liquidation Status")]
     assert warned == [
+        'Liquidation Status "Bonded" is not one we recognise (1 row(s)); those entries are stored with status unknown.',
         'Liquidation Status "Pending" is not one we recognise (1 row(s)); those entries are stored with status unknown.',
-        'Liquidation Status "Reliquidated" is not one we recognise (1 row(s)); those entries are stored with status unknown.',
     ]
 
 

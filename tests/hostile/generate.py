@@ -164,6 +164,42 @@ def semicolon_csv(d: Path) -> Path:
     return path
 
 
+def decimal_comma_csv(d: Path) -> Path:
+    """Excel in a European locale: ';' between cells and decimal commas (1.234,56): must load with the same amounts."""
+    import csv
+    from decimal import Decimal
+
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    w.writerow(EXTENDED_COLUMNS)
+    for row in _rows():
+        cells = []
+        for v in row:
+            if v is None:
+                cells.append("")
+            elif isinstance(v, Decimal):
+                cells.append(f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", "."))
+            elif hasattr(v, "strftime"):
+                cells.append(v.strftime("%m/%d/%Y"))
+            else:
+                cells.append(str(v))
+        w.writerow(cells)
+    path = d / "decimal_comma.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+def line_level_csv(d: Path) -> Path:
+    """A line-level report: "Line Duty Amount" per entry summary line, no Tariff Ordinal Number, no Chapter 99
+    rows (the IEEPA duty is inside the line total). Must be refused, never read as "no IEEPA duty"."""
+    keep = [c for c in EXTENDED_COLUMNS if c != "Tariff Ordinal Number"]
+    header = ["Line Duty Amount" if c == "Line Tariff Duty Amount" else c for c in keep]
+    idx = [EXTENDED_COLUMNS.index(c) for c in keep]
+    hts = EXTENDED_COLUMNS.index("HTS Number - Full")
+    rows = [[r[i] for i in idx] for r in _rows() if not str(r[hts]).startswith("99")]
+    return write_csv(d / "line_level.csv", rows, header=header)
+
+
 def crlf_csv(d: Path) -> Path:
     path = d / "crlf.csv"
     path.write_bytes(_plain_csv_text(newline="\r\n").encode())
@@ -330,6 +366,8 @@ CASES: list[Case] = [
     Case("utf16_csv", utf16_csv, "load"),
     Case("bom_csv", bom_csv, "load"),
     Case("semicolon_csv", semicolon_csv, "load"),
+    Case("decimal_comma_csv", decimal_comma_csv, "load"),
+    Case("line_level_csv", line_level_csv, "error", (("line-level report",), ("tariff ordinal number",))),
     Case("crlf_csv", crlf_csv, "load"),
     Case("lf_csv", lf_csv, "load"),
     Case("formula_cells_xlsx", formula_cells_xlsx, "load"),

@@ -326,13 +326,16 @@ def _audit_table(s: dict[str, Any]) -> list[tuple[str, str, Any]]:
     DeclarationEntry.objects.create(declaration=draft, entry=entry, position=1)
     membership = Membership.objects.get(user=s["owner"], organization=s["org"])
     ach = f"/ach/importers/{imp.pk}"
+    # An importer organisation edits the 5106 of its own importer only (a new IR number goes through the account
+    # application); a broker adds new clients.
+    ir_5106, ir_csv = ("93-417726100", "93-417726100") if s["kind"] == "importer" else ("21-765432200", "21-765432300")
     return [
         ("importer_new", "/accounts/importers/new/", {"ir_number": "21-765432100", "name": "Newly Added Co"}),
         ("entry_detail", f"/entries/{entry.pk}/", {"type09_filed": "on", "drawback": "on", "protest_status": "none",
                                                    "importer_is_corporate": "true"}),
-        ("onboarding_5106_new", "/onboarding/5106/new/", {"ir_number": "21-765432200", "company_name": "Fresh Co",
+        ("onboarding_5106_new", "/onboarding/5106/new/", {"ir_number": ir_5106, "company_name": "Fresh Co",
                                                           "poc_email": "poc@fresh.example", "address": "1 Way"}),
-        ("onboarding_5106_import", "/onboarding/5106/import/", {"file": _csv("5106.csv", "IR Number,Company Name,POC Email,Address,Date Last Updated\r\n21-765432300,Imported Co,poc@imported.example,1 Road,01/02/2026\r\n")}),
+        ("onboarding_5106_import", "/onboarding/5106/import/", {"file": _csv("5106.csv", f"IR Number,Company Name,POC Email,Address,Date Last Updated\r\n{ir_csv},Imported Co,poc@imported.example,1 Road,01/02/2026\r\n")}),
         ("onboarding_readiness_detail", f"/onboarding/readiness/{imp.pk}/", {"ace_account": "applied", "sub_account": "requested",
                                                                              "tao_name": "New Tao", "tao_email": "tao2@example.com"}),
         ("ach_enrollment_save", f"{ach}/bank/", {"bank_name": "Other Bank", "routing_number": "011000015",
@@ -363,6 +366,8 @@ AUDIT_ROUTES = [
 @pytest.mark.django_db
 @pytest.mark.parametrize("label", AUDIT_ROUTES)
 def test_every_state_change_an_owner_makes_writes_the_audit_log(org_roles, label) -> None:  # type: ignore[no-untyped-def]
+    if org_roles["kind"] == "importer" and label in {"importer_new", "api importers"}:
+        pytest.skip("an importer organisation adds no importer by this route (tests/security/test_importer_takeover.py)")
     owner = org_roles["users"][Membership.Role.OWNER]
     seeded = {**org_roles, "importer": Importer.objects.get(ir_number="93-417726100"), "owner": owner}
     (_, url, payload), = [row for row in _audit_table(seeded) if row[0] == label]

@@ -37,7 +37,8 @@ def _csv(name: str, data: bytes) -> SimpleUploadedFile:
 def test_a_5106_import_over_the_limit_is_refused_and_stores_nothing(alice, client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.FORM5106_MAX_IMPORT_BYTES = 2048
     client.force_login(alice)
-    row = "21-765432300,Imported Co,poc@imported.example,1 Road,01/02/2026\r\n"
+    # Alice's own importer: an importer organisation imports 5106 records for its own importers only.
+    row = "93-417726100,Imported Co,poc@imported.example,1 Road,01/02/2026\r\n"
     response = client.post("/onboarding/5106/import/", {"file": _csv("big.csv", _padded(FORM5106_HEADER, row, 4096))})
     text = response.content.decode()
     assert "the limit is 2,048 bytes" in text and "big.csv" in text

@@ -1,7 +1,8 @@
 """classify_es003 FILE [FILE ...] --as-of YYYY-MM-DD --json OUT.json [--cape-dir DIR] [--org SLUG]
+    [--facts FACTS.csv ...] [--cit-plaintiff IR_NUMBER ...]
 
 Ingests ES-003 files with the same service as the web upload, classifies exactly the entries found
-in them as of the given date (ruleset 2026.11), writes OUT.json and prints a summary by path.
+in them as of the given date (ruleset 2026.12), writes OUT.json and prints a summary by path.
 Exit status is non-zero only when a file cannot be read at all. Compliance staff script against this
 command: keep its arguments and its JSON shape stable (issue 4):
 
@@ -11,6 +12,11 @@ Every ENTRY has exactly ENTRY_KEYS; every ROW exactly ROW_KEYS. A file that cann
 with ``row``, ``column`` and ``value`` null. With ``--cape-dir`` the CAPE declaration files are
 selected, split and written by the declarations capability (cape.declarations.declaration_plan,
 cape.csvfile.render_declaration_csv); nothing is stored as a declaration.
+
+``--facts`` (repeatable) applies a facts file (the upload page's format: Entry Number and any of Drawback,
+Type 09 Filed, Surety Paid, Protest Number, Protest Status) to the ingested entries before they are
+classified; a facts file with an unknown column or value stops the command before anything is ingested.
+``--cit-plaintiff`` (repeatable) marks an importer of record as a CIT plaintiff (ruleset 2026.12, R6).
 """
 
 from __future__ import annotations
@@ -70,7 +76,8 @@ def _unrepairable(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]
         if (number, importer) not in seen:
             seen.add((number, importer))
             numbers_seen.add(number)
-            out.append(_review_entry(number, importer))
+            # An entry held back because its importer number cannot be repaired is listed the same way.
+            out.append(_review_entry(number, importer, bad.get("reason") or "bad_entry_number"))
     for row in rows:
         if row.get("column") != column or (row.get("file"), row.get("row")) in listed:
             continue
@@ -81,10 +88,35 @@ def _unrepairable(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]
     return out
 
 
-def _review_entry(number: str, importer: str | None) -> dict[str, Any]:
+def _review_entry(number: str, importer: str | None, reason: str = "bad_entry_number") -> dict[str, Any]:
     entry: dict[str, Any] = dict.fromkeys(ENTRY_KEYS)
-    entry.update(entry_number=number, importer_number=importer, path=rules.Path.NEEDS_REVIEW, reasons=["bad_entry_number"])
+    entry.update(entry_number=number, importer_number=importer, path=rules.Path.NEEDS_REVIEW, reasons=[reason])
     return entry
+
+
+def _facts(raw: str) -> Any:
+    """A facts file, parsed; an unknown column or value stops the command with the file, row and column."""
+    from entries.facts import FactsFileError, parse_facts_file
+
+    try:
+        parsed = parse_facts_file(raw)
+    except (FactsFileError, OSError) as exc:
+        raise CommandError(f"--facts {raw}: {exc}") from None
+    if parsed.errors:
+        e = parsed.errors[0]
+        more = f" (and {len(parsed.errors) - 1} more)" if len(parsed.errors) > 1 else ""
+        raise CommandError(f"--facts {parsed.file}, row {e['row']}, column {e['column']!r}, value {e['value']!r}: "
+                           f"{e['reason']}{more}")
+    return parsed
+
+
+def _ir(raw: str) -> str:
+    from accounts.irnumber import InvalidIRNumber, canonical_ir_number
+
+    try:
+        return canonical_ir_number(raw)
+    except InvalidIRNumber as exc:
+        raise CommandError(f"--cit-plaintiff {raw!r}: {exc}") from None
 
 
 class Command(BaseCommand):
@@ -97,6 +129,11 @@ class Command(BaseCommand):
         parser.add_argument("--cape-dir", dest="cape_dir", metavar="DIR",
                             help="Write CAPE declaration CSVs for the cape_phase1/cape_phase2 entries here")
         parser.add_argument("--org", default="cli", help="Organisation slug (created if missing; default: cli)")
+        parser.add_argument("--facts", action="append", default=[], metavar="FILE",
+                            help="Entry facts file (CSV or XLSX; Entry Number, Drawback, Type 09 Filed, Surety Paid, "
+                                 "Protest Number, Protest Status); repeatable")
+        parser.add_argument("--cit-plaintiff", action="append", default=[], dest="cit_plaintiff", metavar="IR_NUMBER",
+                            help="An importer of record that is a CIT plaintiff (court-ordered CAPE phase); repeatable")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from accounts.services import organization_create
@@ -106,6 +143,8 @@ class Command(BaseCommand):
         from entries.services import ingest_files
 
         as_of = _as_of(opts["as_of"])
+        facts = [_facts(raw) for raw in opts["facts"]]  # checked before anything is ingested
+        plaintiffs = [_ir(raw) for raw in opts["cit_plaintiff"]]
         slug = opts["org"]
         org = Organization.objects.filter(slug=slug).first()
         if org is None:
@@ -136,6 +175,7 @@ class Command(BaseCommand):
             known = {e["entry_number"] for e in review}
             review += [e for e in _unrepairable(rows, result.unrepairable_entries) if e["entry_number"] not in known]
 
+        self._apply_facts(org, facts, plaintiffs, rejected, as_of)
         classify_entries(organization=org, entry_ids=entry_ids, as_of=as_of)
         entries = {e.pk: e for e in Entry.objects.filter(organization=org, pk__in=entry_ids).select_related("importer")}
         stored = {c.entry_id: c for c in Classification.objects.filter(entry_id__in=entry_ids)}
@@ -166,6 +206,24 @@ class Command(BaseCommand):
             for message in unreadable:
                 self.stderr.write(f"error: {message}")
             sys.exit(1)
+
+    def _apply_facts(self, org: Organization, facts: list[Any], plaintiffs: list[str], rejected: list[dict[str, Any]],
+                     as_of: date) -> None:
+        from accounts.models import Importer
+        from accounts.services import audit
+        from cape.facts import entry_facts_import
+
+        for ir in plaintiffs:
+            importer = Importer.objects.filter(ir_number=ir).first()
+            if importer is None:
+                raise CommandError(f"--cit-plaintiff {ir}: no importer of record with this number in the files")
+            if not importer.cit_plaintiff:
+                Importer.objects.filter(pk=importer.pk).update(cit_plaintiff=True)
+                audit(action="importer.fact_set", organization=org, obj=importer, fact="cit_plaintiff", old=False,
+                      new=True, source="classify_es003 --cit-plaintiff")
+        for parsed in facts:
+            result = entry_facts_import(organization=org, user=None, path="", parsed=parsed, as_of=as_of)
+            rejected += [{k: e.get(k) for k in ROW_KEYS} for e in result.errors]  # unknown entries
 
     def _write_cape(self, directory: Path, org: Organization, entry_ids: list[int]) -> tuple[list[str], list[Any]]:
         """The declarations capability's own selection, split and writer: one importer per file, at most
@@ -202,7 +260,8 @@ class Command(BaseCommand):
         w(f"{'total':<14} {len(out):>9} {sum(duty.values(), Decimal(0)):>16,.2f}")
         urgent = sum(1 for r in out if "urgent" in r["reasons"])
         passed = sum(1 for r in out if "deadline_passed" in r["reasons"])
-        w(f"Urgent (deadline within 14 days): {urgent}; deadline passed: {passed}")
+        w(f"Urgent (deadline within 14 days for CAPE, 30 for a protest, 90 for a court action): {urgent}; "
+          f"deadline passed: {passed}")
         w(f"Rejected rows: {len(rejected)}; entries with bad entry numbers: "
           f"{sum(1 for r in out if r['reasons'][:1] == ['bad_entry_number'])}")
         if written:

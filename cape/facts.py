@@ -1,0 +1,132 @@
+"""Services: facts no ES-003 carries, set in bulk (a facts file) or per importer, each change audited and
+the affected entries classified again (ruleset 2026.12: surety_paid, cit_plaintiff, paper-check waiver)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import AuditLog, Importer, Organization
+from accounts.services import ServiceError, audit
+from cape.classify import classify_entries, today_eastern
+from cape.models import Classification
+from entries.facts import COLUMNS, FactsParse, parse_facts_file
+from entries.models import Entry
+
+ENTRY_FACTS = ("drawback", "type09_filed", "surety_paid", "protest_number", "protest_status")
+
+
+@dataclass
+class FactsImportResult:
+    file: str
+    rows_read: int = 0
+    rows_applied: int = 0
+    # {"entry_number", "entry_id", "fact", "old", "new"}
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    # entry_id -> (entry_number, path, first reason) after the reclassification
+    paths: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+
+
+def entry_facts_import(*, organization: Organization, user: Any, path: str | Path, file_label: str | None = None,
+                       as_of: date | None = None, parsed: FactsParse | None = None) -> FactsImportResult:
+    """Apply a facts file to the organisation's entries. Unknown entries and bad values hold back only their
+    row (reported with file, row and column); every change is audited with old and new value; the changed
+    entries are classified again as of ``as_of`` (default today, U.S. Eastern)."""
+    from cape.selectors import entries_for
+
+    parsed = parsed or parse_facts_file(path, file_label=file_label)
+    result = FactsImportResult(file=parsed.file, rows_read=parsed.rows_read, errors=list(parsed.errors))
+    as_of = as_of or today_eastern()
+    numbers = sorted({r.entry_number for r in parsed.rows})
+    with transaction.atomic():
+        entries: dict[str, Entry] = {}
+        for i in range(0, len(numbers), 5000):
+            for e in entries_for(organization).select_for_update(of=("self",)).filter(entry_number__in=numbers[i:i + 5000]):
+                entries[e.entry_number] = e
+        changed: dict[int, Entry] = {}
+        logs: list[AuditLog] = []
+        now = timezone.now()
+        for row in parsed.rows:
+            entry = entries.get(row.entry_number)
+            if entry is None:
+                result.errors.append({"file": parsed.file, "row": row.row, "column": COLUMNS["entry_number"],
+                                      "value": row.entry_number,
+                                      "reason": "no entry with this number in your data (upload its ES-003 report first)"})
+                continue
+            result.rows_applied += 1
+            for name, new in row.values.items():
+                old = getattr(entry, name)
+                if old == new:
+                    continue
+                setattr(entry, name, new)
+                changed[entry.pk] = entry
+                result.changes.append({"entry_number": entry.entry_number, "entry_id": entry.pk, "fact": name,
+                                       "old": old, "new": new})
+                logs.append(AuditLog(user=user if getattr(user, "is_authenticated", False) else None,
+                                     organization=organization, action="entry.fact_set", object_type="entries.entry",
+                                     object_id=str(entry.pk), at=now,
+                                     detail={"entry_number": entry.entry_number, "fact": name, "old": old, "new": new,
+                                             "source": "facts file", "file": parsed.file, "row": row.row}))
+        if changed:
+            for e in changed.values():
+                e.updated_at = now
+            Entry.objects.bulk_update(list(changed.values()), [*ENTRY_FACTS, "updated_at"],
+                                      batch_size=2000)
+            AuditLog.objects.bulk_create(logs, batch_size=2000)
+            classify_entries(organization=organization, entry_ids=list(changed), as_of=as_of)
+            for entry_id, path_, reasons, number in Classification.objects.filter(entry_id__in=list(changed)).values_list(
+                    "entry_id", "path", "reasons", "entry__entry_number"):
+                result.paths[entry_id] = (number, path_, reasons[0] if reasons else "")
+        audit(action="entry.facts_imported", user=user, organization=organization, file=parsed.file,
+              rows_read=result.rows_read, rows_applied=result.rows_applied, changes=len(result.changes),
+              errors=len(result.errors))
+    result.errors.sort(key=lambda e: (e["row"] or 0))
+    return result
+
+
+IMPORTER_FACTS = ("cit_plaintiff", "cit_case_note", "paper_check_waiver_granted", "paper_check_waiver_date")
+
+
+def importer_facts_update(*, importer: Importer, organization: Organization, user: Any, as_of: date | None = None,
+                          **facts: Any) -> list[tuple[str, Any, Any]]:
+    """Set an importer's CIT plaintiff status (with its case note) and paper-check waiver (with its date),
+    each change audited; the importer's entries in this organisation are classified again when a fact the
+    ruleset reads changed. Returns (fact, old, new) of each change."""
+    unknown = set(facts) - set(IMPORTER_FACTS)
+    if unknown:
+        raise ServiceError(f"Unknown importer fact(s): {', '.join(sorted(unknown))}.")
+    if facts.get("paper_check_waiver_granted") and not facts.get("paper_check_waiver_date", importer.paper_check_waiver_date):
+        raise ServiceError("Give the date CBP granted the paper-check waiver (31 CFR 208.4).",
+                           field="paper_check_waiver_date")
+    changes: list[tuple[str, Any, Any]] = []
+    with transaction.atomic():
+        locked = Importer.objects.select_for_update().get(pk=importer.pk)
+        if locked.owner_id not in (None, organization.pk):
+            # The importer's own organisation keeps its company facts; a broker may set them only for a
+            # client that has not onboarded (no owner yet), as for the corporate status.
+            raise ServiceError("Only the importer's own organisation can change its CIT and paper-check facts.")
+        for name, value in facts.items():
+            if value is None or getattr(locked, name) == value:
+                continue
+            changes.append((name, getattr(locked, name), value))
+            setattr(locked, name, value)
+        if not changes:
+            return []
+        locked.save(update_fields=[c[0] for c in changes])
+        for name, old, new in changes:
+            audit(action="importer.fact_set", user=user, organization=organization, obj=locked, fact=name,
+                  old=old.isoformat() if isinstance(old, date) else old,
+                  new=new.isoformat() if isinstance(new, date) else new)
+        if any(c[0] in ("cit_plaintiff", "paper_check_waiver_granted") for c in changes):
+            ids = list(Entry.objects.filter(organization=organization, importer_id=locked.pk).values_list("pk", flat=True))
+            if ids:
+                classify_entries(organization=organization, entry_ids=ids, as_of=as_of or today_eastern())
+    for name, _old, new in changes:
+        setattr(importer, name, new)
+    return changes
