@@ -595,7 +595,7 @@ def reason_label(code: str) -> str:
     label = _FIRST_CLAUSE.split(text, maxsplit=1)[0].rstrip(".:; ")
     if len(label) > 60:
         label = re.sub(r"\s*\([^)]*\)", "", label)  # drop parentheticals: (CBP Form 19), (no 9903.01 ...)
-    if len(label) > 60 and ", " in label:
+    if len(label) > 80 and len(label.split(", ", 1)[0]) >= 25:  # never a stub ("A surety", "Suspended")
         label = label.split(", ", 1)[0]
     return label or code
 

@@ -51,3 +51,13 @@ def test_the_reason_filter_lists_words_and_filters_by_the_code(client, alice, im
     assert '<option value="unliquidated">Not liquidated yet</option>' in r.content.decode()
     r = client.get(reverse("entry_list"), {"reason": "drawback"})
     assert [c.entry_id for c in r.context["page"].rows] == [wanted.pk]
+
+
+def test_every_reason_of_the_ruleset_has_a_label_that_reads_as_words() -> None:
+    from cape.selectors import reason_label
+
+    for code in rules.REASONS:
+        label = reason_label(code)
+        assert label != code and 15 <= len(label) <= 90, (code, label)
+    assert reason_label("surety_paid").startswith("A surety, not the importer, paid")
+    assert reason_label("refund_after_liquidation").startswith("Suspended, extended, under review")
