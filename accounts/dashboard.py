@@ -28,6 +28,7 @@ from accounts.models import Importer, Organization
 from accounts.readiness import ImporterReadiness, readiness_for_importers
 from accounts.selectors import importers_for
 from cape import rules
+from cape.declarations import declarations_for
 from cape.models import Classification, Declaration, RefundEvent
 from cape.refunds import expected_dates
 from cape.selectors import (
@@ -463,7 +464,8 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
                 excel_safe(v)
                 for v in [
                     r.importer.name,
-                    r.importer.ir_number,
+                    # SSN-form numbers show their last four digits only, as on every page and export.
+                    r.importer.ir_display,
                     r.ready_count,
                     r.step_count,
                     f.entries,
@@ -537,7 +539,7 @@ def timeline_for(organization: Organization, importer_ids: list[int], *, limit: 
     events of these importers, latest first (two queries; cape.refunds.refund_timeline per importer)."""
     items: list[TimelineItem] = []
     decls = (
-        Declaration.objects.filter(organization=organization)
+        declarations_for(organization)
         .filter(Q(importer_id__in=importer_ids) | Q(importer__isnull=True, items__entry__importer_id__in=importer_ids))
         .exclude(status=Declaration.Status.DRAFT)
         .select_related("importer")

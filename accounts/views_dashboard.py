@@ -25,6 +25,7 @@ from accounts.selectors import importers_for
 from accounts.services import ServiceError
 from cape import rules
 from cape.build_jobs import declaration_build_job_start
+from cape.declarations import declarations_for
 from cape.forms import PortfolioBuildForm
 from cape.models import Declaration
 
@@ -234,7 +235,7 @@ def exports(request: HttpRequest) -> HttpResponse:
     workbook, a readiness PDF per importer, the deadline calendar."""
     org = _org(request)
     declarations = (
-        Declaration.objects.filter(organization=org)
+        declarations_for(org)
         .exclude(status=Declaration.Status.DRAFT)
         .exclude(file_bytes__isnull=True)
         .select_related("importer")

@@ -17,10 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from accounts.models import Importer, Organization
+from accounts.models import Importer, ImporterGrant, Organization
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
 from cape.claims import ReportFileError, needs_psc, parse_claim_details
@@ -46,9 +46,36 @@ def today() -> date:
 
 # =============================================================================== selectors
 def declarations_for(organization: Organization | None) -> QuerySet[Declaration]:
+    """The organisation's declarations whose importers it may see now (accounts.selectors.importers_for).
+
+    A broker's declaration holds the importer's entries and, once checked, the importer's ACH and 4811
+    facts; when the owner revokes the broker's grant, the declarations of that importer disappear with
+    it (pages, API, downloads, lifecycle and preflight all read through here), as its entries do. A
+    declaration mixing several importers is hidden as soon as one of them is no longer visible."""
     if organization is None:
         return Declaration.objects.none()
-    return Declaration.objects.filter(organization=organization).select_related("importer", "created_by")
+    visible = importers_for(organization)
+    qs = Declaration.objects.filter(Q(importer__in=visible) | Q(importer__isnull=True), organization=organization)
+    # A one-importer file is decided by its importer column. A mixed one (importer null) by its entries, but
+    # only against the importers the organisation has lost: an organisation reaches an importer by owning it
+    # (ownership is only ever given, never moved) or through a grant (or by creating it for a client), so the
+    # importers it no longer sees are those with a grant to it or created by it that importers_for leaves
+    # out; usually none, and then no entry is read. Checking every entry of every mixed file against the
+    # visible importers instead cost 130 ms per listing at 200,000 entries in 21 mixed files (PostgreSQL,
+    # measured), and grew with the organisation's entries; this costs 4-6 ms with nothing lost, and about
+    # 90 ms there with one importer lost (the rows of the mixed files are read once, not per file).
+    lost = list(
+        Importer.objects.filter(Q(grants__organization=organization) | Q(created_by=organization))
+        .exclude(pk__in=visible).values_list("pk", flat=True).distinct()
+    )
+    if lost and Declaration.objects.filter(organization=organization, importer__isnull=True).exists():
+        # Uncorrelated, so computed once (a correlated EXISTS was planned as a merge over every entry, per file:
+        # two seconds in the case above).
+        on_lost = DeclarationEntry.objects.filter(entry__organization=organization, entry__importer_id__in=lost,
+                                                  declaration__organization=organization,
+                                                  declaration__importer__isnull=True).values("declaration_id")
+        qs = qs.exclude(pk__in=on_lost)
+    return qs.select_related("importer", "created_by")
 
 
 def eligible_classifications(
@@ -95,12 +122,24 @@ def taken_entries(organization: Organization, importer_ids: Iterable[int] | None
             qs.values_list("entry_id", "declaration_id", "declaration__name", "declaration__status").iterator(chunk_size=20000)}
 
 
+def _orphaned_draft() -> Q:
+    """A DeclarationEntry on a draft of an organisation that no longer manages the entry's importer (the
+    owner revoked its grant). The draft was never downloaded (the first download makes it exported), so CBP
+    cannot have it, and its organisation can no longer see or discard it (declarations_for): it must not
+    keep the owner, or another broker, from declaring the entry. Exported and filed ones still count."""
+    active_grant = ImporterGrant.objects.filter(importer_id=OuterRef("entry__importer_id"),
+                                                organization_id=OuterRef("declaration__organization_id"),
+                                                revoked_at__isnull=True)
+    return (Q(declaration__status=S.DRAFT) & ~Q(entry__importer__owner_id=F("declaration__organization_id"))
+            & ~Exists(active_grant))
+
+
 def taken_elsewhere(organization: Organization, importer_ids: Iterable[int],
                     statuses: Sequence[str] = LIVE_STATUSES) -> dict[str, str]:
     """entry number → a description, for entries another organisation managing the same importer
     (its owner or its broker) already put on a live declaration: CBP would see a duplicate."""
     qs = (DeclarationEntry.objects.filter(declaration__status__in=list(statuses), entry__importer_id__in=list(importer_ids))
-          .exclude(declaration__organization=organization).exclude(outcome=O.REJECTED))
+          .exclude(declaration__organization=organization).exclude(outcome=O.REJECTED).exclude(_orphaned_draft()))
     return {n: f"{name} (filed by {org})" for n, name, org in
             qs.values_list("entry__entry_number", "declaration__name", "declaration__organization__name")}
 
@@ -124,11 +163,16 @@ def psc_pending(item: DeclarationEntry) -> bool:
     return not (item.outcome_at and item.entry.updated_at and item.entry.updated_at > item.outcome_at)
 
 
+def _rejected_items(organization: Organization) -> QuerySet[DeclarationEntry]:
+    """Entries rejected on the organisation's declarations, of importers it may see now."""
+    return DeclarationEntry.objects.filter(declaration__organization=organization, outcome=O.REJECTED,
+                                           entry__importer__in=importers_for(organization))
+
+
 def rejected_entries_ready(organization: Organization) -> list[DeclarationEntry]:
     """Entries rejected on a declaration, not on a live one since, back on a CAPE path and (for a
     PSC error) corrected: the ones a refile declaration can take."""
-    rejected_ids = set(DeclarationEntry.objects.filter(declaration__organization=organization, outcome=O.REJECTED)
-                       .values_list("entry_id", flat=True))
+    rejected_ids = set(_rejected_items(organization).values_list("entry_id", flat=True))
     if not rejected_ids:
         return []
     taken = set(taken_entries(organization))
@@ -140,8 +184,7 @@ def rejected_entries_ready(organization: Organization) -> list[DeclarationEntry]
 
 def rejected_entries_waiting(organization: Organization) -> list[DeclarationEntry]:
     """Rejected entries still waiting for a post-summary correction."""
-    rejected_ids = set(DeclarationEntry.objects.filter(declaration__organization=organization, outcome=O.REJECTED)
-                       .values_list("entry_id", flat=True))
+    rejected_ids = set(_rejected_items(organization).values_list("entry_id", flat=True))
     taken = set(taken_entries(organization))
     return [item for item in latest_rejections(rejected_ids - taken).values() if psc_pending(item)]
 
@@ -159,6 +202,7 @@ class BuildResult:
     declarations: list[Declaration] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
     considered: int = 0
+    importer_ids: set[int] = field(default_factory=set)  # of every candidate entry
 
     @property
     def entry_count(self) -> int:
@@ -180,6 +224,7 @@ class DeclarationPlan:
     importers: dict[int, Importer] = field(default_factory=dict)
     left_out: list[LeftOut] = field(default_factory=list)
     considered: int = 0
+    importer_ids: set[int] = field(default_factory=set)  # of every candidate entry
 
 
 def declaration_plan(
@@ -239,6 +284,7 @@ def declaration_plan(
     if not candidates:
         return plan
     importer_set = {c[2] for c in candidates}
+    plan.importer_ids = importer_set
     taken = taken_entries(organization, importer_set, taken_statuses)
     elsewhere = taken_elsewhere(organization, importer_set, taken_statuses)
     groups: dict[int | None, list[tuple[int, str, Decimal]]] = defaultdict(list)
@@ -282,7 +328,7 @@ def declaration_build(
     """
     plan = declaration_plan(organization=organization, importer_ids=importer_ids, entry_ids=entry_ids,
                             entry_numbers=entry_numbers, paths=paths, urgent_only=urgent_only, mixed=mixed)
-    result = BuildResult(considered=plan.considered, left_out=plan.left_out)
+    result = BuildResult(considered=plan.considered, left_out=plan.left_out, importer_ids=plan.importer_ids)
     if not plan.considered:
         return result
     to_write = sum(len(part) for chunks in plan.chunks.values() for part in chunks)
@@ -365,8 +411,7 @@ def declaration_build_refile(*, organization: Organization, user: Any = None, mi
 @transaction.atomic
 def declaration_entries_mark_corrected(*, organization: Organization, entry_ids: Sequence[int], user: Any = None) -> int:
     """The user confirms the post-summary corrections for these rejected entries were filed in ACE."""
-    items = DeclarationEntry.objects.filter(declaration__organization=organization, entry_id__in=list(entry_ids),
-                                            outcome=O.REJECTED, corrected_at__isnull=True)
+    items = _rejected_items(organization).filter(entry_id__in=list(entry_ids), corrected_at__isnull=True)
     numbers = list(items.values_list("entry__entry_number", flat=True))
     count = items.update(corrected_at=timezone.now())
     if count:
@@ -419,7 +464,7 @@ def declaration_preflight(*, declaration: Declaration, user: Any = None, as_of: 
     other: dict[str, list[str]] = defaultdict(list)
     dup_qs = (DeclarationEntry.objects.filter(entry__entry_number__in=numbers, declaration__status__in=LIVE_STATUSES,
                                               entry__importer_id__in=list(importer_ids))
-              .exclude(declaration=declaration).exclude(outcome=O.REJECTED))
+              .exclude(declaration=declaration).exclude(outcome=O.REJECTED).exclude(_orphaned_draft()))
     for number, name, org_id, org_name in dup_qs.values_list("entry__entry_number", "declaration__name",
                                                              "declaration__organization_id", "declaration__organization__name"):
         other[number].append(name if org_id == organization.pk else f"{name} (filed by {org_name})")

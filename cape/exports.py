@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
+from cape.declarations import declarations_for
 from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry, Path, RefundEvent
 from cape.refunds import expected_dates, refund_summary
 from cape.rules import CAPE_WINDOW_WORDS
@@ -56,7 +57,7 @@ def _entries(organization: Organization, importer: Importer | None) -> Any:
 
 
 def _latest_declaration_items(organization: Organization, entry_ids: Iterable[int] | None = None) -> dict[int, dict[str, Any]]:
-    qs = DeclarationEntry.objects.filter(declaration__organization=organization)
+    qs = DeclarationEntry.objects.filter(declaration__in=declarations_for(organization))
     if entry_ids is not None:
         qs = qs.filter(entry_id__in=list(entry_ids))
     latest: dict[int, dict[str, Any]] = {}
@@ -158,7 +159,7 @@ def workbook_bytes(organization: Organization, importer: Importer | None = None)
     summary.append(clean(["Total", sum(t[0] for t in totals.values()), sum((t[1] for t in totals.values()), ZERO)]))
     summary.append([])
     header(summary, ["Declaration status", "Declarations", "Entries", "IEEPA duty"])
-    dq = Declaration.objects.filter(organization=organization)
+    dq = declarations_for(organization)
     if importer is not None:
         dq = dq.filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct()
     for row in dq.values("status").annotate(n=Count("pk", distinct=True), entries=Sum("entry_count"), duty=Sum("ieepa_duty")).order_by("status"):
@@ -235,7 +236,7 @@ def readiness_context(organization: Organization, importer: Importer, as_of: dat
         ChecklistItem("Every CAPE-eligible entry on a declaration", not_declared == 0, f"{not_declared} of {cape_count} eligible entries not yet declared"),
     ]
     summary = refund_summary(organization, importer)
-    decls = Declaration.objects.filter(organization=organization).filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct().order_by("-created_at")[:30]
+    decls = declarations_for(organization).filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct().order_by("-created_at")[:30]
     return {
         "organization": organization, "importer": importer, "as_of": as_of, "generated": timezone.localtime(),
         "path_rows": path_rows, "total_entries": sum(r["entries"] for r in path_rows) + unclassified,
@@ -309,7 +310,7 @@ def calendar_events(organization: Organization, importer: Importer | None = None
                 on=on, summary=f"{title}: {r['importer__name']} ({r['n']:,} entries)",
                 description=f"{r['n']:,} entries, IEEPA duty ${r['duty'] or ZERO:,.2f}. {why}",
             ))
-    dq = Declaration.objects.filter(organization=organization, accepted_on__isnull=False)
+    dq = declarations_for(organization).filter(accepted_on__isnull=False)
     if importer is not None:
         dq = dq.filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct()
     for d in dq:

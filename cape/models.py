@@ -301,6 +301,10 @@ class DeclarationBuildJob(models.Model):
     considered = models.IntegerField(default=0)
     left_out = models.JSONField(default=list)  # the first LEFT_OUT_KEPT {entry_number, reason}
     left_out_count = models.IntegerField(default=0)
+    # Every importer the build was asked for or found candidate entries of: the job (its declarations, its
+    # left-out entries) is shown only while the organisation may still see each of them
+    # (cape.build_jobs.build_jobs_for), so a revoked grant hides a broker's builds for that importer.
+    importers = models.ManyToManyField(Importer, blank=True, related_name="+")
     attempts = models.IntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -25,6 +25,7 @@ from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
 from cape.claims import REPORT_NAMES, ReportFileError, cape_data, parse_refund_report
+from cape.declarations import declarations_for
 from cape.models import Declaration, DeclarationEntry, RefundEvent
 from entries.models import Entry
 
@@ -132,7 +133,7 @@ def refund_report_import(*, organization: Organization, data: bytes, report: str
     entries = {e.entry_number: e for e in Entry.objects.filter(organization=organization, entry_number__in=numbers,
                                                                   importer__in=importers).select_related("importer")}
     by_ir: dict[str, Importer] = {i.ir_number: i for i in importers}
-    claims = {d.claim_number: d for d in Declaration.objects.filter(organization=organization).exclude(claim_number="")}
+    claims = {d.claim_number: d for d in declarations_for(organization).exclude(claim_number="")}
     accepted_on_entry: dict[int, Declaration] = {}
     for item in (DeclarationEntry.objects.filter(declaration__organization=organization, entry__in=entries.values(),
                                                  outcome=DeclarationEntry.Outcome.ACCEPTED)
@@ -244,7 +245,7 @@ def refund_summaries(organization: Organization, importers: Sequence[Importer]) 
     events = RefundEvent.objects.filter(organization=organization, importer_id__in=ids)
     for importer_id, kind, amount, principal, interest in events.values_list("importer_id", "kind", "amount", "principal", "interest"):
         _add_event(summaries[importer_id], kind, amount, principal, interest)
-    for importer_id, latest in (Declaration.objects.filter(organization=organization, importer_id__in=ids, accepted_on__isnull=False)
+    for importer_id, latest in (declarations_for(organization).filter(importer_id__in=ids, accepted_on__isnull=False)
                                 .values("importer_id").annotate(latest=Max("accepted_on")).values_list("importer_id", "latest")):
         summaries[importer_id].next_window = expected_dates(latest)
     return [summaries[i.pk] for i in importers]
@@ -274,7 +275,7 @@ class TimelineItem:
 def refund_timeline(organization: Organization, importer: Importer) -> list[TimelineItem]:
     """Declarations (filed, accepted, expected liquidation and refund window) and refund events, by date."""
     items: list[TimelineItem] = []
-    decls = Declaration.objects.filter(organization=organization, items__entry__importer=importer).distinct()
+    decls = declarations_for(organization).filter(items__entry__importer=importer).distinct()
     for d in decls:
         if d.exported_at:
             items.append(TimelineItem(d.exported_at.date(), "exported", f"{d.name}: file downloaded ({d.entry_count} entries)", d))

@@ -31,7 +31,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.models import Organization
+from accounts.irnumber import mask_ir_number
+from accounts.models import Importer, Organization
 from cape import rules
 
 ENTRY_KEYS = ("entry_number", "importer_number", "path", "reasons", "ieepa_duty", "liquidation_status", "liquidation_date",
@@ -47,6 +48,15 @@ def _iso(d: date | None) -> str | None:
 
 def _money(v: Decimal | None) -> str | None:
     return f"{v:.2f}" if v is not None else None
+
+
+def _file_label(importer: Importer) -> str:
+    """The importer's part of a CAPE file name: its IR number, except an SSN-form one (a person's Social
+    Security number, CBP Form 5106), which is masked to its last four digits as everywhere else, plus the
+    importer's id so that two sole proprietors sharing those digits never write to the same file."""
+    number = importer.ir_number
+    label = number if mask_ir_number(number) == number else f"XXX-XX-{number[-4:]}-{importer.pk}"
+    return "".join(ch for ch in label if ch.isalnum() or ch == "-")
 
 
 def _as_of(value: str) -> date:
@@ -236,10 +246,9 @@ class Command(BaseCommand):
         directory.mkdir(parents=True, exist_ok=True)
         written: list[str] = []
         for key, chunks in sorted(plan.chunks.items(), key=lambda kv: plan.importers[kv[0]].ir_number if kv[0] else ""):
-            importer_number = plan.importers[key].ir_number if key is not None else "mixed"
-            safe = "".join(ch for ch in importer_number if ch.isalnum() or ch == "-")
+            label = _file_label(plan.importers[key]) if key is not None else "mixed"
             for i, chunk in enumerate(chunks, start=1):
-                target = directory / f"cape_{safe}_{i:03d}.csv"
+                target = directory / f"cape_{label}_{i:03d}.csv"
                 target.write_bytes(render_declaration_csv([r[1] for r in chunk]))
                 written.append(str(target))
         return written, plan.left_out
