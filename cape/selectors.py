@@ -37,7 +37,7 @@ SORTS = ("deadline", "amount")
 # are index scans ((organization, deadline, entry), (organization, -ieepa_duty), (organization, path,
 # deadline)); the entry number one too once the entry's own organisation is in the query (entries_entry's
 # unique (organization, entry_number), so no tie-breaker is needed); the importer is walked importer by
-# importer (entry_numbered_page, index (importer, entry), migration 0012). The entry type has no index of
+# importer (entry_numbered_page, index (importer, entry), migration 0013). The entry type has no index of
 # its own: it is not a sort (a full sort of the organisation's rows: 0.7-1.0 s).
 LIST_SORTS: dict[str, tuple[tuple[str, ...], str]] = {
     "entry": (("entry__entry_number",), "asc"),

@@ -1,4 +1,4 @@
-"""Migration cape 0012 (entries list sort indexes) changes indexes only: classifications stored before it
+"""Migration cape 0013 (entries list sort indexes) changes indexes only: classifications stored before it
 are all there after it, unchanged, and it reverses."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("cape", "0011_merge_h_rules_h_wild")]
-AFTER = [("cape", "0012_h-browse_classification_sort_indexes")]
+BEFORE = [("cape", "0012_merge_h-scope")]
+AFTER = [("cape", "0013_h-browse_classification_sort_indexes")]
 
 
 def test_the_sort_index_migration_keeps_every_classification(importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]

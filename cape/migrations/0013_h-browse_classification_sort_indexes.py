@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_organization_email_domains'),
-        ('cape', '0011_merge_h_rules_h_wild'),
+        ('cape', '0012_merge_h-scope'),
         ('entries', '0005_optional_es003_columns'),
     ]
 
