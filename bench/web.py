@@ -12,7 +12,7 @@
    database connections, DB_CONN_MAX_AGE=60 as docker-compose.yml's web service, unless set).
 3. Logs in through the real login form (session cookie), warms each worker, then sends --requests
    requests per page from --threads threads (bounded by --seconds): the portfolio (/dashboard/, sorted
-   and filtered variants) and pages of entries (/entries/, first pages, keyset pages, filters).
+   and filtered variants) and pages of entries (/entries/, first, later and last pages, column sorts, a search, filters).
 4. Prints p50 / p95 / max per page against the goals: portfolio p95 <= 300 ms, entries p95 <= 200 ms,
    then p50 / p95 per variant, and the load average (the machine may be shared).
 
@@ -363,10 +363,12 @@ def main() -> None:
         )
         for _ in range(args.workers * 3):  # each worker fills its own cache once
             c.request("GET", "/dashboard/")
-        # A keyset cursor from page 1, so later pages are real "next page" requests.
-        _, html, _ = c.request("GET", "/entries/")
-        m = re.search(r'after=([^"&]+)', html)
-        cursor = m.group(1) if m else ""
+        # An entry number as a person types it off a 7501 (spaces), for the search variant.
+        from entries.models import Entry
+
+        n = Entry.objects.filter(organization=org).order_by("pk").values_list("entry_number", flat=True)[
+            Entry.objects.filter(organization=org).count() // 2]
+        typed = f"{n[:3]}+{n[3:10]}+{n[10:]}"
         portfolio_variants = [
             "/dashboard/",
             "/dashboard/?sort=duty",
@@ -377,8 +379,13 @@ def main() -> None:
         ]
         entries_variants = [
             "/entries/",
-            f"/entries/?after={cursor}",
+            "/entries/?page=2",
+            "/entries/?page=20000",  # the last page of a million: read from the other end
             "/entries/?sort=amount",
+            "/entries/?sort=entry&dir=desc",
+            "/entries/?sort=importer&page=7",
+            "/entries/?sort=path&dir=desc&page=3",
+            f"/entries/?q={typed}",
             "/entries/?path=protest",
             "/entries/?urgency=urgent",
         ]

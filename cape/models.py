@@ -66,12 +66,17 @@ class Classification(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["organization", "path", "deadline"]),
+            # entry last: the entries list sorted by path (then deadline, then entry) reads this index in either
+            # direction without sorting a path's undated rows (1M entries: 1.4-1.8 s before, one way).
+            models.Index(fields=["organization", "path", "deadline", "entry"], name="cape_class_org_path_dl_entry"),
             # entry is the keyset tie-breaker of the entries list: without it the first page sorts
             # every row of the organisation (measured at 1M entries: 25-117 ms vs 0.4 ms).
             models.Index(fields=["organization", "deadline", "entry"]),
             models.Index(fields=["organization", "-ieepa_duty"]),
             models.Index(fields=["importer", "path"]),
+            # the entries list sorted by importer reads each importer's rows in entry order (cape.selectors
+            # _walk_importers): without it, sorting a million rows by importer name took 3.8 s.
+            models.Index(fields=["importer", "entry"], name="cape_class_importer_entry"),
         ]
 
     def __str__(self) -> str:

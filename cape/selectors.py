@@ -5,7 +5,7 @@ owns or manages through an unrevoked grant (accounts.selectors.importers_for): r
 hides the broker's copies at once.
 
 Lists use keyset pagination over (sort key, entry id): no COUNT(*) and no OFFSET, so page 5,000 of a
-million entries costs the same as page 1 (index Classification(organization, path, deadline)).
+million entries costs the same as page 1 (index Classification(organization, path, deadline, entry)).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -31,6 +32,20 @@ from entries.models import Entry
 logger = logging.getLogger(__name__)
 
 SORTS = ("deadline", "amount")
+# The entries page's sortable columns: column -> (order_by fields ascending, default direction). Measured on
+# PostgreSQL at 1,000,000 entries (bench/web.py's data), first and last page each: deadline, amount and path
+# are index scans ((organization, deadline, entry), (organization, -ieepa_duty), (organization, path,
+# deadline)); the entry number one too once the entry's own organisation is in the query (entries_entry's
+# unique (organization, entry_number), so no tie-breaker is needed); the importer is walked importer by
+# importer (entry_numbered_page, index (importer, entry), migration 0013). The entry type has no index of
+# its own: it is not a sort (a full sort of the organisation's rows: 0.7-1.0 s).
+LIST_SORTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "entry": (("entry__entry_number",), "asc"),
+    "importer": (("importer__name", "importer_id", "entry_id"), "asc"),
+    "path": (("path", "deadline", "entry_id"), "asc"),
+    "deadline": (("deadline", "entry_id"), "asc"),
+    "amount": (("ieepa_duty", "entry_id"), "desc"),
+}
 URGENCY = ("urgent", "deadline_passed", "any")
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -57,10 +72,14 @@ class EntryFilters:
     importer_id: int | None = None
     sort: str = "deadline"
     as_of: date | None = None  # for "deadline within N days"; today (Eastern) when None
+    q: str = ""  # an entry number in any typed form, part of one, an importer's name or IR number
+    port: str = ""  # CBP port code (4 digits, e.g. 2704 Los Angeles)
+    direction: str = ""  # "asc" / "desc" on the entries page; "" is the column's own default
     ruleset_changed: str = ""  # entries whose path this ruleset changed (the dashboard's notice links here)
 
     def as_key(self) -> str:
-        data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items() if k != "sort"}
+        data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items()
+                if k not in ("sort", "direction")}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -83,9 +102,52 @@ def filtered_classifications(organization: Organization | None, filters: EntryFi
         qs = qs.filter(deadline__gte=today, deadline__lte=today + timedelta(days=filters.within_days))
     if filters.importer_id is not None:
         qs = qs.filter(importer_id=filters.importer_id)
+    if filters.port.strip():
+        qs = qs.filter(entry__port_code=filters.port.strip())
+    if filters.q.strip():
+        qs = qs.filter(search_condition(organization, filters.q))
     if filters.ruleset_changed:
         qs = qs.filter(entry_id__in=_ruleset_path_changes(organization, filters.ruleset_changed).values("entry_id"))
     return qs
+
+
+_ENTRY_SHAPE = re.compile(r"^[0-9A-Z]{3}[0-9]{7}[0-9]$")
+_ENTRY_PART = re.compile(r"^[0-9A-Z]{0,3}[0-9]+$")  # letters only where the filer code is: not a name
+
+
+def search_condition(organization: Organization | None, text: str) -> Q:
+    """Classifications whose entry number or importer matches what a person typed.
+
+    An entry number is recognised in any form it is typed or pasted in (rules.repair_entry_number undoes
+    dashes, spaces, Excel's ="..." guard, float notation and lost leading zeros): a whole number matches
+    exactly; part of one (4 characters or more) matches anywhere in the number. An importer matches by part
+    of its name or by its IR number typed with or without dashes."""
+    raw = text.strip()
+    cond = Q(pk__in=[])
+    number = rules.repair_entry_number(raw)
+    typed = raw[2:-1] if raw.startswith('="') and raw.endswith('"') else raw
+    typed = re.sub(r"[\s\-\"]", "", typed).upper()
+    # With the entry's organisation, a whole number is one probe of the unique (organization, entry_number)
+    # index. Eleven characters typed are a whole number even with a wrong check digit (such entries are
+    # listed for review, rule R1); fewer are one that lost its leading zeros only if the check digit agrees,
+    # and are also looked for inside numbers (a scan of the organisation's entries, about 0.2 s at 1M).
+    if len(typed) == 11 and _ENTRY_SHAPE.match(number):
+        cond |= Q(entry__organization=organization, entry__entry_number=number)
+    else:
+        if _ENTRY_SHAPE.match(number) and rules.valid_entry_number(number):
+            cond |= Q(entry__organization=organization, entry__entry_number=number)
+        if len(typed) >= 4 and _ENTRY_PART.match(typed):
+            cond |= Q(entry__entry_number__contains=typed)
+    if organization is not None:
+        compact = re.sub(r"[\s\-]", "", raw).upper()
+        needle = raw.casefold()
+        importer_ids = [
+            pk for pk, name, ir in importers_for(organization).values_list("pk", "name", "ir_number")
+            if (needle and needle in (name or "").casefold()) or (len(compact) >= 4 and ir.replace("-", "").startswith(compact))
+        ]
+        if importer_ids:
+            cond |= Q(importer_id__in=importer_ids)
+    return cond
 
 
 # ---------------------------------------------------------------- keyset pages
@@ -149,6 +211,149 @@ def entry_page(
     more = len(rows) > size
     rows = rows[:size]
     return EntryPage(rows=rows, next_cursor=_encode(sort, rows[-1]) if more and rows else None, is_first=pos is None, size=size)
+
+
+# ---------------------------------------------------------------- numbered pages (the entries page)
+@dataclass
+class NumberedPage:
+    rows: list[Classification]
+    number: int
+    count: int
+    size: int = PAGE_SIZE
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.count // self.size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def start_index(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def end_index(self) -> int:
+        return (self.number - 1) * self.size + len(self.rows)
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        """First, last and the pages around this one; None where numbers are left out (an ellipsis)."""
+        last = self.num_pages
+        wanted = {1, last, *range(max(1, self.number - around), min(last, self.number + around) + 1)}
+        out: list[int | None] = []
+        for n in sorted(wanted):
+            if out and out[-1] is not None and n - out[-1] > 1:  # type: ignore[operator]
+                out.append(None)
+            out.append(n)
+        return out
+
+
+def entry_count(organization: Organization | None, filters: EntryFilters, *, totals: list[PathTotal] | None = None) -> int:
+    """How many classifications match, for the page numbers. Filtered by path and importer only it is read
+    off the totals by path the page shows anyway (importer_path_figures, cached); any other filter counts
+    once and caches the figure under the organisation's classification version (bump_totals_version), so
+    paging through a search repeats no COUNT over a million rows."""
+    if organization is None:
+        return 0
+    if filters.path and totals is not None and filters == EntryFilters(
+        path=filters.path, importer_id=filters.importer_id, sort=filters.sort, direction=filters.direction,
+        as_of=filters.as_of,
+    ):
+        return next((t.count for t in totals if t.path == filters.path), 0)
+    if totals is not None and filters == EntryFilters(importer_id=filters.importer_id, sort=filters.sort,
+                                                      direction=filters.direction, as_of=filters.as_of):
+        return sum(t.count for t in totals)
+    if filters.within_days is not None and filters.as_of is None:
+        from cape.classify import today_eastern
+
+        filters = EntryFilters(**{**filters.__dict__, "as_of": today_eastern()})
+    grants = sorted(importers_for(organization).values_list("pk", flat=True))
+    digest = hashlib.sha256(",".join(map(str, grants)).encode()).hexdigest()[:12]
+    key = f"cape:entry-count:{organization.pk}:{totals_version(organization.pk)}:{filters.as_key()}:{digest}"
+    count = cache.get(key)
+    if count is None:
+        count = filtered_classifications(organization, filters).count()
+        cache.set(key, count, 3600)
+    return count  # type: ignore[no-any-return]
+
+
+def _walk_importers(
+    organization: Organization, filters: EntryFilters, qs: QuerySet[Classification], *, start: int, size: int,
+    descending: bool,
+) -> list[Classification] | None:
+    """A page sorted by importer name without sorting every row: the importers in name order with their
+    cached counts (importer_path_figures) say which importers the page spans, and each is read in entry
+    order from the (importer, entry) index. Only without filters other than the importer (the counts are
+    per importer); None otherwise, and the caller sorts."""
+    if filters != EntryFilters(importer_id=filters.importer_id, sort=filters.sort, direction=filters.direction,
+                               as_of=filters.as_of):
+        return None
+    from cape.classify import today_eastern
+
+    importers = list(importers_for(organization).order_by("name", "pk").values_list("pk", flat=True))
+    if filters.importer_id is not None:
+        importers = [pk for pk in importers if pk == filters.importer_id]
+    per_importer: dict[int, int] = {}
+    for row in importer_path_figures(organization, importers, as_of=today_eastern()):
+        per_importer[row["importer_id"]] = per_importer.get(row["importer_id"], 0) + row["n"]
+    if descending:
+        importers.reverse()
+    rows: list[Classification] = []
+    skip = start
+    for pk in importers:
+        n = per_importer.get(pk, 0)
+        if skip >= n:
+            skip -= n
+            continue
+        part = qs.filter(importer_id=pk).order_by("-entry_id" if descending else "entry_id")
+        rows += list(part[skip: skip + size - len(rows)])
+        skip = 0
+        if len(rows) >= size:
+            break
+    return rows
+
+
+def entry_numbered_page(
+    organization: Organization | None, filters: EntryFilters, *, number: int = 1, count: int, size: int = PAGE_SIZE,
+    fields: tuple[str, ...] | None = None,
+) -> NumberedPage:
+    """Page ``number`` of the list sorted by one of LIST_SORTS. A page in the second half is read from the
+    other end in the reverse order (OFFSET counted from the last row), so the last page costs what the
+    first does; only the middle of a very long list pays for its offset."""
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    last = max(1, -(-count // size))
+    number = max(1, min(number, last))
+    columns, default = LIST_SORTS.get(filters.sort, LIST_SORTS["deadline"])
+    descending = (filters.direction or default) == "desc"
+    qs = filtered_classifications(organization, filters).select_related("entry", "importer")
+    if fields is not None:
+        qs = qs.only("entry_id", *fields)
+    start = (number - 1) * size
+    if filters.sort == "entry":
+        qs = qs.filter(entry__organization=organization)  # lets the planner walk (organization, entry_number)
+    if filters.sort == "importer" and organization is not None:
+        walked = _walk_importers(organization, filters, qs, start=start, size=size, descending=descending)
+        if walked is not None:
+            return NumberedPage(rows=walked, number=number, count=count, size=size)
+    from_end = start > count // 2
+    # NULLs (an entry without a deadline) go where PostgreSQL's indexes keep them: last ascending, first
+    # descending, so both directions (and the reverse read from the end) are an index scan one way or the other.
+    if descending != from_end:
+        order = [F(c).desc(nulls_first=True) for c in columns]
+    else:
+        order = [F(c).asc(nulls_last=True) for c in columns]
+    qs = qs.order_by(*order)
+    if from_end:
+        begin = max(0, count - start - size)
+        rows = list(qs[begin: count - start])[::-1]
+    else:
+        rows = list(qs[start: start + size])
+    return NumberedPage(rows=rows, number=number, count=count, size=size)
 
 
 # ---------------------------------------------------------------- totals by path
@@ -377,6 +582,27 @@ class ReasonExplained:
     rule: str
     source: str
     text: str
+
+
+_FIRST_CLAUSE = re.compile(r"(?<=[.:;])\s")
+
+
+def reason_label(code: str) -> str:
+    """A reason's plain-words label: the opening clause of its explanation in the ruleset's reason table
+    (rules.REASONS, through rules.explain), shortened to what fits a badge. The table has no short label
+    of its own; deriving it keeps one source of wording (the ruleset's)."""
+    _rule, _source, text = rules.explain(code.split(":", 1)[0] if code.startswith("cape_rejected:") else code)
+    label = _FIRST_CLAUSE.split(text, maxsplit=1)[0].rstrip(".:; ")
+    if len(label) > 60:
+        label = re.sub(r"\s*\([^)]*\)", "", label)  # drop parentheticals: (CBP Form 19), (no 9903.01 ...)
+    if len(label) > 80 and len(label.split(", ", 1)[0]) >= 25:  # never a stub ("A surety", "Suspended")
+        label = label.split(", ", 1)[0]
+    return label or code
+
+
+def reason_choices() -> list[tuple[str, str]]:
+    """(code, label) of every reason in the ruleset's table, by label: the entries list's reason filter."""
+    return sorted(((code, reason_label(code)) for code in rules.REASONS), key=lambda c: (c[1].casefold(), c[0]))
 
 
 def explain_reasons(reasons: list[str]) -> list[ReasonExplained]:

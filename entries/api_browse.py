@@ -174,6 +174,9 @@ class FilterSerializer(serializers.Serializer):
     urgency = serializers.ChoiceField(choices=["urgent", "deadline_passed", "any"], required=False)
     within_days = serializers.IntegerField(required=False, min_value=0, max_value=3650)
     importer = serializers.IntegerField(required=False, min_value=1)
+    q = serializers.CharField(required=False, max_length=100, allow_blank=True)
+    port = serializers.RegexField(r"^\s*\d{4}\s*$", required=False, max_length=8, allow_blank=True, error_messages={
+        "invalid": "Enter a CBP port code: 4 digits, e.g. 2704 (Los Angeles) or 1001 (New York)."})
     sort = serializers.ChoiceField(choices=list(SORTS), required=False, default="deadline")
     after = serializers.CharField(required=False, max_length=100)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=PAGE_SIZE)
@@ -185,6 +188,10 @@ _FILTER_PARAMS = [
     OpenApiParameter("urgency", str, enum=["urgent", "deadline_passed", "any"]),
     OpenApiParameter("within_days", int, description="Path deadline between today and today + N days"),
     OpenApiParameter("importer", int, description="Importer id"),
+    OpenApiParameter("q", str, description="An entry number in any typed form (3BZ-5500120-4, 3BZ 5500120 4, "
+                                           '="3BZ55001204", lost leading zeros), part of one (4+ characters), '
+                                           "or an importer's name or IR number"),
+    OpenApiParameter("port", str, description="CBP port code, 4 digits (e.g. 2704)"),
     OpenApiParameter("sort", str, enum=list(SORTS)),
     OpenApiParameter("after", str, description="Cursor from the previous page's `next`"),
     OpenApiParameter("page_size", int),
@@ -202,6 +209,7 @@ def _filters(request: Request, organization: Any) -> tuple[EntryFilters, dict[st
         EntryFilters(
             path=data.get("path", ""), reason=data.get("reason", ""), urgency=data.get("urgency", ""),
             within_days=data.get("within_days"), importer_id=importer_id, sort=data.get("sort") or "deadline",
+            q=(data.get("q") or "").strip(), port=(data.get("port") or "").strip(),
         ),
         data,
     )

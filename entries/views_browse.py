@@ -20,12 +20,14 @@ from cape.classify import entry_facts_update, today_eastern
 from cape.interest import LABEL as INTEREST_LABEL
 from cape.refunds import entry_refunds
 from cape.selectors import (
-    SORTS,
+    LIST_SORTS,
     EntryFilters,
     changes_for_entry,
-    entry_page,
+    entry_count,
+    entry_numbered_page,
     explain_reasons,
     path_totals,
+    reason_choices,
     timeline,
 )
 from cape.selectors import (
@@ -35,17 +37,28 @@ from entries.models import Entry
 from entries.templatetags.entry_rows import FIELDS as ROW_FIELDS
 from refundready.widgets import QuickSelect
 
-REASON_CHOICES = [("", "Any reason")] + sorted(
-    ((code, f"{code} ({rule})") for code, (rule, _s, _t) in rules.REASONS.items()), key=lambda c: c[0]
+# The list's columns in order: (sort key or "" when the column does not sort, header).
+COLUMNS = (
+    ("entry", "Entry number"), ("importer", "Importer"), ("", "Type"), ("path", "Path"), ("", "Reasons"),
+    ("deadline", "Deadline"), ("amount", "IEEPA duty"),
 )
 
 
 class EntryFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Search", required=False, max_length=100,
+        help_text="An entry number as typed anywhere (3BZ-5500120-4, 3BZ 5500120 4, =\"3BZ55001204\"), part of one, "
+                  "an importer's name or IR number.",
+    )
+    port = forms.RegexField(
+        label="Port", required=False, regex=r"^\s*\d{4}\s*$", max_length=8,
+        error_messages={"invalid": "Enter a CBP port code: 4 digits, e.g. 2704 (Los Angeles) or 1001 (New York)."},
+    )
     # QuickSelect: the same HTML as forms.Select without a template include per option (a broker's
     # importer list has one option per client).
     path = forms.ChoiceField(label="Path", required=False, choices=[("", "Any path")] + list(rules.PATH_LABELS.items()),
                              widget=QuickSelect)
-    reason = forms.ChoiceField(label="Reason", required=False, choices=REASON_CHOICES, widget=QuickSelect)
+    reason = forms.ChoiceField(label="Reason", required=False, widget=QuickSelect)
     urgency = forms.ChoiceField(
         label="Urgency", required=False,
         choices=[("", "Any"), ("urgent", "Deadline within 14 days"), ("deadline_passed", "Deadline passed"),
@@ -57,15 +70,19 @@ class EntryFilterForm(forms.Form):
         label="Importer", required=False, coerce=int, empty_value=None, widget=QuickSelect,
         error_messages={"invalid_choice": forms.ModelChoiceField.default_error_messages["invalid_choice"]},
     )
-    sort = forms.ChoiceField(label="Sort by", required=False, widget=QuickSelect,
-                             choices=[("deadline", "Deadline (soonest first)"), ("amount", "IEEPA duty (largest first)")])
     ruleset_changed = forms.ChoiceField(
         label="Path changed by ruleset", required=False, widget=QuickSelect,
         choices=[("", "Any"), (rules.RULESET, f"Path changed by ruleset {rules.RULESET}")],
     )
+    sort = forms.ChoiceField(label="Sort by", required=False, widget=forms.HiddenInput,
+                             choices=[(key, key) for key in LIST_SORTS])
+    dir = forms.ChoiceField(label="Direction", required=False, widget=forms.HiddenInput,
+                            choices=[("asc", "Ascending"), ("desc", "Descending")])
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Labels in plain words from the ruleset's reason table (the code is in each badge's description).
+        self.fields["reason"].choices = [("", "Any reason")] + reason_choices()  # type: ignore[attr-defined]
         # The organisation's importers as plain choices, read once: a ModelChoiceField would read them
         # again for every rendering (through a server-side cursor) and once more to validate.
         rows = importers_for(organization).order_by("name", "ir_number").values_list("pk", "name", "ir_number")
@@ -77,11 +94,12 @@ class EntryFilterForm(forms.Form):
         """The valid part of the query (an invalid field is reported beside it and ignored)."""
         data = self.cleaned_data if self.is_bound else {}
         clean = {name: data.get(name) for name in self.fields if name not in self.errors}
-        sort = clean.get("sort") or "deadline"
         return EntryFilters(
             path=clean.get("path") or "", reason=clean.get("reason") or "", urgency=clean.get("urgency") or "",
             within_days=clean.get("within_days"), importer_id=clean.get("importer"),
-            sort=sort if sort in SORTS else "deadline", ruleset_changed=clean.get("ruleset_changed") or "",
+            sort=clean.get("sort") or "deadline", direction=clean.get("dir") or "",
+            q=(clean.get("q") or "").strip(), port=(clean.get("port") or "").strip(),
+            ruleset_changed=clean.get("ruleset_changed") or "",
         )
 
 
@@ -95,8 +113,28 @@ class EntryFactsForm(forms.Form):
     )
 
 
-def _querystring(request: HttpRequest, drop: tuple[str, ...] = ("after",)) -> str:
+def _querystring(request: HttpRequest, drop: tuple[str, ...] = ("page",)) -> str:
     return urlencode([(k, v) for k, v in request.GET.items() if k not in drop and v != ""])
+
+
+def _headers(request: HttpRequest, filters: EntryFilters) -> list[dict[str, Any]]:
+    """Each column header: a link sorting by it (the current column's link reverses the direction), and
+    aria-sort on the current one."""
+    base = _querystring(request, drop=("page", "sort", "dir", "after"))
+    out = []
+    for key, label in COLUMNS:
+        if not key:
+            out.append({"label": label, "href": "", "aria_sort": ""})
+            continue
+        default = LIST_SORTS[key][1]
+        current = (filters.direction or LIST_SORTS[filters.sort][1]) if filters.sort == key else ""
+        new_dir = ("desc" if current == "asc" else "asc") if current else default
+        query = urlencode([("sort", key), ("dir", new_dir)])
+        out.append({
+            "label": label, "href": f"?{base}&{query}" if base else f"?{query}",
+            "aria_sort": {"asc": "ascending", "desc": "descending"}.get(current, ""),
+        })
+    return out
 
 
 @member_required
@@ -106,9 +144,14 @@ def entry_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound:
         form.is_valid()
     filters = form.filters()
-    page = entry_page(org, filters, after=request.GET.get("after") or None, fields=ROW_FIELDS)
     visible = [pk for pk, _label in form.fields["importer"].choices if pk != ""]  # type: ignore[attr-defined]
     totals = path_totals(org, EntryFilters(importer_id=filters.importer_id), importer_ids=visible)
+    try:
+        number = int(request.GET.get("page") or 1)
+    except ValueError:
+        number = 1
+    count = entry_count(org, filters, totals=totals)
+    page = entry_numbered_page(org, filters, number=number, count=count, fields=ROW_FIELDS)
     context = {
         "form": form,
         "page": page,
@@ -117,7 +160,8 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         "totals_duty": sum((t.ieepa_duty for t in totals), start=type(totals[0].ieepa_duty)(0)) if totals else 0,
         "filters": filters,
         "query_string": _querystring(request),
-        "totals_query": _querystring(request, drop=("after", "path")),
+        "totals_query": _querystring(request, drop=("page", "after", "path")),
+        "headers": _headers(request, filters),
         "today": today_eastern(),
         "path_labels": rules.PATH_LABELS,
     }

@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 from django.template import engines
 
+from cape import rules
 from cape.models import Classification, Path
-from cape.selectors import EntryFilters, entry_page
+from cape.selectors import EntryFilters, entry_page, reason_label
 from entries.templatetags.entry_rows import entry_rows
 from tests.cape.factories import ClassificationFactory
 from tests.factories import EntryFactory, ImporterFactory
@@ -24,11 +25,19 @@ REFERENCE = """{% load money %}{% for c in rows %}
       <td>{{ c.importer.name|default:c.importer.ir_display }}</td>
       <td>{{ c.entry.entry_type }}</td>
       <td><span class="path path-{{ c.path }}">{{ c.get_path_display }}</span></td>
-      <td class="reasons">{% for r in c.reasons %}<span class="badge{% if r == 'urgent' or r == 'deadline_passed' %} urgent{% endif %}">{{ r }}</span> {% endfor %}</td>
-      <td>{% if c.deadline %}{{ c.deadline|date:"Y-m-d" }}{% if c.deadline_passed %} <span class="badge bad">passed</span>{% elif c.urgent %} <span class="badge urgent">urgent</span>{% endif %}{% else %}–{% endif %}</td>
+      <td class="reasons">{% for r in c.explained %}<span class="reason"><button type="button" class="badge{% if r.code == 'urgent' or r.code == 'deadline_passed' %} urgent{% endif %}" aria-describedby="reason-{{ c.entry_id }}-{{ forloop.counter0 }}" data-code="{{ r.code }}">{{ r.label }}</button><span class="reason-tip" role="tooltip" id="reason-{{ c.entry_id }}-{{ forloop.counter0 }}">{{ r.tip }}</span></span> {% endfor %}</td>
+      <td>{% if c.deadline %}<span class="deadline-kind">{{ c.kind }}</span> <time datetime="{{ c.deadline|date:"Y-m-d" }}">{{ c.deadline|date:"Y-m-d" }}</time>{% if c.deadline_passed %} <span class="badge bad">passed</span>{% elif c.urgent %} <span class="badge urgent">urgent</span>{% endif %}{% else %}–{% endif %}</td>
       <td class="num">${{ c.ieepa_duty|floatformat:"2g" }}</td>
     </tr>
   {% endfor %}"""
+KINDS = {Path.CAPE_PHASE1: "CAPE window closes", Path.PROTEST: "Protest deadline", Path.CIT: "CIT deadline"}
+
+
+def _explained(code: str) -> dict[str, str]:
+    rule, source, _text = rules.explain(code)
+    where = f"; Rule {rule}" if rule not in ("?", rules.EXTRA) else ""
+    return {"code": code, "label": reason_label(code),
+            "tip": f"Code: {code}{where}" + (f"; Source: {source}" if source else "")}
 
 
 def test_the_rows_are_what_the_template_loop_rendered(importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
@@ -47,9 +56,13 @@ def test_the_rows_are_what_the_template_loop_rendered(importer_org, own_importer
                               reasons=reasons, ieepa_duty=Decimal(duty))
     rows = entry_page(importer_org, EntryFilters()).rows
     assert len(rows) == 4 and Classification.objects.count() == 4
+    for c in rows:
+        c.explained = [_explained(code) for code in c.reasons]
+        c.kind = KINDS.get(c.path, "")
     expected = engines["django"].from_string(REFERENCE).render({"rows": rows})
     assert str(entry_rows(rows)) == expected
     assert "Smith &amp; &quot;Sons&quot; &lt;Ltd&gt;" in expected and "***-**-6789" in expected and "&lt;script&gt;" in expected
+    assert ">Liquidated fewer than 80 days ago</button>" in expected and "Code: within_80_days; Rule R12" in expected
 
 
 def test_no_rows_render_nothing() -> None:
