@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("cape", "0012_merge_h-scope")]
-AFTER = [("cape", "0013_h-browse_classification_sort_indexes")]
+AFTER = [("cape", "0013_h_browse_classification_sort_indexes")]
 
 
 def test_the_sort_index_migration_keeps_every_classification(importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
