@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_organization_email_domains'),
-        ('cape', '0012_merge_h-scope'),
+        ('cape', '0012_merge_h_scope'),
         ('entries', '0005_optional_es003_columns'),
     ]
 

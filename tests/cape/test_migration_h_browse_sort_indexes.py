@@ -9,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("cape", "0012_merge_h-scope")]
+BEFORE = [("cape", "0012_merge_h_scope")]
 AFTER = [("cape", "0013_h_browse_classification_sort_indexes")]
 
 
