@@ -653,7 +653,11 @@ def entry_facts_update(
                 setattr(locked, name, value)
         if changed:
             locked.updated_at = timezone.now()
-            locked.save(update_fields=[*changed, "updated_at"])
+            extra = []
+            if "protest_status" in changed:
+                locked.protest_set_by_user = True  # the report's status no longer overrides it (rules.md "Inputs")
+                extra.append("protest_set_by_user")
+            locked.save(update_fields=[*changed, *extra, "updated_at"])
             for name, (before, after) in changed.items():
                 audit(action="entry.fact_set", user=user, organization=organization, obj=locked,
                       entry_number=locked.entry_number, fact=name, old=before, new=after)

@@ -65,6 +65,8 @@ def entry_facts_import(*, organization: Organization, user: Any, path: str | Pat
                 if old == new:
                     continue
                 setattr(entry, name, new)
+                if name in ("protest_status", "protest_number"):
+                    entry.protest_set_by_user = True  # wins over a later report's (rules.md "Inputs")
                 changed[entry.pk] = entry
                 result.changes.append({"entry_number": entry.entry_number, "entry_id": entry.pk, "fact": name,
                                        "old": old, "new": new})
@@ -76,7 +78,7 @@ def entry_facts_import(*, organization: Organization, user: Any, path: str | Pat
         if changed:
             for e in changed.values():
                 e.updated_at = now
-            Entry.objects.bulk_update(list(changed.values()), [*ENTRY_FACTS, "updated_at"],
+            Entry.objects.bulk_update(list(changed.values()), [*ENTRY_FACTS, "protest_set_by_user", "updated_at"],
                                       batch_size=2000)
             AuditLog.objects.bulk_create(logs, batch_size=2000)
             classify_entries(organization=organization, entry_ids=list(changed), as_of=as_of)

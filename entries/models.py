@@ -106,6 +106,9 @@ class Entry(models.Model):
     psc_flag = models.BooleanField(default=False)
     protest_number = models.CharField(max_length=40, blank=True)
     protest_status = models.CharField(max_length=16, choices=ProtestStatus.choices, default=ProtestStatus.NONE)
+    # Ruleset 2026.12 "Inputs": a user-set protest status wins over the report's. Set when a person sets the
+    # protest status or number (entry page, facts file); an ES-003 upload then leaves both alone.
+    protest_set_by_user = models.BooleanField(default=False, db_default=False)
     # ES-003 "Importation Date" when the report has it (CBP Form 7501 block 11).
     importation_date = models.DateField(null=True, blank=True)
     # Facts the ES-003 lacks; set by users (each change audited).

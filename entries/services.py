@@ -497,7 +497,11 @@ class _Stage:
                 update_cols += ["protest_status"]
             if has_liq:
                 update_cols.append("has_liquidation_columns")
-            sets = ", ".join(f"{c} = excluded.{c}" for c in [*update_cols, "last_upload_id", "updated_at"])
+            # A protest status or number a person set wins over the report's (ruleset 2026.12, rules.md "Inputs").
+            user_set = {"protest_status", "protest_number"}
+            sets = ", ".join(
+                f"{c} = CASE WHEN entries_entry.protest_set_by_user THEN entries_entry.{c} ELSE excluded.{c} END"
+                if c in user_set else f"{c} = excluded.{c}" for c in [*update_cols, "last_upload_id", "updated_at"])
             def insert_entries(*, reserved: bool) -> str:
                 """INSERT … SELECT from the staged entries: with their reserved ids (entries new when the
                 parser met them, whose clashes _insert_reserved has taken out first), or by upsert."""
