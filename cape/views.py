@@ -141,7 +141,8 @@ def declaration_preflight_view(request: HttpRequest, pk: int) -> HttpResponse:
 @editor_for_post
 def declaration_download(request: HttpRequest, pk: int) -> HttpResponse:
     """POST (editors): preflight, then the file; the first download marks the declaration exported.
-    GET: the stored file of a declaration already exported or filed (no state change)."""
+    GET (every member, viewers included: reading is not a change): the stored file as it stands, a draft's
+    too, named as a draft so that nobody takes it for the file that passed preflight."""
     declaration = _declaration(request, pk)
     if request.method == "POST":  # viewers get a 403 (editor_for_post): a download for filing changes the state
         try:
@@ -150,11 +151,13 @@ def declaration_download(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, exc.message)
             return redirect("cape_declaration", pk=pk)
     else:
-        if declaration.status == S.DRAFT or not declaration.file_bytes:
-            raise Http404("Download a draft with the Download button (it runs preflight first).")
+        if not declaration.file_bytes:
+            raise Http404("This declaration has no file.")
         data = bytes(declaration.file_bytes)
+    draft = request.method != "POST" and declaration.status == S.DRAFT
+    name = f"cape-declaration-{declaration.pk}{'-draft' if draft else ''}.csv"
     response = HttpResponse(data, content_type="text/csv")
-    response["Content-Disposition"] = content_disposition_header(True, f"cape-declaration-{declaration.pk}.csv")
+    response["Content-Disposition"] = content_disposition_header(True, name)
     response["X-Content-SHA256"] = declaration.sha256
     return response
 

@@ -145,3 +145,27 @@ def test_an_importer_level_warning_is_one_finding_with_its_count_and_one_summary
     for e in entries:  # the entries are still there, on demand
         assert e.entry_number in page
     assert "README" not in page and "seed 0" not in page
+
+
+def test_a_viewer_downloads_a_drafts_file_from_its_page_and_nothing_changes(client, alice, vera, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    """Issue #20, item 12: compliance viewers download the CAPE file on the declaration page, drafts included;
+    reading it is not a change (the draft stays a draft, and no audit row says it was exported)."""
+    from accounts.models import AuditLog
+
+    AchEnrollment.objects.create(importer=own_importer, status=AchEnrollment.Status.ACTIVE)
+    eligible_entry(own_importer)
+    client.force_login(alice)
+    client.post(reverse("cape_home"), {"paths": ["cape_phase1", "cape_phase2"]})
+    d = Declaration.objects.get()
+    assert d.status == Declaration.Status.DRAFT
+    client.force_login(vera)
+    page = client.get(reverse("cape_declaration", args=[d.pk])).content.decode()
+    assert "Download a copy of this draft (CSV)" in page
+    audit_before = AuditLog.objects.count()
+    r = client.get(reverse("cape_declaration_download", args=[d.pk]))
+    assert r.status_code == 200 and r.content == bytes(d.file_bytes)
+    assert f'filename="cape-declaration-{d.pk}-draft.csv"' in r["Content-Disposition"]
+    d.refresh_from_db()
+    assert d.status == Declaration.Status.DRAFT and d.exported_at is None
+    assert AuditLog.objects.count() == audit_before
+    assert client.post(reverse("cape_declaration_download", args=[d.pk])).status_code == 403  # filing stays staff's

@@ -19,13 +19,18 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from accounts.models import ImporterGrant
 from ach.models import AchEnrollment, NotifyParty
 from cape.models import Declaration, DeclarationBuildJob, DeclarationEntry, RefundEvent
 from tests.cape.factories import eligible_entry
-from tests.factories import GrantFactory, ImporterFactory, OrganizationFactory, entry_number_with_check_digit
+from tests.factories import (
+    GrantFactory,
+    ImporterFactory,
+    OrganizationFactory,
+    api_key_for,
+    entry_number_with_check_digit,
+)
 from tests.test_permission_harness import _body, _urls
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +65,7 @@ def scene(alice, bob, broker_org, own_importer, importer_org) -> dict[str, Any]:
 
     page = Client()
     page.force_login(bob)
-    token = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bob).key}", HTTP_X_ORGANIZATION="harbor")
+    token = Client(HTTP_AUTHORIZATION=f"Token {api_key_for(bob)}", HTTP_X_ORGANIZATION="harbor")
     # The page builds, downloads, records the filing and imports CBP's Claim Details (one entry rejected).
     r = page.post(reverse("cape_home"), {"paths": ["cape_phase1"], "entry_numbers": f"{E_FILED}\n{E_REJECTED}",
                                          "name": "HarborFiledQ5"})

@@ -21,14 +21,13 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from ach.models import AchEnrollment, NotifyParty
 from cape.declarations import declaration_build, declaration_export, declaration_record_submission
 from cape.models import Classification, Declaration
 from entries.samplegen import Text, entry_number, write_csv
 from tests.cape.factories import eligible_entry
-from tests.factories import GrantFactory, ImporterFactory
+from tests.factories import GrantFactory, ImporterFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +125,7 @@ def test_no_page_or_export_shows_an_ssn_form_importer_number_in_full(sole, who, 
     # The last four digits do identify the importer where it is listed.
     assert "***-**-6789" in _text(outputs[reverse("portfolio_export")])
     assert "6789" in _text(outputs[reverse("cape_export_readiness", args=[sole.pk])])
-    token = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}", HTTP_X_ORGANIZATION=slug)
+    token = Client(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}", HTTP_X_ORGANIZATION=slug)
     for url in ("/api/importers/", f"/api/importers/{sole.pk}/", "/api/declarations/", "/api/ach/"):
         r = token.get(url)
         if r.status_code == 404 and url == "/api/ach/":
