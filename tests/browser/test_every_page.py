@@ -119,8 +119,7 @@ def _visit_all(page: Any, base: str, persona: str, extra: tuple[str, ...], with_
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             events.clear()
-            page.goto(base + path)
-            page.wait_for_load_state("networkidle")
+            page.goto(base + path)  # waits for the load event: deferred scripts (htmx, app.js) have run
             problems = _visible_problems(page) + list(events)
             if with_axe and width == WIDTHS[0]:
                 problems += _axe_problems(page)
