@@ -464,6 +464,9 @@ class _Stage:
                 # files then never race for the same entry or line, and _insert_reserved may insert plainly.
                 cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", merge_lock_key(org_id))
             join_existing = "JOIN entries_entry e ON e.organization_id = %s AND e.entry_number = s.entry_number"
+            kept, direct_gone = self._keep_entries_set_by_newer(cur, org_id=org_id, upload=upload, direct=self.pg and direct)
+            out["entries_set_by_newer_report"] = kept
+            direct_lines -= direct_gone
             # What changed since the previous report (before anything is written).
             new_sql = (f"FROM {self.se} s WHERE NOT EXISTS (SELECT 1 FROM entries_entry e "
                        f"WHERE e.organization_id = %s AND e.entry_number = s.entry_number)")
@@ -610,7 +613,8 @@ class _Stage:
                 )
             cur.execute(f"SELECT count(*), COALESCE(SUM(CASE WHEN inserted = {true} THEN 1 ELSE 0 END), 0) FROM {self.ids}")
             in_ids, created = cur.fetchone()
-            out["entries_in_file"], out["entries_created"] = in_ids + reserved_created, created + reserved_created
+            out["entries_in_file"] = in_ids + reserved_created + out["entries_set_by_newer_report"]
+            out["entries_created"] = created + reserved_created
             out["entries_unchanged"] = out["entries_in_file"] - out["entries_created"] - out["entries_updated"]
             cur.execute(f"SELECT count(*) FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number")
             out["lines"] = cur.fetchone()[0] + direct_lines
@@ -625,6 +629,27 @@ class _Stage:
             "removed_lines_count": removed_count,
         }
         return out
+
+    def _keep_entries_set_by_newer(self, cur: Any, *, org_id: int, upload: Upload, direct: bool) -> tuple[int, int]:
+        """Leave whole, as the newer report set them, the stored entries that a report uploaded after this one
+        has already set (this upload was made earlier and is merged later: two workers, a retry). One report
+        gives an entry its row and all its lines, never a mix of two: the staged entry and its staged lines are
+        dropped before the merge, so nothing of it is written, diffed or removed. That includes an entry this
+        upload took for new (a reserved id) that the newer upload stored meanwhile: on PostgreSQL its lines
+        were written straight under the reserved id, and go too. Returns (entries kept, direct lines dropped)."""
+        newer = (f"FROM {self.se} s "
+                 "JOIN entries_entry e ON e.organization_id = %s AND e.entry_number = s.entry_number "
+                 "JOIN entries_upload u ON u.id = e.last_upload_id "
+                 "WHERE (u.created_at > %s OR (u.created_at = %s AND u.id > %s))")
+        params = [org_id, upload.created_at, upload.created_at, upload.pk]
+        direct_gone = 0
+        if direct:
+            cur.execute(f"DELETE FROM entries_tariffline WHERE entry_id IN (SELECT s.entry_id {newer} "
+                        "AND s.entry_id IS NOT NULL)", params)
+            direct_gone = max(cur.rowcount, 0)
+        cur.execute(f"DELETE FROM {self.sl} WHERE entry_number IN (SELECT s.entry_number {newer})", params)
+        cur.execute(f"DELETE FROM {self.se} WHERE entry_number IN (SELECT s.entry_number {newer})", params)
+        return max(cur.rowcount, 0), direct_gone
 
     def _remove_missing_lines(self, cur: Any, *, org_id: int, upload: Upload) -> tuple[list[dict[str, Any]], int]:
         """Delete the lines of stored entries that this report carries but whose (line, ordinal) it no longer
