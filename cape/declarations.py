@@ -71,7 +71,7 @@ def declarations_for(organization: Organization | None) -> QuerySet[Declaration]
     if lost and Declaration.objects.filter(organization=organization, importer__isnull=True).exists():
         # Uncorrelated, so computed once (a correlated EXISTS was planned as a merge over every entry, per file:
         # two seconds in the case above).
-        on_lost = DeclarationEntry.objects.filter(entry__organization=organization, entry__importer_id__in=lost,
+        on_lost = DeclarationEntry.objects.filter(entry__importer_id__in=lost,
                                                   declaration__organization=organization,
                                                   declaration__importer__isnull=True).values("declaration_id")
         qs = qs.exclude(pk__in=on_lost)
@@ -92,7 +92,7 @@ def eligible_classifications(
     # The organisation's importers as a list of ids (a handful to a few thousand): as a subquery the
     # planner re-checked grants and ownership once per classification row (a million times in a large build).
     qs = Classification.objects.filter(
-        organization=organization, path__in=wanted, importer_id__in=list(importers_for(organization).values_list("pk", flat=True))
+        path__in=wanted, importer_id__in=list(importers_for(organization).values_list("pk", flat=True))
     )
     if importer_ids is not None:
         qs = qs.filter(importer_id__in=list(importer_ids))
@@ -164,9 +164,9 @@ def psc_pending(item: DeclarationEntry) -> bool:
 
 
 def _rejected_items(organization: Organization) -> QuerySet[DeclarationEntry]:
-    """Entries rejected on the organisation's declarations, of importers it may see now."""
-    return DeclarationEntry.objects.filter(declaration__organization=organization, outcome=O.REJECTED,
-                                           entry__importer__in=importers_for(organization))
+    """Entries rejected on a declaration (the organisation's or another's: the CAPE history is the entry's),
+    of importers it may see now."""
+    return DeclarationEntry.objects.filter(outcome=O.REJECTED, entry__importer__in=importers_for(organization))
 
 
 def rejected_entries_ready(organization: Organization) -> list[DeclarationEntry]:
@@ -428,7 +428,7 @@ def _reclassify_stale(organization: Organization, rows: list[dict[str, Any]], as
         return False
     from cape.classify import classify_entries  # the classification capability (issue 4)
 
-    classify_entries(organization=organization, entry_ids=stale, as_of=as_of)
+    classify_entries(entry_ids=stale, as_of=as_of)
     return True
 
 
@@ -558,6 +558,7 @@ def declaration_record_submission(*, declaration: Declaration, submitted_on: dat
         locked.save(update_fields=["status", "claim_number", "submitted_on"])
         audit(action="declaration.submit", user=user, organization=locked.organization, obj=locked, claim_number=claim,
               submitted_on=submitted_on.isoformat(), previous=[old[0], old[1], old[2].isoformat() if old[2] else None])
+    _reclassify(locked.organization, list(locked.items.values_list("entry_id", flat=True)))
     return locked
 
 
@@ -586,7 +587,7 @@ def _reclassify(organization: Organization, entry_ids: list[int]) -> None:
         return
     from cape.classify import classify_entries  # the classification capability (issue 4)
 
-    classify_entries(organization=organization, entry_ids=entry_ids, as_of=today())
+    classify_entries(entry_ids=entry_ids, as_of=today())
 
 
 @dataclass
@@ -707,8 +708,11 @@ def declaration_import_claim_details(*, declaration: Declaration, data: bytes, f
               file=filename, old_status=old_status, status=new_status, accepted=result.accepted, rejected=result.rejected,
               unknown=len(result.unknown), missing=len(result.missing), problems=len(result.problems))
         result.declaration = locked
-    # Rejected entries return to their path with cape_rejected:<error>; accepted ones become filed.
-    _reclassify(locked.organization, [i.entry_id for i in changed])
+    # Rejected entries return to their path with cape_rejected:<error>; accepted ones become filed. Every
+    # entry of the declaration, not only the rows the file changed: the declaration's own status (accepted,
+    # accepted with errors) is an input of R3 for the entries the file did not list, and a result must never
+    # outlive its facts (issue 18: 7,692 accepted entries kept their CAPE path until an unrelated change).
+    _reclassify(locked.organization, list(locked.items.values_list("entry_id", flat=True)))
     return result
 
 

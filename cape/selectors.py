@@ -1,11 +1,12 @@
 """Reads of entries and their classifications, always scoped to the acting organisation.
 
-An organisation sees an entry when the entry belongs to it AND its importer is one the organisation
-owns or manages through an unrevoked grant (accounts.selectors.importers_for): revoking a grant
-hides the broker's copies at once.
+An entry is one row per entry number, belonging to its importer of record; an organisation sees it when
+the importer is one the organisation owns or manages through an unrevoked grant
+(accounts.selectors.importers_for). Everyone who sees it sees the same facts, classification and CAPE
+history; revoking a grant hides it from the broker at once, and the data stays with the importer.
 
 Lists use keyset pagination over (sort key, entry id): no COUNT(*) and no OFFSET, so page 5,000 of a
-million entries costs the same as page 1 (index Classification(organization, path, deadline, entry)).
+million entries costs the same as page 1 (indexes Classification(importer, …, entry) and (deadline, entry)).
 """
 
 from __future__ import annotations
@@ -54,13 +55,13 @@ MAX_PAGE_SIZE = 500
 def entries_for(organization: Organization | None) -> QuerySet[Entry]:
     if organization is None:
         return Entry.objects.none()
-    return Entry.objects.filter(organization=organization, importer__in=importers_for(organization))
+    return Entry.objects.filter(importer__in=importers_for(organization))
 
 
 def classifications_for(organization: Organization | None) -> QuerySet[Classification]:
     if organization is None:
         return Classification.objects.none()
-    return Classification.objects.filter(organization=organization, importer__in=importers_for(organization))
+    return Classification.objects.filter(importer__in=importers_for(organization))
 
 
 @dataclass(frozen=True)
@@ -127,15 +128,14 @@ def search_condition(organization: Organization | None, text: str) -> Q:
     number = rules.repair_entry_number(raw)
     typed = raw[2:-1] if raw.startswith('="') and raw.endswith('"') else raw
     typed = re.sub(r"[\s\-\"]", "", typed).upper()
-    # With the entry's organisation, a whole number is one probe of the unique (organization, entry_number)
-    # index. Eleven characters typed are a whole number even with a wrong check digit (such entries are
+    # A whole number is one probe of the unique entry_number index. Eleven characters typed are a whole number even with a wrong check digit (such entries are
     # listed for review, rule R1); fewer are one that lost its leading zeros only if the check digit agrees,
     # and are also looked for inside numbers (a scan of the organisation's entries, about 0.2 s at 1M).
     if len(typed) == 11 and _ENTRY_SHAPE.match(number):
-        cond |= Q(entry__organization=organization, entry__entry_number=number)
+        cond |= Q(entry__entry_number=number)
     else:
         if _ENTRY_SHAPE.match(number) and rules.valid_entry_number(number):
-            cond |= Q(entry__organization=organization, entry__entry_number=number)
+            cond |= Q(entry__entry_number=number)
         if len(typed) >= 4 and _ENTRY_PART.match(typed):
             cond |= Q(entry__entry_number__contains=typed)
     if organization is not None:
@@ -334,8 +334,6 @@ def entry_numbered_page(
     if fields is not None:
         qs = qs.only("entry_id", *fields)
     start = (number - 1) * size
-    if filters.sort == "entry":
-        qs = qs.filter(entry__organization=organization)  # lets the planner walk (organization, entry_number)
     if filters.sort == "importer" and organization is not None:
         walked = _walk_importers(organization, filters, qs, start=start, size=size, descending=descending)
         if walked is not None:
@@ -426,7 +424,7 @@ def importer_path_figures(organization: Organization, importer_ids: list[int], *
     rows = cache.get(key)
     if rows is None:
         rows = list(
-            Classification.objects.filter(organization=organization, importer_id__in=ids)
+            Classification.objects.filter(importer_id__in=ids)
             .order_by()
             .values("importer_id", "path")
             .annotate(
@@ -509,7 +507,7 @@ def _ruleset_path_changes(organization: Organization | None, ruleset: str) -> Qu
     """Changes of path that a new ruleset made: the first result under ``ruleset`` of an entry whose stored
     result was of another ruleset, with another path."""
     return (
-        ClassificationChange.objects.filter(organization=organization, ruleset=ruleset)
+        ClassificationChange.objects.filter(entry__importer__in=importers_for(organization), ruleset=ruleset)
         .exclude(old_ruleset="").exclude(old_ruleset=ruleset).exclude(old_path=F("new_path"))
     )
 
@@ -547,7 +545,7 @@ def ruleset_changes(organization: Organization, ruleset: str = rules.RULESET) ->
 
 
 def changes_for_entry(organization: Organization, entry: Entry) -> QuerySet[ClassificationChange]:
-    return ClassificationChange.objects.filter(organization=organization, entry=entry).order_by("-at", "-pk")
+    return ClassificationChange.objects.filter(entry=entry).order_by("-at", "-pk")
 
 
 @dataclass(frozen=True)
@@ -641,7 +639,7 @@ def digest_for(organization: Organization, *, as_of: date, since: Any) -> Digest
     protest = visible.filter(path=rules.Path.PROTEST, protest_deadline__gte=as_of,
                              protest_deadline__lte=as_of + timedelta(days=30)).order_by("protest_deadline", "entry_id")
     changes = (
-        ClassificationChange.objects.filter(organization=organization, at__gte=since, entry__in=entries_for(organization))
+        ClassificationChange.objects.filter(at__gte=since, entry__in=entries_for(organization))
         .exclude(old_path="")
         .select_related("entry", "entry__importer")
         .order_by("entry_id", "-at", "-pk")

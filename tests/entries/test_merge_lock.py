@@ -97,7 +97,7 @@ def test_a_merge_waits_for_the_organisations_lock(write_es003, importer_org, ali
 
     try:
         with holder.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", merge_lock_key(importer_org.pk))
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", merge_lock_key())
         thread = threading.Thread(target=run)
         thread.start()
         waiting = False
@@ -105,7 +105,7 @@ def test_a_merge_waits_for_the_organisations_lock(write_es003, importer_org, ali
         while time.monotonic() < deadline and not waiting:
             with holder.cursor() as cur:
                 cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s "
-                            "AND objid = %s", merge_lock_key(importer_org.pk))
+                            "AND objid = %s", merge_lock_key())
                 waiting = cur.fetchone()[0] == 1
             time.sleep(0.05)
         assert waiting, "the merge never asked for the organisation's lock"
