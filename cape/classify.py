@@ -796,7 +796,7 @@ def digest_send(*, organization: Organization, as_of: date, since: datetime) -> 
     if digest.is_empty:
         return 0
     base_url = getattr(settings, "SITE_URL", "").rstrip("/")
-    context = {"digest": digest, "base_url": base_url, "organization": organization}
+    context = {"digest": digest, "base_url": base_url, "organization": organization, "ruleset": rules.RULESET}
     subject = (
         f"RefundReady deadlines for {organization.name}, {as_of:%B} {as_of.day}: "
         f"{digest.cape_closing_count} CAPE window(s) closing, {digest.protest_due_count} protest deadline(s)"

@@ -27,7 +27,7 @@ from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from accounts.models import Organization
 from accounts.selectors import importers_for
 from cape import rules
-from cape.models import Classification, ClassificationChange
+from cape.models import Classification, ClassificationChange, ClassificationRun
 from entries.models import Entry
 
 logger = logging.getLogger(__name__)
@@ -496,6 +496,38 @@ def path_totals(
     ]
 
 
+# ---------------------------------------------------------------- runs in progress
+@dataclass(frozen=True)
+class Reclassifying:
+    """Classification runs queued or running over entries the organisation sees: the pages say so (with a
+    progress bar) instead of presenting the stored paths of those importers as current."""
+
+    runs: list[ClassificationRun]
+    done: int
+    total: int
+    importer_ids: frozenset[int]
+
+    @property
+    def percent(self) -> int:
+        return min(99, 100 * self.done // self.total) if self.total else 0
+
+    def __bool__(self) -> bool:
+        return bool(self.runs)
+
+
+def reclassifying(organization: Organization | None) -> Reclassifying:
+    if organization is None:
+        return Reclassifying([], 0, 0, frozenset())
+    runs = list(
+        ClassificationRun.objects.filter(status__in=(ClassificationRun.Status.PENDING, ClassificationRun.Status.RUNNING),
+                                         importers__in=importers_for(organization))
+        .distinct().order_by("created_at", "pk").prefetch_related("importers")
+    )
+    visible = set(importers_for(organization).values_list("pk", flat=True)) if runs else set()
+    ids = frozenset(i.pk for r in runs for i in r.importers.all() if i.pk in visible)
+    return Reclassifying(runs, sum(r.done for r in runs), sum(r.total for r in runs), ids)
+
+
 # ---------------------------------------------------------------- one entry
 def entry_detail(organization: Organization | None, pk: int) -> Entry:
     from django.shortcuts import get_object_or_404
@@ -542,6 +574,34 @@ def ruleset_changes(organization: Organization, ruleset: str = rules.RULESET) ->
     )
     groups = [RulesetChangeGroup(r["old_path"], r["new_path"], r["reason"] or "", r["n"]) for r in rows]
     return RulesetChanges(ruleset=ruleset, count=sum(g.count for g in groups), groups=groups)
+
+
+def fact_history(entry: Entry, limit: int = 50) -> list[Any]:
+    """Who set which fact of this entry (or of its importer), when, from what to what: the audit rows of every
+    organisation that worked on it (the entry is shared: each sees who, in which organisation, changed it)."""
+    from accounts.audit_display import value_in_words
+    from accounts.models import AuditLog
+
+    rows = (AuditLog.objects.filter(object_type="entries.entry", object_id=str(entry.pk),
+                                    action__in=("entry.fact_set", "entry.merged"))
+            .select_related("user", "organization").order_by("-at", "-pk"))
+    out = []
+    for a in rows[:limit]:
+        d = a.detail or {}
+        who = (a.user.get_full_name() or a.user.username) if a.user else "RefundReady"
+        if a.organization is not None:
+            who += f" ({a.organization.name})"
+        if d.get("source"):
+            who += f", {d['source']}"
+        if a.action == "entry.merged":
+            what = (f"Copies kept by {d.get('copies', 2)} organisations merged into this one record"
+                    + (f"; they differed on {', '.join(str(k).replace('_', ' ') for k in d['conflicts'])} "
+                       "(the latest ES-003 report's values kept)" if d.get("conflicts") else ""))
+            out.append({"at": a.at, "what": what, "old": "", "new": "", "who": who, "merged": True})
+        else:
+            out.append({"at": a.at, "what": str(d.get("fact", "")).replace("_", " "), "old": value_in_words(d.get("old")),
+                        "new": value_in_words(d.get("new")), "who": who, "merged": False})
+    return out
 
 
 def changes_for_entry(organization: Organization, entry: Entry) -> QuerySet[ClassificationChange]:

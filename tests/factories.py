@@ -96,6 +96,7 @@ class EntryFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Entry
+        skip_postgeneration_save = True
 
     importer = factory.SubFactory(ImporterFactory)
     entry_number = factory.Sequence(lambda n: entry_number_with_check_digit(f"ABC{n:07d}"))

@@ -3,6 +3,16 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from entries.migrations import _one_entry
+
+
+def fill_organization(apps, schema_editor):  # type: ignore[no-untyped-def]
+    """Backwards only: give each entry the organisation of its importer (the schema before 0009 had one)."""
+    Entry = apps.get_model("entries", "Entry")
+    for importer_id in Entry.objects.order_by().values_list("importer_id", flat=True).distinct():
+        Entry.objects.filter(importer_id=importer_id).update(
+            organization_id=_one_entry.organization_of_importer(apps, importer_id))
+
 
 class Migration(migrations.Migration):
 
@@ -12,6 +22,14 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name='entry',
+            name='organization',
+            field=models.ForeignKey(db_constraint=False, db_index=False, null=True,
+                                    on_delete=django.db.models.deletion.CASCADE, related_name='entries',
+                                    to='accounts.organization'),
+        ),
+        migrations.RunPython(migrations.RunPython.noop, fill_organization),
         migrations.RemoveConstraint(
             model_name='entry',
             name='entry_unique_per_org',

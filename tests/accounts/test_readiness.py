@@ -39,7 +39,6 @@ def upload(org, finished_at):  # type: ignore[no-untyped-def]
 def classify(entry, path):  # type: ignore[no-untyped-def]
     return Classification.objects.create(
         entry=entry,
-        organization=entry.organization,
         importer=entry.importer,
         path=path,
         ruleset="test",

@@ -25,7 +25,7 @@ PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 
 def _classify(org, importer, duty: str, path: str = "cape_phase1") -> None:  # type: ignore[no-untyped-def]
     entry = EntryFactory(organization=org, importer=importer, ieepa_duty=Decimal(duty))
-    Classification.objects.create(entry=entry, organization=org, importer=importer, ieepa_duty=Decimal(duty), path=path,
+    Classification.objects.create(entry=entry, importer=importer, ieepa_duty=Decimal(duty), path=path,
                                   ruleset="test", as_of=date(2026, 5, 20))
 
 

@@ -89,7 +89,7 @@ def test_it_splits_at_9999_entries(importer_org, own_importer, alice) -> None:
     from entries.models import Entry
 
     entries = Entry.objects.bulk_create(
-        [Entry(organization=importer_org, importer=own_importer, entry_number=f"SPL{i:07d}" + str(check_digit(f"SPL{i:07d}")),
+        [Entry(importer=own_importer, entry_number=f"SPL{i:07d}" + str(check_digit(f"SPL{i:07d}")),
                entry_type="01", ieepa_duty=Decimal("1.00")) for i in range(10_000)]
     )
     Classification.objects.bulk_create(

@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from entries.models import Entry, TariffLine, Upload
+from cape.selectors import entries_for
+from entries.models import TariffLine, Upload
 from entries.recovery import merge_lock_key
 from entries.services import upload_process
 from tests.entries.conftest import entry_rows
@@ -71,9 +72,9 @@ def test_an_entry_stored_meanwhile_without_the_lock_is_merged_not_duplicated(wri
     assert fired, "the reserved entries' INSERT never ran"
     assert "stored meanwhile without the organisation's merge lock" in caplog.text  # refused once, then looked again
     assert upload.status == Upload.Status.DONE, upload.error_message
-    assert Entry.objects.filter(organization=importer_org).count() == len(NUMBERS)
-    assert list(Entry.objects.filter(organization=importer_org, entry_number=intruder).values_list("entry_type", flat=True)) == ["01"]
-    for entry in Entry.objects.filter(organization=importer_org):
+    assert entries_for(importer_org).count() == len(NUMBERS)
+    assert list(entries_for(importer_org).filter(entry_number=intruder).values_list("entry_type", flat=True)) == ["01"]
+    for entry in entries_for(importer_org):
         lines = list(TariffLine.objects.filter(entry=entry).values_list("ordinal", "duty"))
         assert sorted(lines) == [(1, Decimal("0.00")), (2, Decimal("250.00"))], entry.entry_number
         assert entry.ieepa_duty == Decimal("250.00")
@@ -111,7 +112,7 @@ def test_a_merge_waits_for_the_organisations_lock(write_es003, importer_org, ali
         assert waiting, "the merge never asked for the organisation's lock"
         upload.refresh_from_db()
         assert upload.status == Upload.Status.RUNNING
-        assert not Entry.objects.filter(organization=importer_org).exists()
+        assert not entries_for(importer_org).exists()
     finally:
         holder.rollback()  # releases the lock
         holder.close()
@@ -119,4 +120,4 @@ def test_a_merge_waits_for_the_organisations_lock(write_es003, importer_org, ali
     assert not errors, errors
     upload.refresh_from_db()
     assert upload.status == Upload.Status.DONE, upload.error_message
-    assert Entry.objects.filter(organization=importer_org).count() == len(NUMBERS)
+    assert entries_for(importer_org).count() == len(NUMBERS)
