@@ -91,6 +91,8 @@ def querysets_for(organization: Organization) -> list[tuple[str, QuerySet[Any]]]
             qs: QuerySet[Any] = Organization.objects.filter(pk=organization.pk)
         elif model is Importer:
             qs = importers
+        elif label in _IMPORTER_SCOPED:
+            qs = model._default_manager.filter(**{f"{_importer_lookup(model)}__in": importers})
         elif model in org_models:
             qs = model._default_manager.filter(organization=organization)
         else:

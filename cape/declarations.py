@@ -25,7 +25,7 @@ from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
 from cape.claims import ReportFileError, needs_psc, parse_claim_details
 from cape.csvfile import DeclarationFileError, render_declaration_csv, sha256_hex, split_for_declarations
-from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry
+from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry, Path
 from cape.preflight import EntryFacts, NotifyPartyFacts, PreflightInput, notify_party_problems, run_preflight
 from entries.models import Entry
 
@@ -278,9 +278,19 @@ def declaration_plan(
     plan = DeclarationPlan(considered=len(candidates))
     if entry_numbers is not None:
         found = {c[1] for c in candidates}
-        for n in entry_numbers:
-            if n not in found:
-                plan.left_out.append(LeftOut(0, n, "not an entry of this organisation on a CAPE path today"))
+        missing = [n for n in entry_numbers if n not in found]
+        # Why each is not a candidate, in words: the entry's own path (one record, whoever filed it).
+        paths = dict(Classification.objects.filter(
+            importer_id__in=list(importers_for(organization).values_list("pk", flat=True)),
+            entry__entry_number__in=missing).values_list("entry__entry_number", "path")) if missing else {}
+        for n in missing:
+            if paths.get(n) == Path.FILED:
+                reason = "already filed in CAPE: CBP accepted it"
+            elif n in paths:
+                reason = f"on the {Path(paths[n]).label} path today, not a CAPE path"
+            else:
+                reason = "not an entry of this organisation's importers on a CAPE path today"
+            plan.left_out.append(LeftOut(0, n, reason))
     if not candidates:
         return plan
     importer_set = {c[2] for c in candidates}

@@ -60,7 +60,8 @@ def _latest_declaration_items(organization: Organization, entry_ids: Iterable[in
     # The entry's CAPE history, whichever organisation filed it (another organisation's drafts excepted:
     # CBP never saw them).
     qs = DeclarationEntry.objects.filter(entry__importer__in=importers_for(organization)).filter(
-        Q(declaration__organization=organization) | ~Q(declaration__status=Declaration.Status.DRAFT))
+        Q(declaration__in=declarations_for(organization))
+        | (~Q(declaration__organization=organization) & ~Q(declaration__status=Declaration.Status.DRAFT)))
     if entry_ids is not None:
         qs = qs.filter(entry_id__in=list(entry_ids))
     latest: dict[int, dict[str, Any]] = {}

@@ -83,6 +83,8 @@ def ensure_sees(organization: Organization | None, importer: Importer) -> None:
 
     if organization is None or importers_for(organization).filter(pk=importer.pk).exists():
         return
+    if ImporterGrant.objects.filter(importer=importer, organization=organization).exists():
+        return  # a grant the test revoked: the organisation lost the importer on purpose
     if importer.owner_id is None and organization.kind == Organization.Kind.IMPORTER:
         importer.owner = organization
         importer.save(update_fields=["owner"])

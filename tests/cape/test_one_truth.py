@@ -34,7 +34,13 @@ from cape.selectors import classifications_for, entries_for
 from entries.models import Entry
 from entries.samplegen import Text, write_csv
 from tests.entries.conftest import entry_rows
-from tests.factories import BrokerFactory, ImporterFactory, MembershipFactory, OrganizationFactory, entry_number_with_check_digit
+from tests.factories import (
+    BrokerFactory,
+    ImporterFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    entry_number_with_check_digit,
+)
 
 pytestmark = pytest.mark.django_db
 
