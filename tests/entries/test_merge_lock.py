@@ -55,12 +55,12 @@ def test_an_entry_stored_meanwhile_without_the_lock_is_merged_not_duplicated(wri
             try:
                 with other.cursor() as cur:
                     cur.execute(
-                        "INSERT INTO entries_entry (organization_id, importer_id, entry_number, entry_type, port_code, "
+                        "INSERT INTO entries_entry (importer_id, entry_number, entry_type, port_code, "
                         "filer_code, filer_name, liquidation_status, liquidation_status_raw, recon_flag, psc_flag, "
                         "protest_number, protest_status, type09_filed, drawback, ieepa_duty, total_duty, "
-                        "has_liquidation_columns, created_at, updated_at) VALUES (%s, %s, %s, '11', '', '', '', "
+                        "has_liquidation_columns, created_at, updated_at) VALUES (%s, %s, '11', '', '', '', "
                         "'unliquidated', '', false, false, '', 'none', false, false, 0, 0, false, now(), now())",
-                        [importer_org.pk, own_importer.pk, intruder],
+                        [own_importer.pk, intruder],
                     )
                 other.commit()
             finally:
@@ -70,7 +70,7 @@ def test_an_entry_stored_meanwhile_without_the_lock_is_merged_not_duplicated(wri
     with connection.execute_wrapper(store_one_first):
         upload = upload_process(upload_id=upload.pk)
     assert fired, "the reserved entries' INSERT never ran"
-    assert "stored meanwhile without the organisation's merge lock" in caplog.text  # refused once, then looked again
+    assert "stored meanwhile without the merge lock" in caplog.text  # refused once, then looked again
     assert upload.status == Upload.Status.DONE, upload.error_message
     assert entries_for(importer_org).count() == len(NUMBERS)
     assert list(entries_for(importer_org).filter(entry_number=intruder).values_list("entry_type", flat=True)) == ["01"]
