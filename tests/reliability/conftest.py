@@ -228,16 +228,13 @@ def dump_classifications(organization_id: int) -> list[tuple[Any, ...]]:
 
 def assert_entries_whole(organization_id: int) -> int:
     """Every stored entry has lines, and its cached duty sums equal the sums of its lines (one SQL pass)."""
+    ids = ",".join(str(int(i)) for i in _visible_importers(organization_id)) or "NULL"
     with connection.cursor() as cur:
         cur.execute(
             "SELECT e.entry_number, e.ieepa_duty, e.total_duty, COUNT(t.id), "
             "COALESCE(SUM(CASE WHEN t.is_ieepa THEN t.duty ELSE 0 END), 0), COALESCE(SUM(t.duty), 0) "
             "FROM entries_entry e LEFT JOIN entries_tariffline t ON t.entry_id = e.id "
-            "WHERE e.importer_id IN (SELECT unnest(%s::bigint[])) GROUP BY e.id, e.entry_number, e.ieepa_duty, e.total_duty"
-            if connection.vendor == "postgresql" else
-            f"WHERE e.importer_id IN ({','.join(str(i) for i in _visible_importers(organization_id)) or 'NULL'}) "
-            "GROUP BY e.id, e.entry_number, e.ieepa_duty, e.total_duty",
-            [_visible_importers(organization_id)] if connection.vendor == "postgresql" else [],
+            f"WHERE e.importer_id IN ({ids}) GROUP BY e.id, e.entry_number, e.ieepa_duty, e.total_duty"
         )
         rows = cur.fetchall()
 
