@@ -29,6 +29,7 @@ from cape.claims import REPORT_NAMES
 from cape.forms import REPORT_MAX_BYTES
 from cape.models import CAPE_PATHS, Declaration, DeclarationBuildJob
 from cape.refunds import expected_dates, refund_report_import
+from entries import entrynumber
 
 
 def _service_error(exc: ServiceError) -> ValidationError:
@@ -174,9 +175,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         data = s.validated_data
         numbers = None
         if data.get("entry_numbers"):
-            from cape.claims import repair_entry_number
-
-            numbers = list(dict.fromkeys(repair_entry_number(n) for n in data["entry_numbers"]))
+            numbers = list(dict.fromkeys(entrynumber.repair(n) for n in data["entry_numbers"]))
         try:
             job = declaration_build_job_start(
                 organization=request.organization, user=request.user,  # type: ignore[attr-defined]

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.selectors import importers_for
-from cape.claims import REPORT_NAMES, repair_entry_number
+from cape.claims import REPORT_NAMES
 from cape.models import CAPE_PATHS, Declaration
-from entries.entrynumber import is_valid
+from entries import entrynumber
 
 # Claim details and refund reports are small CSVs; a few MB is generous (settings.MAX_UPLOAD_SIZE caps it further).
 REPORT_MAX_BYTES = 20 * 1024 * 1024
@@ -52,8 +52,11 @@ class BuildForm(forms.Form):
             return None
         numbers, bad = [], []
         for line, token in enumerate(tokens, start=1):
-            n = repair_entry_number(token)
-            (numbers if is_valid(n) else bad).append(n if is_valid(n) else f"{token} (item {line})")
+            n = entrynumber.repair(token)
+            if entrynumber.is_valid(n):
+                numbers.append(n)
+            else:
+                bad.append(f"{token} (item {line})")
         if bad:
             raise forms.ValidationError(
                 f"Not valid entry numbers (11 characters with a correct check digit): {', '.join(bad[:10])}"
