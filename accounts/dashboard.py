@@ -40,6 +40,7 @@ from cape.selectors import (
     totals_version,
 )
 from entries.models import Upload
+from refundready.spreadsheet import neutralise
 
 ZERO = Decimal("0.00")
 DEADLINE_WINDOW_DAYS = 30
@@ -413,14 +414,6 @@ def _related(obj: Any, name: str) -> Any:
         return None
 
 
-def excel_safe(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula (= + - @, and tab/CR that some apps strip
-    first) is prefixed with an apostrophe (OWASP CSV/formula injection)."""
-    if isinstance(value, str) and value and value[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def portfolio_xlsx(portfolio: Portfolio) -> bytes:
     from io import BytesIO
 
@@ -461,7 +454,7 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
         f = r.figures
         ws.append(
             [
-                excel_safe(v)
+                neutralise(v)
                 for v in [
                     r.importer.name,
                     # SSN-form numbers show their last four digits only, as on every page and export.

@@ -17,11 +17,11 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from accounts.models import Organization
 from accounts.permissions import editor_required, member_required
 from accounts.services import ServiceError
-from cape.exports import neutralise
 from entries.forms import UploadForm
 from entries.models import Upload
 from entries.services import upload_create
 from refundready.bodylimit import REQUEST_FRAMING_ALLOWANCE
+from refundready.spreadsheet import neutralise
 
 
 def latest_runs() -> Prefetch:
