@@ -60,10 +60,6 @@ def importers_for(organization: Organization | None) -> QuerySet[Importer]:
     return Importer.objects.filter(Exists(granted) | Exists(Importer.objects.filter(pk=OuterRef("pk"), owner=organization)))
 
 
-def importer_ids_for(organization: Organization | None) -> QuerySet[Importer]:
-    return importers_for(organization).values("pk")
-
-
 def grants_for_owner(organization: Organization) -> QuerySet[ImporterGrant]:
     return ImporterGrant.objects.filter(importer__owner=organization).select_related("importer", "organization")
 

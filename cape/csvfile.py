@@ -87,12 +87,3 @@ def split_for_declarations(entry_numbers: Sequence[str], limit: int = MAX_ENTRIE
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def parse_declaration_csv(data: bytes) -> list[str]:
-    """Read back a file we wrote (used by preflight to check the bytes, not the intent)."""
-    text = data.decode("utf-8")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines[1:]
