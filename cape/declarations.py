@@ -721,8 +721,3 @@ def declaration_discard(*, declaration: Declaration, user: Any = None) -> None:
     audit(action="declaration.discard", user=user, organization=locked.organization, obj=locked, name=locked.name,
           status=locked.status, entries=locked.entry_count, sha256=locked.sha256)
     locked.delete()
-
-
-def declaration_totals(organization: Organization) -> dict[str, Any]:
-    rows = declarations_for(organization).values("status").annotate(n=Sum("entry_count"), duty=Sum("ieepa_duty"))
-    return {r["status"]: {"entries": r["n"] or 0, "ieepa_duty": r["duty"] or Decimal("0.00")} for r in rows}
