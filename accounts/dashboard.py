@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 
 from accounts.models import Importer, Organization
 from accounts.readiness import ImporterReadiness, readiness_for_importers
@@ -40,6 +40,7 @@ from cape.selectors import (
     totals_version,
 )
 from entries.models import Upload
+from entries.selectors import uploads_for
 from refundready.spreadsheet import neutralise
 
 ZERO = Decimal("0.00")
@@ -521,10 +522,6 @@ class ImporterDashboard:
     @property
     def entry_count(self) -> int:
         return sum(t.count for t in self.totals)
-
-
-def uploads_for(organization: Organization) -> QuerySet[Upload]:
-    return Upload.objects.filter(organization=organization).select_related("uploaded_by").order_by("-created_at", "-pk")
 
 
 def timeline_for(organization: Organization, importer_ids: list[int], *, limit: int = 30) -> list[TimelineItem]:
