@@ -166,10 +166,13 @@ def normalize_entry_type(raw: str | None) -> str:
     return s.zfill(2) if s.isdigit() and len(s) <= 2 else s
 
 
+_is_valid = entrynumber.is_valid
+
+
 def valid_entry_number(raw: str | None) -> bool:
     """R1: an entry number that is, or repairs to, 11 characters with the right check digit (entries.entrynumber,
     README §3)."""
-    return entrynumber.is_valid(raw) or entrynumber.is_valid(entrynumber.repair(raw))
+    return _is_valid(raw) or _is_valid(entrynumber.repair(raw))
 
 
 def add_years(d: date, years: int) -> date:

@@ -22,6 +22,9 @@ import numpy as np
 LENGTH = 11
 # Filer code (letters or digits), serial and check digit (digits). ASCII only: str.isdigit would take "²".
 SHAPE = re.compile(r"[0-9A-Z]{3}[0-9]{8}", re.ASCII)
+_fullmatch = SHAPE.fullmatch
+# The two spellings of nearly every cell of an ES-003: clean, or in ACE's ="…" guard.
+_clean_or_guarded = re.compile(r'="([0-9A-Z]{3}[0-9]{8})"|([0-9A-Z]{3}[0-9]{8})', re.ASCII).fullmatch
 
 _LETTER_VALUES: dict[str, int] = {}
 for _i, _c in enumerate("ABCDEFGHI"):
@@ -74,9 +77,12 @@ def _digit(n: str) -> int:
 def is_valid(entry_number: str | None) -> bool:
     """Eleven characters in the filer/serial/check shape, with the right check digit (no repair)."""
     n = entry_number or ""
-    if len(n) != LENGTH or not SHAPE.fullmatch(n):
+    if len(n) != LENGTH or not _fullmatch(n):
         return False
-    return _digit(n) == ord(n[10]) - 48
+    odd, even = _ODD, _EVEN  # _digit inlined: the ruleset asks this of every entry, every night
+    total = odd[n[0]] + even[n[1]] + odd[n[2]] + even[n[3]] + odd[n[4]] + even[n[5]] + odd[n[6]] + even[n[7]] \
+        + odd[n[8]] + even[n[9]]
+    return (10 - total % 10) % 10 == ord(n[10]) - 48
 
 
 def check_digits_ok(numbers: Sequence[str]) -> np.ndarray:
@@ -141,10 +147,12 @@ def repair(raw: object) -> str:
     ``is_valid``, or use ``parse`` for the reason)."""
     if raw is None or isinstance(raw, bool):
         return ""
+    if isinstance(raw, float | int) and 0 <= raw < 10**LENGTH and raw == int(raw):  # a number cell
+        return str(int(raw)).zfill(LENGTH)  # Excel stripped the leading zeros
     if isinstance(raw, float):
-        s = str(int(raw)) if raw.is_integer() else repr(raw)
+        s = repr(raw)
     elif isinstance(raw, str):
-        if len(raw) == LENGTH and SHAPE.fullmatch(raw):  # already clean: most cells of a report
+        if len(raw) == LENGTH and _fullmatch(raw):  # already clean
             return raw
         s = _unwrap(raw)
     else:
@@ -161,6 +169,8 @@ def parse(raw: object) -> str:
 
     The check digit is not verified here: an ES-003 keeps a number with a wrong check digit (and warns),
     since the number itself is what ACE knows the entry by; a CAPE file or form requires ``is_valid``."""
+    if type(raw) is str and (m := _clean_or_guarded(raw)) is not None:  # nearly every cell of a report
+        return m[m.lastindex]
     s = repair(raw)
     if len(s) == LENGTH and SHAPE.fullmatch(s):
         return s

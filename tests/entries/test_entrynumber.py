@@ -85,7 +85,9 @@ def test_it_repairs_entry_numbers(raw: object, expected: str) -> None:
     ("raw", "reason"),
     [("", "blank"), (None, "blank"), ("=A1", "formula"), ("3BZ5500120", "11 characters"), ("3BZ-55001-2045", "11 characters"),
      ("ABCDEFGHIJK", "digits"), ("605760693421", "11 characters"), ("6.0576069342E-10", "11 characters"),
-     ("3BZ5500120\u00e9", "ASCII"), ("1E999999", "11 characters"), ('3BZ55001204"', "11 characters")],
+     ("3BZ5500120\u00e9", "ASCII"), ("1E999999", "11 characters"), ('3BZ55001204"', "11 characters"),
+     (float("inf"), "11 characters"), (float("nan"), "11 characters"), (2611031.5, "11 characters"),
+     (1e12, "11 characters")],
 )
 def test_it_refuses_what_it_cannot_repair(raw: object, reason: str) -> None:
     with pytest.raises(EntryNumberError, match=reason):
