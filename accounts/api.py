@@ -13,7 +13,7 @@ from rest_framework.routers import SimpleRouter
 from accounts.irnumber import InvalidIRNumber, mask_ir_number
 from accounts.models import Importer
 from accounts.selectors import importers_for
-from accounts.services import ServiceError, importer_create
+from accounts.services import importer_create
 from accounts.textcheck import no_control_characters
 
 
@@ -62,8 +62,6 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             importer = importer_create(organization=self.request.organization, user=self.request.user, **serializer.validated_data)  # type: ignore[attr-defined]
         except InvalidIRNumber as exc:
             raise ValidationError({"ir_number": [str(exc)]}) from None
-        except ServiceError as exc:
-            raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
         serializer.instance = importer
 
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -81,11 +79,7 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         importer = self.get_object()
         s = ImporterFactsSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        try:
-            importer_facts_update(importer=importer, organization=request.organization, user=request.user,
-                                  **s.validated_data)
-        except ServiceError as exc:
-            raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
+        importer_facts_update(importer=importer, organization=request.organization, user=request.user, **s.validated_data)
         return Response(ImporterSerializer(importer).data)
 
 

@@ -19,7 +19,6 @@ from accounts.models import Form5106Record
 from accounts.onboarding import form5106_import_csv, form5106_save, poc_email_warnings
 from accounts.readiness import readiness_for_organization
 from accounts.selectors import importers_for
-from accounts.services import ServiceError
 
 
 class Form5106Serializer(serializers.ModelSerializer):
@@ -92,10 +91,7 @@ class Form5106ViewSet(
         return Form5106Serializer
 
     def _save(self, data: dict[str, Any]) -> Response:
-        try:
-            record, created, _ = form5106_save(organization=self.request.organization, user=self.request.user, **data)  # type: ignore[attr-defined]
-        except ServiceError as exc:
-            raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
+        record, created, _ = form5106_save(organization=self.request.organization, user=self.request.user, **data)  # type: ignore[attr-defined]
         return Response(
             Form5106Serializer(record).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )

@@ -99,10 +99,10 @@ def _int_ids(ids: Iterable[str]) -> set[int]:
 def _object_urls(organization: Organization, wanted: dict[str, set[int]]) -> dict[tuple[str, int], str]:
     """Pages of the objects the organisation may open: one query per kind of object, each scoped by the
     same selector its page uses, so a row never links to another organisation's object."""
-    from accounts.dashboard import uploads_for
     from accounts.selectors import importers_for
     from cape.models import Declaration
     from cape.selectors import entries_for
+    from entries.selectors import uploads_for
 
     urls: dict[tuple[str, int], str] = {}
     if ids := wanted.get("accounts.importer"):

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 
 from accounts.models import Importer, Organization
 from accounts.readiness import ImporterReadiness, readiness_for_importers
@@ -40,6 +40,8 @@ from cape.selectors import (
     totals_version,
 )
 from entries.models import Upload
+from entries.selectors import uploads_for
+from refundready.spreadsheet import neutralise
 
 ZERO = Decimal("0.00")
 DEADLINE_WINDOW_DAYS = 30
@@ -413,14 +415,6 @@ def _related(obj: Any, name: str) -> Any:
         return None
 
 
-def excel_safe(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula (= + - @, and tab/CR that some apps strip
-    first) is prefixed with an apostrophe (OWASP CSV/formula injection)."""
-    if isinstance(value, str) and value and value[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def portfolio_xlsx(portfolio: Portfolio) -> bytes:
     from io import BytesIO
 
@@ -461,7 +455,7 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
         f = r.figures
         ws.append(
             [
-                excel_safe(v)
+                neutralise(v)
                 for v in [
                     r.importer.name,
                     # SSN-form numbers show their last four digits only, as on every page and export.
@@ -528,10 +522,6 @@ class ImporterDashboard:
     @property
     def entry_count(self) -> int:
         return sum(t.count for t in self.totals)
-
-
-def uploads_for(organization: Organization) -> QuerySet[Upload]:
-    return Upload.objects.filter(organization=organization).select_related("uploaded_by").order_by("-created_at", "-pk")
 
 
 def timeline_for(organization: Organization, importer_ids: list[int], *, limit: int = 30) -> list[TimelineItem]:

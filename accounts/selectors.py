@@ -69,10 +69,6 @@ def organizations_seeing(importer_ids: Iterable[int]) -> QuerySet[Organization]:
     return Organization.objects.filter(Exists(granted) | Exists(Importer.objects.filter(owner=OuterRef("pk"), pk__in=ids)))
 
 
-def importer_ids_for(organization: Organization | None) -> QuerySet[Importer]:
-    return importers_for(organization).values("pk")
-
-
 def grants_for_owner(organization: Organization) -> QuerySet[ImporterGrant]:
     return ImporterGrant.objects.filter(importer__owner=organization).select_related("importer", "organization")
 

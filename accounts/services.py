@@ -63,13 +63,6 @@ def organization_create(*, name: str, kind: str, owner: Any | None = None, slug:
 
 
 @transaction.atomic
-def membership_set(*, organization: Organization, user: Any, role: str, actor: Any = None) -> Membership:
-    membership, _ = Membership.objects.update_or_create(user=user, organization=organization, defaults={"role": role})
-    audit(action="membership.set", user=actor, organization=organization, obj=membership, member=user.get_username(), role=role)
-    return membership
-
-
-@transaction.atomic
 def membership_digest_set(*, membership: Membership, email_digest: bool, user: Any) -> Membership:
     """A member's own choice to receive (or not) the daily deadline digest of that organisation.
     It is personal, like one's API token: any role may change it for itself, never for another."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number
+from entries import entrynumber
 
 COLUMNS_FILE = Path(__file__).resolve().parent / "data" / "rev613_columns.json"
 REQUIRED = ("importer_number", "amount")
@@ -73,15 +74,9 @@ def parse_date(raw: str) -> date:
 
 
 def parse_entry_number(raw: str) -> str:
-    from entries.entrynumber import is_valid
-
-    v = raw.replace("-", "").replace(" ", "").upper()
-    if re.fullmatch(r"\d+(\.0+)?|\d(\.\d+)?E\+?\d+", v):  # Excel: stripped zeros, floats, scientific notation
-        try:
-            v = str(int(Decimal(v))).zfill(11)
-        except InvalidOperation:
-            pass
-    if not is_valid(v):
+    """The entry number as every other way in repairs it (entries.entrynumber), with a valid check digit."""
+    v = entrynumber.repair(raw)
+    if not entrynumber.is_valid(v):
         raise ValueError("not a valid 11-character entry number (filer code, serial, check digit)")
     return v
 

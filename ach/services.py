@@ -27,6 +27,7 @@ from accounts.services import ServiceError, audit
 from ach import crypto
 from ach.aba import InvalidRoutingNumber, parse_routing_number
 from ach.models import AchEnrollment, AchRejection, NotifyParty
+from refundready.spreadsheet import neutralise
 
 logger = logging.getLogger(__name__)
 
@@ -457,7 +458,6 @@ def ach_csv_export(*, organization: Organization, user: Any = None) -> str:
     import io
 
     from ach.selectors import ach_overview
-    from cape.exports import neutralise
 
     rows = ach_overview(organization)
     out = io.StringIO()

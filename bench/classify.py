@@ -42,6 +42,7 @@ settings.DEBUG = False  # no per-query SQL logging while measuring (checked per 
 from cape.interest import estimate_interest  # noqa: E402
 from cape.rules import EntryFacts, classify  # noqa: E402
 from entries.entrynumber import check_digit  # noqa: E402
+from entries.es003 import normalise_liquidation_status  # noqa: E402
 
 AS_OF = date(2026, 11, 22)
 STATUSES = ["Unliquidated", "Liquidated", "Liquidated", "Liquidated", "Suspended", "Extended", "Final", "Under Review"]
@@ -75,7 +76,8 @@ def record(rng: random.Random, i: int) -> dict[str, object]:
 def facts_of(r: dict[str, object]) -> EntryFacts:
     return EntryFacts(
         entry_number=r["entry_number"], entry_type=r["entry_type"], ieepa_duty=r["ieepa_duty"],  # type: ignore[arg-type]
-        liquidation_status=r["liquidation_status"], entry_date=r["entry_date"],  # type: ignore[arg-type]
+        # The report's spelling as ingestion stores it (the ruleset reads the code).
+        liquidation_status=normalise_liquidation_status(r["liquidation_status"]), entry_date=r["entry_date"],  # type: ignore[arg-type]
         entry_summary_date=r["entry_summary_date"], liquidation_date=r["liquidation_date"],  # type: ignore[arg-type]
         recon_flag=r["recon_flag"], type09_filed=r["type09_filed"], protest_status=r["protest_status"],  # type: ignore[arg-type]
         drawback=r["drawback"],  # type: ignore[arg-type]
@@ -168,8 +170,7 @@ def bench_stored(n: int, keep: bool, reuse: bool = False) -> None:
     batch: list[Entry] = []
     for i in range(n):
         r = record(rng, i)
-        status = str(r["liquidation_status"]).lower().replace(" ", "_")
-        status = {"final": "final"}.get(status, status)
+        status = normalise_liquidation_status(str(r["liquidation_status"]))
         batch.append(Entry(
             organization=org, importer=importers[i % len(importers)], entry_number=str(r["entry_number"])[:11],
             entry_type=r["entry_type"], entry_date=r["entry_date"], entry_summary_date=r["entry_summary_date"],

@@ -22,17 +22,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from accounts.services import ServiceError
 from cape import declarations as svc
 from cape.build_jobs import build_jobs_for, declaration_build_job_start
 from cape.claims import REPORT_NAMES
 from cape.forms import REPORT_MAX_BYTES
 from cape.models import CAPE_PATHS, Declaration, DeclarationBuildJob
 from cape.refunds import expected_dates, refund_report_import
-
-
-def _service_error(exc: ServiceError) -> ValidationError:
-    return ValidationError({exc.field or "non_field_errors": [exc.message]})
+from entries import entrynumber
 
 
 class DeclarationSerializer(serializers.ModelSerializer):
@@ -174,17 +170,12 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         data = s.validated_data
         numbers = None
         if data.get("entry_numbers"):
-            from cape.claims import repair_entry_number
-
-            numbers = list(dict.fromkeys(repair_entry_number(n) for n in data["entry_numbers"]))
-        try:
-            job = declaration_build_job_start(
-                organization=request.organization, user=request.user,  # type: ignore[attr-defined]
-                importer_ids=data.get("importers") or None, entry_numbers=numbers, paths=data.get("paths"),
-                urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
-            )
-        except ServiceError as exc:
-            raise _service_error(exc) from None
+            numbers = list(dict.fromkeys(entrynumber.repair(n) for n in data["entry_numbers"]))
+        job = declaration_build_job_start(
+            organization=request.organization, user=request.user,  # type: ignore[attr-defined]
+            importer_ids=data.get("importers") or None, entry_numbers=numbers, paths=data.get("paths"),
+            urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
+        )
         if not job.is_finished:
             return Response(BuildJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
         if job.status == DeclarationBuildJob.Status.FAILED:
@@ -215,10 +206,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         GET: the stored file of a declaration already exported or filed."""
         declaration = self.get_object()
         if request.method == "POST":
-            try:
-                data = svc.declaration_export(declaration=declaration, user=request.user)
-            except ServiceError as exc:
-                raise _service_error(exc) from None
+            data = svc.declaration_export(declaration=declaration, user=request.user)
         else:
             if declaration.status == Declaration.Status.DRAFT or not declaration.file_bytes:
                 raise ValidationError({"non_field_errors": ["Download a draft with POST (it runs preflight first)."]})
@@ -235,10 +223,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         declaration = self.get_object()
         s = SubmissionSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        try:
-            declaration = svc.declaration_record_submission(declaration=declaration, user=request.user, **s.validated_data)
-        except ServiceError as exc:
-            raise _service_error(exc) from None
+        declaration = svc.declaration_record_submission(declaration=declaration, user=request.user, **s.validated_data)
         return Response(DeclarationSerializer(declaration).data)
 
     @extend_schema(request={"multipart/form-data": ClaimDetailsUploadSerializer}, responses={200: OUTCOME_SCHEMA})
@@ -249,11 +234,8 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         s = ClaimDetailsUploadSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         f = s.validated_data["file"]
-        try:
-            result = svc.declaration_import_claim_details(declaration=declaration, data=_read_upload(f), filename=f.name,
-                                                          accepted_on=s.validated_data.get("accepted_on"), user=request.user)
-        except ServiceError as exc:
-            raise _service_error(exc) from None
+        result = svc.declaration_import_claim_details(declaration=declaration, data=_read_upload(f), filename=f.name,
+                                                      accepted_on=s.validated_data.get("accepted_on"), user=request.user)
         return Response(result.as_dict())
 
 
@@ -277,11 +259,8 @@ class RefundReportViewSet(viewsets.GenericViewSet):
         s = RefundReportUploadSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         f = s.validated_data["file"]
-        try:
-            result = refund_report_import(organization=request.organization, data=_read_upload(f),  # type: ignore[attr-defined]
-                                          report=s.validated_data["report"], filename=f.name, user=request.user)
-        except ServiceError as exc:
-            raise _service_error(exc) from None
+        result = refund_report_import(organization=request.organization, data=_read_upload(f),  # type: ignore[attr-defined]
+                                      report=s.validated_data["report"], filename=f.name, user=request.user)
         return Response(result.as_dict(), status=status.HTTP_201_CREATED)
 
 

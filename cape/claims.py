@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from entries.entrynumber import is_valid
+from entries import entrynumber
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "cape_declarations.json"
 
@@ -67,25 +67,6 @@ def unwrap(value: str | None) -> str:
         v = m.group(1).strip()
     if len(v) >= 2 and v[0] == v[-1] == '"':
         v = v[1:-1].strip()
-    return v
-
-
-_FLOAT = re.compile(r"^\d+(\.\d+)?[eE]\+?\d+$")
-
-
-def repair_entry_number(raw: str | None) -> str:
-    """Undo what ACE and Excel do to entry numbers (README §3): ``="..."`` guards, dashes and
-    spaces, stripped leading zeros (``261103162``) and floats (``6.0576069342E10``)."""
-    v = unwrap(raw).upper().replace("-", "").replace(" ", "")
-    if _FLOAT.match(v):
-        try:
-            v = str(int(Decimal(v)))
-        except (InvalidOperation, ValueError):
-            return v
-    if v.endswith(".0") and v[:-2].isdigit():
-        v = v[:-2]
-    if v.isdigit() and 0 < len(v) < 11:
-        v = v.zfill(11)
     return v
 
 
@@ -198,8 +179,8 @@ def parse_claim_details(data: bytes, filename: str = "claim details") -> ClaimDe
     seen: dict[str, int] = {}
     for offset, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
         raw_entry = _cell(row, mapping, "entry_number")
-        entry_number = repair_entry_number(raw_entry)
-        if not is_valid(entry_number):
+        entry_number = entrynumber.repair(raw_entry)
+        if not entrynumber.is_valid(entry_number):
             result.problems.append(Problem(filename, offset, "ENTRY_NUMBER", unwrap(raw_entry), "not a valid 11-character entry number (format or check digit)"))
             continue
         status_raw = unwrap(_cell(row, mapping, "status"))
@@ -294,8 +275,8 @@ def parse_refund_report(data: bytes, report: str, filename: str = "refund report
         entry_number = ""
         raw_entry = unwrap(_cell(row, mapping, "entry_number"))
         if raw_entry:
-            entry_number = repair_entry_number(raw_entry)
-            if not is_valid(entry_number):
+            entry_number = entrynumber.repair(raw_entry)
+            if not entrynumber.is_valid(entry_number):
                 result.problems.append(Problem(filename, offset, colname("entry_number"), raw_entry, "not a valid 11-character entry number"))
                 continue
         importer_number = unwrap(_cell(row, mapping, "importer_number"))

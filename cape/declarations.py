@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Importer, ImporterGrant, Organization
@@ -735,8 +735,3 @@ def declaration_discard(*, declaration: Declaration, user: Any = None) -> None:
     audit(action="declaration.discard", user=user, organization=locked.organization, obj=locked, name=locked.name,
           status=locked.status, entries=locked.entry_count, sha256=locked.sha256)
     locked.delete()
-
-
-def declaration_totals(organization: Organization) -> dict[str, Any]:
-    rows = declarations_for(organization).values("status").annotate(n=Sum("entry_count"), duty=Sum("ieepa_duty"))
-    return {r["status"]: {"entries": r["n"] or 0, "ieepa_duty": r["duty"] or Decimal("0.00")} for r in rows}

@@ -27,17 +27,9 @@ from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntr
 from cape.refunds import expected_dates, refund_summary
 from cape.rules import CAPE_WINDOW_WORDS
 from entries.models import Entry
+from refundready.spreadsheet import neutralise
 
 ZERO = Decimal("0.00")
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> Any:
-    """Text that would start a formula gets a leading apostrophe; numbers and dates pass through."""
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
-        return "'" + value
-    return value
-
 
 # ----------------------------------------------------------------------------- rows
 ENTRY_COLUMNS = [

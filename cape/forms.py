@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -8,9 +9,9 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.selectors import importers_for
-from cape.claims import REPORT_NAMES, repair_entry_number
+from cape.claims import REPORT_NAMES
 from cape.models import CAPE_PATHS, Declaration
-from entries.entrynumber import is_valid
+from entries import entrynumber
 
 # Claim details and refund reports are small CSVs; a few MB is generous (settings.MAX_UPLOAD_SIZE caps it further).
 REPORT_MAX_BYTES = 20 * 1024 * 1024
@@ -46,14 +47,23 @@ class BuildForm(forms.Form):
         self.fields["importers"].queryset = importers_for(organization).order_by("name")
 
     def clean_entry_numbers(self) -> list[str] | None:
+        """One number per line or between commas, typed any way entries.entrynumber repairs ("3BZ 5500120 4" is one
+        number); a line of several numbers separated by spaces is read as those numbers."""
         raw = self.cleaned_data.get("entry_numbers", "")
-        tokens = [t for t in raw.replace(",", "\n").split() if t.strip()]
-        if not tokens:
+        pieces = [p.strip() for p in re.split(r"[\r\n,;]+", raw) if p.strip()]
+        if not pieces:
             return None
         numbers, bad = [], []
-        for line, token in enumerate(tokens, start=1):
-            n = repair_entry_number(token)
-            (numbers if is_valid(n) else bad).append(n if is_valid(n) else f"{token} (item {line})")
+        for item, piece in enumerate(pieces, start=1):
+            n = entrynumber.repair(piece)
+            if entrynumber.is_valid(n):
+                numbers.append(n)
+                continue
+            words = [entrynumber.repair(w) for w in piece.split()]
+            if len(words) > 1 and all(entrynumber.is_valid(w) for w in words):
+                numbers += words
+            else:
+                bad.append(f"{piece} (item {item})")
         if bad:
             raise forms.ValidationError(
                 f"Not valid entry numbers (11 characters with a correct check digit): {', '.join(bad[:10])}"

@@ -21,14 +21,13 @@ Decisions where rules.md is silent (a careful customs lawyer's reading):
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path as _Path
 
-from entries.entrynumber import char_value
+from entries import entrynumber
 
 RULESET = "2026.12"
 
@@ -122,19 +121,9 @@ UNLIQUIDATED, LIQUIDATED, SUSPENDED, EXTENDED, UNDER_REVIEW, FINAL, UNKNOWN = (
     "unliquidated", "liquidated", "suspended", "extended", "under_review", "final", "unknown",
 )
 NOT_LIQUIDATED_STATUSES = frozenset({UNLIQUIDATED, SUSPENDED, EXTENDED, UNDER_REVIEW})
-# rules.md "Inputs": free text mapped case-insensitively; anything else is unknown.
-_STATUS_SPELLINGS = {
-    "unliquidated": UNLIQUIDATED, "open": UNLIQUIDATED, "not liquidated": UNLIQUIDATED,
-    "liquidated": LIQUIDATED, "closed": LIQUIDATED,
-    "suspended": SUSPENDED,
-    "extended": EXTENDED,
-    "under review": UNDER_REVIEW, "in review": UNDER_REVIEW, "under_review": UNDER_REVIEW,
-    "final": FINAL, "finally liquidated": FINAL,
-    # 2026.12 spellings ("pending" alone stays unknown). A deemed liquidation (19 U.S.C. 1504(d)) and a reliquidation are liquidations;
-    # the ES-003 Liquidation Date is then the latest liquidation.
-    "pending liquidation": UNLIQUIDATED, "final liquidation": FINAL,
-    "deemed liquidated": LIQUIDATED, "reliquidated": LIQUIDATED,
-}
+# The seven codes the ruleset reads. How an ES-003 spells them (rules.md "Inputs": "Open", "Closed",
+# "Finally Liquidated", ...) is the ES-003 side's business: entries.es003.normalise_liquidation_status.
+LIQUIDATION_STATUSES = frozenset({UNLIQUIDATED, LIQUIDATED, SUSPENDED, EXTENDED, UNDER_REVIEW, FINAL, UNKNOWN})
 # rules.md "Inputs": protest_status none/open/suspended/denied/approved; "Pending"/"Filed" are open,
 # "Allowed"/"Granted" approved. Anything else counts as none (an entry with a Protest Number: open).
 _PROTEST_SPELLINGS = {
@@ -169,12 +158,6 @@ def normalize_reason_code(raw: object) -> int | None:
     return int(value)
 
 
-def normalize_liquidation_status(raw: str | None) -> str:
-    """Map an ES-003 Liquidation Status (or an already normalised code) to one of the seven codes."""
-    key = " ".join((raw or "").strip().lower().split())
-    return _STATUS_SPELLINGS.get(key, UNKNOWN)
-
-
 def normalize_entry_type(raw: str | None) -> str:
     """Two digits: `1` means `01` (rules.md)."""
     s = (raw or "").strip()
@@ -183,53 +166,13 @@ def normalize_entry_type(raw: str | None) -> str:
     return s.zfill(2) if s.isdigit() and len(s) <= 2 else s
 
 
-_FLOAT = re.compile(r"^\d+(\.\d+)?[eE]\+?\d+$|^\d+\.0+$")
-
-
-def repair_entry_number(raw: str | None) -> str:
-    """Undo what Excel and ACE exports do to entry numbers (README §3): `="…"` wrapping, dashes and
-    spaces, float notation (`6.0576069342E10`) and stripped leading zeros."""
-    s = (raw or "").strip()
-    if s.startswith('="') and s.endswith('"'):
-        s = s[2:-1]
-    s = s.strip().strip('"').replace("-", "").replace(" ", "").upper()
-    if _FLOAT.match(s):
-        try:
-            s = str(int(Decimal(s)))
-        except Exception:  # pragma: no cover - the regex admits only numbers
-            return s
-    if s.isdigit() and len(s) < 11:
-        s = s.zfill(11)
-    return s
-
-
-# The check digit (entries/entrynumber.py, README §3) with its per-character values precomputed from
-# the same table: the ruleset checks every entry, so this runs a million times a night.
-_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_ODD = {c: char_value(c) for c in _ALNUM}
-_EVEN = {c: (2 * v - 9 if 2 * v > 9 else 2 * v) for c, v in _ODD.items()}
-_SHAPE = re.compile(r"^[0-9A-Z]{3}[0-9]{7}[0-9]$")
-
-
-def _check_ok(n: str) -> bool:
-    if len(n) != 11 or not _SHAPE.match(n):
-        return False
-    return _digit_ok(n)
-
-
-def _digit_ok(n: str) -> bool:
-    """The check digit of an 11-character number already of the right shape."""
-    odd, even = _ODD, _EVEN
-    total = odd[n[0]] + even[n[1]] + odd[n[2]] + even[n[3]] + odd[n[4]] + even[n[5]] + odd[n[6]] + even[n[7]] \
-        + odd[n[8]] + even[n[9]]
-    return (10 - total % 10) % 10 == int(n[10])
+_is_valid = entrynumber.is_valid
 
 
 def valid_entry_number(raw: str | None) -> bool:
-    s = raw or ""
-    if len(s) == 11 and _SHAPE.match(s):  # already clean: skip the repairs
-        return _digit_ok(s)
-    return _check_ok(repair_entry_number(raw))
+    """R1: an entry number that is, or repairs to, 11 characters with the right check digit (entries.entrynumber,
+    README §3)."""
+    return _is_valid(raw) or _is_valid(entrynumber.repair(raw))
 
 
 def add_years(d: date, years: int) -> date:
@@ -248,7 +191,7 @@ class EntryFacts:
     entry_number: str
     entry_type: str
     ieepa_duty: Decimal
-    liquidation_status: str  # a code or free text; normalised on use
+    liquidation_status: str  # one of LIQUIDATION_STATUSES; anything else counts as unknown
     entry_date: date | None = None
     entry_summary_date: date | None = None
     liquidation_date: date | None = None
@@ -577,7 +520,7 @@ def _lead_days(path: str) -> int | None:
 
 def classify(f: EntryFacts, as_of: date) -> Result:
     """Classify one entry as of ``as_of`` (rules.md, first matching rule wins)."""
-    status = normalize_liquidation_status(f.liquidation_status)
+    status = f.liquidation_status if f.liquidation_status in LIQUIDATION_STATUSES else UNKNOWN
     entry_type = normalize_entry_type(f.entry_type)
     # rules.md "Inputs": with a not-liquidated status the report's Liquidation Date is ignored by every
     # rule and date (the status wins); with status unknown every date but cit_deadline is null.
@@ -686,7 +629,7 @@ PATH_LABELS = {
 }
 
 __all__ = [
-    "RULESET", "RULES", "REASONS", "EntryFacts", "Result", "classify", "explain", "normalize_liquidation_status",
-    "normalize_entry_type", "normalize_protest_status", "normalize_reason_code", "repair_entry_number", "PATHS",
+    "RULESET", "RULES", "REASONS", "EntryFacts", "Result", "classify", "explain", "LIQUIDATION_STATUSES",
+    "normalize_entry_type", "normalize_protest_status", "normalize_reason_code", "PATHS",
     "Path",
 ]

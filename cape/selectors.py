@@ -28,6 +28,7 @@ from accounts.models import Organization
 from accounts.selectors import importers_for
 from cape import rules
 from cape.models import Classification, ClassificationChange, ClassificationRun
+from entries import entrynumber
 from entries.models import Entry
 
 logger = logging.getLogger(__name__)
@@ -119,16 +120,16 @@ _ENTRY_PART = re.compile(r"^[0-9A-Z]{0,3}[0-9]+$")  # letters only where the fil
 def search_condition(organization: Organization | None, text: str) -> Q:
     """Classifications whose entry number or importer matches what a person typed.
 
-    An entry number is recognised in any form it is typed or pasted in (rules.repair_entry_number undoes
+    An entry number is recognised in any form it is typed or pasted in (entries.entrynumber.repair undoes
     dashes, spaces, Excel's ="..." guard, float notation and lost leading zeros): a whole number matches
     exactly; part of one (4 characters or more) matches anywhere in the number. An importer matches by part
     of its name or by its IR number typed with or without dashes."""
     raw = text.strip()
     cond = Q(pk__in=[])
-    number = rules.repair_entry_number(raw)
-    typed = raw[2:-1] if raw.startswith('="') and raw.endswith('"') else raw
-    typed = re.sub(r"[\s\-\"]", "", typed).upper()
-    # A whole number is one probe of the unique entry_number index. Eleven characters typed are a whole number even with a wrong check digit (such entries are
+    number = entrynumber.repair(raw)
+    typed = entrynumber.clean(raw)
+    # A whole number is one probe of the unique entry_number index. Eleven characters typed are a whole number
+    # even with a wrong check digit (such entries are
     # listed for review, rule R1); fewer are one that lost its leading zeros only if the check digit agrees,
     # and are also looked for inside numbers (a scan of the organisation's entries, about 0.2 s at 1M).
     if len(typed) == 11 and _ENTRY_SHAPE.match(number):

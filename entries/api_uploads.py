@@ -15,8 +15,9 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.services import ServiceError
 from entries.models import Upload
+from entries.selectors import uploads_for
 from entries.services import upload_create
-from entries.views_upload import latest_runs, upload_request_too_large, uploads_for, with_classification
+from entries.views_upload import latest_runs, upload_request_too_large, with_classification
 
 
 class RequestTooLarge(APIException):
@@ -93,7 +94,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self) -> QuerySet[Upload]:
         if getattr(self, "swagger_fake_view", False):
             return Upload.objects.none()
-        return uploads_for(self.request.organization).order_by("-created_at", "-pk").prefetch_related(latest_runs())  # type: ignore[attr-defined]
+        return uploads_for(self.request.organization).prefetch_related(latest_runs())  # type: ignore[attr-defined]
 
     def get_serializer_class(self) -> Any:
         if self.action == "retrieve":

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
-from cape.rules import normalize_liquidation_status, normalize_reason_code
+from cape.rules import normalize_reason_code
 from entries import entrynumber, xlsxrange
 from entries.hts import ieepa_prefixes
 
@@ -102,10 +102,28 @@ ENTRY_FIELDS = ("entry_number", "entry_type", "importer_number", "importer_name"
 LINE_FIELDS = ("line_number", "ordinal", "hts", "goods_value", "duty", "country_of_origin", "country_of_export", "spi_code",
                "manufacturer_id", "quantity", "uom")
 
-# Liquidation Status wording -> Entry.LiquidationStatus: no table of its own here. The one spelling
-# table is the ruleset's (cape.rules.normalize_liquidation_status, from shared/domain/rules.md
-# "Inputs": case-insensitive; anything else is unknown), so ingestion and classification can never
-# disagree. Unknown values are stored as "unknown" with a warning, and their raw text kept.
+# Liquidation Status wording -> the ruleset's code (Entry.LiquidationStatus, cape.rules.LIQUIDATION_STATUSES).
+# shared/domain/rules.md "Inputs": free text mapped case-insensitively (spacing ignored); anything else is
+# unknown, stored as "unknown" with a warning and its raw text kept. The ruleset reads only the codes.
+LIQUIDATION_STATUSES: dict[str, str] = {
+    "unliquidated": "unliquidated", "open": "unliquidated", "not liquidated": "unliquidated",
+    "liquidated": "liquidated", "closed": "liquidated",
+    "suspended": "suspended",
+    "extended": "extended",
+    "under review": "under_review", "in review": "under_review", "under_review": "under_review",
+    "final": "final", "finally liquidated": "final",
+    # rules.md 2026.12 spellings ("pending" alone stays unknown). A deemed liquidation (19 U.S.C. 1504(d)) and a
+    # reliquidation are liquidations; the ES-003 Liquidation Date is then the latest liquidation.
+    "pending liquidation": "unliquidated", "final liquidation": "final",
+    "deemed liquidated": "liquidated", "reliquidated": "liquidated",
+}
+
+
+def normalise_liquidation_status(raw: str | None) -> str:
+    """An ES-003 Liquidation Status (or an already normalised code) as one of the ruleset's seven codes."""
+    return LIQUIDATION_STATUSES.get(" ".join((raw or "").strip().lower().split()), "unknown")
+
+
 PROTEST_STATUSES: dict[str, str] = {
     "open": "open", "pending": "open", "filed": "open", "received": "open", "underreview": "open",
     "suspended": "suspended", "denied": "denied", "approved": "approved", "allowed": "approved", "granted": "approved",
@@ -164,27 +182,12 @@ def _integral_text(s: str) -> str:
 
 
 def parse_entry_number(value: object) -> str:
-    """11 characters, filer code + serial + check digit. Repairs dashes, spaces, floats and lost zeros.
-
-    The check digit is not verified here: a wrong check digit is stored (and warned about), since the
-    number itself is what ACE knows the entry by.
-    """
-    s = _text(value)
-    if not s:
-        raise RepairError("the entry number is blank")
-    if _is_formula(s):
-        raise RepairError("a formula is not an entry number (formulas are never evaluated)")
-    s = _integral_text(s).replace("-", "").replace(" ", "").upper()
-    if not s.isascii():
-        raise RepairError("an entry number is ASCII letters and digits")
-    if s.isdigit() and len(s) < 11:
-        s = s.zfill(11)  # Excel stripped the leading zeros of an all-digit number
-    if len(s) != 11 or not s.isalnum():
-        raise RepairError("an entry number has 11 characters (3-character filer code, 7-digit serial, check digit); "
-                          "this one cannot be repaired to that shape")
-    if not s[3:].isdigit():
-        raise RepairError("the serial number and check digit of an entry number are digits")
-    return s
+    """11 characters, filer code + serial + check digit: ``entries.entrynumber.parse`` (its repairs), the
+    reason as a ``RepairError``. A wrong check digit is stored and warned about, not refused."""
+    try:
+        return entrynumber.parse(value)
+    except entrynumber.EntryNumberError as exc:
+        raise RepairError(str(exc)) from None
 
 
 def parse_entry_type(value: object) -> str:
@@ -492,7 +495,7 @@ def parse_liquidation_status(value: object) -> tuple[str, str]:
     raw = _text(value)[:60]
     if not raw.strip():
         return "unknown", ""
-    return normalize_liquidation_status(raw), raw
+    return normalise_liquidation_status(raw), raw
 
 
 def parse_reason_code(value: object) -> int | None:
@@ -951,7 +954,6 @@ def _cents_text(cents: int) -> str:
 
 
 _FAST_MONEY = re.compile(r"^\d+\.\d\d$", re.ASCII)
-_FAST_ENTRY = re.compile(r'^(?:=")?([0-9A-Z]{3}[0-9]{8})"?$')
 
 
 def _money_cell(value: Any, decimal: str = ".") -> Any:
@@ -983,16 +985,10 @@ def line_parsers(decimal: str) -> dict[str, Callable[[Any], Any]]:
     return {**_LINE_PARSERS, "quantity": lambda x: parse_quantity(x, decimal=decimal)}
 
 
-def _entry_number_cell(value: Any) -> str:
-    if type(value) is str and (m := _FAST_ENTRY.match(value)):
-        return m.group(1)
-    return parse_entry_number(value)
-
-
 _MISSING = object()
 # Entry-level column → repair. Each distinct raw value is repaired once per file (cached).
 _ENTRY_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "entry_number": _entry_number_cell,
+    "entry_number": parse_entry_number,
     "entry_type": parse_entry_type,
     "importer_number": parse_ir_number,
     "importer_name": lambda x: _text(x)[:200],
@@ -1019,21 +1015,6 @@ _LINE_PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 _ENTRY_DEFAULTS: dict[str, Any] = {"entry_number": None, "entry_type": "", "importer_number": "", "recon_flag": False,
                                    "psc_flag": False}
-
-# The CBP check digit (entries.entrynumber.check_digit) as two lookup tables, one per position parity:
-# the same rule, fast enough to run on every entry of a large report (tested equal to the reference).
-_ODD = {c: entrynumber.char_value(c) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
-_EVEN = {c: (2 * v - 9 if 2 * v > 9 else 2 * v) for c, v in _ODD.items()}
-
-
-def _check_digit_ok(number: str) -> bool:
-    try:
-        total = sum(_ODD[c] for c in number[0:10:2]) + sum(_EVEN[c] for c in number[1:10:2])
-    except KeyError:
-        return False
-    last = number[10:11]
-    return last.isascii() and last.isdigit() and (10 - total % 10) % 10 == int(last)
-
 
 class Es003Parser:
     """Feed rows one at a time; get back staging tuples for lines, and entries/errors at the end.
@@ -1158,7 +1139,7 @@ class Es003Parser:
                             values.get("liquidation_reason_code"))
         if status == "unknown" and status_raw:
             self.result.unknown_statuses[status_raw] = self.result.unknown_statuses.get(status_raw, 0) + 1
-        if not _check_digit_ok(number) and number not in self._warned_check:
+        if not entrynumber.is_valid(number) and number not in self._warned_check:
             self._warned_check.add(number)
             self.result.bad_check_digits.append(number)
             self.result.bad_check_rows.append(row_no)

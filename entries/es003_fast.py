@@ -40,21 +40,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from entries import entrynumber
 from entries.es003 import (
     _ENTRY_PARSERS,
-    _EVEN,
     _LINE_PARSERS,
-    _ODD,
     ENTRY_FIELDS,
     Es003Parser,
     Es003Source,
     RepairError,
     _Bad,
-    _entry_number_cell,
     _goods_cell,
     _match_header,
     _money_cell,
     _text,
+    parse_entry_number,
     parse_hts,
     parse_int,
     parse_protest_status,
@@ -65,6 +64,8 @@ BLOCK_SIZE = 1 << 23  # bytes of CSV per batch: about 40,000 rows, a few MB of a
 # (bench/ingest.py's 1,000,000-line file, 200 MB): 0.95 s to read it in 1 MB blocks, 1.4 s in 2 MB, 3.1 s
 # in 8 MB (a block's arrays no longer fit in the processor's cache).
 READ_BLOCK_SIZE = 1 << 20
+# An entry number already clean, bare or in ACE's ="…" guard (entrynumber.repair gives the same 11 characters);
+# any other spelling is repaired by entrynumber.parse once per distinct value.
 _ENTRY_SHAPE = r'^(?:="[0-9A-Z]{3}[0-9]{8}"|[0-9A-Z]{3}[0-9]{8})$'
 # Money the row path's own fast branch accepts ($ and , removed, digits, a point, two decimals), kept to
 # amounts under $10,000,000,000 so that a sum of cents over any entry fits in 64 bits. Anything else goes
@@ -222,20 +223,6 @@ def _zero(dtype: Any) -> Any:
 
 
 _MISSING = object()
-_LUT_ODD = np.zeros(256, dtype=np.int64)
-_LUT_EVEN = np.zeros(256, dtype=np.int64)
-for _c, _v in _ODD.items():
-    _LUT_ODD[ord(_c)] = _v
-    _LUT_EVEN[ord(_c)] = _EVEN[_c]
-
-
-def _check_digits_ok(numbers: list[str]) -> np.ndarray:
-    """es003._check_digit_ok over 11-character [0-9A-Z]{3}[0-9]{8} numbers at once (the same tables)."""
-    if not numbers:
-        return np.ones(0, dtype=bool)
-    b = np.frombuffer("".join(numbers).encode("ascii"), dtype=np.uint8).reshape(-1, 11)
-    total = _LUT_ODD[b[:, 0:10:2]].sum(axis=1) + _LUT_EVEN[b[:, 1:10:2]].sum(axis=1)
-    return (10 - total % 10) % 10 == (b[:, 10].astype(np.int64) - 48)
 
 
 class FastCsv:
@@ -326,7 +313,7 @@ class FastCsv:
         numbers = pc.if_else(ok, pc.utf8_trim(raw, '="'), pa.scalar(None, pa.string()))
         okn = ok.to_numpy(zero_copy_only=False)
         if not okn.all():
-            m = _Mapped(raw.filter(pc.invert(ok)), _entry_number_cell, self._cache("entry_number"))
+            m = _Mapped(raw.filter(pc.invert(ok)), parse_entry_number, self._cache("entry_number"))
             numbers = pc.replace_with_mask(numbers, pc.invert(ok), m.arrow(pa.string()))
         return numbers
 
@@ -419,7 +406,7 @@ class FastCsv:
         ieepa_run = np.add.reduceat(np.where(ieepa_row, cents, 0), starts)[fast_runs]
         entry_ids = np.array([k if type(k) is int else -1 for k in keys], dtype=np.int64)
         r.fast_entries.append(self._entry_table(emaps, fast_runs, fast_numbers, entry_ids, ieepa_run, total_run))
-        ok = _check_digits_ok(fast_numbers)
+        ok = entrynumber.check_digits_ok(fast_numbers)
         for k in np.flatnonzero(~ok):
             self.bad_checks.append((base_row + int(starts[fast_runs[k]]), fast_numbers[k]))
 

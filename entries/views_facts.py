@@ -8,6 +8,7 @@ from pathlib import Path
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import editor_for_post, member_required
@@ -52,5 +53,5 @@ def facts_upload(request: HttpRequest) -> HttpResponse:
 @require_GET
 def facts_template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(TEMPLATE_CSV, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="entry_facts_template.csv"'
+    response["Content-Disposition"] = content_disposition_header(True, "entry_facts_template.csv")
     return response

@@ -7,21 +7,21 @@ import csv
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from accounts.models import Organization
 from accounts.permissions import editor_required, member_required
 from accounts.services import ServiceError
-from cape.exports import neutralise
 from entries.forms import UploadForm
 from entries.models import Upload
+from entries.selectors import uploads_for
 from entries.services import upload_create
 from refundready.bodylimit import REQUEST_FRAMING_ALLOWANCE
+from refundready.spreadsheet import neutralise
 
 
 def latest_runs() -> Prefetch:
@@ -39,13 +39,6 @@ def with_classification(upload: Upload) -> Upload:
     # Polled until the ingest has finished and so has the classification that follows it.
     upload.all_finished = upload.is_finished and (upload.classification is None or upload.classification.finished)  # type: ignore[attr-defined]
     return upload
-
-
-def uploads_for(organization: Organization | None) -> QuerySet[Upload]:
-    """Uploads of the acting organisation (tenancy is a query)."""
-    if organization is None:
-        return Upload.objects.none()
-    return Upload.objects.filter(organization=organization).select_related("uploaded_by")
 
 
 def upload_request_too_large(request: HttpRequest) -> str:

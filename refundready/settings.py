@@ -247,6 +247,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A service's refusal (ServiceError) is a 400 with the validation-error body, from every endpoint.
+    "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
     # No API log-in endpoint exists (tokens are made on the API token page, behind the throttled log-in form),
     # so there is no DRF throttle rate: log-in throttling is LOGIN_FAILURE_LIMIT / LOGIN_LOCKOUT_SECONDS.
 }

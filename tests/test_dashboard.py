@@ -15,11 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.charts import Bar, bar_chart
-from accounts.dashboard import excel_safe, importer_dashboard, portfolio_for
+from accounts.dashboard import importer_dashboard, portfolio_for
 from ach.models import AchEnrollment
 from cape.classify import today_eastern
 from cape.models import Declaration, Path, RefundEvent
 from entries.models import Upload
+from refundready.spreadsheet import neutralise
 from tests.cape.factories import ClassificationFactory, eligible_entry
 from tests.factories import EntryFactory, GrantFactory, ImporterFactory, MembershipFactory
 
@@ -234,7 +235,7 @@ def test_portfolio_export_is_an_xlsx_with_formulas_neutralised(client, bob, brok
     assert names == ["Cedar Lane Imports LLC", '\'=HYPERLINK("http://evil","x")', "Blue Heron Housewares Inc"]
     at_stake = rows[0].index("IEEPA duty at stake")
     assert rows[1][at_stake] == 4100  # Cedar: 4000 CAPE + 100 wait
-    assert [excel_safe(v) for v in ("+1", "-1", "@x", "ok", 5)] == ["'+1", "'-1", "'@x", "ok", 5]
+    assert [neutralise(v) for v in ("+1", "-1", "@x", "ok", 5)] == ["'+1", "'-1", "'@x", "ok", 5]
 
 
 def test_build_cape_files_for_the_selected_importers(client, bob, broker_org, clients) -> None:  # type: ignore[no-untyped-def]

@@ -80,7 +80,3 @@ def country_choices() -> list[tuple[str, str]]:
     us = [c for c in countries if c["code"] == "US"]
     rest = [c for c in countries if c["code"] != "US"]
     return [(c["code"], f"{c['name']} ({c['code']})") for c in us + rest]
-
-
-def us_state_choices() -> list[tuple[str, str]]:
-    return [(s["code"], f"{s['name']} ({s['code']})") for s in load("org_structures.json")["us_states"]]

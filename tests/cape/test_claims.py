@@ -13,18 +13,8 @@ from cape.claims import (
     parse_claim_details,
     parse_money,
     parse_refund_report,
-    repair_entry_number,
     unwrap,
 )
-
-
-@pytest.mark.parametrize(
-    "raw, repaired",
-    [('="60576069342"', "60576069342"), ("261103162", "00261103162"), ("6.0576069342E10", "60576069342"),
-     ("002-6110316-2", "00261103162"), (" 3bz55001204 ", "3BZ55001204"), ("60576069342.0", "60576069342")],
-)
-def test_entry_numbers_are_repaired(raw: str, repaired: str) -> None:
-    assert repair_entry_number(raw) == repaired
 
 
 def test_guards_and_money() -> None:

@@ -13,9 +13,8 @@ from entries.samplegen import entry_number
 
 DAY0 = date(2025, 2, 1)
 dates = st.integers(min_value=0, max_value=900).map(lambda n: DAY0 + timedelta(days=n))
-statuses = st.sampled_from(["Unliquidated", "Liquidated", "Suspended", "Extended", "Under Review", "Final",
-                            "Finally Liquidated", "Open", "Closed", "In Review", "garbage", "", "Pending Liquidation",
-                            "Final Liquidation", "Deemed Liquidated", "Reliquidated"])
+statuses = st.sampled_from(["unliquidated", "liquidated", "suspended", "extended", "under_review", "final", "unknown",
+                            "garbage", "", "Liquidated"])
 
 
 @st.composite
@@ -85,14 +84,6 @@ def test_nothing_changes_before_stable_until(f: EntryFacts, as_of: date) -> None
     last = end - timedelta(days=1)
     if last >= as_of:
         assert classify(f, last).key == r.key
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-= \"", min_size=0, max_size=14))
-def test_the_fast_check_digit_agrees_with_entries_entrynumber(raw: str) -> None:
-    from entries.entrynumber import is_valid
-
-    assert rules.valid_entry_number(raw) == is_valid(rules.repair_entry_number(raw))
 
 
 @given(st.integers(0, 9_999_999), st.sampled_from(["ABC", "3BZ", "B7Q", "002", "605"]))

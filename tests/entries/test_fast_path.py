@@ -228,10 +228,6 @@ def test_other_encodings_and_separators_agree(tmp_path, broker_org, bob, ingest,
     _assert_same(fast, slow)
 
 
-def test_the_check_digit_list_keeps_file_order_across_both_paths() -> None:
-    assert list(es003_fast._check_digits_ok(["00261103162", "00261103163", "3BZ55000008"])) == [True, False, True]
-
-
 def test_a_new_importer_is_named_from_its_first_row_whichever_path_reads_it(tmp_path, broker_org, bob, ingest, monkeypatch) -> None:
     from tests.entries.conftest import entry_rows
 

@@ -54,9 +54,28 @@ def test_unlisted_statuses_are_unknown_with_the_existing_warning(write_es003, im
     ]
 
 
-def test_ingestion_and_the_ruleset_share_one_spelling_table() -> None:
-    from cape.rules import normalize_liquidation_status
-    from entries.es003 import parse_liquidation_status
+def test_every_spelling_is_one_of_the_codes_the_ruleset_reads() -> None:
+    from cape.rules import LIQUIDATION_STATUSES
+    from entries.es003 import LIQUIDATION_STATUSES as SPELLING_TABLE
+    from entries.es003 import normalise_liquidation_status, parse_liquidation_status
 
     for raw, expected in SPELLINGS:
-        assert parse_liquidation_status(raw)[0] == normalize_liquidation_status(raw) == expected
+        assert parse_liquidation_status(raw)[0] == normalise_liquidation_status(raw) == expected
+    assert set(SPELLING_TABLE.values()) | {"unknown"} == LIQUIDATION_STATUSES
+    for code in LIQUIDATION_STATUSES:  # a code is its own spelling
+        assert normalise_liquidation_status(code) == code
+
+
+@pytest.mark.parametrize(
+    "raw,code",
+    [("Unliquidated", "unliquidated"), ("OPEN", "unliquidated"), ("not liquidated", "unliquidated"),
+     ("Liquidated", "liquidated"), ("closed", "liquidated"), ("Suspended", "suspended"), ("EXTENDED", "extended"),
+     ("Under Review", "under_review"), ("in review", "under_review"), ("Final", "final"),
+     ("Finally Liquidated", "final"), ("  finally   liquidated ", "final"), ("Pending", "unknown"), ("", "unknown"),
+     (None, "unknown"), ("Liquidated?", "unknown"), ("Pending Liquidation", "unliquidated"),
+     ("FINAL LIQUIDATION", "final"), ("Deemed Liquidated", "liquidated"), (" reliquidated ", "liquidated")],
+)
+def test_each_status_spelling_maps_case_insensitively(raw: str | None, code: str) -> None:
+    from entries.es003 import normalise_liquidation_status
+
+    assert normalise_liquidation_status(raw) == code
