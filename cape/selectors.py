@@ -656,6 +656,9 @@ def reason_label(code: str) -> str:
         label = re.sub(r"\s*\([^)]*\)", "", label)  # drop parentheticals: (CBP Form 19), (no 9903.01 ...)
     if len(label) > 80 and len(label.split(", ", 1)[0]) >= 25:  # never a stub ("A surety", "Suspended")
         label = label.split(", ", 1)[0]
+    if code.startswith("cape_rejected:"):
+        # "... with the error shown": CBP's own words, on the badge itself (the entries list shows no other text).
+        return f"{label}: {code.split(':', 1)[1]}"
     return label or code
 
 

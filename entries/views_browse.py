@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 
 from accounts.irnumber import mask_ir_number
 from accounts.permissions import editor_for_post, member_required
@@ -139,6 +140,7 @@ def _headers(request: HttpRequest, filters: EntryFilters) -> list[dict[str, Any]
     return out
 
 
+@require_GET
 @member_required
 def entry_reclassifying(request: HttpRequest) -> HttpResponse:
     """The "reclassifying…" notice, polled while runs are in progress; once they are done, the page reloads

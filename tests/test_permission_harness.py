@@ -345,3 +345,99 @@ def test_the_harness_would_catch_a_leak(victim, alice, client) -> None:  # type:
     not_printed = {"AchEnrollment.account", "AccountApplication", "RefundEvent"}
     missing = set(SEEDED_MARKERS) - shown
     assert missing <= not_printed, f"markers no page shows even to the owner (check the seed): {sorted(missing - not_printed)}"
+
+
+# ---------------------------------------------------------------- shared entries (issue 18)
+# One entry per entry number, the importer of record's, seen by every organisation that owns or is granted the
+# importer (accounts.selectors.importers_for) and by no other: not a broker whose grant was revoked, not an
+# organisation that uploads the same entry number for an importer of its own.
+def _gull(victim: Any) -> dict[str, Any]:
+    """Gull Brokers: once granted Blue Heron (revoked), with a client and an entry of its own."""
+    from accounts.models import ImporterGrant, Membership
+    from tests.factories import BrokerFactory, GrantFactory, ImporterFactory, MembershipFactory
+
+    gull = BrokerFactory(name="Gull Brokers", slug="gull")
+    user = MembershipFactory(organization=gull, role=Membership.Role.STAFF, user__username="gull-staff").user
+    ImporterGrant.objects.create(importer=victim, organization=gull, revoked_at=timezone.now())
+    client = ImporterFactory(ir_number="41-220945100", name="Kestrel Outdoor Gear Inc", owner=None, created_by=gull)
+    GrantFactory(importer=client, organization=gull)
+    from tests.cape.factories import ClassificationFactory
+
+    entry = EntryFactory(importer=client, organization=gull)
+    ClassificationFactory(entry=entry)  # the lists show classified entries
+    return {"org": gull, "user": user, "importer": client, "entry": entry}
+
+
+def _as(user: Any, slug: str) -> tuple[Client, Client]:
+    session = Client()
+    session.force_login(user)
+    return session, Client(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}", HTTP_X_ORGANIZATION=slug)
+
+
+@pytest.mark.django_db
+def test_shared_entries_an_organisation_never_sees_an_importer_it_neither_owns_nor_is_granted(victim, bob, outsider) -> None:  # type: ignore[no-untyped-def]
+    entry = victim.entries.get()
+    gull = _gull(victim)
+    # The broker Blue Heron granted sees the importer's entry: the refusals below are about scope, not a dead route.
+    session, token = _as(bob, "harbor")
+    assert session.get(f"/entries/{entry.pk}/").status_code == 200
+    assert token.get(f"/api/entries/{entry.pk}/").json()["entry_number"] == entry.entry_number
+    assert entry.pk in {e["id"] for e in token.get("/api/entries/", {"page_size": 500}).json()["results"]}
+    for user, slug, own in ((gull["user"], "gull", gull["entry"]), (outsider["user"], "outsider", None)):
+        session, token = _as(user, slug)
+        assert session.get(f"/entries/{entry.pk}/").status_code == 404, slug
+        assert token.get(f"/api/entries/{entry.pk}/").status_code == 404, slug
+        listed = {e["id"] for e in token.get("/api/entries/", {"page_size": 500}).json()["results"]}
+        assert entry.pk not in listed and (own is None or own.pk in listed), (slug, listed)
+        assert token.get("/api/entries/", {"importer": victim.pk}).status_code == 400, slug
+        for query in ({"q": entry.entry_number}, {"importer": victim.pk}, {"q": "93-417726100"}):
+            response = session.get("/entries/", query)
+            assert response.status_code == 200 and entry.pk not in [c.entry_id for c in response.context["page"].rows], (slug, query)
+        totals = token.get("/api/classifications/", {"importer": victim.pk})
+        assert totals.status_code == 400, (slug, totals.status_code)
+        everything = token.get("/api/classifications/").json()["paths"]
+        assert sum(p["count"] for p in everything) == (1 if own is not None else 0), (slug, everything)
+
+
+@pytest.mark.django_db
+def test_shared_entries_uploading_an_entry_number_of_an_unseen_importer_takes_nothing(victim, outsider, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An entry summary exists once, for one importer of record: another organisation's ES-003 naming the same entry
+    number (for an importer of its own, or for the victim's IR number it does not serve) neither moves, changes nor
+    reveals the entry."""
+    from accounts.models import Importer
+    from entries.models import Entry, TariffLine
+    from entries.samplegen import Text, write_csv
+    from entries.services import ingest_files
+    from tests.entries.conftest import entry_rows
+
+    entry = victim.entries.get()
+    before = (Entry.objects.filter(pk=entry.pk).values().get(), sorted(TariffLine.objects.filter(entry=entry).values_list("pk", "hts")))
+    gull = _gull(victim)
+    charlie_org = outsider["user"].memberships.get().organization
+    attempts = [
+        (charlie_org, outsider["user"], Importer.objects.get(owner=charlie_org)),  # its own importer, the victim's number
+        (gull["org"], gull["user"], gull["importer"]),
+        (gull["org"], gull["user"], victim),  # the victim's IR number, which Gull no longer serves
+    ]
+    for n, (org, user, importer) in enumerate(attempts):
+        rows = entry_rows(entry.entry_number, ieepa_duty="999.00", **{
+            "Importer Number": Text(importer.ir_number), "Importer Name": "MkTakeover", "Filer Name": "MkTakeover"})
+        path = write_csv(tmp_path / f"takeover-{n}.csv", rows)
+        result = ingest_files(organization=org, paths=[path], user=user)
+        upload = result.uploads[0] if result.uploads else None
+        assert upload is not None and upload.summary["entries_in_file"] == 0, (n, upload.summary if upload else result.fatal_errors)
+        if importer == victim:
+            assert upload.summary["rows_rejected"] == 2, upload.summary  # not Gull's importer to load any more
+        else:
+            assert upload.summary["refused_entries"] == [entry.entry_number], upload.summary  # another IOR's entry
+        # What the uploader is told echoes what it typed (the entry and IR numbers), nothing of the victim's.
+        text = json.dumps([result.fatal_errors, upload.summary, upload.error_message, upload.errors], default=str)
+        for marker in MARKERS:
+            assert marker not in text.replace(entry.entry_number, "").replace(importer.ir_number, ""), \
+                f"attempt {n} leaked {marker!r}: {text}"
+        assert entry.pk not in set(result.entry_ids or []), n
+        session, token = _as(user, org.slug)
+        assert session.get(f"/entries/{entry.pk}/").status_code == 404 and token.get(f"/api/entries/{entry.pk}/").status_code == 404
+    after = (Entry.objects.filter(pk=entry.pk).values().get(), sorted(TariffLine.objects.filter(entry=entry).values_list("pk", "hts")))
+    assert after == before
+    assert Entry.objects.filter(entry_number=entry.entry_number).count() == 1

@@ -33,12 +33,61 @@ def _row_counts() -> dict[str, int]:
 
 @pytest.mark.django_db
 def test_seed_demo_twice_changes_no_table() -> None:
-    call_command("seed_demo", stdout=open(os.devnull, "w"))
+    call_command("seed_demo", importer_entries=25, stdout=open(os.devnull, "w"))
     first = _row_counts()
     assert first["accounts_organization"] >= 2 and first["auth_user"] >= 7
-    call_command("seed_demo", stdout=open(os.devnull, "w"))
+    call_command("seed_demo", importer_entries=25, stdout=open(os.devnull, "w"))
     second = _row_counts()
     assert second == first, {t: (first[t], second[t]) for t in first if first[t] != second.get(t)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_importer_and_its_broker_see_one_set_of_blue_heron_entries() -> None:
+    """The demo's story (issue 18): Harbor's small report and Blue Heron's own are one set of Blue Heron entries,
+    which both organisations see with the same paths; Cedar Lane stays Harbor's alone. What seed_demo prints and
+    the README's demo table state are these figures."""
+    import io
+    from decimal import Decimal
+
+    from django.db.models import Sum
+
+    from accounts.models import Organization
+    from cape.selectors import classifications_for, entries_for
+    from entries.models import Entry, Upload
+
+    out = io.StringIO()
+    call_command("seed_demo", importer_entries=25, stdout=out)
+    harbor, heron = Organization.objects.get(slug="harbor"), Organization.objects.get(slug="blue-heron")
+    blue = "93-417726100"
+    theirs = entries_for(harbor).filter(importer__ir_number=blue)
+    mine = entries_for(heron).filter(importer__ir_number=blue)
+    assert mine.count() == 32 and set(theirs.values_list("pk", flat=True)) == set(mine.values_list("pk", flat=True))
+    assert Entry.objects.filter(importer__ir_number=blue).count() == 32  # no copy per organisation
+    assert not entries_for(heron).filter(importer__ir_number="27-418830200").exists()
+    assert entries_for(harbor).filter(importer__ir_number="27-418830200").count() == 3
+    paths = lambda org: sorted(classifications_for(org).filter(importer__ir_number=blue)  # noqa: E731
+                               .values_list("entry__entry_number", "path", "deadline"))
+    assert len(paths(heron)) == 32 and paths(harbor) == paths(heron)
+    # Each organisation's upload is its own; Blue Heron's found Harbor's 7 entries already on record.
+    own = Upload.objects.get(organization=heron)
+    assert (own.summary["entries_in_file"], own.summary["entries_created"]) == (32, 25)
+    assert Upload.objects.get(organization=harbor).summary["entries_created"] == 10
+    duty = Entry.objects.filter(importer__ir_number=blue).aggregate(d=Sum("ieepa_duty"))["d"]
+    text = out.getvalue()
+    assert f"Blue Heron Housewares Inc: 32 entries, IEEPA duty ${duty:,.2f}; seen by Blue Heron Housewares (its owner) " \
+           "and Harbor Customs Brokerage (access granted by Blue Heron Housewares)." in text
+    assert "Cedar Lane Imports LLC: 3 entries, IEEPA duty $7,030.00; seen by Harbor Customs Brokerage (its broker)." in text
+    assert duty > Decimal("0")
+
+
+def test_the_readme_demo_table_states_the_default_demo_figures() -> None:
+    """The README's figures are those of the default demo (12,000 + 7 entries), kept in step with entries.demo."""
+    from entries.demo import IMPORTER_EXTRA_ENTRIES, _shared_entry_count
+
+    readme = (ROOT / "README.md").read_text()
+    total = IMPORTER_EXTRA_ENTRIES + _shared_entry_count()
+    assert total == 12_007
+    assert f"Blue Heron Housewares Inc ({total:,} entries" in readme and f"the same {total:,} entries Harbor sees" in readme
 
 
 # ---------------------------------------------------------------- run_demo as `make run` starts it

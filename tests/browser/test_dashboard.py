@@ -134,7 +134,7 @@ def test_screenshots_of_the_dashboard_and_portfolio_from_demo_data(page, tmp_pat
 
     from accounts.models import Importer, Organization
 
-    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("seed_demo", importer_entries=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     broker = Organization.objects.get(slug="harbor")
     blue = Importer.objects.get(ir_number="93-417726100")
     owner_org = Organization.objects.get(slug="blue-heron")

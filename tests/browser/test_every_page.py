@@ -54,10 +54,11 @@ def _shape(path: str) -> str:
 
 
 def _demo_data() -> None:
-    """manage.py seed_demo, then what fills the tables the demo leaves empty: every path on the importer's
-    own entries, an ACH enrollment, a 5106 record, a CAPE declaration."""
+    """manage.py seed_demo (Blue Heron's own report cut to 30 + 7 entries), then what fills the tables the demo
+    leaves empty: every path on the importer's entries (one set, seen by Blue Heron and by Harbor), an ACH
+    enrollment, a 5106 record, a CAPE declaration built by each organisation."""
     with open(os.devnull, "w") as devnull:
-        call_command("seed_demo", stdout=devnull)
+        call_command("seed_demo", importer_entries=30, stdout=devnull)
     blue = Importer.objects.get(ir_number="93-417726100")
     owner_org = Organization.objects.get(slug="blue-heron")
     broker = Organization.objects.get(slug="harbor")
@@ -69,10 +70,9 @@ def _demo_data() -> None:
                                             (P.CIT, "2210.00", 300), (P.WAIT, "12880.00", None),
                                             (P.FILED, "7300.00", None), (P.NOT_ELIGIBLE, "950.00", None),
                                             (P.NEEDS_REVIEW, "120.00", None)]):
-        for org in (owner_org, broker):
-            entry = EntryFactory(organization=org, importer=blue, ieepa_duty=Decimal(duty) + k)
-            ClassificationFactory(entry=entry, path=path, deadline=today + timedelta(days=days) if days else None,
-                                  urgent=days is not None and days <= 14)
+        entry = EntryFactory(organization=owner_org, importer=blue, ieepa_duty=Decimal(duty) + k)
+        ClassificationFactory(entry=entry, path=path, deadline=today + timedelta(days=days) if days else None,
+                              urgent=days is not None and days <= 14)
     from cape.declarations import declaration_build
 
     for org in (owner_org, broker):

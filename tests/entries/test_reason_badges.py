@@ -30,7 +30,8 @@ def test_a_reason_badge_shows_words_and_is_described_by_its_code_and_source(clie
     html = client.get(reverse("entry_list")).content.decode()
     badges = re.findall(r'<button type="button" class="badge[^"]*" aria-describedby="([^"]+)"[^>]*>([^<]+)</button>', html)
     assert [unescape(label) for _id, label in badges] == [
-        "Liquidated fewer than 80 days ago", "CBP rejected this entry on a CAPE declaration with the error shown"]
+        # CBP's error on the badge itself: the tooltip is shown only on hover or focus (issue 18).
+        "Liquidated fewer than 80 days ago", "CBP rejected this entry on a CAPE declaration with the error shown: ENTRY ON DRAWBACK"]
     rule, source, _text = rules.explain("within_80_days")
     tip = re.search(rf'<span class="reason-tip" role="tooltip" id="{badges[0][0]}">([^<]+)</span>', html)
     assert tip is not None and badges[0][0] == f"reason-{entry.pk}-0"

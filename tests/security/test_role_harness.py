@@ -390,3 +390,109 @@ def test_every_state_change_an_owner_makes_writes_the_audit_log(org_roles, label
     new_audit = list(AuditLog.objects.order_by("-pk")[: AuditLog.objects.count() - audit_before])
     assert new_audit, f"POST {url} changed {changed[:5]} but wrote no audit log row"
     assert all(row.user_id == owner.pk for row in new_audit), [(r.action, r.user_id) for r in new_audit]
+
+
+# ---------------------------------------------------------------- shared entries (issue 18)
+def _classified_ids(client: Client, **query: Any) -> list[int]:
+    """The entries list page's rows (entry ids) for a query."""
+    response = client.get("/entries/", query)
+    assert response.status_code == 200
+    return [c.entry_id for c in response.context["page"].rows]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_grant_revoke_the_broker_sees_none_of_the_importers_entries_even_those_it_loaded(  # type: ignore[no-untyped-def]
+        tenant, alice, bob, broker_org, tmp_path) -> None:
+    """The entries are the importer of record's: revoking the broker's grant takes every one of them from the broker
+    at once, pages and API, including the entries the broker's own upload brought in; the importer keeps them all."""
+    from accounts.services import grant_revoke
+    from entries.models import Entry
+    from entries.samplegen import Text, write_csv
+    from entries.services import ingest_files
+    from tests.entries.conftest import entry_rows
+    from tests.factories import api_key_for
+
+    importer = tenant["importer"]
+    rows = entry_rows("HCB00000016", **{"Importer Number": Text(importer.ir_number), "Importer Name": importer.name})
+    result = ingest_files(organization=broker_org, paths=[write_csv(tmp_path / "harbor.csv", rows)], user=bob)
+    assert result.uploads[0].status == "done", result.uploads[0].error_message
+    loaded = Entry.objects.get(entry_number="HCB00000016")
+    ids = {tenant["entry"].pk, loaded.pk}
+    broker, owner = Client(), Client()
+    broker.force_login(bob)
+    owner.force_login(alice)
+    token = Client(HTTP_AUTHORIZATION=f"Token {api_key_for(bob)}", HTTP_X_ORGANIZATION="harbor")
+
+    def api_ids(**query: Any) -> set[int]:
+        response = token.get("/api/entries/", query)
+        return {e["id"] for e in response.json()["results"]} if response.status_code == 200 else set()
+
+    # With the grant: the broker sees both entries, by page and by API.
+    assert set(_classified_ids(broker, importer=importer.pk)) == ids == api_ids(importer=importer.pk)
+    assert all(broker.get(f"/entries/{pk}/").status_code == 200 and token.get(f"/api/entries/{pk}/").status_code == 200
+               for pk in ids)
+    grant_revoke(grant=ImporterGrant.objects.get(importer=importer, organization=broker_org), user=alice)
+    for pk in ids:
+        assert broker.get(f"/entries/{pk}/").status_code == 404, pk
+        assert token.get(f"/api/entries/{pk}/").status_code == 404, pk
+    assert _classified_ids(broker) == [] and _classified_ids(broker, q="HCB00000016") == []
+    assert api_ids() == set() and token.get("/api/entries/", {"importer": importer.pk}).status_code == 400
+    assert sum(p["count"] for p in token.get("/api/classifications/").json()["paths"]) == 0
+    assert "Blue Heron" not in broker.get("/dashboard/").content.decode()
+    # The data stays with the importer of record.
+    assert set(_classified_ids(owner)) == ids and Entry.objects.filter(pk__in=ids).count() == 2
+
+
+def _fact_history(client: Client, entry_pk: int) -> list[list[str]]:
+    """The entry page's "Facts set by people" table: [when, what, from, to, who] per row."""
+    import re
+    from html import unescape
+
+    html = client.get(f"/entries/{entry_pk}/").content.decode()
+    table = re.search(r'data-testid="fact-history">(.*?)</table>', html, re.S)
+    if table is None:
+        return []
+    body = table.group(1).split("<tbody>", 1)[1]
+    return [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+@pytest.mark.django_db
+def test_entry_facts_one_organisation_sets_are_the_others_and_say_who_set_them(  # type: ignore[no-untyped-def]
+        tenant, alice, bob, charlie, importer_org, broker_org) -> None:
+    from entries.models import Entry
+    from tests.factories import api_key_for
+
+    entry = tenant["entry"]
+    broker, owner, outsider = Client(), Client(), Client()
+    broker.force_login(bob)
+    owner.force_login(alice)
+    outsider.force_login(charlie)
+    # Harbor's staff sets drawback on the entry page; Blue Heron sees the fact and who set it, in which organisation.
+    corporate = "true" if entry.importer.is_corporate else "false"  # the importer's own fact: unchanged
+    response = broker.post(f"/entries/{entry.pk}/", {"drawback": "on", "protest_status": "none",
+                                                     "importer_is_corporate": corporate})
+    assert response.status_code == 302, response.status_code
+    assert Entry.objects.get(pk=entry.pk).drawback
+    bob_name = f"{bob.get_full_name() or bob.username} ({broker_org.name})"
+    seen_by_owner = _fact_history(owner, entry.pk)
+    assert [r[1:] for r in seen_by_owner] == [["drawback", "no", "yes", bob_name]], seen_by_owner
+    # Blue Heron sets type 09 through the API's facts file; Harbor sees it, attributed to Blue Heron.
+    token = Client(HTTP_AUTHORIZATION=f"Token {api_key_for(alice)}", HTTP_X_ORGANIZATION=importer_org.slug)
+    facts = SimpleUploadedFile("facts.csv", f"Entry Number,Type 09 Filed\r\n{entry.entry_number},Y\r\n".encode(),
+                               content_type="text/csv")
+    response = token.post("/api/entry-facts/", {"file": facts})
+    assert response.status_code == 200 and response.json()["rows_applied"] == 1, response.content
+    alice_name = f"{alice.get_full_name() or alice.username} ({importer_org.name}), facts file"
+    seen_by_broker = _fact_history(broker, entry.pk)
+    assert [r[1:] for r in seen_by_broker] == [["type09 filed", "no", "yes", alice_name],
+                                               ["drawback", "no", "yes", bob_name]], seen_by_broker
+    assert _fact_history(owner, entry.pk) == seen_by_broker  # one entry, one history
+    # An organisation that does not serve the importer sees neither the entry nor its history, and cannot set facts.
+    assert outsider.get(f"/entries/{entry.pk}/").status_code == 404
+    assert outsider.post(f"/entries/{entry.pk}/", {"protest_status": "open", "importer_is_corporate": corporate}).status_code == 404
+    refused = Client(HTTP_AUTHORIZATION=f"Token {api_key_for(charlie)}", HTTP_X_ORGANIZATION="outsider").post(
+        "/api/entry-facts/", {"file": SimpleUploadedFile("f.csv", f"Entry Number,Drawback\r\n{entry.entry_number},N\r\n".encode())})
+    assert refused.status_code in (200, 400) and (refused.status_code == 400 or refused.json()["rows_applied"] == 0)
+    entry.refresh_from_db()
+    assert entry.drawback and entry.type09_filed and entry.protest_status == "none"

@@ -1,4 +1,10 @@
-"""Load the demo organisations, importers and users. Idempotent: running it twice changes nothing."""
+"""Load the demo organisations, importers, users and ES-003 reports. Idempotent: running it twice changes nothing.
+
+The story it tells: Blue Heron Housewares (an importer organisation) owns its importer of record and granted
+Harbor Customs Brokerage access; Harbor also serves Cedar Lane Imports LLC, a client it added itself. Harbor
+loaded a small ES-003 (7 Blue Heron entries, 3 Cedar Lane); Blue Heron uploaded its own, 12,007 entries including
+those 7. An entry is one record per entry number, the importer of record's, so both organisations see the same
+12,007 Blue Heron entries (entries.demo)."""
 
 from __future__ import annotations
 
@@ -25,10 +31,24 @@ USERS = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo broker, importer organisation, importers and users (idempotent)."
+    help = "Create the demo broker, importer organisation, importers, users and ES-003 reports (idempotent)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--importer-entries", type=int, default=None, metavar="N",
+                            help="entries in Blue Heron's own ES-003 besides the 7 Harbor also loaded (default 12,000)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        broker, owner_org = self._accounts()
+        # Outside the accounts' transaction: each upload commits as a web upload does, and its classification
+        # starts on commit.
+        self._load_demo_entries(broker, owner_org, options.get("importer_entries"))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
+        for username, slug, role in USERS:
+            self.stdout.write(f"  {username:16} {role:7} at {slug}")
+        self.stdout.write("  admin            Django admin (/admin/)")
 
     @transaction.atomic
-    def handle(self, *args: Any, **options: Any) -> None:
+    def _accounts(self) -> tuple[Organization, Organization]:
         broker, _ = Organization.objects.get_or_create(slug=BROKER[1], defaults={"name": BROKER[0], "kind": Organization.Kind.BROKER})
         owner_org, _ = Organization.objects.get_or_create(
             slug=IMPORTER_ORG[1], defaults={"name": IMPORTER_ORG[0], "kind": Organization.Kind.IMPORTER}
@@ -48,16 +68,24 @@ class Command(BaseCommand):
             Membership.objects.get_or_create(user=user, organization=Organization.objects.get(slug=slug), defaults={"role": role})
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@demo.refundready.local", DEMO_PASSWORD)
-        self._load_demo_entries(broker)
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
-        for username, slug, role in USERS:
-            self.stdout.write(f"  {username:16} {role:7} at {slug}")
-        self.stdout.write("  admin            Django admin (/admin/)")
+        return broker, owner_org
 
-    def _load_demo_entries(self, broker: Organization) -> None:
-        """Ingest the ES-003 sample into the broker's workspace once ingestion exists (entries.services)."""
-        try:
-            from entries.demo import load_demo_es003
-        except ImportError:
-            return
-        load_demo_es003(organization=broker, stdout=self.stdout)
+    def _load_demo_entries(self, broker: Organization, owner_org: Organization, extra: int | None) -> None:
+        """Harbor's small ES-003, then Blue Heron's own (entries.demo); then who sees what."""
+        from accounts.selectors import organizations_seeing
+        from entries.demo import IMPORTER_EXTRA_ENTRIES, importer_figures, load_demo_es003, load_importer_es003
+
+        User = get_user_model()
+        load_demo_es003(organization=broker, stdout=self.stdout, user=User.objects.get(username="broker-staff"))
+        load_importer_es003(organization=owner_org, stdout=self.stdout, user=User.objects.get(username="importer-owner"),
+                            extra_entries=IMPORTER_EXTRA_ENTRIES if extra is None else max(0, extra))
+        for ir, _ in IMPORTERS:
+            importer = Importer.objects.get(ir_number=ir)
+            figures = importer_figures(ir)
+            if figures is None:
+                continue
+            seen_by = " and ".join(
+                f"{org.name} ({'its owner' if org.pk == importer.owner_id else 'access granted by ' + importer.owner.name if importer.owner else 'its broker'})"
+                for org in organizations_seeing([importer.pk]).order_by("name"))
+            self.stdout.write(f"{figures.name}: {figures.entries:,} entries, IEEPA duty ${figures.ieepa_duty:,.2f}; "
+                              f"seen by {seen_by}.")
