@@ -13,6 +13,8 @@ from decimal import Decimal
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts.templatetags.money import format_money
+
 PALETTE = ["#1f5fa8", "#3a86d1", "#b54708", "#7a2e0e", "#6b7280", "#1a7f37", "#9ca3af", "#9a6700"]
 
 
@@ -24,8 +26,20 @@ class Bar:
     color: str = ""
 
 
+# The widest a character of the chart's text is (13px system-ui, static/css/dashboard.css): digits are ~7.2 px,
+# capitals up to ~9 px. The room beside the bars is measured from the longest value text with this, so that
+# "$43,097,491.00 · 7,693 entries" is never cut at the chart's edge.
+CHAR_PX = 8
+MIN_PLOT = 160
+
+
+def text_px(text: str) -> int:
+    return len(text) * CHAR_PX
+
+
 def money(value: Decimal) -> str:
-    return f"${value:,.0f}" if abs(value) >= 1000 else f"${value:,.2f}"
+    """The pages' one money format (accounts.templatetags.money): dollars and cents, "$43,097,491.00"."""
+    return format_money(value)
 
 
 def bar_chart(
@@ -40,7 +54,11 @@ def bar_chart(
 ) -> SafeString:
     """A horizontal bar chart: label on the left, bar, value as text on the right of the bar."""
     gap = 10
-    value_room = 170
+    texts = [money(b.value) + (f" · {b.note}" if b.note else "") for b in bars]
+    value_room = max([170, *(text_px(t) + 12 for t in texts)])
+    label_width = max([label_width, *(text_px(b.label) + 12 for b in bars)])
+    # Long labels or values widen the drawing rather than squeeze the bars: the SVG scales to its box.
+    width = max(width, label_width + MIN_PLOT + value_room)
     height = max(1, len(bars)) * (bar_height + gap) + gap
     top = max((b.value for b in bars), default=Decimal(0))
     plot = width - label_width - value_room
@@ -50,13 +68,12 @@ def bar_chart(
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(desc or title)}</desc>',
     ]
-    for i, b in enumerate(bars):
+    for i, (b, text) in enumerate(zip(bars, texts, strict=True)):
         y = gap + i * (bar_height + gap)
         w = 0 if not top else int(plot * float(b.value / top))
         if b.value and w < 2:
             w = 2
         color = b.color or PALETTE[i % len(PALETTE)]
-        text = money(b.value) + (f" · {b.note}" if b.note else "")
         mid = y + bar_height / 2
         parts.append(
             f'<g class="bar" data-label="{escape(b.label)}" data-value="{b.value:.2f}">'

@@ -428,6 +428,8 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
+    from accounts.xlsxcells import typed_row
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Portfolio")
     bold = Font(bold=True)
@@ -460,9 +462,9 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
     for r in portfolio.rows:
         f = r.figures
         ws.append(
-            [
-                excel_safe(v)
-                for v in [
+            typed_row(
+                ws,
+                [
                     r.importer.name,
                     # SSN-form numbers show their last four digits only, as on every page and export.
                     r.importer.ir_display,
@@ -480,8 +482,9 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
                     r.recipient.name,
                     r.at_risk,
                     r.open_rejections,
-                ]
-            ]
+                ],
+                text=excel_safe,
+            )
         )
     out = BytesIO()
     wb.save(out)
@@ -553,7 +556,7 @@ def timeline_for(organization: Organization, importer_ids: list[int], *, limit: 
                 TimelineItem(
                     d.exported_at.date(),
                     "exported",
-                    f"{d.name}: CAPE file downloaded ({d.entry_count} entries)",
+                    f"{d.name}: CAPE file downloaded ({d.entry_count:,} entries)",
                     who,
                     False,
                     d.pk,
@@ -646,7 +649,7 @@ def _next_steps(dash: ImporterDashboard) -> list[NextStep]:
         when = f" (the first on {first.deadline:%m/%d/%Y})" if first and first.deadline else ""
         steps.append(
             NextStep(
-                f"{dash.urgent_count} entr{'y has' if dash.urgent_count == 1 else 'ies have'} a deadline within 14 days{when}: "
+                f"{dash.urgent_count:,} entr{'y has' if dash.urgent_count == 1 else 'ies have'} a deadline within 14 days{when}: "
                 "build the CAPE files or file the protests (CBP Form 19) now.",
                 url_name="entry_list",
                 urgent=True,
@@ -655,7 +658,7 @@ def _next_steps(dash: ImporterDashboard) -> list[NextStep]:
     if dash.passed_count:
         steps.append(
             NextStep(
-                f"{dash.passed_count} entr{'y has' if dash.passed_count == 1 else 'ies have'} a deadline that has passed: "
+                f"{dash.passed_count:,} entr{'y has' if dash.passed_count == 1 else 'ies have'} a deadline that has passed: "
                 "review them with your customs broker or counsel.",
                 url_name="entry_list",
                 urgent=True,

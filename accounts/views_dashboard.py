@@ -23,6 +23,7 @@ from accounts.models import Organization
 from accounts.permissions import editor_for_post, member_required
 from accounts.selectors import importers_for
 from accounts.services import ServiceError
+from accounts.templatetags.money import format_count, format_money
 from cape import rules
 from cape.build_jobs import declaration_build_job_start
 from cape.declarations import declarations_for
@@ -77,7 +78,8 @@ def _chart(totals: list[Any]) -> Any:
     return bar_chart(
         bars,
         title="IEEPA duty by refund path",
-        desc="; ".join(f"{t.label}: ${t.ieepa_duty:,.2f} on {t.count} entries" for t in totals),
+        desc="; ".join(f"{t.label}: {format_money(t.ieepa_duty)} on {format_count(t.count)} entr{'y' if t.count == 1 else 'ies'}"
+                       for t in totals),
         chart_id="duty-by-path",
     )
 
