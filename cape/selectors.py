@@ -45,6 +45,8 @@ LIST_SORTS: dict[str, tuple[tuple[str, ...], str]] = {
     "path": (("path", "deadline", "entry_id"), "asc"),
     "deadline": (("deadline", "entry_id"), "asc"),
     "amount": (("ieepa_duty", "entry_id"), "desc"),
+    "type": (("entry__entry_type", "entry_id"), "asc"),
+    "reasons": (("reasons_text", "entry_id"), "asc"),
 }
 URGENCY = ("urgent", "deadline_passed", "any")
 PAGE_SIZE = 50

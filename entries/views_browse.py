@@ -37,9 +37,9 @@ from entries.models import Entry
 from entries.templatetags.entry_rows import FIELDS as ROW_FIELDS
 from refundready.widgets import QuickSelect
 
-# The list's columns in order: (sort key or "" when the column does not sort, header).
+# The list's columns in order: (sort key, header). Every column sorts (cape.selectors.LIST_SORTS).
 COLUMNS = (
-    ("entry", "Entry number"), ("importer", "Importer"), ("", "Type"), ("path", "Path"), ("", "Reasons"),
+    ("entry", "Entry number"), ("importer", "Importer"), ("type", "Type"), ("path", "Path"), ("reasons", "Reasons"),
     ("deadline", "Deadline"), ("amount", "IEEPA duty"),
 )
 
