@@ -54,13 +54,20 @@ def test_the_chart_shows_cents_and_leaves_room_for_the_longest_value() -> None:
                          Bar("Court of International Trade (counsel)", Decimal("12.00"), "1 entry")], title="t"))
     assert "$43,097,491.00 · 7,693 entries" in svg and "$12.00 · 1 entry" in svg
     assert not html_problems(svg)
-    width = int(svg.split('viewBox="0 0 ', 1)[1].split(" ", 1)[0])
     import re
 
-    for x, text in re.findall(r'<text x="(\d+)" y="[\d.]+" dominant-baseline="middle" class="bar-value">([^<]+)</text>', svg):
-        assert int(x) + text_px(text.replace("&#x27;", "'")) <= width, (x, text, width)
-    labels = re.findall(r'<text x="(\d+)" y="[\d.]+" text-anchor="end" dominant-baseline="middle" class="bar-label">([^<]+)</text>', svg)
-    assert labels and all(int(x) - text_px(t) >= 0 for x, t in labels)
+    drawings = svg.split("<svg")[1:]
+    assert len(drawings) == 2  # the laptop drawing and the phone drawing
+    for drawing in drawings:
+        width = int(drawing.split('viewBox="0 0 ', 1)[1].split(" ", 1)[0])
+        values = re.findall(r'<text x="(\d+)" y="[\d.]+" dominant-baseline="middle" class="bar-value">([^<]+)</text>', drawing)
+        assert len(values) == 2
+        for x, text in values:
+            assert int(x) + text_px(text) <= width, (x, text, width)
+        ends = re.findall(r'<text x="(\d+)" y="[\d.]+" text-anchor="end" dominant-baseline="middle" class="bar-label">([^<]+)</text>', drawing)
+        starts = re.findall(r'<text x="(\d+)" y="[\d.]+" dominant-baseline="middle" class="bar-label">([^<]+)</text>', drawing)
+        assert len(ends) + len(starts) == 2
+        assert all(int(x) - text_px(t) >= 0 for x, t in ends) and all(int(x) + text_px(t) <= width for x, t in starts)
 
 
 # ---------------------------------------------------------------- a workspace over a thousand entries

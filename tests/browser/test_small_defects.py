@@ -101,3 +101,30 @@ def test_escape_dismisses_the_reason_tooltip_without_moving_focus_or_pointer(pag
     page.mouse.move(0, 0)
     page.mouse.move(*centre)
     assert tip.is_visible()  # and shown on the next hover
+
+
+def test_a_checkbox_sits_under_its_label_not_in_the_middle_of_the_form(page, bob, own_importer) -> None:  # type: ignore[no-untyped-def]
+    login(page, "bob")
+    page.goto(page.base_url + f"/accounts/importers/{own_importer.pk}/")
+    box = page.get_by_label("CIT plaintiff (the importer's number was reported for the court-ordered CAPE phase)")
+    label = page.locator("label[for=id_cit_plaintiff]")
+    assert abs(box.bounding_box()["x"] - label.bounding_box()["x"]) < 24
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "importer_page.png"), full_page=True)
+
+
+def test_the_duty_chart_is_readable_on_a_phone(page, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    """Scaled into a phone's width, the laptop drawing's text was about 6 px tall: the phone gets its own."""
+    for k, path in enumerate(P):
+        _classified(own_importer, importer_org, path, f"{43097491 + k}.00")
+    for width, smallest in ((1366, 12), (390, 11)):
+        page.set_viewport_size({"width": width, "height": 900})
+        login(page, "alice") if width == 1366 else None
+        page.goto(page.base_url + "/dashboard/")
+        chart = page.get_by_role("img", name="IEEPA duty by refund path")
+        assert chart.count() == 1  # one drawing shown at each width
+        heights = chart.locator("text").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
+        assert len(heights) == 16 and min(heights) >= smallest, (width, heights)
+        right = chart.evaluate("el => el.getBoundingClientRect().right")
+        ends = chart.locator("text").evaluate_all("els => els.map(e => e.getBoundingClientRect().right)")
+        assert max(ends) <= right + 1, (width, max(ends), right)
