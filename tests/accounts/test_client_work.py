@@ -234,3 +234,12 @@ def test_a_viewer_reads_client_work_through_the_api_but_cannot_change_it(client,
     assert client.get(f"/api/importers/{own_importer.pk}/notes/", **auth).json()[0]["text"] == "Shared with the team"
     assert client.post(f"/api/importers/{own_importer.pk}/notes/", {"text": "x"}, content_type="application/json", **auth).status_code == 403
     assert client.post(f"/api/importers/{own_importer.pk}/assignments/", {"member": bob.pk}, content_type="application/json", **auth).status_code == 403
+
+
+def test_the_audit_log_links_client_work_to_the_importer_page(client, broker_org, bob, own_importer) -> None:  # type: ignore[no-untyped-def]
+    importer_assign(organization=broker_org, importer=own_importer, member=bob, user=bob)
+    note = importer_note_add(organization=broker_org, importer=own_importer, text="Call back", user=bob)
+    client.force_login(bob)
+    html = client.get(reverse("audit_log")).content.decode()
+    assert "importer.assign" in html and "importer.note_add" in html
+    assert f'href="/accounts/importers/{own_importer.pk}/#client-work"' in html and f"note on an importer {note.pk}" in html

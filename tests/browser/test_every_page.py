@@ -80,6 +80,11 @@ def _demo_data() -> None:
 
     for org in (owner_org, broker):
         declaration_build(organization=org, importer_ids=[blue.pk])
+    # The rows above were written by factories, not by the services that announce a change to the cached figures.
+    from cape.selectors import bump_totals_version
+
+    for org in (owner_org, broker):
+        bump_totals_version(org.pk)
     # Client work: the broker's staff member has Blue Heron, with an overdue follow-up and a note.
     from django.contrib.auth import get_user_model
 

@@ -128,3 +128,14 @@ def test_the_duty_chart_is_readable_on_a_phone(page, alice, importer_org, own_im
         right = chart.evaluate("el => el.getBoundingClientRect().right")
         ends = chart.locator("text").evaluate_all("els => els.map(e => e.getBoundingClientRect().right)")
         assert max(ends) <= right + 1, (width, max(ends), right)
+
+
+def test_the_readiness_table_fits_1280_px(page, bob, broker_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    imp = ImporterFactory(name="Consolidated Pacific Rim Housewares and Kitchen Supply Corporation", owner=None)
+    GrantFactory(importer=imp, organization=broker_org)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    login(page, "bob")
+    page.goto(page.base_url + "/onboarding/readiness/")
+    box = page.locator("table.ob-readiness").locator("xpath=..")
+    overflow = box.evaluate("el => el.scrollWidth - el.clientWidth")
+    assert overflow <= 0, f"the readiness table scrolls sideways by {overflow}px at 1280 px"
