@@ -21,6 +21,7 @@ OBJECT_NAMES: dict[str, str] = {
     "accounts.form5106record": "5106 record",
     "accounts.readinessstate": "readiness",
     "accounts.accountapplication": "account application",
+    "accounts.importernote": "note on an importer",
     "entries.entry": "entry",
     "entries.upload": "upload",
     "cape.declaration": "declaration",
@@ -112,6 +113,11 @@ def _object_urls(organization: Organization, wanted: dict[str, set[int]]) -> dic
         grants = ImporterGrant.objects.filter(pk__in=ids, importer__in=importers_for(organization))
         for pk, importer_id in grants.values_list("pk", "importer_id"):
             urls["accounts.importergrant", pk] = reverse("importer_detail", args=[importer_id])
+    if ids := wanted.get("accounts.importernote"):
+        from accounts.selectors import notes_for
+
+        for pk, importer_id in notes_for(organization).filter(pk__in=ids).values_list("pk", "importer_id"):
+            urls["accounts.importernote", pk] = reverse("importer_detail", args=[importer_id]) + "#client-work"
     if ids := wanted.get("entries.entry"):
         for pk in entries_for(organization).filter(pk__in=ids).values_list("pk", flat=True):
             urls["entries.entry", pk] = reverse("entry_detail", args=[pk])
@@ -124,7 +130,7 @@ def _object_urls(organization: Organization, wanted: dict[str, set[int]]) -> dic
     return urls
 
 
-LINKED_TYPES = ("accounts.importer", "accounts.importergrant", "entries.entry", "entries.upload", "cape.declaration")
+LINKED_TYPES = ("accounts.importer", "accounts.importergrant", "accounts.importernote", "entries.entry", "entries.upload", "cape.declaration")
 
 
 def audit_rows(organization: Organization, rows: Iterable[AuditLog]) -> list[AuditRow]:

@@ -24,7 +24,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 
-from accounts.models import Importer, Organization
+from accounts.models import Importer, ImporterAssignment, ImporterNote, Organization
 from accounts.readiness import ImporterReadiness, readiness_for_importers
 from accounts.selectors import importers_for
 from cape import rules
@@ -50,6 +50,7 @@ PORTFOLIO_SORTS = {
     "duty": "IEEPA duty at stake",
     "deadline": "Nearest deadline",
     "at_risk": "Money at risk (no ACH route)",
+    "follow_up": "Next follow-up",
 }
 # Paths whose duty is still "at stake" (a refund can still be claimed): everything but not eligible.
 AT_STAKE_PATHS = tuple(p for p in rules.PATHS if p != rules.Path.NOT_ELIGIBLE)
@@ -191,6 +192,28 @@ class PortfolioFilters:
     no_ach: bool = False
     urgent: bool = False
     sort: str = "name"
+    mine_ids: frozenset[int] | None = None  # "my clients": the importers assigned to the member asking
+    follow_up_due: bool = False  # a follow-up date today or passed
+
+
+@dataclass(frozen=True)
+class ClientWork:
+    """The organisation's own client work on one importer (accounts.ImporterAssignment, ImporterNote)."""
+
+    assignees: tuple[str, ...] = ()
+    assignee_ids: frozenset[int] = frozenset()
+    follow_up_on: date | None = None  # the nearest follow-up not done
+    follow_up_text: str = ""
+    latest_note: str = ""
+    as_of: date | None = None
+
+    @property
+    def follow_up_overdue(self) -> bool:
+        return self.follow_up_on is not None and self.as_of is not None and self.follow_up_on < self.as_of
+
+    @property
+    def follow_up_due(self) -> bool:
+        return self.follow_up_on is not None and self.as_of is not None and self.follow_up_on <= self.as_of
 
 
 @dataclass
@@ -202,6 +225,7 @@ class PortfolioRow:
     ach_status_label: str
     recipient: Any  # ach.selectors.RefundRecipient
     open_rejections: int
+    client: ClientWork = field(default_factory=ClientWork)
 
     @property
     def has_route(self) -> bool:
@@ -279,6 +303,8 @@ def _sort_key(sort: str) -> Any:
         return lambda r: (r.figures.nearest_deadline or far, r.importer.name.lower(), r.importer.pk)
     if sort == "at_risk":
         return lambda r: (-r.at_risk, -r.figures.cape_duty, r.importer.name.lower(), r.importer.pk)
+    if sort == "follow_up":
+        return lambda r: (r.client.follow_up_on or far, r.importer.name.lower(), r.importer.pk)
     return lambda r: (r.importer.name.lower(), r.importer.ir_number, r.importer.pk)
 
 
@@ -354,8 +380,17 @@ def _build_portfolio_rows(organization: Organization, *, as_of: date) -> list[Po
     from ach.models import AchEnrollment, AchRejection
     from ach.selectors import _recipient  # the same rule the ACH pages use (4811 notify party or the IOR's own ACH)
 
+    notes = ImporterNote.objects.filter(organization=organization, importer=OuterRef("pk"))
+    open_follow_up = notes.filter(follow_up_on__isnull=False, follow_up_done_on__isnull=True).order_by("follow_up_on", "pk")
     importers = list(
-        importers_for(organization).select_related("ach_enrollment", "notify_party").order_by("name", "ir_number")
+        importers_for(organization)
+        .select_related("ach_enrollment", "notify_party")
+        .annotate(
+            cw_follow_up_on=Subquery(open_follow_up.values("follow_up_on")[:1]),
+            cw_follow_up_text=Subquery(open_follow_up.values("text")[:1]),
+            cw_latest_note=Subquery(notes.order_by("-created_at", "-pk").values("text")[:1]),
+        )
+        .order_by("name", "ir_number")
     )
     figures = classification_figures(organization, [i.pk for i in importers], as_of=as_of)
     readiness = readiness_cached(organization, importers, as_of=as_of)
@@ -370,6 +405,14 @@ def _build_portfolio_rows(organization: Organization, *, as_of: date) -> list[Po
         if ids
         else {}
     )
+    assignees: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    if ids:
+        for importer_id, member_id, username, first, last in (
+            ImporterAssignment.objects.filter(organization=organization, importer_id__in=ids)
+            .order_by("member__username")
+            .values_list("importer_id", "member_id", "member__username", "member__first_name", "member__last_name")
+        ):
+            assignees[importer_id].append((member_id, f"{first} {last}".strip() or username))
     rows = []
     for imp in importers:
         enrollment = _related(imp, "ach_enrollment")
@@ -384,9 +427,22 @@ def _build_portfolio_rows(organization: Organization, *, as_of: date) -> list[Po
                 ach_status_label=AchEnrollment.Status(status).label,
                 recipient=_recipient(imp, enrollment, notify),
                 open_rejections=rejections.get(imp.pk, 0),
+                client=ClientWork(
+                    assignees=tuple(name for _pk, name in assignees.get(imp.pk, [])),
+                    assignee_ids=frozenset(pk for pk, _name in assignees.get(imp.pk, [])),
+                    follow_up_on=imp.cw_follow_up_on,
+                    follow_up_text=_short(imp.cw_follow_up_text or ""),
+                    latest_note=_short(imp.cw_latest_note or ""),
+                    as_of=as_of,
+                ),
             )
         )
     return rows
+
+
+def _short(text: str, limit: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def portfolio_for(
@@ -404,6 +460,10 @@ def portfolio_for(
         rows = [r for r in rows if not r.has_route]
     if filters.urgent:
         rows = [r for r in rows if r.figures.urgent]
+    if filters.mine_ids is not None:
+        rows = [r for r in rows if r.importer.pk in filters.mine_ids]
+    if filters.follow_up_due:
+        rows = [r for r in rows if r.client.follow_up_due]
     rows.sort(key=_sort_key(filters.sort if filters.sort in PORTFOLIO_SORTS else "name"))
     return Portfolio(rows=rows, total_importers=len(every), as_of=as_of, state=state)
 
@@ -421,6 +481,8 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+
+    from accounts.xlsxcells import typed_row
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Portfolio")
@@ -444,6 +506,10 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
         "Refund recipient name",
         "Money at risk (no ACH route)",
         "Open ACH rejections",
+        "Assigned to",
+        "Next follow-up",
+        "Follow-up note",
+        "Latest note",
     ]
     cells = []
     for h in header:
@@ -454,9 +520,9 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
     for r in portfolio.rows:
         f = r.figures
         ws.append(
-            [
-                neutralise(v)
-                for v in [
+            typed_row(
+                ws,
+                [
                     r.importer.name,
                     # SSN-form numbers show their last four digits only, as on every page and export.
                     r.importer.ir_display,
@@ -474,8 +540,13 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
                     r.recipient.name,
                     r.at_risk,
                     r.open_rejections,
-                ]
-            ]
+                    ", ".join(r.client.assignees),
+                    r.client.follow_up_on,
+                    r.client.follow_up_text,
+                    r.client.latest_note,
+                ],
+                text=neutralise,
+            )
         )
     out = BytesIO()
     wb.save(out)
@@ -543,7 +614,7 @@ def timeline_for(organization: Organization, importer_ids: list[int], *, limit: 
                 TimelineItem(
                     d.exported_at.date(),
                     "exported",
-                    f"{d.name}: CAPE file downloaded ({d.entry_count} entries)",
+                    f"{d.name}: CAPE file downloaded ({d.entry_count:,} entries)",
                     who,
                     False,
                     d.pk,
@@ -636,7 +707,7 @@ def _next_steps(dash: ImporterDashboard) -> list[NextStep]:
         when = f" (the first on {first.deadline:%m/%d/%Y})" if first and first.deadline else ""
         steps.append(
             NextStep(
-                f"{dash.urgent_count} entr{'y has' if dash.urgent_count == 1 else 'ies have'} a deadline within 14 days{when}: "
+                f"{dash.urgent_count:,} entr{'y has' if dash.urgent_count == 1 else 'ies have'} a deadline within 14 days{when}: "
                 "build the CAPE files or file the protests (CBP Form 19) now.",
                 url_name="entry_list",
                 urgent=True,
@@ -645,7 +716,7 @@ def _next_steps(dash: ImporterDashboard) -> list[NextStep]:
     if dash.passed_count:
         steps.append(
             NextStep(
-                f"{dash.passed_count} entr{'y has' if dash.passed_count == 1 else 'ies have'} a deadline that has passed: "
+                f"{dash.passed_count:,} entr{'y has' if dash.passed_count == 1 else 'ies have'} a deadline that has passed: "
                 "review them with your customs broker or counsel.",
                 url_name="entry_list",
                 urgent=True,

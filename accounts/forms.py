@@ -107,3 +107,28 @@ class ApiTokenForm(forms.Form):
         initial=DEFAULT_EXPIRY,
         help_text="After this the API answers 401 to the token; make a new one then. A shorter life limits the harm of a leaked token.",
     )
+
+
+class ImporterAssignForm(forms.Form):
+    """Client work: assign the importer to an owner or staff member of the organisation."""
+
+    member = forms.ChoiceField(label="Assign to")
+
+    def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.members = {str(u.pk): u for u in members}
+        self.fields["member"].choices = [("", "Choose a member"), *[(pk, u.get_full_name() or u.get_username())
+                                                                     for pk, u in self.members.items()]]
+
+    def clean_member(self) -> Any:
+        return self.members[self.cleaned_data["member"]]
+
+
+class ImporterNoteForm(forms.Form):
+    """Client work: a note on the importer, with an optional follow-up date."""
+
+    text = forms.CharField(label="Note", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                           validators=[no_control_characters])
+    follow_up_on = forms.DateField(label="Follow up on", required=False, input_formats=DATE_INPUT_FORMATS,
+                                   help_text="Optional. The portfolio shows the date, and marks it overdue once it has passed.",
+                                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))

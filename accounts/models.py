@@ -272,3 +272,52 @@ class VerificationCode(models.Model):
 
     def __str__(self) -> str:
         return f"Verification code {self.pk} sent {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class ImporterAssignment(models.Model):
+    """Client work: an importer the organisation manages, assigned to one of its members (owner or staff), whose
+    "my clients" it then is on the portfolio and the entries page. Per organisation: a broker's assignments are
+    its own, never seen by the importer's owner or another broker."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="importer_assignments")
+    importer = models.ForeignKey(Importer, on_delete=models.CASCADE, related_name="assignments")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="importer_assignments")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "importer", "member"], name="assignment_unique_member")
+        ]
+        indexes = [models.Index(fields=["organization", "member"])]
+
+    def __str__(self) -> str:
+        return f"{self.importer} assigned to {self.member} at {self.organization}"
+
+
+class ImporterNote(models.Model):
+    """Client work: a note on an importer, with an optional follow-up date, kept per organisation (a broker's
+    notes on its client are the broker's own)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="importer_notes")
+    importer = models.ForeignKey(Importer, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField(max_length=2000)
+    follow_up_on = models.DateField(null=True, blank=True)
+    follow_up_done_on = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organization", "importer", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Note on {self.importer} at {self.organization}"
+
+    @property
+    def follow_up_open(self) -> bool:
+        return self.follow_up_on is not None and self.follow_up_done_on is None

@@ -426,12 +426,12 @@ def _cape_step(total: int, missing: int, last_file: datetime | None) -> Readines
         return _step(
             "cape_files",
             TODO,
-            f"{missing} of {total} entries without a CAPE file",
+            f"{missing:,} of {total:,} entries without a CAPE file",
             last_file,
-            next_step=f"Build the CAPE declaration file(s) for the {missing} entr{'y' if missing == 1 else 'ies'} "
+            next_step=f"Build the CAPE declaration file(s) for the {missing:,} entr{'y' if missing == 1 else 'ies'} "
             "on a CAPE path and file them in the ACE Portal CAPE tab.",
         )
-    return _step("cape_files", DONE, f"All {total} entries filed", last_file)
+    return _step("cape_files", DONE, f"All {total:,} entries filed", last_file)
 
 
 # ----------------------------------------------------------------------------- bulk facts

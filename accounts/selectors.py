@@ -14,7 +14,9 @@ from accounts.models import (
     AuditLog,
     Form5106Record,
     Importer,
+    ImporterAssignment,
     ImporterGrant,
+    ImporterNote,
     Membership,
     Organization,
 )
@@ -140,3 +142,40 @@ def audit_log_choices(organization: Organization) -> dict[str, list[Any]]:
     actions = sorted(set(rows.values_list("action", flat=True).distinct()))
     object_types = sorted(set(rows.exclude(object_type="").values_list("object_type", flat=True).distinct()))
     return {"users": users, "actions": actions, "object_types": object_types}
+
+
+# ----------------------------------------------------------------------------- client work
+def assignments_for(organization: Organization | None) -> QuerySet[ImporterAssignment]:
+    """The organisation's own assignments, on importers it may still see (a revoked grant hides them)."""
+    if organization is None:
+        return ImporterAssignment.objects.none()
+    return ImporterAssignment.objects.filter(organization=organization, importer__in=importers_for(organization))
+
+
+def assigned_importer_ids(organization: Organization | None, user: AbstractBaseUser | AnonymousUser) -> list[int]:
+    """The importers assigned to this member: "my clients"."""
+    if organization is None or not user.is_authenticated:
+        return []
+    return list(assignments_for(organization).filter(member=user).values_list("importer_id", flat=True))
+
+
+def assignable_members(organization: Organization) -> QuerySet[Any]:
+    """Members who may be assigned clients: the organisation's owners and staff (viewers only read)."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(memberships__organization=organization,
+                        memberships__role__in=[Membership.Role.OWNER, Membership.Role.STAFF])
+        .order_by("username")
+    )
+
+
+def notes_for(organization: Organization | None, importer: Importer | None = None) -> QuerySet[ImporterNote]:
+    """The organisation's own notes (on importers it may still see), newest first."""
+    if organization is None:
+        return ImporterNote.objects.none()
+    qs = ImporterNote.objects.filter(organization=organization, importer__in=importers_for(organization))
+    if importer is not None:
+        qs = qs.filter(importer=importer)
+    return qs.select_related("created_by").order_by("-created_at", "-pk")

@@ -11,7 +11,15 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.irnumber import canonical_ir_number
-from accounts.models import AuditLog, Importer, ImporterGrant, Membership, Organization
+from accounts.models import (
+    AuditLog,
+    Importer,
+    ImporterAssignment,
+    ImporterGrant,
+    ImporterNote,
+    Membership,
+    Organization,
+)
 from accounts.textcheck import strip_control_characters
 
 User = get_user_model()
@@ -256,3 +264,79 @@ def importer_for_upload(*, organization: Organization, ir_number: str, name: str
         "may not load another company's entries.",
         field="Importer Number",
     )
+
+
+# ----------------------------------------------------------------------------- client work
+# Assignments and notes are the acting organisation's own (a broker's notes on a client are never shown to the
+# importer's owner or another broker): every write takes the organisation, checks the importer is one it may
+# see (accounts.selectors.importers_for) and is audited in that organisation's log.
+NOTE_MAX_LENGTH = 2000
+
+
+def _visible_importer(organization: Organization, importer: Importer) -> None:
+    from accounts.selectors import importers_for
+
+    if not importers_for(organization).filter(pk=importer.pk).exists():
+        raise ServiceError("This importer is not one of this organisation's importers.", field="importer")
+
+
+@transaction.atomic
+def importer_assign(*, organization: Organization, importer: Importer, member: Any, user: Any) -> ImporterAssignment:
+    """Assign the importer to a member (owner or staff) of the organisation. Assigning twice changes nothing."""
+    _visible_importer(organization, importer)
+    membership = Membership.objects.filter(organization=organization, user=member).first()
+    if membership is None or not membership.can_edit:
+        raise ServiceError("Choose an owner or staff member of this organisation (viewers only read).", field="member")
+    assignment, created = ImporterAssignment.objects.get_or_create(
+        organization=organization, importer=importer, member=member, defaults={"assigned_by": user if getattr(user, "is_authenticated", False) else None}
+    )
+    if created:
+        audit(action="importer.assign", user=user, organization=organization, obj=importer, member=member.get_username())
+    return assignment
+
+
+@transaction.atomic
+def importer_unassign(*, organization: Organization, importer: Importer, member: Any, user: Any) -> bool:
+    """Take the importer off the member's clients. Returns whether there was such an assignment."""
+    _visible_importer(organization, importer)
+    deleted, _ = ImporterAssignment.objects.filter(organization=organization, importer=importer, member=member).delete()
+    if deleted:
+        audit(action="importer.unassign", user=user, organization=organization, obj=importer, member=member.get_username())
+    return bool(deleted)
+
+
+@transaction.atomic
+def importer_note_add(
+    *, organization: Organization, importer: Importer, text: str, follow_up_on: Any = None, user: Any
+) -> ImporterNote:
+    """A note on the importer, with an optional follow-up date (shown on the portfolio until it is done)."""
+    _visible_importer(organization, importer)
+    text = strip_control_characters(text or "").strip()
+    if not text:
+        raise ServiceError("Write the note.", field="text")
+    if len(text) > NOTE_MAX_LENGTH:
+        raise ServiceError(f"A note holds at most {NOTE_MAX_LENGTH:,} characters.", field="text")
+    note = ImporterNote.objects.create(
+        organization=organization, importer=importer, text=text, follow_up_on=follow_up_on,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    audit(action="importer.note_add", user=user, organization=organization, obj=note, importer=importer.name,
+          follow_up_on=follow_up_on.isoformat() if follow_up_on else None)
+    return note
+
+
+@transaction.atomic
+def importer_note_follow_up_done(*, organization: Organization, note: ImporterNote, user: Any) -> ImporterNote:
+    """Mark the note's follow-up done (today, U.S. Eastern): it no longer shows as due on the portfolio."""
+    from cape.classify import today_eastern
+
+    if note.organization_id != organization.pk:
+        raise ServiceError("This note is not one of this organisation's notes.")
+    if note.follow_up_on is None:
+        raise ServiceError("This note has no follow-up date.")
+    if note.follow_up_done_on is None:
+        note.follow_up_done_on = today_eastern()
+        note.save(update_fields=["follow_up_done_on"])
+        audit(action="importer.follow_up_done", user=user, organization=organization, obj=note,
+              importer=note.importer.name, follow_up_on=note.follow_up_on.isoformat())
+    return note

@@ -10,22 +10,41 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.audit_display import audit_rows
-from accounts.forms import AuditLogFilterForm, ImporterForm, MembershipSettingsForm
+from accounts.forms import (
+    AuditLogFilterForm,
+    ImporterAssignForm,
+    ImporterForm,
+    ImporterNoteForm,
+    MembershipSettingsForm,
+)
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
 from accounts.permissions import editor_required, member_required
 from accounts.selectors import (
+    assignable_members,
+    assignments_for,
     audit_log_choices,
     audit_log_filtered,
     grants_for_owner,
     importers_for,
     memberships_for,
+    notes_for,
 )
-from accounts.services import ServiceError, grant_revoke, importer_create, membership_digest_set
+from accounts.services import (
+    ServiceError,
+    grant_revoke,
+    importer_assign,
+    importer_create,
+    importer_note_add,
+    importer_note_follow_up_done,
+    importer_unassign,
+    membership_digest_set,
+)
 
 
 @member_required
@@ -68,7 +87,88 @@ def importer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if importer.owner_id == request.organization.pk:  # type: ignore[attr-defined]
         grants = list(grants_for_owner(request.organization).filter(importer=importer, revoked_at__isnull=True))  # type: ignore[attr-defined]
     facts_form = ImporterFactsForm(initial={f: getattr(importer, f) for f in ImporterFactsForm.base_fields})
-    return render(request, "accounts/importer_detail.html", {"importer": importer, "grants": grants, "facts_form": facts_form})
+    return render(request, "accounts/importer_detail.html",
+                  {"importer": importer, "grants": grants, "facts_form": facts_form, **_client_work(request, importer)})
+
+
+def _client_work(request: HttpRequest, importer: Any, *, assign_form: Any = None, note_form: Any = None) -> dict[str, Any]:
+    """The importer page's client-work section: who the importer is assigned to and the notes, the acting
+    organisation's own."""
+    from cape.classify import today_eastern
+
+    org = request.organization  # type: ignore[attr-defined]
+    members = list(assignable_members(org))
+    return {
+        "assignments": list(assignments_for(org).filter(importer=importer).select_related("member").order_by("member__username")),
+        "assign_form": assign_form or ImporterAssignForm(members=members),
+        "notes": list(notes_for(org, importer)[:50]),
+        "note_form": note_form or ImporterNoteForm(),
+        "today": today_eastern(),
+    }
+
+
+@editor_required
+@require_POST
+def importer_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST: assign the importer to a member (``action=assign``) or take it off a member's clients (``unassign``)."""
+    org = request.organization  # type: ignore[attr-defined]
+    importer = get_object_or_404(importers_for(org), pk=pk)
+    form = ImporterAssignForm(request.POST, members=assignable_members(org))
+    if form.is_valid():
+        member = form.cleaned_data["member"]
+        try:
+            if request.POST.get("action") == "unassign":
+                importer_unassign(organization=org, importer=importer, member=member, user=request.user)
+                messages.success(request, f"{importer.name} is no longer assigned to {member.get_username()}.")
+            else:
+                importer_assign(organization=org, importer=importer, member=member, user=request.user)
+                messages.success(request, f"{importer.name} is assigned to {member.get_username()}.")
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            return redirect(f"{reverse('importer_detail', args=[importer.pk])}#client-work")
+    return _importer_page(request, importer, assign_form=form)
+
+
+@editor_required
+@require_POST
+def importer_note_new(request: HttpRequest, pk: int) -> HttpResponse:
+    org = request.organization  # type: ignore[attr-defined]
+    importer = get_object_or_404(importers_for(org), pk=pk)
+    form = ImporterNoteForm(request.POST)
+    if form.is_valid():
+        try:
+            importer_note_add(organization=org, importer=importer, text=form.cleaned_data["text"],
+                              follow_up_on=form.cleaned_data["follow_up_on"], user=request.user)
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Note added.")
+            return redirect(f"{reverse('importer_detail', args=[importer.pk])}#client-work")
+    return _importer_page(request, importer, note_form=form)
+
+
+@editor_required
+@require_POST
+def importer_note_done(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
+    """POST: the note's follow-up is done. Another organisation's note is a 404."""
+    org = request.organization  # type: ignore[attr-defined]
+    note = get_object_or_404(notes_for(org).filter(importer_id=pk), pk=note_pk)
+    try:
+        importer_note_follow_up_done(organization=org, note=note, user=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Follow-up marked done.")
+    return redirect(f"{reverse('importer_detail', args=[pk])}#client-work")
+
+
+def _importer_page(request: HttpRequest, importer: Any, **forms_: Any) -> HttpResponse:
+    """The importer page again with a refused client-work form and its errors beside the fields."""
+    facts_form = ImporterFactsForm(initial={f: getattr(importer, f) for f in ImporterFactsForm.base_fields})
+    return render(request, "accounts/importer_detail.html",
+                  {"importer": importer, "grants": [], "facts_form": facts_form, **_client_work(request, importer, **forms_)},
+                  status=400)
 
 
 class ImporterFactsForm(forms.Form):
@@ -98,7 +198,8 @@ def importer_facts(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{len(changes)} fact{'s' if len(changes) != 1 else ''} changed; "
                                       "the importer's entries were classified again." if changes else "Nothing changed.")
             return redirect("importer_detail", pk=importer.pk)
-    return render(request, "accounts/importer_detail.html", {"importer": importer, "grants": [], "facts_form": form},
+    return render(request, "accounts/importer_detail.html",
+                  {"importer": importer, "grants": [], "facts_form": form, **_client_work(request, importer)},
                   status=400 if form.errors else 200)
 
 

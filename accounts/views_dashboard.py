@@ -21,8 +21,9 @@ from accounts import dashboard as sel
 from accounts.charts import Bar, bar_chart
 from accounts.models import Organization
 from accounts.permissions import editor_for_post, member_required
-from accounts.selectors import importers_for
+from accounts.selectors import assigned_importer_ids, importers_for
 from accounts.services import ServiceError
+from accounts.templatetags.money import format_count, format_money
 from cape import rules
 from cape.build_jobs import declaration_build_job_start
 from cape.declarations import declarations_for
@@ -52,16 +53,25 @@ class PortfolioFilterForm(forms.Form):
     not_ready = forms.BooleanField(label="Not ready", required=False)
     no_ach = forms.BooleanField(label="No ACH refund route", required=False)
     urgent = forms.BooleanField(label="Has a deadline within 14 days", required=False)
+    mine = forms.BooleanField(label="My clients only", required=False)
+    follow_up_due = forms.BooleanField(label="Follow-up due", required=False)
     sort = forms.ChoiceField(label="Sort by", required=False, choices=list(sel.PORTFOLIO_SORTS.items()))
+
+    def __init__(self, *args: Any, organization: Organization | None = None, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.organization, self.user = organization, user
 
     def filters(self) -> sel.PortfolioFilters:
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        mine = bool(data.get("mine")) and self.user is not None
         return sel.PortfolioFilters(
             q=(data.get("q") or "").strip(),
             not_ready=bool(data.get("not_ready")),
             no_ach=bool(data.get("no_ach")),
             urgent=bool(data.get("urgent")),
             sort=data.get("sort") or "name",
+            mine_ids=frozenset(assigned_importer_ids(self.organization, self.user)) if mine else None,
+            follow_up_due=bool(data.get("follow_up_due")),
         )
 
 
@@ -77,7 +87,8 @@ def _chart(totals: list[Any]) -> Any:
     return bar_chart(
         bars,
         title="IEEPA duty by refund path",
-        desc="; ".join(f"{t.label}: ${t.ieepa_duty:,.2f} on {t.count} entries" for t in totals),
+        desc="; ".join(f"{t.label}: {format_money(t.ieepa_duty)} on {format_count(t.count)} entr{'y' if t.count == 1 else 'ies'}"
+                       for t in totals),
         chart_id="duty-by-path",
     )
 
@@ -187,7 +198,7 @@ def _rows_html(portfolio: sel.Portfolio, rows: list[sel.PortfolioRow], *, can_ed
 
 def _portfolio(request: HttpRequest, org: Organization, *, build_form: PortfolioBuildForm | None = None,
                status: int = 200) -> HttpResponse:
-    form = PortfolioFilterForm(request.GET or None)
+    form = PortfolioFilterForm(request.GET or None, organization=org, user=request.user)
     portfolio = sel.portfolio_for(org, form.filters())
     page = Paginator(portfolio.rows, PORTFOLIO_PAGE_SIZE).get_page(request.GET.get("page"))
     selected_ids = {str(i) for i in request.POST.getlist("importers")} if build_form is not None else set()
@@ -221,7 +232,7 @@ def _portfolio(request: HttpRequest, org: Organization, *, build_form: Portfolio
 @require_GET
 def portfolio_export(request: HttpRequest) -> HttpResponse:
     """The portfolio (with the page's filters and sort) as an XLSX workbook."""
-    form = PortfolioFilterForm(request.GET or None)
+    form = PortfolioFilterForm(request.GET or None, organization=_org(request), user=request.user)
     data = sel.portfolio_xlsx(sel.portfolio_for(_org(request), form.filters()))
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = content_disposition_header(True, f"refundready-portfolio-{timezone.localdate():%Y%m%d}.xlsx")

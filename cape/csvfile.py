@@ -55,7 +55,7 @@ def render_declaration_csv(entry_numbers: Sequence[str]) -> bytes:
         raise DeclarationFileError("A CAPE declaration needs at least one entry number.")
     if count > MAX_ENTRIES_PER_DECLARATION:
         raise DeclarationFileError(
-            f"{count} entry numbers: CAPE takes at most {MAX_ENTRIES_PER_DECLARATION} per declaration; split them first."
+            f"{count:,} entry numbers: CAPE takes at most {MAX_ENTRIES_PER_DECLARATION:,} per declaration; split them first."
         )
     bad = invalid_entry_numbers(entry_numbers)
     if bad:
@@ -63,7 +63,7 @@ def render_declaration_csv(entry_numbers: Sequence[str]) -> bytes:
     if len(set(entry_numbers)) != count:
         dups = sorted(n for n, c in Counter(entry_numbers).items() if c > 1)
         raise DeclarationFileError(
-            f"{len(dups)} entry number(s) appear more than once: {', '.join(dups[:10])}", [f"{n}: duplicate" for n in dups]
+            f"{len(dups):,} entry number(s) appear more than once: {', '.join(dups[:10])}", [f"{n}: duplicate" for n in dups]
         )
     data = (HEADER + "\n" + "\n".join(entry_numbers) + "\n").encode("ascii")
     if len(data) >= MAX_FILE_BYTES:  # cannot happen at 9,999 × 12 bytes; kept as the stated CBP limit

@@ -682,7 +682,7 @@ def declaration_import_claim_details(*, declaration: Declaration, data: bytes, f
         if result.nothing_matched:
             # Not one row is about this declaration: deciding "rejected" from it would be a guess.
             result.message = (
-                f"Nothing matched: none of the {len(parsed.rows)} row{'' if len(parsed.rows) == 1 else 's'} in "
+                f"Nothing matched: none of the {len(parsed.rows):,} row{'' if len(parsed.rows) == 1 else 's'} in "
                 f"{filename} names an entry on this declaration, so its status is unchanged "
                 f"({locked.get_status_display().lower()}). Check that this is the Claim Details file of "
                 f"claim {locked.claim_number or '(not recorded)'}."

@@ -118,6 +118,8 @@ def workbook_bytes(organization: Organization, importer: Importer | None = None)
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
+    from accounts.xlsxcells import typed_row
+
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
 
@@ -129,8 +131,8 @@ def workbook_bytes(organization: Organization, importer: Importer | None = None)
             cells.append(c)
         ws.append(cells)
 
-    def clean(row: list[Any]) -> list[Any]:
-        return [float(v) if isinstance(v, Decimal) else neutralise(v) for v in row]
+    def clean(ws: Any, row: list[Any]) -> list[Any]:
+        return typed_row(ws, row, text=neutralise)
 
     by_path: dict[str, list[list[Any]]] = defaultdict(list)
     totals: dict[str, list[Any]] = defaultdict(lambda: [0, ZERO])
@@ -141,9 +143,9 @@ def workbook_bytes(organization: Organization, importer: Importer | None = None)
         totals[key][1] += row[8] or ZERO
 
     summary = wb.create_sheet("Summary")
-    summary.append(clean(["RefundReady IEEPA refund workbook"]))
-    summary.append(clean(["Organisation", organization.name]))
-    summary.append(clean(["Importer", importer.name if importer else "All importers"]))
+    summary.append(clean(summary, ["RefundReady IEEPA refund workbook"]))
+    summary.append(clean(summary, ["Organisation", organization.name]))
+    summary.append(clean(summary, ["Importer", importer.name if importer else "All importers"]))
     summary.append(["Generated", timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")])
     summary.append([])
     header(summary, ["Path", "Entries", "IEEPA duty"])
@@ -151,15 +153,15 @@ def workbook_bytes(organization: Organization, importer: Importer | None = None)
     for key in [*[p.value for p in Path], "unclassified"]:
         if key in totals or key != "unclassified":
             count, duty = totals.get(key, [0, ZERO])
-            summary.append(clean([labels[key], count, duty]))
-    summary.append(clean(["Total", sum(t[0] for t in totals.values()), sum((t[1] for t in totals.values()), ZERO)]))
+            summary.append(clean(summary, [labels[key], count, duty]))
+    summary.append(clean(summary, ["Total", sum(t[0] for t in totals.values()), sum((t[1] for t in totals.values()), ZERO)]))
     summary.append([])
     header(summary, ["Declaration status", "Declarations", "Entries", "IEEPA duty"])
     dq = declarations_for(organization)
     if importer is not None:
         dq = dq.filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct()
     for row in dq.values("status").annotate(n=Count("pk", distinct=True), entries=Sum("entry_count"), duty=Sum("ieepa_duty")).order_by("status"):
-        summary.append(clean([dict(Declaration.Status.choices)[row["status"]], row["n"], row["entries"], row["duty"]]))
+        summary.append(clean(summary, [dict(Declaration.Status.choices)[row["status"]], row["n"], row["entries"], row["duty"]]))
 
     for p in [*Path, "unclassified"]:
         key = p.value if isinstance(p, Path) else p
@@ -169,14 +171,14 @@ def workbook_bytes(organization: Organization, importer: Importer | None = None)
         ws = wb.create_sheet(title)
         header(ws, ENTRY_COLUMNS)
         for row in by_path.get(key, []):
-            ws.append(clean(row))
+            ws.append(clean(ws, row))
 
     ws = wb.create_sheet("Declarations")
     header(ws, ["Declaration", "Importer", "Status", "Entries", "IEEPA duty", "SHA-256", "Downloaded", "Submitted",
                 "Claim number", "Accepted", "Expected liquidation", "Refund expected from", "Refund expected by"])
     for d in dq.select_related("importer").order_by("created_at"):
         exp = expected_dates(d.accepted_on)
-        ws.append(clean([d.name, d.importer.name if d.importer else "Mixed", d.get_status_display(), d.entry_count, d.ieepa_duty,
+        ws.append(clean(ws, [d.name, d.importer.name if d.importer else "Mixed", d.get_status_display(), d.entry_count, d.ieepa_duty,
                          d.sha256, timezone.localtime(d.exported_at).replace(tzinfo=None) if d.exported_at else None, d.submitted_on,
                          d.claim_number, d.accepted_on, exp.liquidation if exp else None, exp.refund_from if exp else None,
                          exp.refund_to if exp else None]))
@@ -220,24 +222,31 @@ def readiness_context(organization: Organization, importer: Importer, as_of: dat
     open_protests = entries.filter(protest_status__in=("open", "suspended"), classification__path__in=CAPE_PATHS).count()
     checklist = [
         ChecklistItem("ES-003 data loaded with liquidation columns", entries.exists() and not entries.filter(has_liquidation_columns=False).exists(),
-                      f"{entries.count()} entries; {entries.filter(has_liquidation_columns=False).count()} without Liquidation Status/Date columns"),
-        ChecklistItem("Every entry classified", unclassified == 0, f"{unclassified} not classified yet"),
+                      f"{entries.count():,} entries; {entries.filter(has_liquidation_columns=False).count():,} without Liquidation Status/Date columns"),
+        ChecklistItem("Every entry classified", unclassified == 0, f"{unclassified:,} not classified yet"),
         ChecklistItem("ACH refund route active (ACE ACH Refund Authorization)", recipient.can_be_paid,
                       "refunds go to " + (recipient.name if recipient.can_be_paid else "nobody: enroll for ACH refunds in ACE") ),
         ChecklistItem("4811 notify party settled before filing", notify is None or notify.receives_refund,
                       "none recorded (refund goes to the importer)" if notify is None else
                       (f"{notify.name} receives the refund" if notify.receives_refund else f"{notify.name} is recorded but not fully set (ACE profile, box 28, ACH)")),
-        ChecklistItem("Post-summary corrections filed before re-declaring", not psc_waiting, f"{len(psc_waiting)} rejected entries wait for a PSC"),
-        ChecklistItem("No open protest on CAPE entries", open_protests == 0, f"{open_protests} CAPE-path entries with an open protest"),
-        ChecklistItem("Every CAPE-eligible entry on a declaration", not_declared == 0, f"{not_declared} of {cape_count} eligible entries not yet declared"),
+        ChecklistItem("Post-summary corrections filed before re-declaring", not psc_waiting, f"{len(psc_waiting):,} rejected entries wait for a PSC"),
+        ChecklistItem("No open protest on CAPE entries", open_protests == 0, f"{open_protests:,} CAPE-path entries with an open protest"),
+        ChecklistItem("Every CAPE-eligible entry on a declaration", not_declared == 0, f"{not_declared:,} of {cape_count:,} eligible entries not yet declared"),
     ]
+    # The readiness checklist is the dashboard's and the readiness page's (accounts.readiness): one list of
+    # steps and one count of steps done, wherever it is shown. The entry checks above are what to settle
+    # before filing, listed apart and not counted as checklist steps.
+    from accounts.readiness import importer_readiness
+
+    steps = importer_readiness(importer, organization=organization)
     summary = refund_summary(organization, importer)
     decls = declarations_for(organization).filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct().order_by("-created_at")[:30]
     return {
         "organization": organization, "importer": importer, "as_of": as_of, "generated": timezone.localtime(),
         "path_rows": path_rows, "total_entries": sum(r["entries"] for r in path_rows) + unclassified,
         "total_duty": sum((r["duty"] for r in path_rows), ZERO), "cape_duty": sum((r["duty"] for r in path_rows if r["path"] in CAPE_PATHS), ZERO),
-        "deadlines": deadlines, "checklist": checklist, "ready_count": sum(1 for c in checklist if c.ok),
+        "deadlines": deadlines, "entry_checks": checklist, "steps": steps,
+        "ready_count": sum(1 for st in steps if st.is_ready), "step_count": len(steps),
         "recipient": recipient, "summary": summary, "cape_window_words": CAPE_WINDOW_WORDS,
         "declarations": [(d, expected_dates(d.accepted_on)) for d in decls],
     }

@@ -151,7 +151,7 @@ def _file_problems(data: bytes, stored_sha256: str, expected: Sequence[str]) -> 
         add(f"Cell A1 must be exactly {HEADER!r}; found {lines[0][:40]!r}." if lines else "The file is empty.")
     body = lines[1:]
     if len(body) > MAX_ENTRIES_PER_DECLARATION:
-        add(f"{len(body)} entry numbers: CAPE takes at most {MAX_ENTRIES_PER_DECLARATION} per declaration.")
+        add(f"{len(body):,} entry numbers: CAPE takes at most {MAX_ENTRIES_PER_DECLARATION:,} per declaration.")
     if len(body) == 0:
         add("The file lists no entry numbers.")
     if len(data) >= MAX_FILE_BYTES:

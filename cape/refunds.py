@@ -282,7 +282,7 @@ def refund_timeline(organization: Organization, importer: Importer) -> list[Time
     decls = declarations_for(organization).filter(items__entry__importer=importer).distinct()
     for d in decls:
         if d.exported_at:
-            items.append(TimelineItem(d.exported_at.date(), "exported", f"{d.name}: file downloaded ({d.entry_count} entries)", d))
+            items.append(TimelineItem(d.exported_at.date(), "exported", f"{d.name}: file downloaded ({d.entry_count:,} entries)", d))
         if d.submitted_on:
             items.append(TimelineItem(d.submitted_on, "submitted", f"{d.name}: filed in CAPE, claim {d.claim_number or '—'}", d))
         if d.accepted_on:

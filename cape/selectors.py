@@ -47,6 +47,8 @@ LIST_SORTS: dict[str, tuple[tuple[str, ...], str]] = {
     "path": (("path", "deadline", "entry_id"), "asc"),
     "deadline": (("deadline", "entry_id"), "asc"),
     "amount": (("ieepa_duty", "entry_id"), "desc"),
+    "type": (("entry__entry_type", "entry_id"), "asc"),
+    "reasons": (("reasons_text", "entry_id"), "asc"),
 }
 URGENCY = ("urgent", "deadline_passed", "any")
 PAGE_SIZE = 50
@@ -78,6 +80,7 @@ class EntryFilters:
     port: str = ""  # CBP port code (4 digits, e.g. 2704 Los Angeles)
     direction: str = ""  # "asc" / "desc" on the entries page; "" is the column's own default
     ruleset_changed: str = ""  # entries whose path this ruleset changed (the dashboard's notice links here)
+    importer_ids: tuple[int, ...] | None = None  # only these importers ("my clients": accounts.ImporterAssignment)
 
     def as_key(self) -> str:
         data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items()
@@ -104,6 +107,8 @@ def filtered_classifications(organization: Organization | None, filters: EntryFi
         qs = qs.filter(deadline__gte=today, deadline__lte=today + timedelta(days=filters.within_days))
     if filters.importer_id is not None:
         qs = qs.filter(importer_id=filters.importer_id)
+    if filters.importer_ids is not None:
+        qs = qs.filter(importer_id__in=filters.importer_ids)
     if filters.port.strip():
         qs = qs.filter(entry__port_code=filters.port.strip())
     if filters.q.strip():

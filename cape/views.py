@@ -238,10 +238,10 @@ def refile(request: HttpRequest) -> HttpResponse:
             if request.POST.get("action") == "mark_corrected":
                 ids = [int(x) for x in request.POST.getlist("entry") if x.isdigit()]
                 count = svc.declaration_entries_mark_corrected(organization=org, entry_ids=ids, user=request.user)
-                messages.success(request, f"{count} entr{'y' if count == 1 else 'ies'} marked corrected.")
+                messages.success(request, f"{count:,} entr{'y' if count == 1 else 'ies'} marked corrected.")
             else:
                 result = svc.declaration_build_refile(organization=org, user=request.user, mixed=request.POST.get("mixed") == "on")
-                messages.success(request, f"Built {len(result.declarations)} declaration(s) from {result.entry_count} corrected entries.")
+                messages.success(request, f"Built {len(result.declarations)} declaration(s) from {result.entry_count:,} corrected entries.")
                 if result.declarations:
                     return redirect("cape_declaration", pk=result.declarations[0].pk)
         except ServiceError as exc:
@@ -265,7 +265,7 @@ def refunds_home(request: HttpRequest) -> HttpResponse:
         except ServiceError as exc:
             form.add_error("file", exc.message)
         else:
-            messages.success(request, f"{result.created} refund event(s) recorded, {result.duplicates} already known.")
+            messages.success(request, f"{result.created:,} refund event(s) recorded, {result.duplicates:,} already known.")
             form = RefundReportForm()
     page = Paginator(refund_overview_importers(org), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "cape/refunds.html", {"form": form, "result": result, "page": page,

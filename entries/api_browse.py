@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from accounts.irnumber import mask_ir_number
-from accounts.selectors import importers_for
+from accounts.selectors import assigned_importer_ids, importers_for
 from cape import rules
 from cape.models import Classification
 from cape.selectors import MAX_PAGE_SIZE, PAGE_SIZE, SORTS, EntryFilters, entries_for, entry_page, path_totals
@@ -191,6 +191,7 @@ class FilterSerializer(serializers.Serializer):
     urgency = serializers.ChoiceField(choices=["urgent", "deadline_passed", "any"], required=False)
     within_days = serializers.IntegerField(required=False, min_value=0, max_value=3650)
     importer = serializers.IntegerField(required=False, min_value=1)
+    mine = serializers.BooleanField(required=False, default=False)
     q = serializers.CharField(required=False, max_length=100, allow_blank=True)
     port = serializers.RegexField(r"^\s*\d{4}\s*$", required=False, max_length=8, allow_blank=True, error_messages={
         "invalid": "Enter a CBP port code: 4 digits, e.g. 2704 (Los Angeles) or 1001 (New York)."})
@@ -205,6 +206,7 @@ _FILTER_PARAMS = [
     OpenApiParameter("urgency", str, enum=["urgent", "deadline_passed", "any"]),
     OpenApiParameter("within_days", int, description="Path deadline between today and today + N days"),
     OpenApiParameter("importer", int, description="Importer id"),
+    OpenApiParameter("mine", bool, description="Only the importers assigned to you (client work)"),
     OpenApiParameter("q", str, description="An entry number in any typed form (3BZ-5500120-4, 3BZ 5500120 4, "
                                            '="3BZ55001204", lost leading zeros), part of one (4+ characters), '
                                            "or an importer's name or IR number"),
@@ -227,6 +229,7 @@ def _filters(request: Request, organization: Any) -> tuple[EntryFilters, dict[st
             path=data.get("path", ""), reason=data.get("reason", ""), urgency=data.get("urgency", ""),
             within_days=data.get("within_days"), importer_id=importer_id, sort=data.get("sort") or "deadline",
             q=(data.get("q") or "").strip(), port=(data.get("port") or "").strip(),
+            importer_ids=tuple(sorted(assigned_importer_ids(organization, request.user))) if data.get("mine") else None,
         ),
         data,
     )

@@ -1370,17 +1370,17 @@ class Es003Parser:
             shown = ", ".join(r.bad_check_digits[:20])
             more = f" and {len(r.bad_check_digits) - 20} more" if len(r.bad_check_digits) > 20 else ""
             r.warnings.append(
-                f"{len(r.bad_check_digits)} entry number(s) have a check digit that does not match (CBP check-digit "
+                f"{len(r.bad_check_digits):,} entry number(s) have a check digit that does not match (CBP check-digit "
                 f"rule): {shown}{more}. They were stored as written and will be marked for review; check them "
                 "against the entry summary (CBP Form 7501)."
             )
         for raw, count in sorted(r.unknown_statuses.items()):
-            r.warnings.append(f'Liquidation Status "{raw}" is not one we recognise ({count} row(s)); those entries are stored with status unknown.')
+            r.warnings.append(f'Liquidation Status "{raw}" is not one we recognise ({count:,} row(s)); those entries are stored with status unknown.')
         if r.duplicates and (self._i_line is None or self._i_ord is None):
-            r.warnings.append(f"{r.duplicates} row(s) repeated an earlier row exactly and were dropped (the report has no "
+            r.warnings.append(f"{r.duplicates:,} row(s) repeated an earlier row exactly and were dropped (the report has no "
                               "column that tells such lines apart); each line's duty was counted once.")
         elif r.duplicates:
-            r.warnings.append(f"{r.duplicates} row(s) repeated an entry, line and tariff ordinal already read in this file; each line was kept once.")
+            r.warnings.append(f"{r.duplicates:,} row(s) repeated an entry, line and tariff ordinal already read in this file; each line was kept once.")
         if self._i_line is None or self._i_ord is None:
             missing = [LABELS[f] for f in ("line_number", "ordinal") if f not in self.layout.columns]
             r.warnings.append(f"The report has no {' or '.join(missing)} column: lines were numbered in file order. "

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.irnumber import mask_ir_number
 from accounts.permissions import editor_for_post, member_required
-from accounts.selectors import importers_for
+from accounts.selectors import assigned_importer_ids, importers_for
 from accounts.services import ServiceError
 from cape import rules
 from cape.classify import entry_facts_update, today_eastern
@@ -40,9 +40,9 @@ from entries.models import Entry
 from entries.templatetags.entry_rows import FIELDS as ROW_FIELDS
 from refundready.widgets import QuickSelect
 
-# The list's columns in order: (sort key or "" when the column does not sort, header).
+# The list's columns in order: (sort key, header). Every column sorts (cape.selectors.LIST_SORTS).
 COLUMNS = (
-    ("entry", "Entry number"), ("importer", "Importer"), ("", "Type"), ("path", "Path"), ("", "Reasons"),
+    ("entry", "Entry number"), ("importer", "Importer"), ("type", "Type"), ("path", "Path"), ("reasons", "Reasons"),
     ("deadline", "Deadline"), ("amount", "IEEPA duty"),
 )
 
@@ -73,6 +73,8 @@ class EntryFilterForm(forms.Form):
         label="Importer", required=False, coerce=int, empty_value=None, widget=QuickSelect,
         error_messages={"invalid_choice": forms.ModelChoiceField.default_error_messages["invalid_choice"]},
     )
+    mine = forms.BooleanField(label="My clients only", required=False,
+                              help_text="Importers assigned to you.")
     ruleset_changed = forms.ChoiceField(
         label="Path changed by ruleset", required=False, widget=QuickSelect,
         choices=[("", "Any"), (rules.RULESET, f"Path changed by ruleset {rules.RULESET}")],
@@ -82,8 +84,9 @@ class EntryFilterForm(forms.Form):
     dir = forms.ChoiceField(label="Direction", required=False, widget=forms.HiddenInput,
                             choices=[("asc", "Ascending"), ("desc", "Descending")])
 
-    def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organization: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.organization, self.user = organization, user
         # Labels in plain words from the ruleset's reason table (the code is in each badge's description).
         self.fields["reason"].choices = [("", "Any reason")] + reason_choices()  # type: ignore[attr-defined]
         # The organisation's importers as plain choices, read once: a ModelChoiceField would read them
@@ -103,6 +106,7 @@ class EntryFilterForm(forms.Form):
             sort=clean.get("sort") or "deadline", direction=clean.get("dir") or "",
             q=(clean.get("q") or "").strip(), port=(clean.get("port") or "").strip(),
             ruleset_changed=clean.get("ruleset_changed") or "",
+            importer_ids=tuple(sorted(assigned_importer_ids(self.organization, self.user))) if clean.get("mine") and self.user else None,
         )
 
 
@@ -155,12 +159,12 @@ def entry_reclassifying(request: HttpRequest) -> HttpResponse:
 @member_required
 def entry_list(request: HttpRequest) -> HttpResponse:
     org = request.organization  # type: ignore[attr-defined]
-    form = EntryFilterForm(request.GET or None, organization=org)
+    form = EntryFilterForm(request.GET or None, organization=org, user=request.user)
     if form.is_bound:
         form.is_valid()
     filters = form.filters()
     visible = [pk for pk, _label in form.fields["importer"].choices if pk != ""]  # type: ignore[attr-defined]
-    totals = path_totals(org, EntryFilters(importer_id=filters.importer_id), importer_ids=visible)
+    totals = path_totals(org, EntryFilters(importer_id=filters.importer_id, importer_ids=filters.importer_ids), importer_ids=visible)
     try:
         number = int(request.GET.get("page") or 1)
     except ValueError:

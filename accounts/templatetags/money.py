@@ -1,4 +1,8 @@
-"""``{{ amount|usd }}``: a dollar amount as "1,234.56", what ``floatformat:"2g"`` prints in U.S. English.
+"""The one money format and the one count format of every page, PDF and e-mail (issue #20 item 6).
+
+``{{ amount|money }}``: "$1,234.56" (always cents, always thousands separators; "-$12.50" below zero).
+``{{ amount|usd }}``: the same without the dollar sign. ``{{ n|count }}``: "12,007".
+XLSX cells carry the same two formats as number formats (``MONEY_FORMAT``, ``COUNT_FORMAT``).
 
 ``floatformat`` goes through the localisation machinery (active language, format modules, grouping)
 for every cell: on the entries list, fifty of them cost more than the page's query. Money here is
@@ -13,6 +17,8 @@ from django import template
 
 register = template.Library()
 CENT = Decimal("0.01")
+MONEY_FORMAT = "#,##0.00"  # XLSX number format of every money cell
+COUNT_FORMAT = "#,##0"  # XLSX number format of every count cell
 
 
 @register.filter(is_safe=True)
@@ -27,6 +33,24 @@ def usd(value: Any) -> str:
     if not amount.is_finite():
         return ""
     return f"{abs(amount) if amount == 0 else amount:,}"  # no "-0.00"
+
+
+def format_money(value: Any) -> str:
+    """"$1,234.56": the text of ``{{ amount|money }}``, for Python that builds a sentence."""
+    text = usd(value)
+    if not text:
+        return ""
+    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+
+
+@register.filter(is_safe=True)
+def money(value: Any) -> str:
+    return format_money(value)
+
+
+def format_count(value: Any) -> str:
+    """"12,007": the text of ``{{ n|count }}``, for Python that builds a sentence."""
+    return count(value)
 
 
 @register.filter(is_safe=True)

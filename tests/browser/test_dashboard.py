@@ -174,6 +174,17 @@ def test_screenshots_of_the_dashboard_and_portfolio_from_demo_data(page, tmp_pat
             classified(
                 imp, broker, path, str(Decimal(duty) * (k + 1) / (j + 2)), None if days is None else days + 3 * k
             )
+    # client work: the staff member's clients, one follow-up overdue
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import importer_assign, importer_note_add
+
+    staff = get_user_model().objects.get(username="broker-staff")
+    for ir in ("93-417726100", "27-418830200"):
+        importer_assign(organization=broker, importer=Importer.objects.get(ir_number=ir), member=staff, user=staff)
+    importer_note_add(organization=broker, importer=Importer.objects.get(ir_number="27-418830200"), user=staff,
+                      follow_up_on=today_eastern() - timedelta(days=2),
+                      text="Ask for the ACH Refund Authorization confirmation from ACE.")
     out = ROOT / "docs" / "screenshots" if os.environ.get("REFUNDREADY_SCREENSHOTS") else tmp_path
     out.mkdir(parents=True, exist_ok=True)
 

@@ -3,7 +3,9 @@
 
 A page fails on: template syntax in its visible text; our own file names in its visible text (users get
 CBP's and the law's sources); a page body wider than the screen; a console error or a failed request; an
-image without alt text; a form field without a label; an axe-core violation of serious or critical impact.
+image without alt text; a form field without a label; an axe-core violation of serious or critical impact;
+money not written $1,234.56 or a count not written 12,007 (tests/numbers.py); a chart value drawn outside its
+chart.
 Each page is photographed (full page) into data/screenshots/pages/ (ignored by git) to be looked at.
 
 The pages are found the way a person finds them: by following the links of the navigation and of each
@@ -33,6 +35,7 @@ from tests.accounts.factories import Form5106RecordFactory
 from tests.cape.factories import ClassificationFactory
 from tests.conftest import login
 from tests.factories import EntryFactory
+from tests.numbers import figure_problems, text_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
@@ -77,12 +80,34 @@ def _demo_data() -> None:
 
     for org in (owner_org, broker):
         declaration_build(organization=org, importer_ids=[blue.pk])
+    # The rows above were written by factories, not by the services that announce a change to the cached figures.
+    from cape.selectors import bump_totals_version
+
+    for org in (owner_org, broker):
+        bump_totals_version(org.pk)
+    # Client work: the broker's staff member has Blue Heron, with an overdue follow-up and a note.
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import importer_assign, importer_note_add
+
+    staff = get_user_model().objects.get(username="broker-staff")
+    importer_assign(organization=broker, importer=blue, member=staff, user=staff)
+    importer_note_add(organization=broker, importer=blue, user=staff, follow_up_on=today - timedelta(days=1),
+                      text="Ask for the ACH Refund Authorization (ACE) and confirm the 4811 notify party.")
+    importer_note_add(organization=broker, importer=blue, user=staff, text="Client prefers e-mail.")
 
 
 def _visible_problems(page: Any) -> list[str]:
     text = page.evaluate("document.body.innerText")
     problems = [f"template syntax {m!r} in the text" for m in sorted(set(LEAKED_SYNTAX.findall(text)))]
     problems += [f"our file name {m!r} in the text" for m in sorted({m.group(0) for m in OUR_FILES.finditer(text)})]
+    problems += text_problems(text)
+    for figure in page.eval_on_selector_all("td.num, th.num, .stat-value, .bar-value, dd.n",
+                                            "els => els.map(e => e.textContent.replace(/\\s+/g, ' ').trim())"):
+        problems += [p for p in figure_problems(figure) if p not in problems]
+    problems += [f"chart text outside its chart: {t}" for t in page.eval_on_selector_all(
+        "svg.chart text", """els => els.filter(t => { const b = t.getBBox(), v = t.ownerSVGElement.viewBox.baseVal;
+                                                 return b.x < 0 || b.x + b.width > v.width; }).map(t => t.textContent)""")]
     overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
     if overflow > 0:
         problems.append(f"the page is {overflow}px wider than the screen")

@@ -61,7 +61,7 @@ def test_it_refuses_invalid_input(numbers: list[str], fragment: str) -> None:
 
 
 def test_it_refuses_more_than_9999() -> None:
-    with pytest.raises(DeclarationFileError, match="at most 9999"):
+    with pytest.raises(DeclarationFileError, match="10,000 entry numbers: CAPE takes at most 9,999 per declaration"):
         render_declaration_csv(make_numbers(10_000))
 
 

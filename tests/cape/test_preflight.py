@@ -106,7 +106,7 @@ def test_too_many_lines_and_too_many_bytes_fail() -> None:
     facts = [EntryFacts(n, 1, path="cape_phase1") for n in numbers]
     _, checks = _run(numbers, data=data, facts=facts)
     details = " ".join(f["detail"] for f in checks["file_format"]["failing"])
-    assert "at most 9999" in details
+    assert "10,000 entry numbers: CAPE takes at most 9,999" in details
     big = b"Entry Number\n" + b"00261103162\n" * 90_000
     _, checks = _run(data=big)
     assert "under 1 MB" in " ".join(f["detail"] for f in checks["file_format"]["failing"])

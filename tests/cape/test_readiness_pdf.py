@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from pypdf import PdfReader
 
+from accounts.readiness import importer_readiness
 from ach.models import AchEnrollment
 from cape.classify import classify_entries
 from cape.exports import readiness_pdf
@@ -62,7 +63,10 @@ def test_the_report_carries_summary_totals_deadlines_and_checklist(importer_org,
     assert "Entries loaded 4" in summary
     assert "IEEPA duty paid $1,790.00" in summary
     assert "Eligible for CAPE now $1,700.00" in summary  # A $1,200 + B $500
-    assert "Readiness checklist 5 of 7 done" in summary
+    # The dashboard's checklist and count (accounts.readiness), not a list of its own (issue #20: "7 of 7" beside 9).
+    steps = importer_readiness(own_importer, organization=importer_org)
+    assert len(steps) == 9
+    assert f"Readiness checklist {sum(s.is_ready for s in steps)} of 9 steps done" in summary
     assert "nobody yet: no active ACH refund enrollment" in summary
     assert "Refunds expected (accepted in CAPE) $0.00" in summary and "Received (Treasury issued) $0.00" in summary
 
@@ -79,8 +83,10 @@ def test_the_report_carries_summary_totals_deadlines_and_checklist(importer_org,
     assert deadlines.index(b.entry_number_display) < deadlines.index(c.entry_number_display)  # nearest first
     assert worked_examples["d"].entry_number_display not in deadlines
 
-    checklist = _section(text, "Readiness checklist Done", "CAPE declarations")
-    checklist = "Done" + checklist
+    listed = _section(text, "Readiness checklist", "Entry checks before filing")
+    for step in steps:
+        assert f"{step.state_label} {step.label} {step.status}" in listed, step
+    checklist = _section(text, "Entry checks before filing", "CAPE declarations")
     assert "Done ES-003 data loaded with liquidation columns 4 entries; 0 without Liquidation Status/Date columns" in checklist
     assert "Done Every entry classified 0 not classified yet" in checklist
     assert "To do ACH refund route active (ACE ACH Refund Authorization) refunds go to nobody: enroll for ACH refunds in ACE" in checklist
@@ -95,6 +101,8 @@ def test_the_report_carries_summary_totals_deadlines_and_checklist(importer_org,
 def test_an_active_ach_enrollment_ticks_the_checklist_and_names_the_recipient(importer_org, own_importer, worked_examples) -> None:  # type: ignore[no-untyped-def]
     AchEnrollment.objects.create(importer=own_importer, status=AchEnrollment.Status.ACTIVE)
     text = _text(readiness_pdf(importer_org, own_importer))
-    assert "Readiness checklist 6 of 7 done" in text
+    steps = importer_readiness(own_importer, organization=importer_org)
+    assert steps[[s.key for s in steps].index("ach")].is_ready
+    assert f"Readiness checklist {sum(s.is_ready for s in steps)} of 9 steps done" in text
     assert "Done ACH refund route active (ACE ACH Refund Authorization) refunds go to" in text
     assert "nobody yet" not in text

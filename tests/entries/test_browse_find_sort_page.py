@@ -116,6 +116,29 @@ def test_each_column_header_sorts_and_a_second_click_reverses(client, alice, imp
     assert 'name="sort" value="entry"' in r.content.decode() and _numbers(r) == [mid.entry_number]
 
 
+def test_every_column_header_sorts_type_and_reasons_included(client, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    """Issue #20: the Type column did not sort. Every header of the entries table is a sort link."""
+    from entries.views_browse import COLUMNS
+
+    t21 = _entry(importer_org, own_importer, entry_number_with_check_digit("AAA0000002"), reasons=["within_80_days"])
+    t01 = _entry(importer_org, own_importer, entry_number_with_check_digit("BBB0000002"), reasons=["unliquidated"])
+    t11 = _entry(importer_org, own_importer, entry_number_with_check_digit("CCC0000002"), reasons=["cape_rejected"])
+    for entry, kind in ((t21, "21"), (t01, "01"), (t11, "11")):
+        entry.entry_type = kind
+        entry.save(update_fields=["entry_type"])
+    client.force_login(alice)
+    html = client.get(reverse("entry_list")).content.decode()
+    headers = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', html.split('data-testid="entries"', 1)[-1].split("</thead>")[0])
+    assert len(headers) == len(COLUMNS) == 7
+    assert all(h.startswith('<a href="?sort=') for h in headers), headers
+    assert _numbers(client.get(reverse("entry_list"), {"sort": "type"})) == [t01.entry_number, t11.entry_number, t21.entry_number]
+    r = client.get(reverse("entry_list"), {"sort": "type", "dir": "desc"})
+    assert _numbers(r) == [t21.entry_number, t11.entry_number, t01.entry_number]
+    assert re.search(r'aria-sort="descending"[^>]*><a href="\?sort=type&amp;dir=asc"', r.content.decode())
+    assert _numbers(client.get(reverse("entry_list"), {"sort": "reasons"})) == [
+        t11.entry_number, t01.entry_number, t21.entry_number]  # cape_rejected, unliquidated, within_80_days
+
+
 def test_pages_are_numbered_with_the_total_and_the_last_page_reads_from_the_end(  # type: ignore[no-untyped-def]
     client, alice, importer_org, own_importer,
 ) -> None:
