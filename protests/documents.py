@@ -34,8 +34,10 @@ SPREADSHEET_BUDGET = 9_500_000
 
 
 def hts_dotted(hts: str) -> str:
-    """HTSUS numbers as printed: 9903.01.25, 3923.90.00.80."""
+    """HTSUS numbers as printed: 9903.01.25 (from 9903012500), 3923.90.00.80."""
     digits = "".join(c for c in hts if c.isdigit())
+    if len(digits) == 10 and digits.startswith("99") and digits.endswith("00"):
+        digits = digits[:8]  # Chapter 99 provisions are 8-digit headings; the ES-003 pads them to 10
     if len(digits) not in (8, 10):
         return hts
     parts = [digits[:4], digits[4:6], digits[6:8]] + ([digits[8:]] if len(digits) == 10 else [])
