@@ -75,14 +75,14 @@ class DraftSerializer(serializers.Serializer):
                                       allow_empty=False, help_text="Importer ids; leave out for every importer")
 
 
-class LeftOutSerializer(serializers.Serializer):
+class ProtestLeftOutSerializer(serializers.Serializer):
     entry_number = serializers.CharField()
     reason = serializers.CharField()
 
 
 class DraftResultSerializer(serializers.Serializer):
     protests = ProtestSerializer(many=True)
-    left_out = LeftOutSerializer(many=True)
+    left_out = ProtestLeftOutSerializer(many=True)
     left_out_count = serializers.IntegerField()
     considered = serializers.IntegerField()
 
@@ -144,12 +144,12 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(responses={200: ProtestEntrySerializer(many=True)})
     @action(detail=True, methods=["get"])
     def entries(self, request: Request, pk: str | None = None) -> Response:
-        """The protest's entries in order (the lead first)."""
+        """The protest's entries in order (the lead first), a page at a time."""
         protest = self.get_object()
+        page = self.paginate_queryset(protest.items.select_related("entry").order_by("position"))
         rows = [{"position": i.position, "lead": i.lead, "entry_number": i.entry.entry_number,
-                 "liquidation_date": i.entry.liquidation_date, "port_code": i.entry.port_code}
-                for i in protest.items.select_related("entry").order_by("position")]
-        return Response(ProtestEntrySerializer(rows, many=True).data)
+                 "liquidation_date": i.entry.liquidation_date, "port_code": i.entry.port_code} for i in page or []]
+        return self.get_paginated_response(ProtestEntrySerializer(rows, many=True).data)
 
     def _download(self, request: Request, kind: str) -> HttpResponse:
         protest = self.get_object()

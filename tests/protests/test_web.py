@@ -78,7 +78,7 @@ def test_the_api_drafts_files_and_decides(alice, entries, own_importer) -> None:
     (protest,) = body["protests"]
     assert protest["entry_count"] == 2 and protest["lead_entry"] == entries[1].entry_number and protest["center_team"] == ""
     pk = protest["id"]
-    assert api.get(f"/api/protests/{pk}/entries/").json()[0]["lead"] is True
+    assert api.get(f"/api/protests/{pk}/entries/").json()["results"][0]["lead"] is True
     today = timezone.localdate()
     refused = api.post(f"/api/protests/{pk}/filing/", {"protest_number": "99", "filed_on": today.isoformat()},
                        content_type="application/json")
