@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 ZERO = Decimal("0.00")
@@ -33,6 +34,7 @@ ACE_ATTACHMENT_LIMIT = 10_000_000
 SPREADSHEET_BUDGET = 9_500_000
 
 
+@lru_cache(maxsize=65536)
 def hts_dotted(hts: str) -> str:
     """HTSUS numbers as printed: 9903.01.25 (from 9903012500), 3923.90.00.80."""
     digits = "".join(c for c in hts if c.isdigit())
@@ -48,7 +50,7 @@ def entry_number_display(n: str) -> str:
     return f"{n[:3]}-{n[3:10]}-{n[10:]}" if len(n) == 11 else n
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SheetLine:
     """One IEEPA tariff line (an ES-003 Chapter 99 row of an entry-summary line)."""
 
@@ -75,8 +77,10 @@ def change_to(line: SheetLine) -> str:
 
 
 def text_row(line: SheetLine) -> list[str]:
-    return [line.entry_number, str(line.line_number), change_from(line), change_to(line), hts_dotted(line.hts),
-            hts_dotted(line.commodity_hts) if line.commodity_hts else "", f"{line.duty:.2f}",
+    hts = hts_dotted(line.hts)
+    duty = f"{line.duty:.2f}"
+    return [line.entry_number, str(line.line_number), f"{hts} duty {duty}", f"{hts} duty 0.00", hts,
+            hts_dotted(line.commodity_hts) if line.commodity_hts else "", duty,
             f"{line.liquidation_date:%m/%d/%Y}" if line.liquidation_date else "", line.port_code]
 
 
@@ -87,50 +91,54 @@ def _csv_text(rows: Iterable[list[str]]) -> str:
     return out.getvalue()
 
 
+# Only the values that come from a report as typed could need CSV quoting; the others are formatted here.
+_NEEDS_QUOTING = re.compile(r'[",\r\n]')
+
+
+def csv_line(line: SheetLine) -> str:
+    """The line's CSV record, CRLF-terminated, as the csv module writes it (quoting only when a value needs it)."""
+    if _NEEDS_QUOTING.search(line.entry_number + line.hts + line.commodity_hts + line.port_code):
+        return _csv_text([text_row(line)])
+    return ",".join(text_row(line)) + "\r\n"
+
+
 def header_bytes() -> int:
     return len(_csv_text([SPREADSHEET_COLUMNS]).encode("utf-8"))
 
 
 def line_bytes(line: SheetLine) -> int:
     """What the line adds to the CSV, exactly (the split into protests counts with it)."""
-    return len(_csv_text([text_row(line)]).encode("utf-8"))
+    return len(csv_line(line).encode("utf-8"))
 
 
 def render_csv(lines: Iterable[SheetLine]) -> bytes:
     """UTF-8 without BOM, CRLF line ends (RFC 4180), header first."""
-    return _csv_text([SPREADSHEET_COLUMNS, *(text_row(line) for line in lines)]).encode("utf-8")
+    return (_csv_text([SPREADSHEET_COLUMNS]) + "".join(csv_line(line) for line in lines)).encode("utf-8")
+
+
+def _detail_rows(lines: Iterable[SheetLine]) -> Iterator[str]:
+    from protests import xlsx
+
+    yield xlsx.header(SPREADSHEET_COLUMNS)
+    text, day = xlsx.text, xlsx.day
+    for line in lines:
+        hts = hts_dotted(line.hts)
+        duty = f"{line.duty:.2f}"
+        yield (f"<row>{text(line.entry_number)}<c><v>{line.line_number}</v></c>{text(f'{hts} duty {duty}')}"
+               f"{text(f'{hts} duty 0.00')}{text(hts)}{text(hts_dotted(line.commodity_hts)) if line.commodity_hts else '<c/>'}"
+               f'<c s="{xlsx.MONEY}"><v>{duty}</v></c>{day(line.liquidation_date)}{text(line.port_code) if line.port_code else "<c/>"}</row>')
 
 
 def render_xlsx(lines: Iterable[SheetLine], summary: list[tuple[str, Any]]) -> bytes:
     """Sheet "Protest Details" (the CBP columns, one row per line; entry numbers and HTS numbers as text so
     that Excel keeps their leading zeros; the duty a number with two decimals; the liquidation date a date),
     then a "Summary" sheet with the protest's facts and totals."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    from protests import xlsx
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("Protest Details")
-    bold = Font(bold=True)
-    header = []
-    for name in SPREADSHEET_COLUMNS:
-        c = WriteOnlyCell(ws, value=name)
-        c.font = bold
-        header.append(c)
-    ws.append(header)
-    for line in lines:
-        duty = WriteOnlyCell(ws, value=line.duty)
-        duty.number_format = "0.00"
-        liq = WriteOnlyCell(ws, value=line.liquidation_date)
-        liq.number_format = "mm/dd/yyyy"
-        ws.append([line.entry_number, line.line_number, change_from(line), change_to(line), hts_dotted(line.hts),
-                   hts_dotted(line.commodity_hts) if line.commodity_hts else "", duty, liq, line.port_code])
-    sheet = wb.create_sheet("Summary")
-    for label, value in summary:
-        sheet.append([neutralise(label), neutralise(value)])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx.workbook([
+        ("Protest Details", _detail_rows(lines)),
+        ("Summary", (xlsx.row([neutralise(label), neutralise(value)]) for label, value in summary)),
+    ])
 
 
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")

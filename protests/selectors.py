@@ -53,38 +53,44 @@ def protest_items(protest: Protest) -> QuerySet[ProtestEntry]:
     return protest.items.select_related("entry", "entry__classification").order_by("position")
 
 
-def sheet_lines(entry_rows: list[dict[str, Any]]) -> dict[int, list[SheetLine]]:
+def sheet_lines(entry_rows: list[dict[str, Any]], lines: QuerySet[TariffLine] | None = None) -> dict[int, list[SheetLine]]:
     """entry id → its IEEPA tariff lines (entries.TariffLine.is_ieepa) as spreadsheet lines, in line order, with
     the commodity HTS of the same entry-summary line. ``entry_rows``: id, entry_number, liquidation_date,
-    port_code of each entry."""
+    port_code of each entry; ``lines``: the tariff lines to read, when a join selects them better than a list
+    of ids (a protest's, a draft's candidates)."""
     by_id = {r["id"]: r for r in entry_rows}
     out: dict[int, list[SheetLine]] = defaultdict(list)
-    ids = sorted(by_id)
-    for start in range(0, len(ids), 10_000):
-        chunk = ids[start:start + 10_000]
+    if lines is not None:
+        queries = [lines]
+    else:
+        ids = sorted(by_id)
+        queries = [TariffLine.objects.filter(entry_id__in=ids[start:start + 10_000]) for start in range(0, len(ids), 10_000)]
+    for qs in queries:
         commodity: dict[tuple[int, int], str] = {}
         ieepa: list[tuple[int, int, str, Decimal]] = []
         for entry_id, line_number, hts, duty, is_ieepa in (
-            TariffLine.objects.filter(entry_id__in=chunk).order_by("entry_id", "line_number", "ordinal")
-            .values_list("entry_id", "line_number", "hts", "duty", "is_ieepa").iterator(chunk_size=20_000)
+            qs.order_by("entry_id", "line_number", "ordinal").values_list("entry_id", "line_number", "hts", "duty", "is_ieepa")
+            .iterator(chunk_size=20_000)
         ):
             if is_ieepa:
                 ieepa.append((entry_id, line_number, hts, duty))
             elif not hts.startswith("99"):
                 commodity.setdefault((entry_id, line_number), hts)
         for entry_id, line_number, hts, duty in ieepa:
-            e = by_id[entry_id]
-            out[entry_id].append(SheetLine(e["entry_number"], line_number, hts, duty, commodity.get((entry_id, line_number), ""),
-                                           e["liquidation_date"], e["port_code"]))
+            e = by_id.get(entry_id)
+            if e is not None:
+                out[entry_id].append(SheetLine(e["entry_number"], line_number, hts, duty,
+                                               commodity.get((entry_id, line_number), ""), e["liquidation_date"], e["port_code"]))
     return out
 
 
 def protest_sheet_lines(protest: Protest) -> list[SheetLine]:
-    rows = list(protest.items.order_by("position").values("entry_id", "entry__entry_number", "entry__liquidation_date",
-                                                          "entry__port_code"))
-    lines = sheet_lines([{"id": r["entry_id"], "entry_number": r["entry__entry_number"],
-                          "liquidation_date": r["entry__liquidation_date"], "port_code": r["entry__port_code"]} for r in rows])
-    return [line for r in rows for line in lines.get(r["entry_id"], [])]
+    rows = list(protest.items.order_by("position").values_list("entry_id", "entry__entry_number", "entry__liquidation_date",
+                                                               "entry__port_code"))
+    # By the entries' ids (index probes of (entry, line, ordinal)): a join through the protest's items was planned
+    # as a scan of every tariff line while the new items had no statistics yet.
+    lines = sheet_lines([{"id": r[0], "entry_number": r[1], "liquidation_date": r[2], "port_code": r[3]} for r in rows])
+    return [line for r in rows for line in lines.get(r[0], [])]
 
 
 def protest_candidates(organization: Organization, importer_ids: Iterable[int]) -> QuerySet[Classification]:

@@ -20,13 +20,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
-from entries.models import Entry
+from entries.models import Entry, TariffLine
 from protests.documents import (
     SPREADSHEET_BUDGET,
     ProtestNumberError,
@@ -136,17 +136,20 @@ def protest_drafts_build(*, organization: Organization, user: Any, importer_ids:
             picked.append(r)
         lines = sheet_lines([{"id": r["entry_id"], "entry_number": r["entry__entry_number"],
                               "liquidation_date": r["entry__liquidation_date"], "port_code": r["entry__port_code"]}
-                             for r in picked])
+                             for r in picked],
+                            TariffLine.objects.filter(entry_id__in=protest_candidates(organization, wanted).values("entry_id")))
         by_importer: dict[int, list[tuple[dict[str, Any], int]]] = defaultdict(list)
+        sizes: dict[int, int] = {}
         for r in picked:
             own = lines.get(r["entry_id"])
             if not own:
                 leave_out(r["entry__entry_number"], "No IEEPA tariff line is loaded for this entry: upload its "
                                                     "ES-003 lines first (the spreadsheet lists them line by line).")
                 continue
-            by_importer[r["importer_id"]].append((r, sum(line_bytes(line) for line in own)))
+            sizes[r["entry_id"]] = sum(line_bytes(line) for line in own)
+            by_importer[r["importer_id"]].append((r, sizes[r["entry_id"]]))
         now = timezone.now()
-        items: list[ProtestEntry] = []
+        items: list[tuple[int, int, int, bool]] = []
         for importer_id in wanted:
             for chunk in split_by_size(by_importer.get(importer_id, []), budget):
                 lead = chunk[0]
@@ -159,16 +162,30 @@ def protest_drafts_build(*, organization: Organization, user: Any, importer_ids:
                     line_count=sum(len(lines[r["entry_id"]]) for r in chunk),
                     ieepa_duty=sum((r["ieepa_duty"] for r in chunk), ZERO),
                     estimated_interest=sum((r["estimated_interest"] or ZERO for r in chunk), ZERO),
-                    spreadsheet_bytes=header_bytes() + sum(line_bytes(x) for r in chunk for x in lines[r["entry_id"]]),
+                    spreadsheet_bytes=header_bytes() + sum(sizes[r["entry_id"]] for r in chunk),
                     created_by=user if getattr(user, "is_authenticated", False) else None, created_at=now, updated_at=now,
                 )
-                items += [ProtestEntry(protest=protest, entry_id=r["entry_id"], position=i, lead=i == 1)
-                          for i, r in enumerate(chunk, start=1)]
+                items += [(protest.pk, r["entry_id"], i, i == 1) for i, r in enumerate(chunk, start=1)]
                 result.protests.append(protest)
                 audit(action="protest.draft", user=user, organization=organization, obj=protest, importer_id=importer_id,
                       entries=protest.entry_count, ieepa_duty=str(protest.ieepa_duty), deadline=protest.deadline.isoformat())
-        ProtestEntry.objects.bulk_create(items, batch_size=5000)
+        _insert_items(items)
     return result
+
+
+def _insert_items(items: list[tuple[int, int, int, bool]]) -> None:
+    """(protest id, entry id, position, lead) rows: one COPY on PostgreSQL (a hundred thousand rows in a fraction
+    of a second, where building as many model instances took seconds), bulk_create elsewhere."""
+    if not items:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur, cur.cursor.copy(
+                "COPY protests_protestentry (protest_id, entry_id, position, lead) FROM STDIN") as copy:
+            for row in items:
+                copy.write_row(row)
+        return
+    ProtestEntry.objects.bulk_create([ProtestEntry(protest_id=p, entry_id=e, position=n, lead=lead) for p, e, n, lead in items],
+                                     batch_size=5000)
 
 
 # =============================================================================== lifecycle
