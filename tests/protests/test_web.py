@@ -128,3 +128,15 @@ def test_the_organisation_reason_page_sets_new_drafts_text(alice, entries, impor
     assert c.post("/protests/reason/", {"text": "Refund with interest, 19 U.S.C. 1505."}).status_code == 302
     protest = protest_drafts_build(organization=importer_org, user=alice).protests[0]
     assert c.get(f"/protests/{protest.pk}/reason.txt").content == b"Refund with interest, 19 U.S.C. 1505.\n"
+
+
+def test_the_pages_a_broker_looks_at_link_to_protests(alice, bob, broker_org, entries, own_importer) -> None:  # type: ignore[no-untyped-def]
+    c = _client(alice)
+    nav = c.get("/entries/?path=protest").content.decode()
+    assert 'href="/protests/"' in nav and 'data-testid="protests-link"' in nav
+    assert 'data-testid="protests-link"' not in c.get("/entries/?path=cape_phase1").content.decode()
+    dashboard = c.get("/dashboard/").content.decode()
+    assert 'data-testid="protests-card"' in dashboard and "Ready for a protest (not protested yet)" in dashboard
+    broker = _client(bob)
+    assert 'href="/protests/"' in broker.get("/dashboard/").content.decode()  # the portfolio
+    assert f'href="/protests/?importer={own_importer.pk}"' in broker.get(f"/dashboard/importers/{own_importer.pk}/").content.decode()
