@@ -29,25 +29,35 @@ ZERO = Decimal("0.00")
 PDF_ENTRY_ROWS = 1000
 
 
-def spreadsheet_summary(protest: Protest, lines: list[Any]) -> list[tuple[str, Any]]:
+def spreadsheet_summary(importer: Any, lines: list[Any], entry_count: int, deadline: date | None) -> list[tuple[str, Any]]:
     return [
         ("Protest Details Spreadsheet", "CBP CAMS guidance: columns 1-4 are Entry Number, Entry Line Number, Change From, Change To"),
-        ("Protestant (importer of record)", protest.importer.name),
-        ("Importer number (IR#)", protest.importer.ir_display),
-        ("Protest number", protest.protest_number_display or "not yet filed"),
-        ("Entries", protest.entry_count),
+        ("Protestant (importer of record)", importer.name),
+        ("Importer number (IR#)", importer.ir_display),
+        ("Entries", entry_count),
         ("IEEPA tariff lines", len(lines)),
         ("IEEPA duty protested", sum((line.duty for line in lines), ZERO)),
-        ("Earliest protest deadline", protest.deadline),
+        ("Earliest protest deadline", deadline),
     ]
 
 
+def render_spreadsheets(importer: Any, lines: list[Any], entry_count: int, deadline: date | None) -> tuple[bytes, bytes]:
+    """(XLSX, CSV) of the Protest Details Spreadsheet."""
+    return render_xlsx(lines, spreadsheet_summary(importer, lines, entry_count, deadline)), render_csv(lines)
+
+
 def protest_xlsx(protest: Protest) -> bytes:
+    """The spreadsheet made when the protest was drafted (the file whose size was checked against the ACE limit);
+    made now from the entries' lines for a protest that has none stored."""
+    if protest.spreadsheet_xlsx is not None:
+        return bytes(protest.spreadsheet_xlsx)
     lines = protest_sheet_lines(protest)
-    return render_xlsx(lines, spreadsheet_summary(protest, lines))
+    return render_xlsx(lines, spreadsheet_summary(protest.importer, lines, protest.entry_count, protest.deadline))
 
 
 def protest_csv(protest: Protest) -> bytes:
+    if protest.spreadsheet_csv is not None:
+        return bytes(protest.spreadsheet_csv)
     return render_csv(protest_sheet_lines(protest))
 
 

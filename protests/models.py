@@ -56,6 +56,9 @@ class Protest(models.Model):
     estimated_interest = models.DecimalField(**MONEY, default=Decimal("0.00"))
     # Size of the Protest Details Spreadsheet (CSV) in bytes, computed at drafting (ACE attachments ≤ 10 MB).
     spreadsheet_bytes = models.IntegerField(default=0)
+    # The Protest Details Spreadsheet as drafted (XLSX and CSV), served as stored: the files whose size was checked.
+    spreadsheet_xlsx = models.BinaryField(null=True, blank=True)
+    spreadsheet_csv = models.BinaryField(null=True, blank=True)
     exported_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

@@ -38,8 +38,9 @@ DIGEST_LIMIT = 50
 def protests_for(organization: Organization | None) -> QuerySet[Protest]:
     if organization is None:
         return Protest.objects.none()
-    return Protest.objects.filter(organization=organization, importer__in=importers_for(organization)).select_related(
-        "importer", "created_by")
+    # The stored spreadsheets are read only by a download (protests.exports), not by every listing.
+    return (Protest.objects.filter(organization=organization, importer__in=importers_for(organization))
+            .select_related("importer", "created_by").defer("spreadsheet_xlsx", "spreadsheet_csv"))
 
 
 def reason_for(organization: Organization) -> str:

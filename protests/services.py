@@ -30,11 +30,11 @@ from entries.models import Entry, TariffLine
 from protests.documents import (
     SPREADSHEET_BUDGET,
     ProtestNumberError,
-    header_bytes,
     line_bytes,
     parse_protest_number,
     split_by_size,
 )
+from protests.exports import render_spreadsheets
 from protests.models import Protest, ProtestEntry, ProtestReason
 from protests.selectors import OPEN_STATUSES, protest_candidates, reason_for, sheet_lines, taken_entries
 
@@ -150,19 +150,22 @@ def protest_drafts_build(*, organization: Organization, user: Any, importer_ids:
             by_importer[r["importer_id"]].append((r, sizes[r["entry_id"]]))
         now = timezone.now()
         items: list[tuple[int, int, int, bool]] = []
+        importers = Importer.objects.in_bulk(wanted)
         for importer_id in wanted:
             for chunk in split_by_size(by_importer.get(importer_id, []), budget):
                 lead = chunk[0]
+                chunk_lines = [line for r in chunk for line in lines[r["entry_id"]]]
+                xlsx, csv = render_spreadsheets(importers[importer_id], chunk_lines, len(chunk), lead["protest_deadline"])
                 protest = Protest.objects.create(
                     organization=organization, importer_id=importer_id, status=S.DRAFT, reason_text=reason,
                     port_code=lead["entry__port_code"],
                     # The ES-003 carries no Center/team for an entry (entries.Entry has no such field): not known.
                     center_team="",
                     deadline=lead["protest_deadline"], entry_count=len(chunk),
-                    line_count=sum(len(lines[r["entry_id"]]) for r in chunk),
+                    line_count=len(chunk_lines), spreadsheet_xlsx=xlsx, spreadsheet_csv=csv,
                     ieepa_duty=sum((r["ieepa_duty"] for r in chunk), ZERO),
                     estimated_interest=sum((r["estimated_interest"] or ZERO for r in chunk), ZERO),
-                    spreadsheet_bytes=header_bytes() + sum(sizes[r["entry_id"]] for r in chunk),
+                    spreadsheet_bytes=len(csv),
                     created_by=user if getattr(user, "is_authenticated", False) else None, created_at=now, updated_at=now,
                 )
                 items += [(protest.pk, r["entry_id"], i, i == 1) for i, r in enumerate(chunk, start=1)]
