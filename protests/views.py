@@ -73,6 +73,7 @@ def protests_home(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
+@require_GET
 def protest_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, _protest(request, pk))
 
