@@ -793,10 +793,14 @@ def digest_send(*, organization: Organization, as_of: date, since: datetime) -> 
     if not recipients:
         return 0
     digest = digest_for(organization, as_of=as_of, since=since)
-    if digest.is_empty:
+    from protests.selectors import protest_alerts
+
+    alerts = protest_alerts(organization, as_of=as_of)  # unfiled protests within 30 days, CIT limits within 90
+    if digest.is_empty and alerts.is_empty:
         return 0
     base_url = getattr(settings, "SITE_URL", "").rstrip("/")
-    context = {"digest": digest, "base_url": base_url, "organization": organization, "ruleset": rules.RULESET}
+    context = {"digest": digest, "base_url": base_url, "organization": organization, "protest_alerts": alerts,
+               "ruleset": rules.RULESET}
     subject = (
         f"RefundReady deadlines for {organization.name}, {as_of:%B} {as_of.day}: "
         f"{digest.cape_closing_count} CAPE window(s) closing, {digest.protest_due_count} protest deadline(s)"

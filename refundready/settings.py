@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "entries",
     "cape",
     "ach",
+    "protests",
 ]
 
 MIDDLEWARE = [

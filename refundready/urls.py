@@ -22,6 +22,7 @@ urlpatterns = [
     path("entries/", include("entries.urls")),
     path("cape/", include("cape.urls")),
     path("ach/", include("ach.urls")),
+    path("protests/", include("protests.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # The split view serves Swagger UI's start-up script from a URL (no inline script: refundready/csp.py).
@@ -31,4 +32,5 @@ urlpatterns = [
     path("api/", include("entries.api")),
     path("api/", include("cape.api")),
     path("api/", include("ach.api")),
+    path("api/", include("protests.api")),
 ]

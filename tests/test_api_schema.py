@@ -71,6 +71,8 @@ def object_ids(alice, own_importer, importer_org) -> dict[str, list[int]]:  # ty
         "/api/uploads/": [seeded["upload"].pk],
         "/api/declarations/": [draft.pk, seeded["declaration"].pk],
         "/api/declaration-builds/": [job.pk],
+        "/api/protests/": [seeded["protest"].pk],
+        "/api/counsel-packets/": [own_importer.pk],
     }
 
 

@@ -76,8 +76,12 @@ def objects(importer_org, own_importer, alice) -> dict[str, int]:  # type: ignor
     rejection = AchRejection.objects.create(importer=own_importer, organization=importer_org, amount="5.00", reason="R03",
                                             rejected_on="2026-02-01")
     job = declaration_build_job_start(organization=importer_org, user=alice)
+    from protests.models import Protest, ProtestEntry
+
+    protest = Protest.objects.create(organization=importer_org, importer=own_importer, reason_text="Reason", entry_count=1)
+    ProtestEntry.objects.create(protest=protest, entry=entry, position=1, lead=True)
     return {"importer": own_importer.pk, "entry": entry.pk, "declaration": declaration.pk, "upload": upload.pk,
-            "5106": record.pk, "rejection": rejection.pk, "job": job.pk}
+            "5106": record.pk, "rejection": rejection.pk, "job": job.pk, "protest": protest.pk}
 
 
 # Which object each pattern with an argument takes (pk or importer_id).
@@ -87,6 +91,10 @@ NEEDS = {
     "onboarding_subaccount_letter": "importer", "entry_detail": "entry", "upload_detail": "upload", "upload_errors": "upload",
     "cape_build_job": "job", "cape_refund_timeline": "importer", "cape_export_readiness": "importer",
     "ach_rejection_resolve": "rejection",
+    **{name: "protest" for name in ("protest_detail", "protest_spreadsheet_xlsx", "protest_spreadsheet_csv", "protest_form19",
+                                    "protest_reason_text", "protest_reason_edit", "protest_filing", "protest_decision",
+                                    "protest_discard")},
+    "counsel_packet_xlsx": "importer", "counsel_packet_pdf": "importer",
 }
 
 
@@ -134,7 +142,7 @@ def test_every_visible_control_on_every_form_page_has_a_label(client, alice, obj
     # The walk really reached the form pages (a broken walk would pass vacuously).
     for expected in ["importer_new", "upload_new", "cape_home", "cape_declaration", "onboarding_5106_new", "onboarding_apply",
                      "ach_importer", "my_settings", "entry_list", "cape_refunds", "password_change", "password_reset",
-                     "password_reset_confirm"]:
+                     "password_reset_confirm", "protests_home", "protest_detail", "protests_reason"]:
         assert expected in form_pages, (expected, form_pages)
 
 

@@ -54,11 +54,13 @@ SEEDED_MARKERS = {
     "AccountApplication": "MkAppCoQ7",
     "AuditLog": "MkAuditQ7",
     "User.email": "mkaliceq7@blueheron.example",
+    "Protest": "MkProtestQ7",
+    "ProtestReason": "MkReasonQ7",
 }
 MARKERS = ["Blue Heron", "93-417726100", "417726100", "BHX0000001", *SEEDED_MARKERS.values()]
 METHODS = ("get", "post", "put", "patch", "delete")
-TENANT_APPS = {"accounts", "entries", "cape", "ach"}
-APP_LABELS = ["accounts", "entries", "cape", "ach", "auth"]
+TENANT_APPS = {"accounts", "entries", "cape", "ach", "protests"}
+APP_LABELS = ["accounts", "entries", "cape", "ach", "protests", "auth"]
 
 
 def _walk(patterns: list[Any], namespace: str | None = None) -> list[tuple[str, list[str], dict[str, Any]]]:
@@ -188,7 +190,13 @@ def seed_tenant(*, organization: Any, importer: Any, user: Any, entry_number: st
                                     expires_at=timezone.now() + timedelta(minutes=10))
     AuditLog.objects.create(user=alice, organization=org, action=f"test.{m['AuditLog']}", object_type="Entry",
                             object_id=str(entry.pk), detail={"note": m["AuditLog"]})
-    return {"entry": entry, "upload": upload, "declaration": declaration}
+    from protests.models import Protest, ProtestEntry, ProtestReason
+
+    protest = Protest.objects.create(organization=org, importer=importer, reason_text=f"{m['Protest']} reason",
+                                     entry_count=1, created_by=alice)
+    ProtestEntry.objects.create(protest=protest, entry=entry, position=1, lead=True)
+    ProtestReason.objects.create(organization=org, text=f"{m['ProtestReason']} text")
+    return {"entry": entry, "upload": upload, "declaration": declaration, "protest": protest}
 
 
 @pytest.fixture
