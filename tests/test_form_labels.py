@@ -90,7 +90,7 @@ NEEDS = {
     "onboarding_5106_edit": "5106", "onboarding_5106_confirm": "5106", "onboarding_readiness_detail": "importer",
     "onboarding_subaccount_letter": "importer", "entry_detail": "entry", "upload_detail": "upload", "upload_errors": "upload",
     "cape_build_job": "job", "cape_refund_timeline": "importer", "cape_export_readiness": "importer",
-    "ach_rejection_resolve": "rejection",
+    "ach_rejection_resolve": "rejection", "importer_assign": "importer", "importer_note_new": "importer",
     **{name: "protest" for name in ("protest_detail", "protest_spreadsheet_xlsx", "protest_spreadsheet_csv", "protest_form19",
                                     "protest_reason_text", "protest_reason_edit", "protest_filing", "protest_decision",
                                     "protest_discard")},
@@ -116,6 +116,8 @@ def test_every_visible_control_on_every_form_page_has_a_label(client, alice, obj
             url = reverse(name, kwargs={"importer_id": objects["importer"]})
         elif name in NEEDS:
             url = reverse(name, kwargs={args[0]: objects[NEEDS[name]]})
+        elif name == "importer_note_done":  # POST only; its form is on the importer page
+            url = reverse(name, args=[objects["importer"], 1])
         elif name == "password_reset_confirm":
             # A real reset link for alice: it redirects to the page with the new-password form.
             from django.contrib.auth.tokens import default_token_generator
