@@ -78,8 +78,9 @@ def sole(alice, bob, importer_org, broker_org) -> Any:  # type: ignore[no-untype
     AchEnrollment.objects.create(importer=importer, status=AchEnrollment.Status.ACTIVE, bank_name="Sole Bank",
                                  routing_number="011000015", account_last4="4321", account_type="checking")
     NotifyParty.objects.create(importer=importer, name="Sole Notify", ir_number="77-123456700")
-    for org, user in ((importer_org, alice), (broker_org, bob)):
-        first = classifications_for(org).filter(importer=importer).values_list("entry_id", flat=True)[:1]
+    # One set of entries, shared (issue 18): each organisation files a different one.
+    for n, (org, user) in enumerate(((importer_org, alice), (broker_org, bob))):
+        first = classifications_for(org).filter(importer=importer).order_by("entry_id").values_list("entry_id", flat=True)[n:n + 1]
         d = declaration_build(organization=org, user=user, entry_ids=list(first)).declarations[0]
         declaration_export(declaration=d, user=user)
         declaration_record_submission(declaration=d, submitted_on=today, claim_number=f"10000024{org.pk:04d}", user=user)
