@@ -1,11 +1,11 @@
 """An organisation's own data: export all of it (JSON plus its uploaded files, as a zip), delete all of it.
 
 What an organisation holds (issue 9):
-* every row with ``organization`` = it (memberships, grants, audit log, uploads, entries, classifications,
-  declarations, refund events, ACH rejections, account applications) and their children (tariff lines,
-  declaration entries, verification codes);
+* every row with ``organization`` = it (memberships, grants, audit log, uploads, declarations, refund events,
+  ACH rejections, account applications) and their children (declaration entries, verification codes);
 * the importers it *owns*: ``owner`` = it, or, for a broker, clients it created that have not onboarded
-  (``owner`` empty, ``created_by`` = it), with their ACH enrollment, notify party, 5106 records and readiness.
+  (``owner`` empty, ``created_by`` = it), with their ACH enrollment, notify party, 5106 records, readiness,
+  and their entries (one per entry number, the importer's) with tariff lines and classifications.
 
 Deletion removes all of that. An owned importer that another organisation still uses (an unrevoked grant,
 or entries/declarations of its own) is not deleted but unlinked (owner and created_by cleared), so the
@@ -59,7 +59,10 @@ def _importer_used_elsewhere(organization: Organization) -> Q:
     other_grant = ImporterGrant.objects.filter(importer=OuterRef("pk"), revoked_at__isnull=True).exclude(
         organization=organization
     )
-    other_entries = Entry.objects.filter(importer=OuterRef("pk")).exclude(organization=organization)
+    # Entries are the importer's (one per entry number, shared); another organisation uses them when it loaded
+    # them (its upload last set them).
+    other_entries = Entry.objects.filter(importer=OuterRef("pk"), last_upload__isnull=False).exclude(
+        last_upload__organization=organization)
     other_decls = Declaration.objects.filter(importer=OuterRef("pk")).exclude(organization=organization)
     return Q(Exists(other_grant)) | Q(Exists(other_entries)) | Q(Exists(other_decls))
 
@@ -88,6 +91,8 @@ def querysets_for(organization: Organization) -> list[tuple[str, QuerySet[Any]]]
             qs: QuerySet[Any] = Organization.objects.filter(pk=organization.pk)
         elif model is Importer:
             qs = importers
+        elif label in _IMPORTER_SCOPED:
+            qs = model._default_manager.filter(**{f"{_importer_lookup(model)}__in": importers})
         elif model in org_models:
             qs = model._default_manager.filter(organization=organization)
         else:
@@ -99,15 +104,29 @@ def querysets_for(organization: Organization) -> list[tuple[str, QuerySet[Any]]]
                 ),
                 None,
             )
-            importer_fk = _fk_to(model, Importer)
+            importer_path = _importer_lookup(model)
             if parent is not None:
                 qs = model._default_manager.filter(**{f"{parent[0]}__organization": organization})
-            elif importer_fk is not None:
-                qs = model._default_manager.filter(**{f"{importer_fk}__in": importers})
+            elif importer_path is not None:
+                qs = model._default_manager.filter(**{f"{importer_path}__in": importers})
             else:  # pragma: no cover - a new tenant model with no path to an organisation
                 raise RuntimeError(f"{label}: no path to an organisation; teach accounts.dataexport about it")
         out.append((label, qs.order_by("pk")))
     return out
+
+
+def _importer_lookup(model: type[models.Model]) -> str | None:
+    """The lookup from a row of ``model`` to its importer: its own foreign key to Importer ("importer"), or
+    through a parent that has one (a tariff line's "entry__importer"); None when there is neither."""
+    direct = _fk_to(model, Importer)
+    if direct is not None:
+        return direct
+    for f in model._meta.fields:
+        if f.is_relation and f.related_model is not None and f.related_model is not Organization:
+            sub = _fk_to(f.related_model, Importer)
+            if sub is not None and _fk_to(f.related_model, Organization) is None:
+                return f"{f.name}__{sub}"
+    return None
 
 
 def _exported_fields(model: type[models.Model]) -> list[str]:
@@ -255,7 +274,7 @@ def organization_delete(*, organization: Organization, user: Any, confirmation: 
             if model in (Organization, Importer):
                 continue
             if label in _IMPORTER_SCOPED:
-                model_qs = model._default_manager.filter(**{f"{_fk_to(model, Importer)}__in": delete_ids})
+                model_qs = model._default_manager.filter(**{f"{_importer_lookup(model)}__in": delete_ids})
             n = model_qs._raw_delete(model_qs.db) if model._meta.label == "entries.TariffLine" else model_qs.delete()[0]
             if n:
                 result.rows_deleted[label] = n
@@ -294,7 +313,10 @@ def organization_delete(*, organization: Organization, user: Any, confirmation: 
 
 
 # Models whose rows belong to the organisation through its importers (deleted only for importers being deleted).
-_IMPORTER_SCOPED = {"accounts.Form5106Record", "accounts.ReadinessState", "ach.AchEnrollment", "ach.NotifyParty"}
+# Entries are the importer's too (one per entry number, shared by every organisation that sees it): they go
+# with their importer, never with an organisation that only served it.
+_IMPORTER_SCOPED = {"accounts.Form5106Record", "accounts.ReadinessState", "ach.AchEnrollment", "ach.NotifyParty",
+                    "entries.Entry", "entries.TariffLine", "cape.Classification", "cape.ClassificationChange"}
 
 
 def _deletion_order() -> list[str]:

@@ -501,9 +501,8 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
     notifies = {n.importer_id: n for n in NotifyParty.objects.filter(importer_id__in=ids)}
     brokers = broker_domains_for(ids)
 
+    # An importer's entries are one set, whoever loaded them (issue 18): the same readiness for everyone.
     entries = Entry.objects.filter(importer_id__in=ids, last_upload__status=Upload.Status.DONE)
-    if organization is not None:
-        entries = entries.filter(organization=organization)
     es003 = {
         row["importer_id"]: row
         for row in entries.values("importer_id").annotate(
@@ -512,7 +511,7 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
         )
     }
     last_entries = dict(
-        Entry.objects.filter(importer_id__in=ids, **({"organization": organization} if organization is not None else {}))
+        Entry.objects.filter(importer_id__in=ids)
         .values("importer_id").annotate(last=Max("entry_date")).values_list("importer_id", "last")
     )
     # An entry has its CAPE file when it is on a declaration that CBP has not refused, and was not
@@ -524,9 +523,6 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
     )
     classifications = Classification.objects.filter(importer_id__in=ids, path__in=CAPE_PATHS)
     declaration_items = DeclarationEntry.objects.filter(entry__importer_id__in=ids)
-    if organization is not None:
-        classifications = classifications.filter(organization=organization)
-        declaration_items = declaration_items.filter(declaration__organization=organization)
     cape = {
         row["importer_id"]: row
         for row in classifications.annotate(has_file=Exists(filed))

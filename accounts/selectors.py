@@ -60,6 +60,15 @@ def importers_for(organization: Organization | None) -> QuerySet[Importer]:
     return Importer.objects.filter(Exists(granted) | Exists(Importer.objects.filter(pk=OuterRef("pk"), owner=organization)))
 
 
+def organizations_seeing(importer_ids: Iterable[int]) -> QuerySet[Organization]:
+    """Every organisation that sees any of these importers (importers_for the other way round): each
+    importer's owner and every organisation with an unrevoked grant on it. An entry's facts, path and CAPE
+    history are shared by all of them, so a change to one is a change for each (caches, audit, digests)."""
+    ids = importer_ids if isinstance(importer_ids, QuerySet) else list(importer_ids)
+    granted = ImporterGrant.objects.filter(organization=OuterRef("pk"), importer_id__in=ids, revoked_at__isnull=True)
+    return Organization.objects.filter(Exists(granted) | Exists(Importer.objects.filter(owner=OuterRef("pk"), pk__in=ids)))
+
+
 def grants_for_owner(organization: Organization) -> QuerySet[ImporterGrant]:
     return ImporterGrant.objects.filter(importer__owner=organization).select_related("importer", "organization")
 

@@ -215,14 +215,14 @@ class OverviewRow:
 
 def ach_overview(organization: Organization | None) -> list[OverviewRow]:
     """Every importer the organisation owns or manages, with its ACH position and the IEEPA duty on
-    CAPE paths at risk (this organisation's classifications), sorted by money at risk."""
+    CAPE paths at risk (the importers' classifications, shared), sorted by money at risk."""
     from cape.models import CAPE_PATHS, Classification
 
     importers = list(ach_importers(organization))
     ids = [i.pk for i in importers]
     duty = {
         row["importer_id"]: (row["total"] or Decimal("0.00"), row["n"])
-        for row in Classification.objects.filter(organization=organization, importer_id__in=ids, path__in=list(CAPE_PATHS))
+        for row in Classification.objects.filter(importer_id__in=ids, path__in=list(CAPE_PATHS))
         .values("importer_id").annotate(total=Sum("ieepa_duty"), n=Count("pk"))
     }
     rejected = {

@@ -42,31 +42,22 @@ def _org(importer: Importer, organization: Organization | None) -> Organization 
 
 
 def _reclassify_on_commit(importer_ids: Iterable[int]) -> None:
-    """Once committed, reclassify what is due in every organisation that holds entries of these importers.
+    """Reclassify every entry of these importers: a queued run, shown as "reclassifying…" at once on the pages
+    of every organisation that sees one of them and run once committed (cape.classify.reclassify_later).
 
     The `no_ach_refund` reason (shared/domain/rules.md, "Extra reasons") depends on the importer's refund
     route (its ACH enrollment and 4811 notify party), so any change to either must reach the stored
-    classifications. cape.tasks.classify_organization touches only entries whose result can change,
-    route changes included (cape.classify.due_entry_ids). If the broker cannot be reached the change
-    is logged and the nightly run catches up."""
+    classifications. If the broker cannot be reached the change is logged, and the worker's recovery and
+    the nightly run catch up (cape.classify.due_entry_ids looks for route changes)."""
     ids = sorted(set(importer_ids))
     if not ids:
         return
+    from accounts.selectors import organizations_seeing
+    from cape.classify import reclassify_later
 
-    def enqueue() -> None:
-        from cape.classify import today_eastern
-        from cape.tasks import classify_organization
-        from entries.models import Entry
-
-        day = today_eastern().isoformat()
-        org_ids = Entry.objects.filter(importer_id__in=ids).order_by().values_list("organization_id", flat=True).distinct()
-        for org_id in sorted(org_ids):
-            try:
-                classify_organization.delay(org_id, day)
-            except OSError:  # broker unreachable (kombu raises OSError subclasses); the nightly run covers it
-                logger.exception("Could not enqueue reclassification of organisation %s after an ACH change", org_id)
-
-    transaction.on_commit(enqueue)
+    org = organizations_seeing(ids).order_by("pk").first()
+    if org is not None:
+        reclassify_later(organization=org, importer_ids=ids)
 
 
 def _enrollment(importer: Importer, *, lock: bool = True) -> AchEnrollment:

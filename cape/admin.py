@@ -12,10 +12,10 @@ from refundready.admin import ReadOnlyAdmin
 
 @admin.register(Classification)
 class ClassificationAdmin(admin.ModelAdmin):
-    list_display = ("entry", "organization", "importer", "path", "deadline", "urgent", "deadline_passed", "ruleset", "as_of")
+    list_display = ("entry", "importer", "path", "deadline", "urgent", "deadline_passed", "ruleset", "as_of")
     list_filter = ("path", "urgent", "deadline_passed", "ruleset")
     search_fields = ("entry__entry_number",)
-    raw_id_fields = ("entry", "organization", "importer")
+    raw_id_fields = ("entry", "importer")
     show_full_result_count = False  # a million rows: no COUNT(*) per page
 
     def has_add_permission(self, request: Any) -> bool:
@@ -27,10 +27,10 @@ class ClassificationAdmin(admin.ModelAdmin):
 
 @admin.register(ClassificationChange)
 class ClassificationChangeAdmin(admin.ModelAdmin):
-    list_display = ("entry", "organization", "old_path", "new_path", "ruleset", "as_of", "at")
+    list_display = ("entry", "old_path", "new_path", "ruleset", "as_of", "at")
     list_filter = ("new_path", "ruleset")
     search_fields = ("entry__entry_number",)
-    raw_id_fields = ("entry", "organization")
+    raw_id_fields = ("entry",)
     show_full_result_count = False
 
     def has_add_permission(self, request: Any) -> bool:

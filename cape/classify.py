@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import queue
 import threading
 from collections import defaultdict
@@ -24,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Importer, Organization
+from accounts.selectors import importers_for, organizations_seeing
 from accounts.services import ServiceError, audit
 from cape import rules
 from cape.interest import InterestTerms, interest_terms
@@ -33,6 +35,7 @@ from entries.models import Entry, Upload
 from refundready.memory import gc_paused
 from refundready.pacing import Pacer
 
+logger = logging.getLogger(__name__)
 EASTERN = ZoneInfo("America/New_York")
 CHUNK = 2000  # entries per chunk on SQLite (bound-variable limits)
 CHUNK_PG = 10_000  # on PostgreSQL (one array parameter per query)
@@ -82,14 +85,14 @@ def _key(entry_number: str, duty: Decimal, entry_type: str, status: str, entry_d
 # spends most of its time compiling per-value SQL: 4k rows/s against 30k+ this way). The first seven
 # are per entry; the rest depend only on the engine's result (one rendering per memo key).
 _CLS_COLUMNS = (
-    "entry_id", "organization_id", "importer_id", "ieepa_duty", "estimated_interest", "interest_uncertain",
+    "entry_id", "importer_id", "ieepa_duty", "estimated_interest", "interest_uncertain",
     "interest_note",
     "path", "reasons", "reasons_text", "deadline", "urgent", "deadline_passed", "projected_liquidation_date",
     "cape_window_closes", "protest_deadline", "protest_deadline_projected", "cit_deadline", "days_since_liquidation",
     "liquidated", "stable_until", "ruleset", "as_of", "computed_at",
 )
 _CHANGE_COLUMNS = (  # what was, then what is (one rendering per memo key, like the segment above)
-    "entry_id", "organization_id", "old_path", "old_reasons", "was_liquidated", "old_ruleset",
+    "entry_id", "old_path", "old_reasons", "was_liquidated", "old_ruleset",
     "new_path", "reasons", "is_liquidated", "ruleset", "as_of", "at",
 )
 _JSON_COLUMNS = {"reasons", "old_reasons"}
@@ -141,8 +144,7 @@ _SEGMENT_DATES = (3, 6, 7, 8, 10, 13, 15)  # positions of dates within the resul
 class _Run:
     """One classification run: a fixed as_of, the memo of engine results, the rows to write."""
 
-    def __init__(self, *, organization_id: int, as_of: date, renderer: _Renderer) -> None:
-        self.organization_id = organization_id
+    def __init__(self, *, as_of: date, renderer: _Renderer) -> None:
         self.as_of = as_of
         self.renderer = renderer
         self.at = renderer.at(timezone.now())
@@ -172,7 +174,7 @@ class _Run:
     def rows(self, fetched: list[Fetched], *, accepted: set[int], rejected: dict[int, list[str]],
              routed: dict[int, bool]) -> tuple[list[Any], list[Any], list[Any]]:
         """(classification rows of entries classified before, of entries never classified, change rows)."""
-        org, render, copy, loads = self.organization_id, self.renderer.row, self.renderer.copy, json.loads
+        render, copy, loads = self.renderer.row, self.renderer.copy, json.loads
         memo, interest_memo = self.memo, self.interest
         not_eligible, unknown, NULL, zero = rules.Path.NOT_ELIGIBLE, Entry.LiquidationStatus.UNKNOWN, "\\N", Decimal("0.00")
         stored: list[Any] = []
@@ -215,9 +217,9 @@ class _Run:
                 if tail is None:
                     tail = tails[(note, segment)] = f"\t{'t' if note else 'f'}\t{_copy_value(note)}\t{segment}"
                 money = NULL if interest is None else interest
-                cls_rows.append(f"{entry_id}\t{org}\t{importer_id}\t{duty}\t{money}{tail}")
+                cls_rows.append(f"{entry_id}\t{importer_id}\t{duty}\t{money}{tail}")
             else:
-                cls_rows.append(render((entry_id, org, importer_id, duty, interest, bool(note), note), money_at=(3, 4)) + segment)
+                cls_rows.append(render((entry_id, importer_id, duty, interest, bool(note), note), money_at=(2, 3)) + segment)
             if old_path is None:
                 was = self.never
             else:
@@ -227,9 +229,9 @@ class _Run:
                     continue
                 was = render((old_path, json.dumps(old_reasons or []), bool(old_liquidated), old_ruleset or ""))
             if copy:
-                change_rows.append(f"{entry_id}\t{org}\t{was}\t{change}")
+                change_rows.append(f"{entry_id}\t{was}\t{change}")
             else:
-                change_rows.append((entry_id, org, *was, *change))
+                change_rows.append((entry_id, *was, *change))
         return stored, fresh, change_rows
 
 
@@ -246,10 +248,10 @@ _FETCH_FIELDS = (
 )
 
 
-def _fetch(ids: list[int], *, whole_organization: int | None = None) -> list[Fetched]:
+def _fetch(ids: list[int], *, whole_importers: list[int] | None = None) -> list[Fetched]:
     """The entries ``ids`` (sorted) with their stored result, in one query on PostgreSQL (two elsewhere).
-    ``whole_organization``: ``ids`` are all of that organisation's entries in their range, which is
-    then read as a range (a tenth of the cost of matching 10,000 ids)."""
+    ``whole_importers``: ``ids`` are all of these importers' entries in their range, which is then read
+    as a range (a tenth of the cost of matching 10,000 ids)."""
     if connection.vendor == "postgresql":
         e, i, c = Entry._meta.db_table, Importer._meta.db_table, Classification._meta.db_table
         cols = ", ".join(f"i.{f[10:]}" if f.startswith("importer__") else f"e.{f}" for f in _FETCH_FIELDS)
@@ -258,7 +260,7 @@ def _fetch(ids: list[int], *, whole_organization: int | None = None) -> list[Fet
             # first run's fresh statistics (an empty results table) chose a hash join over a sequential scan of
             # every stored result, per chunk: 250 ms of 10,000 entries' 270 ms at a million entries.
             lo, hi = ids[0], ids[-1]
-            which, params = ("e.organization_id = %s", [whole_organization]) if whole_organization else ("e.id = ANY(%s)", [ids])
+            which, params = ("e.importer_id = ANY(%s)", [whole_importers]) if whole_importers else ("e.id = ANY(%s)", [ids])
             cursor.execute(
                 f"SELECT {cols}, c.path, c.reasons, c.liquidated, c.ruleset FROM {e} e JOIN {i} i ON i.id = e.importer_id "
                 f"LEFT JOIN {c} c ON c.entry_id = e.id AND c.entry_id BETWEEN %s AND %s "
@@ -456,30 +458,40 @@ class _Writers:
 Progress = Callable[[int, int], None]
 
 
-def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | None = None, as_of: date,
-                     progress: Progress | None = None, pace: bool = False) -> int:
-    """Classify the given entries of ``organization`` (all of them when ``entry_ids`` is None) as of
-    ``as_of``; upsert their Classification and record changes of path or reasons. Returns the count.
-    ``progress(done, total)`` is called after each chunk is written. ``pace``: a background run, which
-    pauses between chunks while pages are being served (refundready.pacing)."""
-    base = Entry.objects.filter(organization=organization)
+def classify_entries(*, entry_ids: Iterable[int] | None = None, importer_ids: Iterable[int] | None = None,
+                     organization: Organization | None = None, as_of: date, progress: Progress | None = None,
+                     pace: bool = False) -> int:
+    """Classify entries as of ``as_of``: the given ``entry_ids``; else every entry of ``importer_ids``; else
+    every entry of the importers ``organization`` sees. Upsert their Classification and record changes of path
+    or reasons. An entry is one row shared by every organisation that sees its importer, so its result is
+    too: whoever's action classifies it, every one of them sees the new result (their cached figures are
+    refreshed on commit). Returns the count. ``progress(done, total)`` is called after each chunk is written.
+    ``pace``: a background run, which pauses between chunks while pages are being served (refundready.pacing)."""
+    whole: list[int] | None = None
     if entry_ids is None:
-        ids = list(base.order_by("pk").values_list("pk", flat=True))
+        if importer_ids is None:
+            if organization is None:
+                raise ValueError("classify_entries needs entry_ids, importer_ids or an organization")
+            importer_ids = importers_for(organization).values_list("pk", flat=True)
+        whole = sorted(set(int(i) for i in importer_ids))
+        ids = []
+        for chunk in _chunks(whole, 1000):
+            ids += list(Entry.objects.filter(importer_id__in=chunk).values_list("pk", flat=True))
+        ids.sort()
     else:
         wanted = sorted(set(int(i) for i in entry_ids))
         ids = []
         for chunk in _chunks(wanted, 10_000):
-            ids += list(base.filter(pk__in=chunk).values_list("pk", flat=True))
+            ids += list(Entry.objects.filter(pk__in=chunk).values_list("pk", flat=True))
         ids.sort()
     if not ids:
         return 0
     routed: dict[int, bool] = {}
-    if entry_ids is None:
-        importer_ids = set(base.values_list("importer_id", flat=True).distinct())
-        found = _routed_importers(importer_ids)
-        routed = {i: i in found for i in importer_ids}
+    if whole is not None:
+        found = _routed_importers(whole)
+        routed = {i: i in found for i in whole}
     pg = connection.vendor == "postgresql"
-    run = _Run(organization_id=organization.pk, as_of=as_of, renderer=_Renderer(copy=pg))
+    run = _Run(as_of=as_of, renderer=_Renderer(copy=pg))
     total, done = len(ids), 0
 
     def written(n: int) -> None:
@@ -488,9 +500,9 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
         if progress is not None:
             progress(done, total)
 
-    # R3's inputs come from the product's declarations, which an organisation builds from its own entries
-    # (cape.declarations.declaration_plan): an organisation without any has no query per chunk.
-    has_history = Declaration.objects.filter(organization=organization).exists()
+    # R3's inputs come from the product's declarations (any organisation's: the CAPE history is the entry's):
+    # without any declaration at all there is no query per chunk.
+    has_history = Declaration.objects.exists()
     # A second connection cannot see the caller's uncommitted rows: inside a transaction, write inline.
     writer = _Writers(written, WRITERS, pace=pace) if pg and not connection.in_atomic_block else None
     pacer = Pacer() if pace else None
@@ -499,7 +511,7 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
             for n, chunk in enumerate(_chunks(ids, CHUNK_PG if pg else CHUNK)):
                 if n and pacer is not None:  # between chunks
                     pacer.pace()
-                fetched = _fetch(chunk, whole_organization=organization.pk if entry_ids is None else None)
+                fetched = _fetch(chunk, whole_importers=whole)
                 missing = {e[1] for e in fetched} - routed.keys()
                 if missing:
                     found = _routed_importers(missing)
@@ -519,22 +531,37 @@ def classify_entries(*, organization: Organization, entry_ids: Iterable[int] | N
             writer.finish()
     if writer is not None and writer.error is not None:
         raise writer.error
-    # A background run publishes the new figures warm (cape.selectors.refresh_totals); an inline one (an
-    # edit on a page) only bumps, so that the page does not pay for the organisation's GROUP BYs.
-    transaction.on_commit(lambda: refresh_totals(organization) if pace else bump_totals_version(organization.pk))
+    # Every organisation that sees one of these importers reads the new results: a background run publishes
+    # their new figures warm (cape.selectors.refresh_totals); an inline one (an edit on a page) only bumps,
+    # so that the page does not pay for the organisations' GROUP BYs.
+    touched = sorted(routed)
+    transaction.on_commit(lambda: results_changed(touched, warm=pace))
     return done
 
 
+def results_changed(importer_ids: list[int], *, warm: bool = False) -> None:
+    """The stored results of these importers' entries changed: every organisation that sees one of them
+    drops its cached figures (bump_totals_version), or has them computed afresh first (``warm``)."""
+    for org in organizations_seeing(importer_ids):
+        if warm:
+            refresh_totals(org)
+        else:
+            bump_totals_version(org.pk)
+
+
 def queue_upload_classification(upload_id: int) -> None:
-    """After an upload commits: record its classification run as queued (the upload page shows it at
-    once, with its own progress bar) and enqueue the task that runs it."""
+    """After an upload commits: record its classification run as queued (the upload page, and every page of
+    each organisation that sees one of its importers, shows it at once with its own progress bar) and
+    enqueue the task that runs it."""
     from cape.tasks import classify_upload
 
     upload = Upload.objects.filter(pk=upload_id).only("organization_id").first()
     if upload is None:
         return
-    ClassificationRun.objects.create(organization_id=upload.organization_id, upload_id=upload_id,
-                                     kind=ClassificationRun.Kind.UPLOAD)
+    run = ClassificationRun.objects.create(organization_id=upload.organization_id, upload_id=upload_id,
+                                           kind=ClassificationRun.Kind.UPLOAD)
+    importer_ids = Entry.objects.filter(last_upload_id=upload_id).order_by().values_list("importer_id", flat=True).distinct()
+    run.importers.set(list(importer_ids))
     classify_upload.delay(upload_id)
 
 
@@ -543,7 +570,7 @@ def classify_upload_entries(*, upload_id: int) -> int:
     upload = Upload.objects.select_related("organization").filter(pk=upload_id).first()
     if upload is None:
         return 0
-    ids = list(Entry.objects.filter(organization=upload.organization, last_upload_id=upload_id).values_list("pk", flat=True))
+    ids = list(Entry.objects.filter(last_upload_id=upload_id).values_list("pk", flat=True))
     run = (
         ClassificationRun.objects.filter(upload_id=upload_id).exclude(status=ClassificationRun.Status.DONE).order_by("-pk").first()
         or ClassificationRun(organization=upload.organization, upload=upload, kind=ClassificationRun.Kind.UPLOAD)
@@ -553,20 +580,27 @@ def classify_upload_entries(*, upload_id: int) -> int:
 
 def tracked_run(run: ClassificationRun, *, entry_ids: list[int] | None, as_of: date) -> int:
     """classify_entries with its progress recorded on ``run`` (running, done of total, then done or
-    failed). A failure is recorded and raised again, so that the task's retry policy applies."""
+    failed). ``entry_ids`` None: every entry of the importers the run's organisation sees. A failure is
+    recorded and raised again, so that the task's retry policy applies."""
     organization = run.organization
-    total = len(entry_ids) if entry_ids is not None else Entry.objects.filter(organization=organization).count()
+    if entry_ids is None:
+        entry_ids = list(Entry.objects.filter(importer__in=importers_for(organization)).values_list("pk", flat=True))
+    total = len(entry_ids)
     run.status, run.total, run.done, run.as_of, run.error = ClassificationRun.Status.RUNNING, total, 0, as_of, ""
     run.started_at, run.finished_at = timezone.now(), None
     run.save()
+    if not run.importers.exists():
+        importer_ids: set[int] = set()
+        for chunk in _chunks(sorted(entry_ids), 10_000):
+            importer_ids.update(Entry.objects.filter(pk__in=chunk).order_by().values_list("importer_id", flat=True).distinct())
+        run.importers.set(sorted(importer_ids))
     runs = ClassificationRun.objects.filter(pk=run.pk)
 
     def progress(done: int, total: int) -> None:
         runs.update(done=done, total=total)
 
     try:
-        count = classify_entries(organization=organization, entry_ids=entry_ids, as_of=as_of, progress=progress,
-                                 pace=True) if total else 0
+        count = classify_entries(entry_ids=entry_ids, as_of=as_of, progress=progress, pace=True) if total else 0
     except Exception as exc:
         runs.update(status=ClassificationRun.Status.FAILED, finished_at=timezone.now(),
                     error=f"The classification stopped ({exc.__class__.__name__}) and is retried automatically; "
@@ -574,6 +608,57 @@ def tracked_run(run: ClassificationRun, *, entry_ids: list[int] | None, as_of: d
         raise
     runs.update(status=ClassificationRun.Status.DONE, done=count, total=max(total, count), finished_at=timezone.now())
     return count
+
+
+def reclassify_later(*, organization: Organization, entry_ids: Iterable[int] | None = None,
+                     importer_ids: Iterable[int] | None = None) -> ClassificationRun | None:
+    """A state change that can move many entries (a CAPE outcome, a Claim Details import, a refund route, a
+    grant): record a queued run over what it affects, shown at once as "reclassifying…" on the pages of every
+    organisation that sees those importers, and run it on commit (cape.tasks.classify_run). Until it is done
+    the pages say so instead of showing the old paths as current."""
+    if entry_ids is not None:
+        ids = sorted(set(int(i) for i in entry_ids))
+        imps: set[int] = set()
+        for chunk in _chunks(ids, 10_000):
+            imps.update(Entry.objects.filter(pk__in=chunk).order_by().values_list("importer_id", flat=True).distinct())
+    else:
+        imps = set(int(i) for i in importer_ids or ())
+        ids = []
+        for chunk in _chunks(sorted(imps), 1000):
+            ids += list(Entry.objects.filter(importer_id__in=chunk).values_list("pk", flat=True))
+    if not ids:
+        return None
+    run = ClassificationRun.objects.create(organization=organization, kind=ClassificationRun.Kind.CHANGE,
+                                           total=len(ids), params={"entry_ids": ids} if entry_ids is not None else
+                                           {"importer_ids": sorted(imps)})
+    run.importers.set(sorted(imps))
+    pk = run.pk
+
+    def enqueue() -> None:
+        from cape.tasks import classify_run
+
+        try:
+            classify_run.delay(pk)
+        except OSError:  # broker unreachable: the worker's recovery and the nightly run take the run up
+            logger.exception("Could not enqueue classification run %s", pk)
+
+    transaction.on_commit(enqueue)
+    return run
+
+
+def run_queued(run_id: int) -> int:
+    """The body of cape.tasks.classify_run: a run recorded by reclassify_later."""
+    run = ClassificationRun.objects.select_related("organization").filter(pk=run_id).first()
+    if run is None or run.status == ClassificationRun.Status.DONE:
+        return 0
+    params = run.params or {}
+    if "entry_ids" in params:
+        ids = [int(i) for i in params["entry_ids"]]
+    else:
+        ids = []
+        for chunk in _chunks(sorted(int(i) for i in params.get("importer_ids", [])), 1000):
+            ids += list(Entry.objects.filter(importer_id__in=chunk).values_list("pk", flat=True))
+    return tracked_run(run, entry_ids=ids, as_of=today_eastern())
 
 
 # ---------------------------------------------------------------- nightly: only what can change
@@ -584,11 +669,13 @@ class NightlyResult:
 
 
 def due_entry_ids(*, organization: Organization, as_of: date) -> list[int]:
-    """Entries whose stored result could differ on ``as_of``: never classified, another ruleset, past
-    their stable_until, computed for a later date, or whose ACH refund route changed since."""
-    entries = Entry.objects.filter(organization=organization)
+    """Entries (of the importers the organisation sees) whose stored result could differ on ``as_of``: never
+    classified, another ruleset, past their stable_until, computed for a later date, or whose ACH refund
+    route changed since."""
+    visible = importers_for(organization)
+    entries = Entry.objects.filter(importer__in=visible)
     ids = set(entries.filter(classification__isnull=True).values_list("pk", flat=True))
-    stored = Classification.objects.filter(organization=organization)
+    stored = Classification.objects.filter(importer__in=visible)
     ids.update(
         stored.filter(
             ~Q(ruleset=rules.RULESET) | Q(stable_until__lte=as_of) | Q(as_of__gt=as_of)
@@ -611,9 +698,11 @@ def due_entry_ids(*, organization: Organization, as_of: date) -> list[int]:
 
 
 def classify_organization(*, organization: Organization, as_of: date) -> NightlyResult:
-    """The nightly run for one organisation: reclassify only the entries whose result can change."""
+    """The nightly run for one organisation: reclassify only the entries (of the importers it sees) whose
+    result can change. Entries shared with another organisation are done by whichever runs first; the
+    other then finds nothing due."""
     ids = due_entry_ids(organization=organization, as_of=as_of)
-    total = Entry.objects.filter(organization=organization).count()
+    total = Entry.objects.filter(importer__in=importers_for(organization)).count()
     touched = 0
     if ids:
         run = ClassificationRun(organization=organization, kind=ClassificationRun.Kind.NIGHTLY)
@@ -636,10 +725,12 @@ def entry_facts_update(
     importer_is_corporate: bool | None = None,
     as_of: date | None = None,
 ) -> Classification | None:
-    """Set facts the ES-003 lacks (each change audited), then reclassify what they affect: the entry,
-    or every entry of the importer in this organisation when the corporate status (interest) changes."""
-    if entry.organization_id != organization.pk:
-        raise ServiceError("This entry belongs to another organisation.")
+    """Set facts the ES-003 lacks (each change audited, in the acting organisation's log, and shown with who
+    set it on the entry page of every organisation that sees the entry), then reclassify what they affect:
+    the entry, or every entry of the importer when the corporate status (interest) changes. The entry is
+    the importer's, shared: a fact one organisation sets is the fact for all."""
+    if not importers_for(organization).filter(pk=entry.importer_id).exists():
+        raise ServiceError("This entry belongs to an importer this organisation does not serve.")
     if protest_status is not None and protest_status not in PROTEST_STATUSES:
         raise ServiceError(f"Unknown protest status {protest_status!r}.", field="protest_status")
     as_of = as_of or today_eastern()
@@ -675,10 +766,9 @@ def entry_facts_update(
                 importer.save(update_fields=["is_corporate"])
                 importer_changed = True
         if importer_changed:
-            ids = list(Entry.objects.filter(organization=organization, importer_id=locked.importer_id).values_list("pk", flat=True))
-            classify_entries(organization=organization, entry_ids=ids, as_of=as_of)
+            classify_entries(importer_ids=[locked.importer_id], as_of=as_of)
         else:
-            classify_entries(organization=organization, entry_ids=[locked.pk], as_of=as_of)
+            classify_entries(entry_ids=[locked.pk], as_of=as_of)
     entry.refresh_from_db()
     return Classification.objects.filter(entry_id=entry.pk).first()
 
@@ -706,7 +796,7 @@ def digest_send(*, organization: Organization, as_of: date, since: datetime) -> 
     if digest.is_empty:
         return 0
     base_url = getattr(settings, "SITE_URL", "").rstrip("/")
-    context = {"digest": digest, "base_url": base_url, "organization": organization}
+    context = {"digest": digest, "base_url": base_url, "organization": organization, "ruleset": rules.RULESET}
     subject = (
         f"RefundReady deadlines for {organization.name}, {as_of:%B} {as_of.day}: "
         f"{digest.cape_closing_count} CAPE window(s) closing, {digest.protest_due_count} protest deadline(s)"

@@ -25,7 +25,7 @@ from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
 from cape.claims import ReportFileError, needs_psc, parse_claim_details
 from cape.csvfile import DeclarationFileError, render_declaration_csv, sha256_hex, split_for_declarations
-from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry
+from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry, Path
 from cape.preflight import EntryFacts, NotifyPartyFacts, PreflightInput, notify_party_problems, run_preflight
 from entries.models import Entry
 
@@ -71,7 +71,7 @@ def declarations_for(organization: Organization | None) -> QuerySet[Declaration]
     if lost and Declaration.objects.filter(organization=organization, importer__isnull=True).exists():
         # Uncorrelated, so computed once (a correlated EXISTS was planned as a merge over every entry, per file:
         # two seconds in the case above).
-        on_lost = DeclarationEntry.objects.filter(entry__organization=organization, entry__importer_id__in=lost,
+        on_lost = DeclarationEntry.objects.filter(entry__importer_id__in=lost,
                                                   declaration__organization=organization,
                                                   declaration__importer__isnull=True).values("declaration_id")
         qs = qs.exclude(pk__in=on_lost)
@@ -92,7 +92,7 @@ def eligible_classifications(
     # The organisation's importers as a list of ids (a handful to a few thousand): as a subquery the
     # planner re-checked grants and ownership once per classification row (a million times in a large build).
     qs = Classification.objects.filter(
-        organization=organization, path__in=wanted, importer_id__in=list(importers_for(organization).values_list("pk", flat=True))
+        path__in=wanted, importer_id__in=list(importers_for(organization).values_list("pk", flat=True))
     )
     if importer_ids is not None:
         qs = qs.filter(importer_id__in=list(importer_ids))
@@ -164,9 +164,9 @@ def psc_pending(item: DeclarationEntry) -> bool:
 
 
 def _rejected_items(organization: Organization) -> QuerySet[DeclarationEntry]:
-    """Entries rejected on the organisation's declarations, of importers it may see now."""
-    return DeclarationEntry.objects.filter(declaration__organization=organization, outcome=O.REJECTED,
-                                           entry__importer__in=importers_for(organization))
+    """Entries rejected on a declaration (the organisation's or another's: the CAPE history is the entry's),
+    of importers it may see now."""
+    return DeclarationEntry.objects.filter(outcome=O.REJECTED, entry__importer__in=importers_for(organization))
 
 
 def rejected_entries_ready(organization: Organization) -> list[DeclarationEntry]:
@@ -278,9 +278,19 @@ def declaration_plan(
     plan = DeclarationPlan(considered=len(candidates))
     if entry_numbers is not None:
         found = {c[1] for c in candidates}
-        for n in entry_numbers:
-            if n not in found:
-                plan.left_out.append(LeftOut(0, n, "not an entry of this organisation on a CAPE path today"))
+        missing = [n for n in entry_numbers if n not in found]
+        # Why each is not a candidate, in words: the entry's own path (one record, whoever filed it).
+        paths = dict(Classification.objects.filter(
+            importer_id__in=list(importers_for(organization).values_list("pk", flat=True)),
+            entry__entry_number__in=missing).values_list("entry__entry_number", "path")) if missing else {}
+        for n in missing:
+            if paths.get(n) == Path.FILED:
+                reason = "already filed in CAPE: CBP accepted it"
+            elif n in paths:
+                reason = f"on the {Path(paths[n]).label} path today, not a CAPE path"
+            else:
+                reason = "not an entry of this organisation's importers on a CAPE path today"
+            plan.left_out.append(LeftOut(0, n, reason))
     if not candidates:
         return plan
     importer_set = {c[2] for c in candidates}
@@ -428,7 +438,7 @@ def _reclassify_stale(organization: Organization, rows: list[dict[str, Any]], as
         return False
     from cape.classify import classify_entries  # the classification capability (issue 4)
 
-    classify_entries(organization=organization, entry_ids=stale, as_of=as_of)
+    classify_entries(entry_ids=stale, as_of=as_of)
     return True
 
 
@@ -558,6 +568,7 @@ def declaration_record_submission(*, declaration: Declaration, submitted_on: dat
         locked.save(update_fields=["status", "claim_number", "submitted_on"])
         audit(action="declaration.submit", user=user, organization=locked.organization, obj=locked, claim_number=claim,
               submitted_on=submitted_on.isoformat(), previous=[old[0], old[1], old[2].isoformat() if old[2] else None])
+    _reclassify(locked.organization, list(locked.items.values_list("entry_id", flat=True)))
     return locked
 
 
@@ -586,7 +597,7 @@ def _reclassify(organization: Organization, entry_ids: list[int]) -> None:
         return
     from cape.classify import classify_entries  # the classification capability (issue 4)
 
-    classify_entries(organization=organization, entry_ids=entry_ids, as_of=today())
+    classify_entries(entry_ids=entry_ids, as_of=today())
 
 
 @dataclass
@@ -707,8 +718,11 @@ def declaration_import_claim_details(*, declaration: Declaration, data: bytes, f
               file=filename, old_status=old_status, status=new_status, accepted=result.accepted, rejected=result.rejected,
               unknown=len(result.unknown), missing=len(result.missing), problems=len(result.problems))
         result.declaration = locked
-    # Rejected entries return to their path with cape_rejected:<error>; accepted ones become filed.
-    _reclassify(locked.organization, [i.entry_id for i in changed])
+    # Rejected entries return to their path with cape_rejected:<error>; accepted ones become filed. Every
+    # entry of the declaration, not only the rows the file changed: the declaration's own status (accepted,
+    # accepted with errors) is an input of R3 for the entries the file did not list, and a result must never
+    # outlive its facts (issue 18: 7,692 accepted entries kept their CAPE path until an unrelated change).
+    _reclassify(locked.organization, list(locked.items.values_list("entry_id", flat=True)))
     return result
 
 

@@ -42,14 +42,18 @@ ENTRY_COLUMNS = [
 
 
 def _entries(organization: Organization, importer: Importer | None) -> Any:
-    qs = Entry.objects.filter(organization=organization, importer__in=importers_for(organization))
+    qs = Entry.objects.filter(importer__in=importers_for(organization))
     if importer is not None:
         qs = qs.filter(importer=importer)
     return qs
 
 
 def _latest_declaration_items(organization: Organization, entry_ids: Iterable[int] | None = None) -> dict[int, dict[str, Any]]:
-    qs = DeclarationEntry.objects.filter(declaration__in=declarations_for(organization))
+    # The entry's CAPE history, whichever organisation filed it (another organisation's drafts excepted:
+    # CBP never saw them).
+    qs = DeclarationEntry.objects.filter(entry__importer__in=importers_for(organization)).filter(
+        Q(declaration__in=declarations_for(organization))
+        | (~Q(declaration__organization=organization) & ~Q(declaration__status=Declaration.Status.DRAFT)))
     if entry_ids is not None:
         qs = qs.filter(entry_id__in=list(entry_ids))
     latest: dict[int, dict[str, Any]] = {}
@@ -62,7 +66,7 @@ def _latest_declaration_items(organization: Organization, entry_ids: Iterable[in
 
 def _received(organization: Organization) -> dict[int, Decimal]:
     out: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for entry_id, amount in RefundEvent.objects.filter(organization=organization, kind=RefundEvent.Kind.TREASURY_ISSUED,
+    for entry_id, amount in RefundEvent.objects.filter(importer__in=importers_for(organization), kind=RefundEvent.Kind.TREASURY_ISSUED,
                                                        entry__isnull=False).values_list("entry_id", "amount"):
         out[entry_id] += amount or ZERO
     return out
@@ -195,13 +199,13 @@ def readiness_context(organization: Organization, importer: Importer, as_of: dat
     from cape.declarations import rejected_entries_waiting
 
     as_of = as_of or timezone.localdate()
-    cls = Classification.objects.filter(organization=organization, importer=importer)
+    cls = Classification.objects.filter(importer=importer)
     by_path = {r["path"]: r for r in cls.values("path").annotate(n=Count("pk"), duty=Sum("ieepa_duty"), interest=Sum("estimated_interest"))}
     labels = dict(Path.choices)
     path_rows = [{"label": labels[p.value], "path": p.value, "entries": by_path.get(p.value, {}).get("n", 0),
                   "duty": by_path.get(p.value, {}).get("duty") or ZERO, "interest": by_path.get(p.value, {}).get("interest") or ZERO}
                  for p in Path]
-    entries = Entry.objects.filter(organization=organization, importer=importer)
+    entries = Entry.objects.filter(importer=importer)
     unclassified = entries.filter(classification__isnull=True).count()
     deadlines = list(
         cls.filter(deadline__isnull=False, deadline__gte=as_of - timedelta(days=30)).select_related("entry").order_by("deadline")[:40]
@@ -209,7 +213,7 @@ def readiness_context(organization: Organization, importer: Importer, as_of: dat
     recipient = refund_recipient(importer)
     notify = NotifyParty.objects.filter(importer=importer).first()
     cape_count = sum(r["entries"] for r in path_rows if r["path"] in CAPE_PATHS)
-    on_decl = DeclarationEntry.objects.filter(declaration__organization=organization, entry__importer=importer,
+    on_decl = DeclarationEntry.objects.filter(entry__importer=importer,
                                               declaration__status__in=("draft", "exported", "submitted", "accepted", "accepted_with_errors")).exclude(outcome="rejected")
     not_declared = cls.filter(path__in=CAPE_PATHS).exclude(entry_id__in=on_decl.values("entry_id")).count()
     psc_waiting = [i for i in rejected_entries_waiting(organization) if i.entry.importer_id == importer.pk]
@@ -279,7 +283,7 @@ class CalendarEvent:
 def calendar_events(organization: Organization, importer: Importer | None = None, as_of: date | None = None) -> list[CalendarEvent]:
     """One all-day event per importer, kind and date (entries sharing a deadline are counted together)."""
     as_of = as_of or timezone.localdate()
-    cls = Classification.objects.filter(organization=organization, importer__in=importers_for(organization))
+    cls = Classification.objects.filter(importer__in=importers_for(organization))
     if importer is not None:
         cls = cls.filter(importer=importer)
     events: list[CalendarEvent] = []

@@ -81,7 +81,7 @@ def entry_facts_import(*, organization: Organization, user: Any, path: str | Pat
             Entry.objects.bulk_update(list(changed.values()), [*ENTRY_FACTS, "protest_set_by_user", "updated_at"],
                                       batch_size=2000)
             AuditLog.objects.bulk_create(logs, batch_size=2000)
-            classify_entries(organization=organization, entry_ids=list(changed), as_of=as_of)
+            classify_entries(entry_ids=list(changed), as_of=as_of)
             for entry_id, path_, reasons, number in Classification.objects.filter(entry_id__in=list(changed)).values_list(
                     "entry_id", "path", "reasons", "entry__entry_number"):
                 result.paths[entry_id] = (number, path_, reasons[0] if reasons else "")
@@ -98,7 +98,7 @@ IMPORTER_FACTS = ("cit_plaintiff", "cit_case_note", "paper_check_waiver_granted"
 def importer_facts_update(*, importer: Importer, organization: Organization, user: Any, as_of: date | None = None,
                           **facts: Any) -> list[tuple[str, Any, Any]]:
     """Set an importer's CIT plaintiff status (with its case note) and paper-check waiver (with its date),
-    each change audited; the importer's entries in this organisation are classified again when a fact the
+    each change audited; the importer's entries (shared by every organisation that sees it) are classified again when a fact the
     ruleset reads changed. Returns (fact, old, new) of each change."""
     unknown = set(facts) - set(IMPORTER_FACTS)
     if unknown:
@@ -126,9 +126,7 @@ def importer_facts_update(*, importer: Importer, organization: Organization, use
                   old=old.isoformat() if isinstance(old, date) else old,
                   new=new.isoformat() if isinstance(new, date) else new)
         if any(c[0] in ("cit_plaintiff", "paper_check_waiver_granted") for c in changes):
-            ids = list(Entry.objects.filter(organization=organization, importer_id=locked.pk).values_list("pk", flat=True))
-            if ids:
-                classify_entries(organization=organization, entry_ids=ids, as_of=as_of or today_eastern())
+            classify_entries(importer_ids=[locked.pk], as_of=as_of or today_eastern())
     for name, _old, new in changes:
         setattr(importer, name, new)
     return changes

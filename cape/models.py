@@ -28,11 +28,10 @@ class Classification(models.Model):
     """The current result of the ruleset for one entry (cape/rules.py)."""
 
     entry = models.OneToOneField(Entry, on_delete=models.CASCADE, related_name="classification")
-    # Denormalised from the entry so that list pages filter and sort on one table. The entry's own
-    # foreign keys guarantee both, so no database constraint (a trigger per row: a third of the write
-    # cost of a million-entry run) and no single-column index (the composite indexes below lead with them).
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False,
-                                     db_index=False)
+    # Denormalised from the entry so that list pages filter and sort on one table: an organisation's
+    # classifications are those of the importers it sees (one entry, one result, whoever looks). The entry's
+    # own foreign key guarantees it, so no database constraint (a trigger per row: a third of the write cost
+    # of a million-entry run) and no single-column index (the composite indexes below lead with it).
     importer = models.ForeignKey(Importer, on_delete=models.CASCADE, related_name="+", db_constraint=False,
                                  db_index=False)
     ieepa_duty = models.DecimalField(**MONEY, default=Decimal("0.00"))
@@ -66,17 +65,21 @@ class Classification(models.Model):
 
     class Meta:
         indexes = [
-            # entry last: the entries list sorted by path (then deadline, then entry) reads this index in either
-            # direction without sorting a path's undated rows (1M entries: 1.4-1.8 s before, one way).
-            models.Index(fields=["organization", "path", "deadline", "entry"], name="cape_class_org_path_dl_entry"),
-            # entry is the keyset tie-breaker of the entries list: without it the first page sorts
-            # every row of the organisation (measured at 1M entries: 25-117 ms vs 0.4 ms).
-            models.Index(fields=["organization", "deadline", "entry"]),
-            models.Index(fields=["organization", "-ieepa_duty"]),
-            models.Index(fields=["importer", "path"]),
+            # An organisation sees the entries of its importers: the lists read these per importer (one
+            # importer: an index scan in order; several: PostgreSQL merges the importers' ordered scans).
+            # entry last: sorted by path (then deadline, then entry) the list reads the index in either
+            # direction without sorting a path's undated rows.
+            models.Index(fields=["importer", "path", "deadline", "entry"], name="cape_class_imp_path_dl_entry"),
+            # entry is the keyset tie-breaker of the entries list.
+            models.Index(fields=["importer", "deadline", "entry"], name="cape_class_imp_dl_entry"),
+            models.Index(fields=["importer", "-ieepa_duty"], name="cape_class_imp_duty"),
             # the entries list sorted by importer reads each importer's rows in entry order (cape.selectors
-            # _walk_importers): without it, sorting a million rows by importer name took 3.8 s.
+            # _walk_importers).
             models.Index(fields=["importer", "entry"], name="cape_class_importer_entry"),
+            # A broker who sees most of the entries: the whole list in deadline or amount order, filtered by
+            # importer as it is read.
+            models.Index(fields=["deadline", "entry"], name="cape_class_dl_entry"),
+            models.Index(fields=["-ieepa_duty", "entry"], name="cape_class_duty_entry"),
         ]
 
     def __str__(self) -> str:
@@ -87,9 +90,6 @@ class ClassificationChange(models.Model):
     """History: every time an entry's path or reasons change, under which ruleset and as_of."""
 
     entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="classification_changes")
-    # The entry's organisation, copied (its foreign key guarantees it; the (organization, at) index serves).
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False,
-                                     db_index=False)
     old_path = models.CharField(max_length=16, blank=True)
     new_path = models.CharField(max_length=16)
     old_reasons = models.JSONField(default=list)
@@ -102,12 +102,11 @@ class ClassificationChange(models.Model):
     # 2026.12). A change whose old_ruleset differs from ruleset is what a new ruleset did to the entry.
     old_ruleset = models.CharField(max_length=16, blank=True, default="", db_default="")
     as_of = models.DateField()
-    # No index of its own: the digest reads (organization, at), an entry's history reads entry.
-    at = models.DateTimeField(default=timezone.now)
+    # The digest reads the changes since yesterday (at); an entry's history reads entry.
+    at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-at"]
-        indexes = [models.Index(fields=["organization", "at"])]
 
     def __str__(self) -> str:
         return f"{self.entry_id}: {self.old_path or '-'} -> {self.new_path}"
@@ -132,6 +131,7 @@ class ClassificationRun(models.Model):
         UPLOAD = "upload", "After an upload"
         NIGHTLY = "nightly", "Nightly"
         MANUAL = "manual", "By hand"
+        CHANGE = "change", "After a change"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Queued"
@@ -139,10 +139,16 @@ class ClassificationRun(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    # The organisation whose action (or nightly run) started it.
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="classification_runs")
+    # The importers whose entries the run classifies: every organisation that sees one of them shows the run
+    # ("reclassifying…") while it is queued or running (cape.selectors.runs_in_progress).
+    importers = models.ManyToManyField(Importer, blank=True, related_name="+")
     upload = models.ForeignKey("entries.Upload", on_delete=models.CASCADE, null=True, blank=True,
                                related_name="classification_runs")
     kind = models.CharField(max_length=8, choices=Kind.choices)
+    # A run recorded by cape.classify.reclassify_later: {"entry_ids": [...]} or {"importer_ids": [...]}.
+    params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     as_of = models.DateField(null=True, blank=True)
     done = models.PositiveIntegerField(default=0)

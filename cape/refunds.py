@@ -54,7 +54,9 @@ def expected_dates(accepted_on: date | None) -> ExpectedDates | None:
 
 
 def refund_events_for(organization: Organization, importer: Importer | None = None) -> Any:
-    qs = RefundEvent.objects.filter(organization=organization, importer__in=importers_for(organization))
+    # The money is the importer's: every organisation that sees the importer sees its refund events,
+    # whoever recorded them (RefundEvent.organization: who imported or typed the event).
+    qs = RefundEvent.objects.filter(importer__in=importers_for(organization))
     if importer is not None:
         qs = qs.filter(importer=importer)
     return qs.select_related("entry", "declaration", "importer")
@@ -80,7 +82,7 @@ def entry_refunds(organization: Organization, entry: Entry) -> EntryRefunds:
     "On an accepted declaration" as rules.md R3 reads it: a declaration accepted with or without
     errors that did not reject this entry; the most recently accepted one when there are several."""
     item = (
-        DeclarationEntry.objects.filter(entry=entry, declaration__organization=organization,
+        DeclarationEntry.objects.filter(entry=entry,
                                         declaration__status__in=(Declaration.Status.ACCEPTED, Declaration.Status.ACCEPTED_WITH_ERRORS),
                                         declaration__accepted_on__isnull=False)
         .exclude(outcome=DeclarationEntry.Outcome.REJECTED)
@@ -89,7 +91,7 @@ def entry_refunds(organization: Organization, entry: Entry) -> EntryRefunds:
         .first()
     )
     declaration = item.declaration if item is not None else None
-    events = list(RefundEvent.objects.filter(organization=organization, entry=entry).select_related("declaration")
+    events = list(RefundEvent.objects.filter(entry=entry).select_related("declaration")
                   .order_by("event_date", "created_at", "pk"))
     return EntryRefunds(declaration=declaration, expected=expected_dates(declaration.accepted_on) if declaration else None,
                         events=events)
@@ -130,12 +132,12 @@ def refund_report_import(*, organization: Organization, data: bytes, report: str
     result = RefundImportResult(report=report, problems=[p.as_dict() for p in parsed.problems], notes=list(parsed.notes))
     importers = importers_for(organization)
     numbers = {r.entry_number for r in parsed.rows if r.entry_number}
-    entries = {e.entry_number: e for e in Entry.objects.filter(organization=organization, entry_number__in=numbers,
+    entries = {e.entry_number: e for e in Entry.objects.filter(entry_number__in=numbers,
                                                                   importer__in=importers).select_related("importer")}
     by_ir: dict[str, Importer] = {i.ir_number: i for i in importers}
     claims = {d.claim_number: d for d in declarations_for(organization).exclude(claim_number="")}
     accepted_on_entry: dict[int, Declaration] = {}
-    for item in (DeclarationEntry.objects.filter(declaration__organization=organization, entry__in=entries.values(),
+    for item in (DeclarationEntry.objects.filter(entry__in=entries.values(),
                                                  outcome=DeclarationEntry.Outcome.ACCEPTED)
                  .select_related("declaration").order_by("outcome_at")):
         accepted_on_entry[item.entry_id] = item.declaration
@@ -162,12 +164,13 @@ def refund_report_import(*, organization: Organization, data: bytes, report: str
             declaration = claims.get(row.claim_number) if row.claim_number else None
             if declaration is None and entry is not None:
                 declaration = accepted_on_entry.get(entry.pk)
-            key = dict(organization=organization, importer=importer, entry=entry, kind=row.kind, event_date=row.event_date,
+            # The same event imported by the importer and by its broker is one event (the importer's money).
+            key = dict(importer=importer, entry=entry, kind=row.kind, event_date=row.event_date,
                        amount=row.amount, reference=row.reference, source=report)
             if RefundEvent.objects.filter(**key).exists():
                 result.duplicates += 1
                 continue
-            event = RefundEvent.objects.create(**key, declaration=declaration, principal=row.principal, interest=row.interest,
+            event = RefundEvent.objects.create(**key, organization=organization, declaration=declaration, principal=row.principal, interest=row.interest,
                                                status_text=row.status_raw[:200])
             counts[row.kind] += 1
             result.created += 1
@@ -235,14 +238,15 @@ def refund_summaries(organization: Organization, importers: Sequence[Importer]) 
     ids = list(summaries)
     if not ids:
         return []
-    items = DeclarationEntry.objects.filter(declaration__organization=organization, entry__importer_id__in=ids)
+    # CAPE outcomes are the entries' (any organisation's declaration), refunds the importer's.
+    items = DeclarationEntry.objects.filter(entry__importer_id__in=ids)
     for importer_id, v in (items.filter(outcome=DeclarationEntry.Outcome.ACCEPTED).values("entry__importer_id")
                            .annotate(v=Sum("entry__ieepa_duty")).values_list("entry__importer_id", "v")):
         summaries[importer_id].expected_principal = v or ZERO
     for importer_id, v in (items.filter(outcome=DeclarationEntry.Outcome.PENDING, declaration__status=Declaration.Status.SUBMITTED)
                            .values("entry__importer_id").annotate(v=Sum("entry__ieepa_duty")).values_list("entry__importer_id", "v")):
         summaries[importer_id].pending_principal = v or ZERO
-    events = RefundEvent.objects.filter(organization=organization, importer_id__in=ids)
+    events = RefundEvent.objects.filter(importer_id__in=ids)
     for importer_id, kind, amount, principal, interest in events.values_list("importer_id", "kind", "amount", "principal", "interest"):
         _add_event(summaries[importer_id], kind, amount, principal, interest)
     for importer_id, latest in (declarations_for(organization).filter(importer_id__in=ids, accepted_on__isnull=False)
@@ -253,8 +257,8 @@ def refund_summaries(organization: Organization, importers: Sequence[Importer]) 
 
 def refund_overview_importers(organization: Organization) -> QuerySet[Importer]:
     """The organisation's importers that have a declaration or a refund event, by name (to paginate)."""
-    with_items = DeclarationEntry.objects.filter(declaration__organization=organization, entry__importer_id=OuterRef("pk"))
-    with_events = RefundEvent.objects.filter(organization=organization, importer_id=OuterRef("pk"))
+    with_items = DeclarationEntry.objects.filter(entry__importer_id=OuterRef("pk"))
+    with_events = RefundEvent.objects.filter(importer_id=OuterRef("pk"))
     return importers_for(organization).filter(Exists(with_items) | Exists(with_events)).order_by("name", "pk")
 
 

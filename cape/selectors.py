@@ -1,11 +1,12 @@
 """Reads of entries and their classifications, always scoped to the acting organisation.
 
-An organisation sees an entry when the entry belongs to it AND its importer is one the organisation
-owns or manages through an unrevoked grant (accounts.selectors.importers_for): revoking a grant
-hides the broker's copies at once.
+An entry is one row per entry number, belonging to its importer of record; an organisation sees it when
+the importer is one the organisation owns or manages through an unrevoked grant
+(accounts.selectors.importers_for). Everyone who sees it sees the same facts, classification and CAPE
+history; revoking a grant hides it from the broker at once, and the data stays with the importer.
 
 Lists use keyset pagination over (sort key, entry id): no COUNT(*) and no OFFSET, so page 5,000 of a
-million entries costs the same as page 1 (index Classification(organization, path, deadline, entry)).
+million entries costs the same as page 1 (indexes Classification(importer, …, entry) and (deadline, entry)).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from accounts.models import Organization
 from accounts.selectors import importers_for
 from cape import rules
-from cape.models import Classification, ClassificationChange
+from cape.models import Classification, ClassificationChange, ClassificationRun
 from entries import entrynumber
 from entries.models import Entry
 
@@ -55,13 +56,13 @@ MAX_PAGE_SIZE = 500
 def entries_for(organization: Organization | None) -> QuerySet[Entry]:
     if organization is None:
         return Entry.objects.none()
-    return Entry.objects.filter(organization=organization, importer__in=importers_for(organization))
+    return Entry.objects.filter(importer__in=importers_for(organization))
 
 
 def classifications_for(organization: Organization | None) -> QuerySet[Classification]:
     if organization is None:
         return Classification.objects.none()
-    return Classification.objects.filter(organization=organization, importer__in=importers_for(organization))
+    return Classification.objects.filter(importer__in=importers_for(organization))
 
 
 @dataclass(frozen=True)
@@ -127,15 +128,14 @@ def search_condition(organization: Organization | None, text: str) -> Q:
     cond = Q(pk__in=[])
     number = entrynumber.repair(raw)
     typed = entrynumber.clean(raw)
-    # With the entry's organisation, a whole number is one probe of the unique (organization, entry_number)
-    # index. Eleven characters typed are a whole number even with a wrong check digit (such entries are
+    # A whole number is one probe of the unique entry_number index. Eleven characters typed are a whole number even with a wrong check digit (such entries are
     # listed for review, rule R1); fewer are one that lost its leading zeros only if the check digit agrees,
     # and are also looked for inside numbers (a scan of the organisation's entries, about 0.2 s at 1M).
     if len(typed) == 11 and _ENTRY_SHAPE.match(number):
-        cond |= Q(entry__organization=organization, entry__entry_number=number)
+        cond |= Q(entry__entry_number=number)
     else:
         if _ENTRY_SHAPE.match(number) and rules.valid_entry_number(number):
-            cond |= Q(entry__organization=organization, entry__entry_number=number)
+            cond |= Q(entry__entry_number=number)
         if len(typed) >= 4 and _ENTRY_PART.match(typed):
             cond |= Q(entry__entry_number__contains=typed)
     if organization is not None:
@@ -334,8 +334,6 @@ def entry_numbered_page(
     if fields is not None:
         qs = qs.only("entry_id", *fields)
     start = (number - 1) * size
-    if filters.sort == "entry":
-        qs = qs.filter(entry__organization=organization)  # lets the planner walk (organization, entry_number)
     if filters.sort == "importer" and organization is not None:
         walked = _walk_importers(organization, filters, qs, start=start, size=size, descending=descending)
         if walked is not None:
@@ -426,7 +424,7 @@ def importer_path_figures(organization: Organization, importer_ids: list[int], *
     rows = cache.get(key)
     if rows is None:
         rows = list(
-            Classification.objects.filter(organization=organization, importer_id__in=ids)
+            Classification.objects.filter(importer_id__in=ids)
             .order_by()
             .values("importer_id", "path")
             .annotate(
@@ -498,6 +496,38 @@ def path_totals(
     ]
 
 
+# ---------------------------------------------------------------- runs in progress
+@dataclass(frozen=True)
+class Reclassifying:
+    """Classification runs queued or running over entries the organisation sees: the pages say so (with a
+    progress bar) instead of presenting the stored paths of those importers as current."""
+
+    runs: list[ClassificationRun]
+    done: int
+    total: int
+    importer_ids: frozenset[int]
+
+    @property
+    def percent(self) -> int:
+        return min(99, 100 * self.done // self.total) if self.total else 0
+
+    def __bool__(self) -> bool:
+        return bool(self.runs)
+
+
+def reclassifying(organization: Organization | None) -> Reclassifying:
+    if organization is None:
+        return Reclassifying([], 0, 0, frozenset())
+    runs = list(
+        ClassificationRun.objects.filter(status__in=(ClassificationRun.Status.PENDING, ClassificationRun.Status.RUNNING),
+                                         importers__in=importers_for(organization))
+        .distinct().order_by("created_at", "pk").prefetch_related("importers")
+    )
+    visible = set(importers_for(organization).values_list("pk", flat=True)) if runs else set()
+    ids = frozenset(i.pk for r in runs for i in r.importers.all() if i.pk in visible)
+    return Reclassifying(runs, sum(r.done for r in runs), sum(r.total for r in runs), ids)
+
+
 # ---------------------------------------------------------------- one entry
 def entry_detail(organization: Organization | None, pk: int) -> Entry:
     from django.shortcuts import get_object_or_404
@@ -509,7 +539,7 @@ def _ruleset_path_changes(organization: Organization | None, ruleset: str) -> Qu
     """Changes of path that a new ruleset made: the first result under ``ruleset`` of an entry whose stored
     result was of another ruleset, with another path."""
     return (
-        ClassificationChange.objects.filter(organization=organization, ruleset=ruleset)
+        ClassificationChange.objects.filter(entry__importer__in=importers_for(organization), ruleset=ruleset)
         .exclude(old_ruleset="").exclude(old_ruleset=ruleset).exclude(old_path=F("new_path"))
     )
 
@@ -546,8 +576,36 @@ def ruleset_changes(organization: Organization, ruleset: str = rules.RULESET) ->
     return RulesetChanges(ruleset=ruleset, count=sum(g.count for g in groups), groups=groups)
 
 
+def fact_history(entry: Entry, limit: int = 50) -> list[Any]:
+    """Who set which fact of this entry (or of its importer), when, from what to what: the audit rows of every
+    organisation that worked on it (the entry is shared: each sees who, in which organisation, changed it)."""
+    from accounts.audit_display import value_in_words
+    from accounts.models import AuditLog
+
+    rows = (AuditLog.objects.filter(object_type="entries.entry", object_id=str(entry.pk),
+                                    action__in=("entry.fact_set", "entry.merged"))
+            .select_related("user", "organization").order_by("-at", "-pk"))
+    out = []
+    for a in rows[:limit]:
+        d = a.detail or {}
+        who = (a.user.get_full_name() or a.user.username) if a.user else "RefundReady"
+        if a.organization is not None:
+            who += f" ({a.organization.name})"
+        if d.get("source"):
+            who += f", {d['source']}"
+        if a.action == "entry.merged":
+            what = (f"Copies kept by {d.get('copies', 2)} organisations merged into this one record"
+                    + (f"; they differed on {', '.join(str(k).replace('_', ' ') for k in d['conflicts'])} "
+                       "(the latest ES-003 report's values kept)" if d.get("conflicts") else ""))
+            out.append({"at": a.at, "what": what, "old": "", "new": "", "who": who, "merged": True})
+        else:
+            out.append({"at": a.at, "what": str(d.get("fact", "")).replace("_", " "), "old": value_in_words(d.get("old")),
+                        "new": value_in_words(d.get("new")), "who": who, "merged": False})
+    return out
+
+
 def changes_for_entry(organization: Organization, entry: Entry) -> QuerySet[ClassificationChange]:
-    return ClassificationChange.objects.filter(organization=organization, entry=entry).order_by("-at", "-pk")
+    return ClassificationChange.objects.filter(entry=entry).order_by("-at", "-pk")
 
 
 @dataclass(frozen=True)
@@ -641,7 +699,7 @@ def digest_for(organization: Organization, *, as_of: date, since: Any) -> Digest
     protest = visible.filter(path=rules.Path.PROTEST, protest_deadline__gte=as_of,
                              protest_deadline__lte=as_of + timedelta(days=30)).order_by("protest_deadline", "entry_id")
     changes = (
-        ClassificationChange.objects.filter(organization=organization, at__gte=since, entry__in=entries_for(organization))
+        ClassificationChange.objects.filter(at__gte=since, entry__in=entries_for(organization))
         .exclude(old_path="")
         .select_related("entry", "entry__importer")
         .order_by("entry_id", "-at", "-pk")

@@ -29,6 +29,14 @@ def classify_upload(upload_id: int) -> None:
     classify_upload_entries(upload_id=upload_id)
 
 
+@shared_task(name="cape.tasks.classify_run", **_RELIABLE)
+def classify_run(run_id: int) -> int:
+    """A queued reclassification (cape.classify.reclassify_later). Idempotent, so acks_late is safe."""
+    from cape.classify import run_queued
+
+    return run_queued(run_id)
+
+
 @shared_task(name="cape.tasks.classify_organization", **_RELIABLE)
 def classify_organization(organization_id: int, as_of: str | None = None) -> dict[str, int]:
     """Idempotent (the same as_of gives the same rows), so acks_late is safe."""
@@ -50,7 +58,12 @@ def classify_all_organizations(as_of: str | None = None) -> int:
     from entries.models import Entry
 
     day = as_of or today_eastern().isoformat()
-    org_ids = list(Entry.objects.order_by().values_list("organization_id", flat=True).distinct())
+    from accounts.selectors import organizations_seeing
+
+    # Every organisation that sees an importer with entries (an entry shared by several is done by the first
+    # to run; the others find nothing due).
+    with_entries = Entry.objects.order_by().values("importer_id").distinct()
+    org_ids = list(organizations_seeing(with_entries).order_by("pk").values_list("pk", flat=True))
     for org_id in org_ids:
         classify_organization.delay(org_id, day)
     return len(org_ids)

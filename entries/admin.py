@@ -22,8 +22,8 @@ class TariffLineInline(admin.TabularInline):
 
 @admin.register(Entry)
 class EntryAdmin(admin.ModelAdmin):
-    list_display = ["entry_number", "organization", "importer", "entry_type", "entry_date", "liquidation_status", "ieepa_duty"]
+    list_display = ["entry_number", "importer", "entry_type", "entry_date", "liquidation_status", "ieepa_duty"]
     list_filter = ["liquidation_status", "entry_type"]
     search_fields = ["entry_number", "importer__ir_number", "importer__name"]
-    raw_id_fields = ["importer", "organization", "last_upload"]
+    raw_id_fields = ["importer", "last_upload"]
     inlines = [TariffLineInline]

@@ -126,14 +126,31 @@ class EntryRefundsSerializer(serializers.Serializer):
     events = RefundEventSerializer(many=True)
 
 
+class FactChangeSerializer(serializers.Serializer):
+    """A fact of the entry set by a person (the entry is shared: each change names who and which organisation)."""
+
+    at = serializers.DateTimeField()
+    what = serializers.CharField()
+    old = serializers.CharField()
+    new = serializers.CharField()
+    who = serializers.CharField()
+
+
 class EntryDetailSerializer(EntryListItemSerializer):
     lines = TariffLineSerializer(many=True, read_only=True)
     refunds = serializers.SerializerMethodField()
+    fact_history = serializers.SerializerMethodField()
 
     class Meta(EntryListItemSerializer.Meta):
         fields = EntryListItemSerializer.Meta.fields + ["port_code", "filer_code", "filer_name", "protest_number",
-                                                        "importation_date", "lines", "refunds"]
+                                                        "importation_date", "lines", "refunds", "fact_history"]
         read_only_fields = fields
+
+    @extend_schema_field(FactChangeSerializer(many=True))
+    def get_fact_history(self, obj: Entry) -> list[dict[str, Any]]:
+        from cape.selectors import fact_history
+
+        return FactChangeSerializer(fact_history(obj), many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(EntryRefundsSerializer)
     def get_refunds(self, obj: Entry) -> dict[str, Any]:

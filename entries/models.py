@@ -79,17 +79,19 @@ class Entry(models.Model):
         DENIED = "denied", "Denied"
         APPROVED = "approved", "Approved"
 
+    # One row per entry number in the world (an entry summary is filed once, for one importer of record):
+    # every organisation that may see the importer (accounts.selectors.importers_for: its owner, a broker
+    # with an unrevoked grant) sees this same row, its lines, facts, classification and CAPE history.
+    # Uploads stay per organisation and merge into it (entries.services).
     # Bulk-load table (an ES-003 merge inserts a hundred thousand entries at a time), so no database FK
     # constraints on the keys below: Django makes them DEFERRABLE INITIALLY DEFERRED and PostgreSQL would run
-    # three checks per new entry at commit (a second or more for a large report). What guards integrity
-    # instead: entries are written by entries.services (organisation from the upload, importer joined by IR
-    # number in the same statement, last upload the one being merged) or through the ORM; the application
-    # never deletes organisations, importers or uploads outside the ORM, whose on_delete rules (CASCADE,
-    # PROTECT, SET_NULL) run in Django, not the database. Same choice as TariffLine.entry (migration 0003).
-    # No separate organization index: the unique (organization, entry_number) index leads with it.
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="entries", db_index=False,
-                                     db_constraint=False)
-    importer = models.ForeignKey(Importer, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
+    # checks per new entry at commit (a second or more for a large report). What guards integrity instead:
+    # entries are written by entries.services (importer joined by IR number in the same statement, last upload
+    # the one being merged) or through the ORM; the application never deletes importers or uploads outside the
+    # ORM, whose on_delete rules (PROTECT, SET_NULL) run in Django, not the database. Same choice as
+    # TariffLine.entry (migration 0003).
+    importer = models.ForeignKey(Importer, on_delete=models.PROTECT, related_name="entries", db_constraint=False,
+                                 db_index=False)  # (importer, entry_number) below leads with it
     entry_number = models.CharField(max_length=11)
     entry_type = models.CharField(max_length=2)
     entry_date = models.DateField(null=True, blank=True)
@@ -130,10 +132,9 @@ class Entry(models.Model):
 
     class Meta:
         verbose_name_plural = "entries"
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "entry_number"], name="entry_unique_per_org"),
-        ]
-        indexes = [models.Index(fields=["organization", "importer"])]
+        constraints = [models.UniqueConstraint(fields=["entry_number"], name="entry_unique_number")]
+        # The importer's entries (an organisation's entries are those of the importers it sees).
+        indexes = [models.Index(fields=["importer", "entry_number"], name="entries_entry_importer_number")]
 
     def __str__(self) -> str:
         return self.entry_number

@@ -83,9 +83,11 @@ def _lock_key(kind: str, pk: int) -> list[int]:
     return [_LOCK_CLASSES[kind], int(pk) & 0x7FFFFFFF]
 
 
-def merge_lock_key(organization_id: int) -> list[int]:
-    """The key of the transaction lock every ES-003 merge of an organisation takes (pg_advisory_xact_lock)."""
-    return _lock_key("merge", organization_id)
+def merge_lock_key() -> list[int]:
+    """The key of the transaction lock every ES-003 merge takes (pg_advisory_xact_lock). One for all
+    organisations: an entry is one row whoever loads it (a broker's report and the importer's own report of
+    the same entry merge into it), so two merges of overlapping files must never interleave."""
+    return _lock_key("merge", 0)
 
 
 def _lock_path(kind: str, pk: int) -> Path:
@@ -279,18 +281,28 @@ def organizations_needing_classification(*, stale_after: timedelta | None = None
     stale = Entry.objects.filter(updated_at__lte=cutoff).filter(
         Q(classification__isnull=True) | Q(updated_at__gt=F("classification__computed_at"))
     )
-    return sorted(set(stale.order_by().values_list("organization_id", flat=True).distinct()))
+    from accounts.selectors import organizations_seeing
+
+    importers = stale.order_by().values("importer_id").distinct()
+    return sorted(organizations_seeing(importers).values_list("pk", flat=True))
 
 
 def classifications_recover(*, stale_after: timedelta | None = None, as_of: Any = None) -> list[int]:
-    """Enqueue the nightly classification for organisations whose classification was interrupted."""
+    """Enqueue the nightly classification for organisations whose classification was interrupted, and run
+    again the queued reclassifications (cape.classify.reclassify_later) that no worker finished."""
     from cape.classify import today_eastern
-    from cape.tasks import classify_organization
+    from cape.models import ClassificationRun
+    from cape.tasks import classify_organization, classify_run
 
     day = (as_of or today_eastern()).isoformat()
     org_ids = organizations_needing_classification(stale_after=stale_after)
     for org_id in org_ids:
         classify_organization.delay(org_id, day)
+    cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
+    left = ClassificationRun.objects.filter(kind=ClassificationRun.Kind.CHANGE, created_at__lte=cutoff,
+                                            status__in=(ClassificationRun.Status.PENDING, ClassificationRun.Status.RUNNING))
+    for run_id in left.values_list("pk", flat=True):
+        classify_run.delay(run_id)
     return org_ids
 
 

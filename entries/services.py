@@ -452,7 +452,7 @@ class _Stage:
 
     def merge(self, *, organization: Organization, upload: Upload, present: set[str], has_liq: bool,
               direct: bool = False, direct_lines: int = 0) -> dict[str, Any]:
-        org_id, now = organization.pk, timezone.now()
+        now = timezone.now()
         true, false = ("true", "false") if self.pg else ("1", "0")
         out: dict[str, Any] = {}
         with connection.cursor() as cur:
@@ -460,29 +460,33 @@ class _Stage:
                 # The staged file is kept, so a crash in the last instants loses nothing that cannot be
                 # re-run; not waiting for the WAL flush of a million-line merge saves most of a second.
                 cur.execute("SET LOCAL synchronous_commit TO OFF")
-                # One merge per organisation at a time, until this transaction ends: two uploads of overlapping
-                # files then never race for the same entry or line, and _insert_reserved may insert plainly.
-                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", merge_lock_key(org_id))
-            join_existing = "JOIN entries_entry e ON e.organization_id = %s AND e.entry_number = s.entry_number"
-            kept, direct_gone = self._keep_entries_set_by_newer(cur, org_id=org_id, upload=upload, direct=self.pg and direct)
+                # One merge at a time, until this transaction ends: an entry is one row whoever loads it, so two
+                # uploads of overlapping files (one organisation's or a broker's and its client's) never race
+                # for the same entry or line, and _insert_reserved may insert plainly.
+                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", merge_lock_key())
+            join_existing = "JOIN entries_entry e ON e.entry_number = s.entry_number"
+            refused, direct_refused = self._refuse_other_importers(cur, organization=organization, direct=self.pg and direct)
+            out["entries_refused"] = refused
+            direct_lines -= direct_refused
+            kept, direct_gone = self._keep_entries_set_by_newer(cur, upload=upload, direct=self.pg and direct)
             out["entries_set_by_newer_report"] = kept
             direct_lines -= direct_gone
             # What changed since the previous report (before anything is written).
             new_sql = (f"FROM {self.se} s WHERE NOT EXISTS (SELECT 1 FROM entries_entry e "
-                       f"WHERE e.organization_id = %s AND e.entry_number = s.entry_number)")
+                       f"WHERE e.entry_number = s.entry_number)")
             if self.pg:  # the count and the first CHANGES_LISTED, not every new entry number through Python
-                cur.execute(f"SELECT count(*) {new_sql}", [org_id])
+                cur.execute(f"SELECT count(*) {new_sql}")
                 new_count = cur.fetchone()[0]
-                cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number LIMIT {CHANGES_LISTED}", [org_id])
+                cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number LIMIT {CHANGES_LISTED}")
                 new_entries = [r[0] for r in cur.fetchall()]
             else:  # every one: the SQLite merge below tells inserted rows by them
-                cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number", [org_id])
+                cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number")
                 new_entries = [r[0] for r in cur.fetchall()]
                 new_count = len(new_entries)
             status_changes: list[dict[str, str]] = []
             if has_liq:
                 cur.execute(f"SELECT s.entry_number, e.liquidation_status, s.liquidation_status FROM {self.se} s {join_existing} "
-                            f"WHERE e.liquidation_status <> s.liquidation_status ORDER BY s.entry_number", [org_id])
+                            f"WHERE e.liquidation_status <> s.liquidation_status ORDER BY s.entry_number")
                 status_changes = [{"entry_number": n, "from": a, "to": b} for n, a, b in cur.fetchall()]
             liquidated = {"liquidated", "final"}
             newly_liquidated = [c["entry_number"] for c in status_changes if c["to"] in liquidated and c["from"] not in liquidated]
@@ -509,21 +513,21 @@ class _Stage:
                 """INSERT … SELECT from the staged entries: with their reserved ids (entries new when the
                 parser met them, whose clashes _insert_reserved has taken out first), or by upsert."""
                 return (
-                    f"INSERT INTO entries_entry ({'id, ' if reserved else ''}organization_id, importer_id, entry_number, "
+                    f"INSERT INTO entries_entry ({'id, ' if reserved else ''}importer_id, entry_number, "
                     "entry_type, entry_date, entry_summary_date, port_code, filer_code, filer_name, liquidation_status, "
                     "liquidation_status_raw, liquidation_date, recon_flag, psc_flag, protest_number, protest_status, "
                     "importation_date, liquidation_reason_code, type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, last_upload_id, "
-                    f"created_at, updated_at) SELECT {'s.entry_id, ' if reserved else ''}%s, i.id, s.entry_number, s.entry_type, s.entry_date, "
+                    f"created_at, updated_at) SELECT {'s.entry_id, ' if reserved else ''}i.id, s.entry_number, s.entry_type, s.entry_date, "
                     "s.entry_summary_date, COALESCE(s.port_code, ''), s.filer_code, COALESCE(s.filer_name, ''), "
                     "s.liquidation_status, COALESCE(s.liquidation_status_raw, ''), s.liquidation_date, s.recon_flag, s.psc_flag, "
                     f"COALESCE(s.protest_number, ''), s.protest_status, s.importation_date, s.liquidation_reason_code, {false}, {false}, s.ieepa_duty, s.total_duty, %s, %s, %s, %s "
                     f"FROM {self.se} s JOIN accounts_importer i ON i.ir_number = s.importer_ir "
                     + ("WHERE s.entry_id IS NOT NULL " if reserved else
-                       f"WHERE s.entry_id IS NULL ON CONFLICT (organization_id, entry_number) DO UPDATE SET {sets} "
+                       f"WHERE s.entry_id IS NULL ON CONFLICT (entry_number) DO UPDATE SET {sets} "
                        f"WHERE {self._distinct('entries_entry', update_cols)} ")
                 )
 
-            params = [org_id, has_liq, upload.pk, now, now]
+            params = [has_liq, upload.pk, now, now]
             reserved_created = 0  # entries stored under their reserved ids (not listed in the ids table)
             if self.pg and direct:
                 # Entries whose lines were written straight into entries_tariffline under a reserved id, stored
@@ -532,12 +536,12 @@ class _Stage:
                 # organisation takes its lock (above), so no entry number can be stored between the check for
                 # clashes and the insert; should one be stored all the same (a writer that does not take the
                 # lock), the unique constraint refuses it, and the check runs again.
-                reserved_created, direct_lines = self._insert_reserved(cur, insert_entries(reserved=True), params, org_id,
+                reserved_created, direct_lines = self._insert_reserved(cur, insert_entries(reserved=True), params,
                                                                        direct_lines)
             # Before the upsert below sets last_upload: lines that a stored entry has and this report does not.
             cur.execute(f"SELECT count(*) FROM {self.se}")
             stored_in_file = cur.fetchone()[0] - new_count  # entries of this file already stored, before this merge
-            removed, removed_count = (self._remove_missing_lines(cur, org_id=org_id, upload=upload) if stored_in_file
+            removed, removed_count = (self._remove_missing_lines(cur, upload=upload) if stored_in_file
                                       else ([], 0))
             insert_sql = insert_entries(reserved=False)
             if self.pg:
@@ -553,7 +557,7 @@ class _Stage:
             cur.execute(f"INSERT INTO {self.ids} (entry_number, entry_id, inserted, written) "
                         f"SELECT s.entry_number, e.id, {false}, {false} FROM {self.se} s {join_existing} "
                         f"WHERE e.last_upload_id IS NULL OR e.last_upload_id <> %s ON CONFLICT (entry_number) DO NOTHING",
-                        [org_id, upload.pk])
+                        [upload.pk])
             cur.execute(f"INSERT INTO {self.touched} (entry_id) SELECT entry_id FROM {self.ids} WHERE written = {true} "
                         f"AND inserted = {false} AND entry_id NOT IN (SELECT entry_id FROM {self.touched})")
 
@@ -630,7 +634,28 @@ class _Stage:
         }
         return out
 
-    def _keep_entries_set_by_newer(self, cur: Any, *, org_id: int, upload: Upload, direct: bool) -> tuple[int, int]:
+    def _refuse_other_importers(self, cur: Any, *, organization: Organization, direct: bool) -> tuple[list[str], int]:
+        """Drop from the merge the staged entries whose number is stored for an importer of record this
+        organisation does not load (accounts.selectors.importers_for): an entry summary exists once, for one
+        importer, and only those who serve that importer may change it. Returns (their entry numbers, sorted;
+        direct lines dropped). The file's other entries load as usual; the upload lists these as refused."""
+        visible_sql, visible_params = importers_for(organization).values("pk").query.sql_with_params()
+        foreign = (f"FROM {self.se} s JOIN entries_entry e ON e.entry_number = s.entry_number "
+                   f"WHERE e.importer_id NOT IN ({visible_sql})")
+        cur.execute(f"SELECT s.entry_number {foreign} ORDER BY s.entry_number", list(visible_params))
+        numbers = [r[0] for r in cur.fetchall()]
+        if not numbers:
+            return [], 0
+        direct_gone = 0
+        if direct:
+            cur.execute(f"DELETE FROM entries_tariffline WHERE entry_id IN (SELECT s.entry_id {foreign} "
+                        "AND s.entry_id IS NOT NULL)", list(visible_params))
+            direct_gone = max(cur.rowcount, 0)
+        for table in (self.sl, self.se):
+            cur.execute(f"DELETE FROM {table} WHERE entry_number IN (SELECT s.entry_number {foreign})", list(visible_params))
+        return numbers, direct_gone
+
+    def _keep_entries_set_by_newer(self, cur: Any, *, upload: Upload, direct: bool) -> tuple[int, int]:
         """Leave whole, as the newer report set them, the stored entries that a report uploaded after this one
         has already set (this upload was made earlier and is merged later: two workers, a retry). One report
         gives an entry its row and all its lines, never a mix of two: the staged entry and its staged lines are
@@ -638,10 +663,10 @@ class _Stage:
         upload took for new (a reserved id) that the newer upload stored meanwhile: on PostgreSQL its lines
         were written straight under the reserved id, and go too. Returns (entries kept, direct lines dropped)."""
         newer = (f"FROM {self.se} s "
-                 "JOIN entries_entry e ON e.organization_id = %s AND e.entry_number = s.entry_number "
+                 "JOIN entries_entry e ON e.entry_number = s.entry_number "
                  "JOIN entries_upload u ON u.id = e.last_upload_id "
                  "WHERE (u.created_at > %s OR (u.created_at = %s AND u.id > %s))")
-        params = [org_id, upload.created_at, upload.created_at, upload.pk]
+        params = [upload.created_at, upload.created_at, upload.pk]
         direct_gone = 0
         if direct:
             cur.execute(f"DELETE FROM entries_tariffline WHERE entry_id IN (SELECT s.entry_id {newer} "
@@ -651,7 +676,7 @@ class _Stage:
         cur.execute(f"DELETE FROM {self.se} WHERE entry_number IN (SELECT s.entry_number {newer})", params)
         return max(cur.rowcount, 0), direct_gone
 
-    def _remove_missing_lines(self, cur: Any, *, org_id: int, upload: Upload) -> tuple[list[dict[str, Any]], int]:
+    def _remove_missing_lines(self, cur: Any, *, upload: Upload) -> tuple[list[dict[str, Any]], int]:
         """Delete the lines of stored entries that this report carries but whose (line, ordinal) it no longer
         lists, and mark those entries touched; returns (the first CHANGES_LISTED removed lines, their count).
 
@@ -664,13 +689,13 @@ class _Stage:
         cur.execute(
             f"CREATE TEMPORARY TABLE {self.gone} AS SELECT t.id, t.entry_id, s.entry_number, t.line_number, t.ordinal, "
             f"t.hts, t.duty, t.is_ieepa FROM {self.se} s "
-            "JOIN entries_entry e ON e.organization_id = %s AND e.entry_number = s.entry_number "
+            "JOIN entries_entry e ON e.entry_number = s.entry_number "
             "JOIN entries_tariffline t ON t.entry_id = e.id "
             "LEFT JOIN entries_upload u ON u.id = e.last_upload_id "
             "WHERE s.entry_id IS NULL AND (u.id IS NULL OR u.created_at < %s OR (u.created_at = %s AND u.id <= %s)) "
             f"AND NOT EXISTS (SELECT 1 FROM {self.sl} l WHERE l.entry_number = s.entry_number "
             "AND l.line_number = t.line_number AND l.ordinal = t.ordinal)",
-            [org_id, upload.created_at, upload.created_at, upload.pk],
+            [upload.created_at, upload.created_at, upload.pk],
         )
         cur.execute(f"SELECT count(*) FROM {self.gone}")
         count = cur.fetchone()[0]
@@ -685,7 +710,7 @@ class _Stage:
         cur.execute(f"DELETE FROM entries_tariffline WHERE id IN (SELECT id FROM {self.gone})")
         return listed, count
 
-    def _insert_reserved(self, cur: Any, insert_sql: str, params: list[Any], org_id: int, direct_lines: int) -> tuple[int, int]:
+    def _insert_reserved(self, cur: Any, insert_sql: str, params: list[Any], direct_lines: int) -> tuple[int, int]:
         """Store the staged entries that have a reserved id; returns (entries stored, lines still written directly).
 
         An entry stored since this upload started (by another upload), or whose importer is missing, is not
@@ -694,8 +719,8 @@ class _Stage:
             try:
                 with transaction.atomic():  # a savepoint: a refused insert undoes this attempt's moves too
                     cur.execute(f"SELECT s.entry_id FROM {self.se} s WHERE s.entry_id IS NOT NULL AND (EXISTS "
-                                f"(SELECT 1 FROM entries_entry e WHERE e.organization_id = %s AND e.entry_number = s.entry_number) "
-                                f"OR NOT EXISTS (SELECT 1 FROM accounts_importer i WHERE i.ir_number = s.importer_ir))", [org_id])
+                                f"(SELECT 1 FROM entries_entry e WHERE e.entry_number = s.entry_number) "
+                                f"OR NOT EXISTS (SELECT 1 FROM accounts_importer i WHERE i.ir_number = s.importer_ir))")
                     moved = [r[0] for r in cur.fetchall()]
                     moved_lines = 0
                     if moved:
@@ -710,7 +735,7 @@ class _Stage:
             except IntegrityError:
                 if attempt == 2:
                     raise
-                logger.warning("ES-003 merge: an entry was stored meanwhile without the organisation's merge lock; checking again")
+                logger.warning("ES-003 merge: an entry was stored meanwhile without the merge lock; checking again")
         raise AssertionError("unreachable")  # pragma: no cover
 
     def entry_ids(self) -> list[int]:
@@ -830,7 +855,9 @@ def _attempt(upload: Upload, outcome: _Outcome, source: Es003Source, *, want_ent
     line_key = None
     existing: set[str] = set()
     if side is not None:
-        existing = set(Entry.objects.filter(organization=organization).values_list("entry_number", flat=True))
+        # The entries of the importers this organisation loads: an entry number stored for another importer is
+        # taken for new here and refused by the merge (_Stage._refuse_other_importers).
+        existing = set(Entry.objects.filter(importer__in=importers_for(organization)).values_list("entry_number", flat=True))
 
         def line_key(number: str) -> int | str:
             if number in existing:
@@ -946,6 +973,15 @@ def _merge_and_record(*, upload: Upload, outcome: _Outcome, stage: _Stage, resul
                              has_liq=layout.has_liquidation_columns, direct=direct, direct_lines=direct_lines)
         if want_entry_ids:
             outcome.entry_ids = stage.entry_ids()
+        refused = merged["entries_refused"]
+        if refused:
+            shown = ", ".join(f"{n[:3]}-{n[3:10]}-{n[10:]}" for n in refused[:20]) + (", …" if len(refused) > 20 else "")
+            warnings.append(
+                f"{len(refused)} entr{'y was' if len(refused) == 1 else 'ies were'} not loaded: "
+                f"{'it is' if len(refused) == 1 else 'they are'} recorded for an importer of record this organisation "
+                f"does not serve (an entry summary belongs to one importer of record): {shown}. If the report is "
+                "right, ask the importer to give your organisation access."
+            )
         upload.status = Upload.Status.DONE
         upload.rows_read = result.rows_read
         upload.rows_total = max(result.rows_read, 1) if result.rows_read else 0
@@ -974,6 +1010,8 @@ def _merge_and_record(*, upload: Upload, outcome: _Outcome, stage: _Stage, resul
             "missing_liquidation_columns": layout.missing_liquidation_columns,
             "importers_created": sorted(mask_ir_number(ir) for ir in check.to_create if ir in needed),
             "unrepairable_entries": result.unrepairable[:1000],
+            "entries_refused": len(refused),
+            "refused_entries": refused[:1000],
             "changes": merged["changes"],
         }
         upload.save(update_fields=["status", "rows_read", "rows_total", "errors", "warnings", "finished_at", "summary"])

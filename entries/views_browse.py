@@ -26,8 +26,10 @@ from cape.selectors import (
     entry_count,
     entry_numbered_page,
     explain_reasons,
+    fact_history,
     path_totals,
     reason_choices,
+    reclassifying,
     timeline,
 )
 from cape.selectors import (
@@ -138,6 +140,17 @@ def _headers(request: HttpRequest, filters: EntryFilters) -> list[dict[str, Any]
 
 
 @member_required
+def entry_reclassifying(request: HttpRequest) -> HttpResponse:
+    """The "reclassifying…" notice, polled while runs are in progress; once they are done, the page reloads
+    (HX-Refresh) to show the new paths rather than leave the old ones on screen."""
+    state = reclassifying(request.organization)  # type: ignore[attr-defined]
+    response = render(request, "entries/reclassifying.html", {"reclassifying": state})
+    if not state and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@member_required
 def entry_list(request: HttpRequest) -> HttpResponse:
     org = request.organization  # type: ignore[attr-defined]
     form = EntryFilterForm(request.GET or None, organization=org)
@@ -164,6 +177,7 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         "headers": _headers(request, filters),
         "today": today_eastern(),
         "path_labels": rules.PATH_LABELS,
+        "ruleset": rules.RULESET,
     }
     return render(request, "entries/browse_list.html", context)
 
@@ -198,6 +212,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": timeline(entry, classification),
         "reasons": explain_reasons(list(classification.reasons)) if classification else [],
         "changes": list(changes_for_entry(org, entry)[:20]),
+        "fact_history": fact_history(entry),
         "form": form,
         "path_label": rules.path_label(classification.path) if classification else "",
         "interest_label": INTEREST_LABEL,

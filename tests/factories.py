@@ -75,11 +75,31 @@ class GrantFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(BrokerFactory)
 
 
+def ensure_sees(organization: Organization | None, importer: Importer) -> None:
+    """Make ``organization`` one that sees ``importer`` (accounts.selectors.importers_for), as the product does
+    for an organisation that loads an importer's entries: an importer organisation owns an importer that has no
+    owner yet; any other organisation (a broker) gets a grant."""
+    from accounts.selectors import importers_for
+
+    if organization is None or importers_for(organization).filter(pk=importer.pk).exists():
+        return
+    if ImporterGrant.objects.filter(importer=importer, organization=organization).exists():
+        return  # a grant the test revoked: the organisation lost the importer on purpose
+    if importer.owner_id is None and organization.kind == Organization.Kind.IMPORTER:
+        importer.owner = organization
+        importer.save(update_fields=["owner"])
+    else:
+        ImporterGrant.objects.get_or_create(importer=importer, organization=organization, revoked_at=None)
+
+
 class EntryFactory(factory.django.DjangoModelFactory):
+    """An entry (one per entry number, the importer's). ``organization``: an organisation that must see it
+    (given an ownership or a grant when it does not yet); entries have no organisation of their own."""
+
     class Meta:
         model = Entry
+        skip_postgeneration_save = True
 
-    organization = factory.SubFactory(OrganizationFactory)
     importer = factory.SubFactory(ImporterFactory)
     entry_number = factory.Sequence(lambda n: entry_number_with_check_digit(f"ABC{n:07d}"))
     entry_type = "01"
@@ -89,6 +109,11 @@ class EntryFactory(factory.django.DjangoModelFactory):
     ieepa_duty = Decimal("1200.00")
     total_duty = Decimal("1200.00")
     has_liquidation_columns = True
+
+    @factory.post_generation
+    def organization(obj, create, extracted, **kwargs):  # noqa: N805
+        if create and extracted is not None:
+            ensure_sees(extracted, obj.importer)
 
 
 class TariffLineFactory(factory.django.DjangoModelFactory):

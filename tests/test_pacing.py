@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from cape.classify import classify_entries
-from cape.models import Classification
+from cape.selectors import classifications_for
 from refundready import pacing
 from tests.factories import EntryFactory
 
@@ -126,7 +126,7 @@ def test_a_background_classification_pauses_between_chunks_while_pages_are_serve
     pacing.mark_web_busy(now=time.time() + 60)  # pages being served throughout the run
     assert classify_entries(organization=importer_org, as_of=date(2026, 11, 22), pace=True) == 9
     assert len(sleep.calls) == 4  # between the five chunks, none before the first
-    assert Classification.objects.filter(organization=importer_org).count() == 9
+    assert classifications_for(importer_org).count() == 9
     sleep.calls.clear()
     classify_entries(organization=importer_org, as_of=date(2026, 11, 23))  # an inline run (an edit): never
     assert sleep.calls == []

@@ -153,11 +153,11 @@ def seed_tenant(*, organization: Any, importer: Any, user: Any, entry_number: st
     entry = EntryFactory(organization=org, importer=importer, entry_number=entry_number, filer_name=m["Entry.filer_name"],
                          last_upload=upload)
     TariffLineFactory(entry=entry, hts=m["TariffLine"])
-    Classification.objects.create(entry=entry, organization=org, importer=importer, ieepa_duty=entry.ieepa_duty,
+    Classification.objects.create(entry=entry, importer=importer, ieepa_duty=entry.ieepa_duty,
                                   path=Path.CAPE_PHASE1, reasons=["unliquidated"], reasons_text="|unliquidated|",
                                   ruleset=m["Classification"], as_of=timezone.localdate(),
                                   deadline=timezone.localdate() + timedelta(days=20))
-    ClassificationChange.objects.create(entry=entry, organization=org, new_path=Path.CAPE_PHASE1, ruleset=m["ClassificationChange"],
+    ClassificationChange.objects.create(entry=entry, new_path=Path.CAPE_PHASE1, ruleset=m["ClassificationChange"],
                                         as_of=timezone.localdate())
     declaration = Declaration.objects.create(organization=org, importer=importer, name=f"{m['Declaration']} file",
                                              status=Declaration.Status.ACCEPTED_WITH_ERRORS, entry_count=1,

@@ -7,6 +7,7 @@ from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_numb
 from accounts.models import AuditLog, Importer, ImporterGrant, Organization
 from accounts.selectors import importers_for
 from accounts.services import ImporterNotManaged, ServiceError, grant_revoke, importer_create, importer_for_upload
+from cape.selectors import entries_for
 from tests.factories import BrokerFactory, MembershipFactory
 
 
@@ -157,7 +158,7 @@ def test_an_upload_by_a_second_broker_rejects_only_the_rows_of_a_client_another_
     upload = upload_process(upload_id=upload.pk)
     assert upload.status == "done"
     assert upload.errors and all("cannot be added to your organisation" in e["reason"] for e in upload.errors)
-    loaded = set(Entry.objects.filter(organization=rival).values_list("importer__ir_number", flat=True))
+    loaded = set(entries_for(rival).values_list("importer__ir_number", flat=True))
     assert loaded == {"31-000000100"}
     assert not Entry.objects.filter(importer__ir_number="27-418830200").exists()
 

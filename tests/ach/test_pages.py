@@ -25,7 +25,7 @@ PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 
 def _classify(org, importer, duty: str, path: str = "cape_phase1") -> None:  # type: ignore[no-untyped-def]
     entry = EntryFactory(organization=org, importer=importer, ieepa_duty=Decimal(duty))
-    Classification.objects.create(entry=entry, organization=org, importer=importer, ieepa_duty=Decimal(duty), path=path,
+    Classification.objects.create(entry=entry, importer=importer, ieepa_duty=Decimal(duty), path=path,
                                   ruleset="test", as_of=date(2026, 5, 20))
 
 
@@ -195,11 +195,15 @@ def test_the_broker_view_sorts_by_ieepa_duty_at_risk(client, bob, broker_org, ow
     assert "$7,600.50" in html and "Refund would bounce" in html and "4811 notify party" in html
 
 
-def test_the_broker_view_counts_only_this_organisations_classifications(client, alice, importer_org, broker_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+def test_the_importer_and_its_broker_see_the_same_money_at_risk(client, alice, bob, importer_org, broker_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    # One entry per entry number (issue 18): what the broker loaded is the importer's, at risk for both.
     _classify(broker_org, own_importer, "1000.00")
     client.force_login(alice)
     rows = client.get(reverse("ach_home")).context["page"].object_list
-    assert [r.at_risk for r in rows] == [Decimal("0.00")]
+    assert [r.at_risk for r in rows] == [Decimal("1000.00")]
+    client.force_login(bob)
+    rows = client.get(reverse("ach_home")).context["page"].object_list
+    assert [(r.importer.pk, r.at_risk) for r in rows] == [(own_importer.pk, Decimal("1000.00"))]
 
 
 def test_the_broker_view_and_api_use_a_fixed_number_of_queries(client, bob, broker_org, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]

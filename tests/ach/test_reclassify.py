@@ -74,17 +74,23 @@ def test_a_granted_paper_check_waiver_removes_the_reason(own_importer, importer_
     assert "no_ach_refund" not in _reasons(own)
 
 
-def test_nothing_is_enqueued_before_commit_and_a_rev613_import_enqueues_once_per_organisation(
+def test_nothing_is_enqueued_before_commit_and_a_rev613_import_queues_one_run_both_organisations_see(
     own_importer, importer_org, broker_org, entries, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
+    from cape.models import ClassificationRun
+    from cape.selectors import reclassifying
+
     AchEnrollmentFactory(importer=own_importer, status=AchEnrollment.Status.ACTIVE)
     content = (b"Importer Number,Entry Number,Refund Amount,Rejection Reason,Refund Reference Number,Rejected Date\r\n"
                b'="93-417726100",,10.00,R03,RF1,05/01/2026\r\n="93-417726100",,20.00,R03,RF2,05/02/2026\r\n')
-    with mock.patch("cape.tasks.classify_organization.delay") as delay:
+    with mock.patch("cape.tasks.classify_run.delay") as delay:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             services.rev613_import(organization=importer_org, content=content)
         assert delay.call_count == 0  # not before the commit
+        # ... but the run is recorded at once: both organisations' pages say "reclassifying…"
+        run = ClassificationRun.objects.get(kind=ClassificationRun.Kind.CHANGE)
+        assert list(run.importers.all()) == [own_importer] and run.total == len(entries)
+        assert reclassifying(importer_org).runs == [run] and reclassifying(broker_org).runs == [run]
         for callback in callbacks:
             callback()
-    day = today_eastern().isoformat()
-    assert sorted(delay.call_args_list) == sorted([mock.call(importer_org.pk, day), mock.call(broker_org.pk, day)])
+    assert delay.call_args_list == [mock.call(run.pk)]

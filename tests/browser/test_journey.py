@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.selectors import importers_for
 from ach.models import AchEnrollment
 from cape.models import Classification, Declaration
 from entries.models import Entry
@@ -63,7 +64,7 @@ def test_upload_to_cape_file(page, alice, own_importer, tmp_path) -> None:  # ty
     assert lines[0] == "Entry Number" and len(lines) - 1 == declaration.entry_count > 0
     on_cape_paths = set(
         Classification.objects.filter(
-            entry__organization=declaration.organization, path__in=["cape_phase1", "cape_phase2"]
+            importer__in=importers_for(declaration.organization), path__in=["cape_phase1", "cape_phase2"]
         ).values_list("entry__entry_number", flat=True)
     )
     assert set(lines[1:]) <= on_cape_paths and bytes(declaration.file_bytes) == saved.read_bytes()

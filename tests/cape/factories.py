@@ -16,7 +16,6 @@ class ClassificationFactory(factory.django.DjangoModelFactory):
         model = Classification
 
     entry = factory.SubFactory(EntryFactory)
-    organization = factory.LazyAttribute(lambda c: c.entry.organization)
     importer = factory.LazyAttribute(lambda c: c.entry.importer)
     ieepa_duty = factory.LazyAttribute(lambda c: c.entry.ieepa_duty)
     path = Path.CAPE_PHASE1
@@ -27,7 +26,7 @@ class ClassificationFactory(factory.django.DjangoModelFactory):
 
 
 def eligible_entry(importer, organization=None, path: str = Path.CAPE_PHASE1, **entry_kwargs):  # type: ignore[no-untyped-def]
-    """An entry of ``importer`` held by ``organization`` (default: its owner), classified on ``path`` today."""
+    """An entry of ``importer`` that ``organization`` sees (default: its owner), classified on ``path`` today."""
     org = organization or importer.owner
     entry = EntryFactory(organization=org, importer=importer, **entry_kwargs)
     ClassificationFactory(entry=entry, path=path)

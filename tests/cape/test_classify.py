@@ -37,7 +37,7 @@ def test_it_classifies_every_entry_of_the_organisation_and_stores_the_dates(impo
     ca = Classification.objects.get(entry=a)
     assert ca.path == "cape_phase1" and ca.reasons[0] == "unliquidated"
     assert ca.projected_liquidation_date == date(2026, 11, 30)
-    assert ca.ruleset == "2026.12" and ca.as_of == AS_OF and ca.organization == importer_org
+    assert ca.ruleset == "2026.12" and ca.as_of == AS_OF and ca.importer == own_importer
     assert ca.estimated_interest is not None and ca.estimated_interest > 0
     cb = Classification.objects.get(entry=b)
     assert (cb.path, cb.reasons[0], cb.cape_window_closes, cb.deadline) == (
@@ -64,13 +64,14 @@ def test_it_uses_a_fixed_number_of_queries_whatever_the_number_of_entries(import
 
 
 @pytest.mark.django_db
-def test_it_ignores_entries_of_other_organisations(importer_org, own_importer, charlie) -> None:
+def test_an_organisations_run_classifies_only_the_entries_of_importers_it_sees(importer_org, own_importer, charlie) -> None:
     from accounts.models import Importer
 
     other = Importer.objects.get(ir_number="55-555555500")
     theirs = _entry(other.owner, other)
-    assert classify_entries(organization=importer_org, entry_ids=[theirs.pk], as_of=AS_OF) == 0
-    assert not Classification.objects.filter(entry=theirs).exists()
+    mine = _entry(importer_org, own_importer)
+    assert classify_entries(organization=importer_org, as_of=AS_OF) == 1
+    assert Classification.objects.filter(entry=mine).exists() and not Classification.objects.filter(entry=theirs).exists()
 
 
 @pytest.mark.django_db

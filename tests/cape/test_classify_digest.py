@@ -19,12 +19,22 @@ AS_OF = date(2026, 11, 22)
 
 
 @pytest.mark.django_db
-def test_the_nightly_task_classifies_every_organisation(importer_org, own_importer, broker_org) -> None:
+def test_the_nightly_task_classifies_every_organisation(importer_org, own_importer, broker_org, charlie) -> None:
+    from accounts.models import Importer
+    from cape.selectors import classifications_for
+
     mine = EntryFactory(organization=importer_org, importer=own_importer)
-    theirs = EntryFactory(organization=broker_org, importer=own_importer)
-    assert classify_all_organizations(as_of=AS_OF.isoformat()) == 2
-    assert Classification.objects.get(entry=mine).organization == importer_org
-    assert Classification.objects.get(entry=theirs).organization == broker_org
+    loaded_by_broker = EntryFactory(organization=broker_org, importer=own_importer)
+    outsider = Importer.objects.get(ir_number="55-555555500")
+    theirs = EntryFactory(importer=outsider)
+    # every organisation that sees an importer with entries (the importer, its broker, the outsider)
+    assert classify_all_organizations(as_of=AS_OF.isoformat()) == 3
+    assert Classification.objects.filter(entry__in=[mine, loaded_by_broker, theirs]).count() == 3
+    # one result per entry, seen alike by the importer and its broker, never by the outsider
+    shared = {mine.pk, loaded_by_broker.pk}
+    assert set(classifications_for(importer_org).values_list("entry_id", flat=True)) == shared
+    assert set(classifications_for(broker_org).values_list("entry_id", flat=True)) == shared
+    assert set(classifications_for(outsider.owner).values_list("entry_id", flat=True)) == {theirs.pk}
 
 
 @pytest.mark.django_db

@@ -17,6 +17,7 @@ from accounts.models import Organization
 from cape.csvfile import render_declaration_csv
 from cape.declarations import declaration_build, declaration_export, declaration_record_submission
 from cape.models import Classification, Declaration
+from cape.selectors import classifications_for
 from entries.samplegen import Text, entry_number, write_csv, write_es003
 
 ENTRY_KEYS = {"entry_number", "importer_number", "path", "reasons", "ieepa_duty", "liquidation_status", "liquidation_date",
@@ -162,7 +163,7 @@ def test_the_default_organisation_cli_is_created(tmp_path: Path) -> None:
     assert _run(str(good), "--as-of", "2026-11-22", "--json", str(tmp_path / "o.json")) == 0
     org = Organization.objects.get(slug="cli")
     assert org.kind == Organization.Kind.BROKER
-    assert Classification.objects.filter(organization=org).count() == Classification.objects.count() > 0
+    assert classifications_for(org).count() == Classification.objects.count() > 0
     assert _run(str(good), "--as-of", "2026-11-22", "--json", str(tmp_path / "o.json")) == 0
     assert Organization.objects.filter(slug="cli").count() == 1
 
@@ -172,7 +173,7 @@ def test_it_uses_the_named_organisation_and_creates_it(tmp_path: Path) -> None:
     good = write_es003(tmp_path / "good.csv", 20, seed=7)
     assert _run(str(good), "--as-of", "2026-11-22", "--json", str(tmp_path / "o.json"), "--org", "acme-compliance") == 0
     org = Organization.objects.get(slug="acme-compliance")
-    assert Classification.objects.filter(organization=org).exists()
+    assert classifications_for(org).exists()
     assert not Organization.objects.filter(slug="cli").exists()
 
 

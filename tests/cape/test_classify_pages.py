@@ -116,8 +116,8 @@ def test_the_broker_sees_its_clients_entries_and_loses_them_when_the_grant_is_re
 
     theirs = EntryFactory(organization=broker_org, importer=own_importer)
     other_client = ImporterFactory()
-    hidden = EntryFactory(organization=broker_org, importer=other_client)  # no grant: not in the portfolio
-    classify_entries(organization=broker_org, as_of=AS_OF)
+    hidden = EntryFactory(importer=other_client)  # no grant: not in the portfolio
+    classify_entries(entry_ids=[theirs.pk, hidden.pk], as_of=AS_OF)
     client.force_login(bob)
     ids = [c.entry_id for c in client.get(reverse("entry_list")).context["page"].rows]
     assert ids == [theirs.pk] and hidden.pk not in ids

@@ -16,6 +16,7 @@ from cape import classify as service
 from cape import rules
 from cape.classify import classify_entries, memo_key, tracked_run
 from cape.models import Classification, ClassificationChange, ClassificationRun
+from cape.selectors import classifications_for, entries_for
 from entries.models import Entry, Upload
 from entries.samplegen import write_es003
 from entries.services import upload_create, upload_process
@@ -37,7 +38,7 @@ def _ingest(path, org, user, capture):  # type: ignore[no-untyped-def]
 @pytest.mark.django_db
 def test_an_upload_is_followed_by_a_recorded_classification_run(tmp_path, broker_org, bob, django_capture_on_commit_callbacks) -> None:
     upload = _ingest(write_es003(tmp_path / "r.csv", 60), broker_org, bob, django_capture_on_commit_callbacks)
-    entries = Entry.objects.filter(organization=broker_org, last_upload=upload).count()
+    entries = entries_for(broker_org).filter(last_upload=upload).count()
     assert upload.status == Upload.Status.DONE and entries > 1
     run = ClassificationRun.objects.get(upload=upload)
     assert (run.kind, run.status, run.done, run.total, run.percent) == ("upload", "done", entries, entries, 100)
@@ -161,8 +162,8 @@ def test_facts_that_differ_in_anything_else_get_different_keys(f) -> None:  # ty
 # ---------------------------------------------------------------- PostgreSQL: the writer thread
 def _snapshot(org) -> tuple[dict[int, tuple], list[tuple]]:  # type: ignore[no-untyped-def]
     fields = [f.name for f in Classification._meta.fields if f.name not in ("id", "computed_at")]
-    rows = {r["entry"]: tuple(r.values()) for r in Classification.objects.filter(organization=org).values(*fields)}
-    changes = sorted(ClassificationChange.objects.filter(organization=org).values_list(
+    rows = {r["entry"]: tuple(r.values()) for r in classifications_for(org).values(*fields)}
+    changes = sorted(ClassificationChange.objects.filter(entry__in=entries_for(org)).values_list(
         "entry_id", "old_path", "new_path", "reasons", "was_liquidated", "is_liquidated", "as_of"))
     return rows, changes
 
@@ -182,8 +183,8 @@ def test_the_writer_thread_stores_exactly_what_the_inline_path_stores(importer_o
     # two writers: chunks may finish out of order, the count still only grows, chunk by chunk, to the total
     assert len(seen) == 6 and seen == sorted(seen) and seen[-1] == 40 and service.WRITERS == 2
     threaded = _snapshot(importer_org)
-    ClassificationChange.objects.filter(organization=importer_org).delete()
-    Classification.objects.filter(organization=importer_org).delete()
+    ClassificationChange.objects.filter(entry__in=entries_for(importer_org)).delete()
+    classifications_for(importer_org).delete()
     with transaction.atomic():  # inside a transaction the same run writes inline
         classify_entries(organization=importer_org, as_of=AS_OF)
     assert _snapshot(importer_org) == threaded and len(threaded[0]) == 40 and len(threaded[1]) == 40
@@ -211,7 +212,7 @@ def test_an_error_in_the_writer_thread_reaches_the_caller(importer_org, own_impo
     def ids(call):  # type: ignore[no-untyped-def]
         return {row.split("\t", 1)[0] for part in call[:2] for row in part}
 
-    stored = {str(i) for i in Classification.objects.filter(organization=importer_org).values_list("entry_id", flat=True)}
+    stored = {str(i) for i in classifications_for(importer_org).values_list("entry_id", flat=True)}
     # whole chunks only: the first written committed, the failed one did not; the other writer may have
     # committed the last chunk (one entry) before it saw the failure
     assert ids(calls[0]) <= stored and not stored & ids(calls[1]) and len(stored) in (2, 3)

@@ -89,11 +89,11 @@ def test_it_splits_at_9999_entries(importer_org, own_importer, alice) -> None:
     from entries.models import Entry
 
     entries = Entry.objects.bulk_create(
-        [Entry(organization=importer_org, importer=own_importer, entry_number=f"SPL{i:07d}" + str(check_digit(f"SPL{i:07d}")),
+        [Entry(importer=own_importer, entry_number=f"SPL{i:07d}" + str(check_digit(f"SPL{i:07d}")),
                entry_type="01", ieepa_duty=Decimal("1.00")) for i in range(10_000)]
     )
     Classification.objects.bulk_create(
-        [Classification(entry=e, organization=importer_org, importer=own_importer, ieepa_duty=Decimal("1.00"), path=Path.CAPE_PHASE1,
+        [Classification(entry=e, importer=own_importer, ieepa_duty=Decimal("1.00"), path=Path.CAPE_PHASE1,
                         ruleset="test", as_of=timezone.localdate()) for e in entries]
     )
     result = declaration_build(organization=importer_org, user=alice, run_checks=False)

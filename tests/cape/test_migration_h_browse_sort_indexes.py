@@ -30,3 +30,4 @@ def test_the_sort_index_migration_keeps_every_classification(importer_org, own_i
     with connection.cursor() as cursor:
         names = connection.introspection.get_constraints(cursor, "cape_classification")
     assert "cape_class_org_path_dl_entry" in names and "cape_class_importer_entry" in names
+    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

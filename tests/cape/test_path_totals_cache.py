@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from accounts.models import ImporterGrant
 from cape.classify import classify_entries, today_eastern
-from cape.models import Classification, Path
-from cape.selectors import EntryFilters, path_totals
+from cape.models import Path
+from cape.selectors import EntryFilters, classifications_for, path_totals
 from tests.factories import EntryFactory, GrantFactory, ImporterFactory
 from tests.test_dashboard import classified
 
@@ -37,7 +37,7 @@ def book(broker_org, own_importer):  # type: ignore[no-untyped-def]
 
 
 def _direct(org, importer_id=None):  # type: ignore[no-untyped-def]
-    qs = Classification.objects.filter(organization=org, importer__grants__organization=org,
+    qs = classifications_for(org).filter(importer__grants__organization=org,
                                        importer__grants__revoked_at__isnull=True)
     if importer_id is not None:
         qs = qs.filter(importer_id=importer_id)

@@ -13,6 +13,7 @@ from accounts.models import Membership
 from cape import rules
 from cape.classify import classify_entries, classify_organization
 from cape.models import Classification, ClassificationChange
+from cape.selectors import classifications_for, entries_for
 from tests.factories import EntryFactory
 
 AS_OF = date(2026, 11, 22)
@@ -27,8 +28,8 @@ def book(importer_org, own_importer):  # type: ignore[no-untyped-def]
     plain = EntryFactory(organization=importer_org, importer=own_importer, ieepa_duty=Decimal("300.00"))
     classify_entries(organization=importer_org, as_of=date(2026, 6, 1))
     # As 2026.11 stored them: the same path and reasons then, nothing due before the ruleset changes.
-    Classification.objects.filter(organization=importer_org).update(ruleset="2026.11", stable_until=None)
-    ClassificationChange.objects.filter(organization=importer_org).update(ruleset="2026.11")
+    classifications_for(importer_org).update(ruleset="2026.11", stable_until=None)
+    ClassificationChange.objects.filter(entry__in=entries_for(importer_org)).update(ruleset="2026.11")
     return warehouse, plain
 
 
@@ -40,7 +41,7 @@ def test_stored_results_keep_their_ruleset_until_the_next_run(book) -> None:  # 
 
 def test_the_nightly_run_stores_2026_12_results_with_the_change_in_the_history(importer_org, book) -> None:  # type: ignore[no-untyped-def]
     warehouse, plain = book
-    before = sorted(ClassificationChange.objects.filter(organization=importer_org).values_list("pk", "ruleset", "new_path"))
+    before = sorted(ClassificationChange.objects.filter(entry__in=entries_for(importer_org)).values_list("pk", "ruleset", "new_path"))
     result = classify_organization(organization=importer_org, as_of=AS_OF)
     assert result.touched == 2
     assert set(Classification.objects.values_list("ruleset", flat=True)) == {"2026.12"}

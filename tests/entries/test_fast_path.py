@@ -17,6 +17,7 @@ import pytest
 from django.db import transaction
 
 from accounts.models import Importer, ImporterGrant
+from cape.selectors import entries_for
 from entries import es003_fast, services
 from entries.models import Entry, TariffLine, Upload
 from entries.samplegen import EXTENDED_COLUMNS, STANDARD_COLUMNS, Text, es003_rows, write_csv
@@ -35,9 +36,9 @@ class _Rollback(Exception):
 
 def _snapshot(organization: Any) -> dict[str, Any]:
     return {
-        "entries": sorted(Entry.objects.filter(organization=organization).values_list("entry_number", *[
-            {"organization": "organization_id", "importer": "importer__ir_number"}.get(f, f) for f in ENTRY_FIELDS])),
-        "lines": sorted(TariffLine.objects.filter(entry__organization=organization).values_list("entry__entry_number", *LINE_FIELDS)),
+        "entries": sorted(entries_for(organization).values_list("entry_number", *[
+            {"importer": "importer__ir_number"}.get(f, f) for f in ENTRY_FIELDS])),
+        "lines": sorted(TariffLine.objects.filter(entry__in=entries_for(organization)).values_list("entry__entry_number", *LINE_FIELDS)),
         "importers": sorted(Importer.objects.filter(grants__organization=organization).values_list("ir_number", "name")),
         "grants": ImporterGrant.objects.filter(organization=organization).count(),
     }

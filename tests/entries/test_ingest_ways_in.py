@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from cape.selectors import entries_for
 from entries.models import Entry, TariffLine, Upload
 from entries.samplegen import write_es003 as generate
 from tests.conftest import wait_for
@@ -67,11 +68,11 @@ def test_the_demo_load_is_idempotent(broker_org) -> None:
     from entries.demo import load_demo_es003
 
     load_demo_es003(organization=broker_org, stdout=io.StringIO())
-    count = Entry.objects.filter(organization=broker_org).count()
+    count = entries_for(broker_org).count()
     assert count == 10
-    assert Entry.objects.filter(organization=broker_org, importer__ir_number="27-418830200").count() == 3
+    assert entries_for(broker_org).filter(importer__ir_number="27-418830200").count() == 3
     load_demo_es003(organization=broker_org, stdout=io.StringIO())
-    assert Entry.objects.filter(organization=broker_org).count() == count
+    assert entries_for(broker_org).count() == count
     assert Upload.objects.filter(organization=broker_org).count() == 1
 
 
@@ -190,4 +191,4 @@ def test_a_real_celery_worker_processes_an_upload(celery_worker_process, importe
         upload = upload_create(organization=importer_org, user=alice, file=SimpleUploadedFile(path.name, path.read_bytes()))
     done = wait_for(lambda: Upload.objects.filter(pk=upload.pk, status__in=["done", "failed"]).first(), timeout=90)
     assert done.status == "done", (done.error_message, celery_worker_process.output()[-2000:])
-    assert Entry.objects.filter(organization=importer_org, last_upload=done).count() == 2
+    assert entries_for(importer_org).filter(last_upload=done).count() == 2

@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from entries.models import Entry, TariffLine, Upload
+from cape.selectors import entries_for
+from entries.models import TariffLine, Upload
 from entries.recovery import merge_lock_key
 from entries.services import upload_process
 from tests.entries.conftest import entry_rows
@@ -54,12 +55,12 @@ def test_an_entry_stored_meanwhile_without_the_lock_is_merged_not_duplicated(wri
             try:
                 with other.cursor() as cur:
                     cur.execute(
-                        "INSERT INTO entries_entry (organization_id, importer_id, entry_number, entry_type, port_code, "
+                        "INSERT INTO entries_entry (importer_id, entry_number, entry_type, port_code, "
                         "filer_code, filer_name, liquidation_status, liquidation_status_raw, recon_flag, psc_flag, "
                         "protest_number, protest_status, type09_filed, drawback, ieepa_duty, total_duty, "
-                        "has_liquidation_columns, created_at, updated_at) VALUES (%s, %s, %s, '11', '', '', '', "
+                        "has_liquidation_columns, created_at, updated_at) VALUES (%s, %s, '11', '', '', '', "
                         "'unliquidated', '', false, false, '', 'none', false, false, 0, 0, false, now(), now())",
-                        [importer_org.pk, own_importer.pk, intruder],
+                        [own_importer.pk, intruder],
                     )
                 other.commit()
             finally:
@@ -69,11 +70,11 @@ def test_an_entry_stored_meanwhile_without_the_lock_is_merged_not_duplicated(wri
     with connection.execute_wrapper(store_one_first):
         upload = upload_process(upload_id=upload.pk)
     assert fired, "the reserved entries' INSERT never ran"
-    assert "stored meanwhile without the organisation's merge lock" in caplog.text  # refused once, then looked again
+    assert "stored meanwhile without the merge lock" in caplog.text  # refused once, then looked again
     assert upload.status == Upload.Status.DONE, upload.error_message
-    assert Entry.objects.filter(organization=importer_org).count() == len(NUMBERS)
-    assert list(Entry.objects.filter(organization=importer_org, entry_number=intruder).values_list("entry_type", flat=True)) == ["01"]
-    for entry in Entry.objects.filter(organization=importer_org):
+    assert entries_for(importer_org).count() == len(NUMBERS)
+    assert list(entries_for(importer_org).filter(entry_number=intruder).values_list("entry_type", flat=True)) == ["01"]
+    for entry in entries_for(importer_org):
         lines = list(TariffLine.objects.filter(entry=entry).values_list("ordinal", "duty"))
         assert sorted(lines) == [(1, Decimal("0.00")), (2, Decimal("250.00"))], entry.entry_number
         assert entry.ieepa_duty == Decimal("250.00")
@@ -97,7 +98,7 @@ def test_a_merge_waits_for_the_organisations_lock(write_es003, importer_org, ali
 
     try:
         with holder.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", merge_lock_key(importer_org.pk))
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", merge_lock_key())
         thread = threading.Thread(target=run)
         thread.start()
         waiting = False
@@ -105,13 +106,13 @@ def test_a_merge_waits_for_the_organisations_lock(write_es003, importer_org, ali
         while time.monotonic() < deadline and not waiting:
             with holder.cursor() as cur:
                 cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s "
-                            "AND objid = %s", merge_lock_key(importer_org.pk))
+                            "AND objid = %s", merge_lock_key())
                 waiting = cur.fetchone()[0] == 1
             time.sleep(0.05)
         assert waiting, "the merge never asked for the organisation's lock"
         upload.refresh_from_db()
         assert upload.status == Upload.Status.RUNNING
-        assert not Entry.objects.filter(organization=importer_org).exists()
+        assert not entries_for(importer_org).exists()
     finally:
         holder.rollback()  # releases the lock
         holder.close()
@@ -119,4 +120,4 @@ def test_a_merge_waits_for_the_organisations_lock(write_es003, importer_org, ali
     assert not errors, errors
     upload.refresh_from_db()
     assert upload.status == Upload.Status.DONE, upload.error_message
-    assert Entry.objects.filter(organization=importer_org).count() == len(NUMBERS)
+    assert entries_for(importer_org).count() == len(NUMBERS)

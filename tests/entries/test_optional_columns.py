@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from cape.selectors import entries_for
 from entries.models import Entry, TariffLine, Upload
 from entries.samplegen import EXTENDED_COLUMNS, STANDARD_COLUMNS, Text, es003_rows
 from entries.samplegen import write_es003 as generate
@@ -20,7 +21,7 @@ COL = {c: i for i, c in enumerate(EXTENDED_COLUMNS)}
 
 
 def _stored_lines(organization) -> dict[tuple[str, int, int], tuple[object, ...]]:
-    return {(n, ln, o): tuple(rest) for n, ln, o, *rest in TariffLine.objects.filter(entry__organization=organization).values_list(
+    return {(n, ln, o): tuple(rest) for n, ln, o, *rest in TariffLine.objects.filter(entry__in=entries_for(organization)).values_list(
         "entry__entry_number", "line_number", "ordinal", "country_of_export", "spi_code", "manufacturer_id", "quantity", "uom")}
 
 

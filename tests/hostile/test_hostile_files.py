@@ -21,7 +21,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.services import ServiceError
-from entries.models import Entry, Upload
+from cape.selectors import entries_for
+from entries.models import Upload
 from entries.services import upload_create, upload_process
 from tests.hostile.generate import CASES, CASES_BY_NAME, generate_all, reference_csv
 from tests.reliability.conftest import assert_entries_whole, dump_entries
@@ -83,7 +84,7 @@ def test_each_hostile_file_ends_cleanly(
     assert peak < MAX_MB, f"{name}: {peak:.0f} MB of Python allocations"
     if case.expect == "empty":  # a report with no rows for its dates is a real, correct answer
         assert upload is not None and upload.status == "done" and upload.summary["rows_read"] == 0, message
-        assert not Entry.objects.filter(organization=importer_org).exists()
+        assert not entries_for(importer_org).exists()
         return
     if case.expect == "error":
         assert upload is None or upload.status == "failed", f"{name}: loaded ({upload and upload.summary})"
@@ -93,13 +94,13 @@ def test_each_hostile_file_ends_cleanly(
         for alternatives in case.message:
             assert any(word in lowered for word in alternatives), f"{name}: message {message!r} lacks {alternatives}"
         assert path_name_in(message, hostile_files[name]), f"{name}: the message does not name the file: {message}"
-        assert not Entry.objects.filter(organization=importer_org).exists()
+        assert not entries_for(importer_org).exists()
         return
     assert upload is not None and upload.status == "done", f"{name}: {message}"
     assert_entries_whole(importer_org.pk)
     got = dump_entries(importer_org.pk)
     # The same report as the plain reference file.
-    Entry.objects.filter(organization=importer_org).delete()
+    entries_for(importer_org).delete()
     ref, _, _, _ = _run(reference_csv(tmp_path), importer_org, alice, django_capture_on_commit_callbacks)
     assert ref is not None and ref.status == "done"
     expected = dump_entries(importer_org.pk)

@@ -155,13 +155,21 @@ def wipe_builds(organization_id: int) -> None:
     DeclarationBuildJob.objects.filter(organization_id=organization_id).delete()
 
 
+def _visible_importers(organization_id: int) -> list[int]:
+    """The importers the organisation sees: its entries are theirs (one entry per entry number)."""
+    from accounts.models import Organization
+    from accounts.selectors import importers_for
+
+    return list(importers_for(Organization.objects.get(pk=organization_id)).values_list("pk", flat=True))
+
+
 def dump_entries(organization_id: int) -> list[tuple[Any, ...]]:
     """Every entry of the organisation with all its lines, free of ids and timestamps."""
     from entries.models import Entry, TariffLine
 
     entries = {
         e["id"]: e
-        for e in Entry.objects.filter(organization_id=organization_id).values(
+        for e in Entry.objects.filter(importer_id__in=_visible_importers(organization_id)).values(
             "id",
             "entry_number",
             "importer__ir_number",
@@ -203,7 +211,7 @@ def dump_classifications(organization_id: int) -> list[tuple[Any, ...]]:
     from cape.models import Classification
 
     return sorted(
-        Classification.objects.filter(organization_id=organization_id).values_list(
+        Classification.objects.filter(importer_id__in=_visible_importers(organization_id)).values_list(
             "entry__entry_number",
             "path",
             "reasons",
@@ -220,13 +228,13 @@ def dump_classifications(organization_id: int) -> list[tuple[Any, ...]]:
 
 def assert_entries_whole(organization_id: int) -> int:
     """Every stored entry has lines, and its cached duty sums equal the sums of its lines (one SQL pass)."""
+    ids = ",".join(str(int(i)) for i in _visible_importers(organization_id)) or "NULL"
     with connection.cursor() as cur:
         cur.execute(
             "SELECT e.entry_number, e.ieepa_duty, e.total_duty, COUNT(t.id), "
             "COALESCE(SUM(CASE WHEN t.is_ieepa THEN t.duty ELSE 0 END), 0), COALESCE(SUM(t.duty), 0) "
             "FROM entries_entry e LEFT JOIN entries_tariffline t ON t.entry_id = e.id "
-            "WHERE e.organization_id = %s GROUP BY e.id, e.entry_number, e.ieepa_duty, e.total_duty",
-            [organization_id],
+            f"WHERE e.importer_id IN ({ids}) GROUP BY e.id, e.entry_number, e.ieepa_duty, e.total_duty"
         )
         rows = cur.fetchall()
 

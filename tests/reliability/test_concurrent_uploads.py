@@ -14,7 +14,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connection, connections
 
-from entries.models import Entry, TariffLine, Upload
+from cape.selectors import entries_for
+from entries.models import TariffLine, Upload
 from entries.samplegen import write_es003
 from tests.reliability.conftest import assert_entries_whole, dump_entries
 
@@ -26,8 +27,8 @@ def _upload(org, path: Path) -> Upload:  # type: ignore[no-untyped-def]
 
 
 def _wipe(org) -> None:  # type: ignore[no-untyped-def]
-    TariffLine.objects.filter(entry__organization=org).delete()
-    Entry.objects.filter(organization=org).delete()
+    TariffLine.objects.filter(entry__in=entries_for(org)).delete()
+    entries_for(org).delete()
 
 
 def _process(pk: int, errors: list[BaseException], barrier: threading.Barrier | None = None) -> None:

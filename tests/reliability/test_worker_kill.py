@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AuditLog
-from cape.models import Classification
-from entries.models import Entry, Upload
+from cape.selectors import classifications_for, entries_for
+from entries.models import Upload
 from entries.recovery import INTERRUPTED_MESSAGE, max_attempts, uploads_recover
 from entries.services import ingest_files, upload_create
 from tests.conftest import start_worker, wait_for
@@ -44,10 +44,10 @@ def _wipe(org) -> None:  # type: ignore[no-untyped-def]
     from cape.models import ClassificationChange
     from entries.models import TariffLine
 
-    TariffLine.objects.filter(entry__organization=org).delete()
-    ClassificationChange.objects.filter(organization=org).delete()
-    Classification.objects.filter(organization=org).delete()
-    Entry.objects.filter(organization=org).delete()
+    TariffLine.objects.filter(entry__in=entries_for(org)).delete()
+    ClassificationChange.objects.filter(entry__in=entries_for(org)).delete()
+    classifications_for(org).delete()
+    entries_for(org).delete()
     Upload.objects.filter(organization=org).delete()
 
 
@@ -112,7 +112,7 @@ def test_an_upload_that_kills_its_worker_every_time_ends_failed_with_a_clear_mes
     assert upload.status == "failed"
     assert upload.error_message == INTERRUPTED_MESSAGE.format(attempts=max_attempts())
     assert "Nothing from this file was stored" in upload.error_message
-    assert not Entry.objects.filter(organization=importer_org).exists()
+    assert not entries_for(importer_org).exists()
 
 
 @pytest.mark.django_db
@@ -143,11 +143,11 @@ def test_a_worker_killed_mid_classification_is_recovered_and_matches_a_clean_run
     from entries.recovery import classifications_recover
 
     _, clean_classifications = _clean_run(importer_org, es003_files)
-    total = Entry.objects.filter(organization=importer_org).count()
-    Classification.objects.filter(organization=importer_org).delete()
+    total = entries_for(importer_org).count()
+    classifications_for(importer_org).delete()
 
     def stored() -> int:
-        return Classification.objects.filter(organization=importer_org).count()
+        return classifications_for(importer_org).count()
 
     classify_organization.delay(importer_org.pk, today_eastern().isoformat())
     # Chunks of 2,000 commit one by one: kill once some (not all) are stored. The waits fail on a stall, a

@@ -18,6 +18,7 @@ from accounts.services import ServiceError
 from ach.models import AchEnrollment
 from ach.services import enrollment_details_save
 from cape.models import Classification
+from cape.selectors import entries_for
 from entries.models import Entry, TariffLine, Upload
 from tests.cape.factories import DeclarationEntryFactory, DeclarationFactory, eligible_entry
 from tests.factories import ImporterFactory, TariffLineFactory, api_key_for
@@ -75,10 +76,15 @@ def estate(
             file=SimpleUploadedFile("es003.csv", b"Entry Summary Number\r\n1\r\n"),
         )
     # The broker has data of its own about Alice's importer: it must survive.
-    broker_entry = eligible_entry(own_importer, organization=broker_org)
+    # An entry the broker loaded for Alice's importer is Alice's importer's entry (issue 18); one of another
+    # client of the broker is not hers.
+    heron_by_broker = eligible_entry(own_importer, organization=broker_org)
+    TariffLineFactory(entry=heron_by_broker)
+    gull = ImporterFactory(owner=None, ir_number="44-444444400", name="Gull Imports LLC")
+    broker_entry = eligible_entry(gull, organization=broker_org)
     TariffLineFactory(entry=broker_entry)
     key = api_key_for(alice)
-    return {"lonely": lonely, "broker_entry": broker_entry, "api_key": key}
+    return {"lonely": lonely, "broker_entry": broker_entry, "heron_by_broker": heron_by_broker, "api_key": key}
 
 
 def _snapshot_except(org_id: int) -> dict[str, int]:
@@ -107,11 +113,11 @@ def test_the_owner_exports_every_row_and_file_as_a_zip(estate, alice, client, im
             assert len(rows) == qs.count() - extra == manifest["rows"][label], label
         entries = json.loads(zf.read("data/entries.Entry.json"))
         assert {e["id"] for e in entries} == set(
-            Entry.objects.filter(organization=importer_org).values_list("pk", flat=True)
+            entries_for(importer_org).values_list("pk", flat=True)
         )
         assert (
             len(json.loads(zf.read("data/entries.TariffLine.json")))
-            == TariffLine.objects.filter(entry__organization=importer_org).count()
+            == TariffLine.objects.filter(entry__in=entries_for(importer_org)).count()
         )
         upload = Upload.objects.get(organization=importer_org)
         assert f"files/{upload.file.name}" in names
@@ -119,7 +125,8 @@ def test_the_owner_exports_every_row_and_file_as_a_zip(estate, alice, client, im
         members = {m["username"] for m in json.loads(zf.read("data/members.json"))}
         assert members == {"alice", "vera"}
         everything = b"".join(zf.read(n) for n in names)
-    # Nothing of the broker's own rows, no secrets.
+    # The importer's entries whoever loaded them; nothing of the broker's other clients, no secrets.
+    assert str(estate["heron_by_broker"].entry_number).encode() in everything
     assert str(estate["broker_entry"].entry_number).encode() not in everything
     assert ACCOUNT.encode() not in everything and b"account_number_encrypted" not in everything
     assert estate["api_key"].encode() not in everything
@@ -172,6 +179,10 @@ def test_deleting_the_organisation_leaves_no_row_of_it_and_keeps_what_a_broker_m
             assert remaining == {own_importer.pk}, "only the importer a broker manages is kept"
         elif label == "ach.AchEnrollment":
             assert remaining == set(AchEnrollment.objects.filter(importer=own_importer).values_list("pk", flat=True))
+        elif label in ("entries.Entry", "entries.TariffLine", "cape.Classification", "cape.ClassificationChange"):
+            # Entries are the importer's (issue 18): those of the importer a broker still serves stay with it.
+            lookup = "importer" if label in ("entries.Entry", "cape.Classification") else "entry__importer"
+            assert remaining == set(model._default_manager.filter(**{lookup: own_importer}).values_list("pk", flat=True))
         else:
             assert not remaining, f"{label}: {len(remaining)} rows of the deleted organisation remain"
     for model in apps.get_models():  # no row anywhere still points at the organisation
@@ -198,4 +209,7 @@ def test_deleting_the_organisation_leaves_no_row_of_it_and_keeps_what_a_broker_m
             continue
         if label == "accounts.ApiToken":  # a user's, not an organisation's: gone with the deleted users (above)
             continue
+        if label in ("entries.Entry", "entries.TariffLine", "cape.Classification", "cape.ClassificationChange"):
+            lookup = "importer" if label in ("entries.Entry", "cape.Classification") else "entry__importer"
+            n += apps.get_model(label)._default_manager.filter(**{lookup: own_importer}).count()  # kept with it
         assert after[label] == n, label

@@ -166,7 +166,7 @@ def test_another_organisation_gets_nothing_and_changes_nothing_by_bulk_action(te
         "accounts.ReadinessState",
     }, changed
     entry.refresh_from_db()
-    assert not entry.type09_filed and entry.organization_id == importer.owner_id
+    assert not entry.type09_filed and entry.importer.owner_id == importer.owner_id
 
 
 # ---------------------------------------------------------------- every role, in both kinds of organisation

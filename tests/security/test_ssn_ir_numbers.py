@@ -25,6 +25,7 @@ from django.utils import timezone
 from ach.models import AchEnrollment, NotifyParty
 from cape.declarations import declaration_build, declaration_export, declaration_record_submission
 from cape.models import Classification, Declaration
+from cape.selectors import classifications_for
 from entries.samplegen import Text, entry_number, write_csv
 from tests.cape.factories import eligible_entry
 from tests.factories import GrantFactory, ImporterFactory, api_key_for
@@ -78,7 +79,7 @@ def sole(alice, bob, importer_org, broker_org) -> Any:  # type: ignore[no-untype
                                  routing_number="011000015", account_last4="4321", account_type="checking")
     NotifyParty.objects.create(importer=importer, name="Sole Notify", ir_number="77-123456700")
     for org, user in ((importer_org, alice), (broker_org, bob)):
-        first = Classification.objects.filter(organization=org, importer=importer).values_list("entry_id", flat=True)[:1]
+        first = classifications_for(org).filter(importer=importer).values_list("entry_id", flat=True)[:1]
         d = declaration_build(organization=org, user=user, entry_ids=list(first)).declarations[0]
         declaration_export(declaration=d, user=user)
         declaration_record_submission(declaration=d, submitted_on=today, claim_number=f"10000024{org.pk:04d}", user=user)
@@ -113,7 +114,7 @@ def test_no_page_or_export_shows_an_ssn_form_importer_number_in_full(sole, who, 
     slug = "blue-heron" if who == "alice" else "harbor"
     org = user.memberships.get().organization
     # One more draft, built from the page with no name (its default name is the importer's).
-    draft_entry = Classification.objects.filter(organization=org, importer=sole).exclude(
+    draft_entry = classifications_for(org).filter(importer=sole).exclude(
         entry__declaration_items__isnull=False).values_list("entry__entry_number", flat=True).first()
     client = Client()
     client.force_login(user)

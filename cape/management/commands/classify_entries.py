@@ -34,8 +34,9 @@ class Command(BaseCommand):
             if not orgs:
                 raise CommandError(f"No organisation with slug {opts['org']!r}")
         else:
-            ids = Entry.objects.order_by().values_list("organization_id", flat=True).distinct()
-            orgs = list(Organization.objects.filter(pk__in=ids).order_by("slug"))
+            from accounts.selectors import organizations_seeing
+
+            orgs = list(organizations_seeing(Entry.objects.order_by().values("importer_id").distinct()).order_by("slug"))
         for org in orgs:
             if opts["all"]:
                 n = classify_entries(organization=org, as_of=as_of)

@@ -186,8 +186,8 @@ class Command(BaseCommand):
             review += [e for e in _unrepairable(rows, result.unrepairable_entries) if e["entry_number"] not in known]
 
         self._apply_facts(org, facts, plaintiffs, rejected, as_of)
-        classify_entries(organization=org, entry_ids=entry_ids, as_of=as_of)
-        entries = {e.pk: e for e in Entry.objects.filter(organization=org, pk__in=entry_ids).select_related("importer")}
+        classify_entries(entry_ids=entry_ids, as_of=as_of)
+        entries = {e.pk: e for e in Entry.objects.filter(pk__in=entry_ids).select_related("importer")}
         stored = {c.entry_id: c for c in Classification.objects.filter(entry_id__in=entry_ids)}
         out: list[dict[str, Any]] = []
         for pk in entry_ids:
