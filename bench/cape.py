@@ -10,7 +10,8 @@ Measurements, printed separately (target: 1,000,000 entries built and written in
   SQLite under DATA_DIR=data/bench): read the eligible classifications, leave out taken entries,
   split, render, store each declaration's bytes and SHA-256 and its DeclarationEntry rows, audit;
 * preflight: every check on every declaration built (reported on its own; it runs again at download).
-The rows live in their own organisation ("bench-cape"), deleted at the end unless --keep.
+The rows live in their own organisation ("bench-cape") and its importers (an entry is its importer's, one
+row per entry number), deleted at the end unless --keep.
 """
 
 from __future__ import annotations
@@ -70,41 +71,42 @@ def cleanup(org) -> None:  # type: ignore[no-untyped-def]
     from entries.models import Entry
 
     db = "default"
+    ids = list(Importer.objects.filter(owner=org).values_list("pk", flat=True))
     DeclarationEntry.objects.filter(declaration__organization=org)._raw_delete(db)  # type: ignore[attr-defined]
     Declaration.objects.filter(organization=org)._raw_delete(db)  # type: ignore[attr-defined]
-    Classification.objects.filter(organization=org)._raw_delete(db)  # type: ignore[attr-defined]
-    Entry.objects.filter(organization=org)._raw_delete(db)  # type: ignore[attr-defined]
+    Classification.objects.filter(importer_id__in=ids)._raw_delete(db)  # type: ignore[attr-defined]
+    Entry.objects.filter(importer_id__in=ids)._raw_delete(db)  # type: ignore[attr-defined]
     AuditLog.objects.filter(organization=org)._raw_delete(db)  # type: ignore[attr-defined]
     Importer.objects.filter(owner=org).delete()
     org.delete()
 
 
-def _load_pg(org, importers, nums: list[str], today: date) -> None:  # type: ignore[no-untyped-def]
+def _load_pg(importers, nums: list[str], today: date) -> None:  # type: ignore[no-untyped-def]
     """PostgreSQL: the entries by one COPY, their classifications by one INSERT ... SELECT (seconds)."""
     from django.db import connection
 
     ids = [i.pk for i in importers]
     with connection.cursor() as cur:
-        text = "".join(f"{org.pk}\t{ids[k % IMPORTERS]}\t{n}\n" for k, n in enumerate(nums))
-        cur.execute("CREATE TEMP TABLE bench_nums (organization_id bigint, importer_id bigint, entry_number varchar(11))")
+        text = "".join(f"{ids[k % IMPORTERS]}\t{n}\n" for k, n in enumerate(nums))
+        cur.execute("CREATE TEMP TABLE bench_nums (importer_id bigint, entry_number varchar(11))")
         with cur.cursor.copy("COPY bench_nums FROM STDIN") as copy:
             copy.write(text)
         cur.execute("""
-            INSERT INTO entries_entry (organization_id, importer_id, entry_number, entry_type, port_code, filer_code,
+            INSERT INTO entries_entry (importer_id, entry_number, entry_type, port_code, filer_code,
                 filer_name, liquidation_status, liquidation_status_raw, recon_flag, psc_flag, protest_number, protest_status,
                 type09_filed, drawback, ieepa_duty, total_duty, has_liquidation_columns, created_at, updated_at)
-            SELECT organization_id, importer_id, entry_number, '01', '', left(entry_number, 3), '', 'unliquidated', '',
+            SELECT importer_id, entry_number, '01', '', left(entry_number, 3), '', 'unliquidated', '',
                 false, false, '', 'none', false, false, 125.00, 125.00, true, now(), now()
             FROM bench_nums""")
         cur.execute("DROP TABLE bench_nums")
         cur.execute("""
-            INSERT INTO cape_classification (entry_id, organization_id, importer_id, ieepa_duty, path, reasons, reasons_text,
+            INSERT INTO cape_classification (entry_id, importer_id, ieepa_duty, path, reasons, reasons_text,
                 urgent, deadline_passed, protest_deadline_projected, liquidated, ruleset, as_of, computed_at, stable_until,
                 interest_note, interest_uncertain)
-            SELECT e.id, e.organization_id, e.importer_id, e.ieepa_duty,
+            SELECT e.id, e.importer_id, e.ieepa_duty,
                 CASE WHEN e.id %% 10 = 0 THEN 'cape_phase2' ELSE 'cape_phase1' END, '[]'::jsonb, '', false, false, false,
                 false, 'bench', %s, now(), %s, '', false
-            FROM entries_entry e WHERE e.organization_id = %s""", [today, date(today.year + 1, 1, 1), org.pk])
+            FROM entries_entry e WHERE e.importer_id = ANY(%s)""", [today, date(today.year + 1, 1, 1), ids])
 
 
 def bench_stored(nums: list[str], keep: bool, preflight: bool = True) -> bool:
@@ -129,18 +131,18 @@ def bench_stored(nums: list[str], keep: bool, preflight: bool = True) -> bool:
     today = timezone.localdate()
     batch = 20_000
     if connection.vendor == "postgresql":
-        _load_pg(org, importers, nums, today)
+        _load_pg(importers, nums, today)
     for start in range(0, len(nums) if connection.vendor != "postgresql" else 0, batch):
         part = nums[start : start + batch]
         created = Entry.objects.bulk_create([
-            Entry(organization=org, importer=importers[(start + i) % IMPORTERS], entry_number=n, entry_type="01",
+            Entry(importer=importers[(start + i) % IMPORTERS], entry_number=n, entry_type="01",
                   ieepa_duty=Decimal("125.00"), total_duty=Decimal("125.00"), liquidation_status="unliquidated")
             for i, n in enumerate(part)
         ], batch_size=batch)
         if created[0].pk is None:  # SQLite before RETURNING support
-            created = list(Entry.objects.filter(organization=org, entry_number__in=part))
+            created = list(Entry.objects.filter(importer__in=importers, entry_number__in=part))
         Classification.objects.bulk_create([
-            Classification(entry_id=e.pk, organization=org, importer_id=e.importer_id, ieepa_duty=e.ieepa_duty,
+            Classification(entry_id=e.pk, importer_id=e.importer_id, ieepa_duty=e.ieepa_duty,
                            path=Path.CAPE_PHASE1 if i % 10 else Path.CAPE_PHASE2, ruleset="bench", as_of=today,
                            stable_until=date(today.year + 1, 1, 1))
             for i, e in enumerate(created)

@@ -37,6 +37,7 @@ os.environ.setdefault("DEBUG", "true")
 GOALS = [("xlsx", 200_000), ("csv", 1_000_000)]
 RATIO_GOAL = 2.0
 MEMORY_GOAL_MB = 1024
+BENCH_IMPORTERS = [("93-417726100", "Blue Heron Housewares Inc"), ("27-418830200", "Cedar Lane Imports LLC")]
 
 
 def _setup() -> None:
@@ -98,11 +99,13 @@ def phase_floor(path: Path) -> dict[str, float]:
 
 def phase_ingest(path: Path) -> dict[str, float]:
     _setup()
-    from accounts.models import Importer, ImporterGrant, Organization
+    from accounts.models import Importer, Organization
+    from accounts.selectors import importers_for
     from entries.models import Entry, TariffLine, Upload
     from entries.services import ingest_files
 
     slug = f"bench-ingest-{os.getpid()}"
+    _check_clear()
     org = Organization.objects.create(name="Benchmark broker", slug=slug, kind=Organization.Kind.BROKER)
     try:
         start = time.perf_counter()
@@ -115,9 +118,11 @@ def phase_ingest(path: Path) -> dict[str, float]:
         return {"seconds": seconds, "rows": summary["rows_read"], "lines": summary["lines"],
                 "entries": summary["entries_created"], "rejected": summary["rows_rejected"], "peak_mb": _peak_mb()}
     finally:
-        TariffLine.objects.filter(entry__organization=org).delete()
-        Entry.objects.filter(organization=org).delete()
-        importer_ids = list(ImporterGrant.objects.filter(organization=org).values_list("importer_id", flat=True))
+        # An entry is its importer's (one row per entry number, whoever loaded it): the bench's entries are
+        # those of the importers the throw-away organisation sees, which the ingest created for it.
+        importer_ids = list(importers_for(org).values_list("pk", flat=True))
+        TariffLine.objects.filter(entry__importer_id__in=importer_ids).delete()
+        Entry.objects.filter(importer_id__in=importer_ids).delete()
         for upload in Upload.objects.filter(organization=org):
             upload.file.delete(save=False)
         org.delete()
@@ -127,6 +132,19 @@ def phase_ingest(path: Path) -> dict[str, float]:
         if connection.vendor == "postgresql":  # the next run must not pay for this one's dead rows
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM (ANALYZE) entries_tariffline, entries_entry")
+
+
+def _check_clear() -> None:
+    """Entries are unique by entry number across the database: the generated file's entries must not be stored
+    yet (a run killed before its cleanup, another benchmark's rows), or the ingest would update, or refuse,
+    them instead of creating them, and measure something else."""
+    from entries.models import Entry
+
+    irs = [ir for ir, _ in BENCH_IMPORTERS]
+    stored = Entry.objects.filter(importer__ir_number__in=irs).count()
+    if stored:
+        raise SystemExit(f"{stored:,} entries of the bench importers {', '.join(irs)} are already stored (a run killed "
+                         "before its cleanup?): delete them, or use a fresh database")
 
 
 def _child(phase: str, path: Path) -> dict[str, float]:
@@ -142,8 +160,7 @@ def run(fmt: str, lines: int, workdir: Path) -> bool:
     t = time.perf_counter()
     if not path.exists():  # deterministic: a kept --workdir reuses the file of an earlier run
         partial = path.with_suffix(".partial")
-        write_es003(partial, lines, fmt=fmt, seed=2026, importers=[("93-417726100", "Blue Heron Housewares Inc"),
-                                                                   ("27-418830200", "Cedar Lane Imports LLC")])
+        write_es003(partial, lines, fmt=fmt, seed=2026, importers=BENCH_IMPORTERS)
         partial.rename(path)
     gen = time.perf_counter() - t
     floor = _child("floor", path)

@@ -61,6 +61,7 @@ def load(n_importers: int, n_entries: int) -> None:
     from django.utils import timezone
 
     from accounts.models import Importer, ImporterGrant, Membership, Organization, ReadinessState
+    from accounts.selectors import importers_for
     from ach.models import AchEnrollment
     from cape.classify import today_eastern
     from entries.models import Upload
@@ -69,15 +70,22 @@ def load(n_importers: int, n_entries: int) -> None:
     t0 = time.perf_counter()
     old = Organization.objects.filter(slug=SLUG).first()
     if old is not None:
+        # An entry is its importer's (one row per entry number): the bench rows are those of the importers the
+        # bench organisation sees (its clients, and those bench/load.py's ingest created for it).
+        old_ids = list(importers_for(old).values_list("pk", flat=True))
         with connection.cursor() as cur:
             # set-based delete (the ORM's cascade would load a million rows)
-            cur.execute("DELETE FROM cape_classificationchange WHERE organization_id = %s", [old.pk])
-            cur.execute("DELETE FROM cape_classification WHERE organization_id = %s", [old.pk])
             cur.execute(
-                "DELETE FROM entries_tariffline WHERE entry_id IN (SELECT id FROM entries_entry WHERE organization_id = %s)",
-                [old.pk],
+                "DELETE FROM cape_classificationchange WHERE entry_id IN "
+                "(SELECT id FROM entries_entry WHERE importer_id = ANY(%s))",
+                [old_ids],
             )
-            cur.execute("DELETE FROM entries_entry WHERE organization_id = %s", [old.pk])
+            cur.execute("DELETE FROM cape_classification WHERE importer_id = ANY(%s)", [old_ids])
+            cur.execute(
+                "DELETE FROM entries_tariffline WHERE entry_id IN (SELECT id FROM entries_entry WHERE importer_id = ANY(%s))",
+                [old_ids],
+            )
+            cur.execute("DELETE FROM entries_entry WHERE importer_id = ANY(%s)", [old_ids])
         Importer.objects.filter(ir_number__startswith="77-").delete()
         old.delete()
         print(f"load: removed the previous bench rows in {time.perf_counter() - t0:.1f} s")
@@ -120,11 +128,11 @@ def load(n_importers: int, n_entries: int) -> None:
         # Entries: importer round-robin, a unique 11-character number, duty 0-20,000 dollars.
         cur.execute(
             """
-            INSERT INTO entries_entry (organization_id, importer_id, entry_number, entry_type, entry_date, entry_summary_date,
+            INSERT INTO entries_entry (importer_id, entry_number, entry_type, entry_date, entry_summary_date,
                 port_code, filer_code, filer_name, liquidation_status, liquidation_status_raw, liquidation_date, recon_flag,
                 psc_flag, protest_number, protest_status, type09_filed, drawback, ieepa_duty, total_duty,
                 has_liquidation_columns, last_upload_id, created_at, updated_at)
-            SELECT %(org)s, (%(ids)s::bigint[])[1 + (g %% %(n_imp)s)], 'BW' || lpad(g::text, 9, '0'),
+            SELECT (%(ids)s::bigint[])[1 + (g %% %(n_imp)s)], 'BW' || lpad(g::text, 9, '0'),
                 CASE WHEN g %% 10 = 0 THEN '11' ELSE '01' END,
                 DATE '2025-02-04' + (g %% 385), DATE '2025-02-12' + (g %% 385), '2704', 'BW9', 'Bench Filer',
                 CASE WHEN g %% 3 = 0 THEN 'unliquidated' ELSE 'liquidated' END,
@@ -134,18 +142,18 @@ def load(n_importers: int, n_entries: int) -> None:
             FROM (SELECT g, round((abs(hashtext(g::text)) %% 2000000) / 100.0, 2) AS d
                   FROM generate_series(1, %(n)s) g) s
             """,
-            {"org": org.pk, "ids": ids, "n_imp": len(ids), "n": n_entries, "upload": upload.pk},
+            {"ids": ids, "n_imp": len(ids), "n": n_entries, "upload": upload.pk},
         )
         t_entries = time.perf_counter() - t0
         # Classifications: a path mix like the classify bench's, the path's deadline spread over the
         # next year (some passed, some within 14 days), IEEPA duty copied from the entry.
         cur.execute(
             """
-            INSERT INTO cape_classification (entry_id, organization_id, importer_id, ieepa_duty, path, reasons, reasons_text,
+            INSERT INTO cape_classification (entry_id, importer_id, ieepa_duty, path, reasons, reasons_text,
                 deadline, urgent, deadline_passed, projected_liquidation_date, cape_window_closes, protest_deadline,
                 protest_deadline_projected, cit_deadline, liquidated, ruleset, as_of, computed_at, interest_note,
                 interest_uncertain)
-            SELECT e.id, e.organization_id, e.importer_id, e.ieepa_duty, p.path, '["bench"]'::jsonb, '|bench|',
+            SELECT e.id, e.importer_id, e.ieepa_duty, p.path, '["bench"]'::jsonb, '|bench|',
                 p.deadline, coalesce(p.deadline BETWEEN %(today)s AND %(today)s + 14, false), coalesce(p.deadline < %(today)s, false),
                 e.entry_date + 314, CASE WHEN p.path LIKE 'cape%%' THEN p.deadline END,
                 CASE WHEN p.path = 'protest' THEN p.deadline END, false, e.entry_summary_date + 730,
@@ -159,9 +167,9 @@ def load(n_importers: int, n_entries: int) -> None:
                     CASE WHEN b < 60 THEN %(today)s + ((e.id %% 420) - 40)::int END AS deadline
                 FROM (SELECT (abs(hashtext(e.id::text || 'p')) %% 100) AS b) x
             ) p
-            WHERE e.organization_id = %(org)s
+            WHERE e.importer_id = ANY(%(ids)s)
             """,
-            {"org": org.pk, "today": today},
+            {"ids": ids, "today": today},
         )
         # a steady state, as after autovacuum: hint bits set, visibility map and statistics current
         cur.execute("VACUUM ANALYZE entries_entry")
@@ -366,8 +374,8 @@ def main() -> None:
         # An entry number as a person types it off a 7501 (spaces), for the search variant.
         from entries.models import Entry
 
-        n = Entry.objects.filter(organization=org).order_by("pk").values_list("entry_number", flat=True)[
-            Entry.objects.filter(organization=org).count() // 2]
+        bench_entries = Entry.objects.filter(importer_id__in=importer_ids)
+        n = bench_entries.order_by("pk").values_list("entry_number", flat=True)[bench_entries.count() // 2]
         typed = f"{n[:3]}+{n[3:10]}+{n[10:]}"
         portfolio_variants = [
             "/dashboard/",
