@@ -84,7 +84,7 @@ def test_dropping_two_files_shows_a_live_progress_bar_per_upload(page, alice, tm
         row.locator('[data-testid="upload-row-status"]', has_text="Done").wait_for(timeout=90_000)
         assert page.get_by_role("progressbar", name=f"Rows read of {name}").get_attribute("aria-valuenow") == "100"
         assert row.get_by_test_id("upload-row-summary").get_attribute("href").endswith("/")
-        assert "3000" in row.inner_text()
+        assert "3,000" in row.inner_text()  # rows read, with the thousands separator (style.md)
     # Each row goes on polling while the classification after its ingest runs, then stops.
     # A function, not an expression: Playwright evals a bare expression, which the Content-Security-Policy refuses.
     page.wait_for_function('() => document.querySelectorAll(\'[data-testid="upload-row"][hx-get]\').length === 0',
