@@ -140,3 +140,61 @@ def test_the_pages_a_broker_looks_at_link_to_protests(alice, bob, broker_org, en
     broker = _client(bob)
     assert 'href="/protests/"' in broker.get("/dashboard/").content.decode()  # the portfolio
     assert f'href="/protests/?importer={own_importer.pk}"' in broker.get(f"/dashboard/importers/{own_importer.pk}/").content.decode()
+
+
+def test_a_broker_drafts_for_several_importers_at_once_from_the_portfolio(bob, broker_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    """The portfolio links to the draft form, which takes several importers in one post: one protest each,
+    holding only that importer's entries, each listed in the result with its own deadline and duty."""
+    from cape.models import Classification
+    from tests.factories import GrantFactory, ImporterFactory
+
+    second = ImporterFactory(name="Kestrel Outdoor LLC", ir_number="27-199887700")
+    GrantFactory(importer=second, organization=broker_org)
+    mine = [protest_entry(own_importer, broker_org, days_ago=d) for d in (100, 150)]
+    theirs = [protest_entry(second, broker_org, days_ago=d, duties=("400.00",)) for d in (90, 120, 170)]
+    classify(broker_org)
+    c = _client(bob)
+    assert 'href="/protests/"' in c.get("/dashboard/").content.decode()
+    form = c.get("/protests/").content.decode()
+    assert f'value="{own_importer.pk}"' in form and f'value="{second.pk}"' in form  # both offered as checkboxes
+
+    response = c.post("/protests/", {"importers": [own_importer.pk, second.pk]})
+    assert response.status_code == 200 and b"Drafted 2 protests" in response.content
+    by_importer = {p.importer_id: p for p in Protest.objects.filter(organization=broker_org)}
+    assert set(by_importer) == {own_importer.pk, second.pk}
+    for importer, made in ((own_importer, mine), (second, theirs)):
+        protest = by_importer[importer.pk]
+        assert set(protest.items.values_list("entry_id", flat=True)) == {e.pk for e in made}
+        results = Classification.objects.filter(entry__in=made)
+        assert protest.deadline == min(r.protest_deadline for r in results)
+        assert protest.ieepa_duty == sum(e.ieepa_duty for e in made)
+        text = response.content.decode()
+        assert f"{importer.name}</a>, {len(made)} entries, IEEPA duty ${protest.ieepa_duty:,.2f}, deadline {protest.deadline:%m/%d/%Y}" in text
+    # The lead of the second importer's protest is its entry with the earliest deadline (liquidated 170 days ago).
+    assert by_importer[second.pk].items.get(lead=True).entry_id == theirs[2].pk
+
+
+def test_the_draft_page_shows_its_deadline_duty_and_estimated_interest(alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    """Deadline = the earliest of its entries' protest deadlines (liquidation + 180 days), duty and interest =
+    the sums of its entries' classified figures, as the ruleset computed them."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from cape.models import Classification
+
+    made = [protest_entry(own_importer, importer_org, days_ago=d, duties=duties)
+            for d, duties in ((95, ("1200.50",)), (160, ("300.25", "99.75")))]
+    classify(importer_org)
+    protest = protest_drafts_build(organization=importer_org, user=alice).protests[0]
+    results = list(Classification.objects.filter(entry__in=made))
+    interest = sum((r.estimated_interest for r in results), Decimal("0.00"))
+    assert interest > 0  # liquidated months ago: interest has accrued
+    deadline = made[1].liquidation_date + timedelta(days=180)
+    assert protest.deadline == deadline and protest.ieepa_duty == Decimal("1600.50") and protest.estimated_interest == interest
+
+    page = _client(alice).get(f"/protests/{protest.pk}/").content.decode()
+    assert f'data-testid="protest-deadline">{deadline:%m/%d/%Y}' in page
+    assert 'data-testid="protest-duty">$1,600.50<' in page
+    assert f'data-testid="protest-interest">${interest:,.2f}' in page
+    listing = _client(alice).get("/protests/").content.decode()
+    assert f"<td>{deadline:%m/%d/%Y}</td>" in listing and "$1,600.50" in listing and f"${interest:,.2f}" in listing
