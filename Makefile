@@ -23,8 +23,13 @@ run: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py run_demo --port $(PORT)
 
+# Two pytest-xdist workers, one test module each at a time (a module's browser session, worker and fixtures stay
+# together); each worker has its own data directory, Redis databases and test database (refundready/testenv.py).
+# XDIST= runs in one process.
+XDIST ?= -n 2 --dist loadfile
+
 test: install system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
