@@ -149,7 +149,7 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return Response(AssignmentSerializer(rows, many=True).data)
 
     @extend_schema(responses={204: None})
-    @action(detail=True, methods=["delete"], url_path=r"assignments/(?P<member_id>[0-9]+)")
+    @action(detail=True, methods=["delete"], url_path=r"assignments/(?P<member_id>[0-9]{1,18})")
     def unassign(self, request: Any, pk: Any = None, member_id: Any = None) -> Response:
         """Take the importer off the member's clients (audited). 404 when it was not assigned to the member."""
         importer = self.get_object()
@@ -176,7 +176,7 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return Response(NoteSerializer(notes_for(org, importer)[:200], many=True).data)
 
     @extend_schema(request=None, responses={200: NoteSerializer})
-    @action(detail=True, methods=["post"], url_path=r"notes/(?P<note_id>[0-9]+)/follow-up-done")
+    @action(detail=True, methods=["post"], url_path=r"notes/(?P<note_id>[0-9]{1,18})/follow-up-done")
     def follow_up_done(self, request: Any, pk: Any = None, note_id: Any = None) -> Response:
         """Mark the note's follow-up done (audited)."""
         importer = self.get_object()
