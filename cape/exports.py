@@ -233,10 +233,10 @@ def readiness_context(organization: Organization, importer: Importer, as_of: dat
         ChecklistItem("No open protest on CAPE entries", open_protests == 0, f"{open_protests:,} CAPE-path entries with an open protest"),
         ChecklistItem("Every CAPE-eligible entry on a declaration", not_declared == 0, f"{not_declared:,} of {cape_count:,} eligible entries not yet declared"),
     ]
-    # The readiness checklist is the dashboard's and the readiness page's (accounts.readiness): one list of
+    # The readiness checklist is the dashboard's and the readiness page's (portfolio.readiness): one list of
     # steps and one count of steps done, wherever it is shown. The entry checks above are what to settle
     # before filing, listed apart and not counted as checklist steps.
-    from accounts.readiness import importer_readiness
+    from portfolio.readiness import importer_readiness
 
     steps = importer_readiness(importer, organization=organization)
     summary = refund_summary(organization, importer)

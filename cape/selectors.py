@@ -392,8 +392,8 @@ def refresh_totals(organization: Organization) -> None:
     then find them cached instead of each paying for GROUP BYs over every classification (about a second
     at a million entries, with twenty users queued behind it). Warming is a hint: should it fail, the
     version is bumped all the same and pages compute what they miss."""
-    from accounts.dashboard import readiness_cached
     from cape.classify import today_eastern
+    from portfolio.dashboard import readiness_cached
 
     token = _warming.set((organization.pk, cache.get(_version_key(organization.pk), 0) + 1))
     try:

@@ -110,7 +110,7 @@ def querysets_for(organization: Organization) -> list[tuple[str, QuerySet[Any]]]
             elif importer_path is not None:
                 qs = model._default_manager.filter(**{f"{importer_path}__in": importers})
             else:  # pragma: no cover - a new tenant model with no path to an organisation
-                raise RuntimeError(f"{label}: no path to an organisation; teach accounts.dataexport about it")
+                raise RuntimeError(f"{label}: no path to an organisation; teach portfolio.dataexport about it")
         out.append((label, qs.order_by("pk")))
     return out
 

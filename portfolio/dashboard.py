@@ -25,7 +25,6 @@ from django.core.cache import cache
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 
 from accounts.models import Importer, ImporterAssignment, ImporterNote, Organization
-from accounts.readiness import ImporterReadiness, readiness_for_importers
 from accounts.selectors import importers_for
 from cape import rules
 from cape.declarations import declarations_for
@@ -41,6 +40,7 @@ from cape.selectors import (
 )
 from entries.models import Upload
 from entries.selectors import uploads_for
+from portfolio.readiness import ImporterReadiness, readiness_for_importers
 from refundready.spreadsheet import neutralise
 
 ZERO = Decimal("0.00")
@@ -122,7 +122,7 @@ def classification_figures(
 
 
 # ----------------------------------------------------------------------------- readiness, cached
-# accounts.readiness costs a fixed number of queries, but two of them (latest ES-003 per importer,
+# portfolio.readiness costs a fixed number of queries, but two of them (latest ES-003 per importer,
 # CAPE-path entries without a CAPE file) scan every entry of the organisation: ~0.8 s at a million
 # entries. The portfolio keeps the result until something it depends on changes:
 # * the classification version (cape.selectors: bumped after every classification, which follows
@@ -168,7 +168,7 @@ class ReadinessSummary:
 def readiness_cached(
     organization: Organization, importers: list[Importer], *, as_of: date
 ) -> dict[int, ReadinessSummary]:
-    """accounts.readiness for these importers (this organisation's view), summarised, by importer id."""
+    """portfolio.readiness for these importers (this organisation's view), summarised, by importer id."""
     if not importers:
         return {}
     key = f"dashboard:readiness:{organization.pk}:{as_of.isoformat()}:{_readiness_fingerprint(organization, importers)}"
