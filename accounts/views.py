@@ -34,11 +34,13 @@ from accounts.services import (
     grant_revoke,
     importer_assign,
     importer_create,
+    importer_facts_update,
     importer_note_add,
     importer_note_follow_up_done,
     importer_unassign,
     membership_digest_set,
 )
+from refundready.dates import today_eastern
 
 
 @member_required
@@ -88,8 +90,6 @@ def importer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _client_work(request: HttpRequest, importer: Any, *, assign_form: Any = None, note_form: Any = None) -> dict[str, Any]:
     """The importer page's client-work section: who the importer is assigned to and the notes, the acting
     organisation's own."""
-    from cape.classify import today_eastern
-
     org = request.organization  # type: ignore[attr-defined]
     members = list(assignable_members(org))
     return {
@@ -178,8 +178,6 @@ class ImporterFactsForm(forms.Form):
 @editor_required
 def importer_facts(request: HttpRequest, pk: int) -> HttpResponse:
     """POST: set the importer's CIT plaintiff status and paper-check waiver (audited; entries reclassified)."""
-    from cape.facts import importer_facts_update
-
     importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
     form = ImporterFactsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

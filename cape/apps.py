@@ -3,3 +3,15 @@ from django.apps import AppConfig
 
 class CapeConfig(AppConfig):
     name = "cape"
+
+    def ready(self) -> None:
+        # The hand-offs from the layers below (issue #21): an upload asks for classification, a refund
+        # route change or an importer fact for reclassification. dispatch_uid: connected once however often ready() runs.
+        from accounts.signals import importer_facts_changed
+        from ach.signals import reclassification_requested
+        from cape.receivers import classify_importers_now, classify_loaded_upload, reclassify_importers
+        from entries.signals import entries_loaded
+
+        entries_loaded.connect(classify_loaded_upload, dispatch_uid="cape.classify_loaded_upload")
+        reclassification_requested.connect(reclassify_importers, dispatch_uid="cape.reclassify_importers")
+        importer_facts_changed.connect(classify_importers_now, dispatch_uid="cape.classify_importers_now")

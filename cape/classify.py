@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -32,20 +31,15 @@ from cape.interest import InterestTerms, interest_terms
 from cape.models import Classification, ClassificationChange, ClassificationRun, Declaration, DeclarationEntry
 from cape.selectors import bump_totals_version, digest_for, refresh_totals
 from entries.models import Entry, Upload
+from refundready.dates import EASTERN, today_eastern  # noqa: F401  (re-exported: cape.classify.today_eastern)
 from refundready.memory import gc_paused
 from refundready.pacing import Pacer
 
 logger = logging.getLogger(__name__)
-EASTERN = ZoneInfo("America/New_York")
 CHUNK = 2000  # entries per chunk on SQLite (bound-variable limits)
 CHUNK_PG = 10_000  # on PostgreSQL (one array parameter per query)
 WRITERS = 2  # PostgreSQL connections writing chunks while the engine computes the next
 _ACCEPTED_DECLARATION = (Declaration.Status.ACCEPTED, Declaration.Status.ACCEPTED_WITH_ERRORS)
-
-
-def today_eastern(now: datetime | None = None) -> date:
-    """Today in U.S. Eastern time (rules.md: the default as_of)."""
-    return (now or timezone.now()).astimezone(EASTERN).date()
 
 
 def _chunks(ids: list[int], size: int = CHUNK) -> Iterator[list[int]]:
