@@ -10,8 +10,11 @@ class CapeConfig(AppConfig):
         from accounts.signals import importer_facts_changed
         from ach.signals import reclassification_requested
         from cape.receivers import classify_importers_now, classify_loaded_upload, reclassify_importers
-        from entries.signals import entries_loaded
+        from cape.recovery import recover_interrupted_work
+        from entries.signals import entries_loaded, work_recovering
 
         entries_loaded.connect(classify_loaded_upload, dispatch_uid="cape.classify_loaded_upload")
         reclassification_requested.connect(reclassify_importers, dispatch_uid="cape.reclassify_importers")
         importer_facts_changed.connect(classify_importers_now, dispatch_uid="cape.classify_importers_now")
+        # Recovery of what a dead worker left: entries recovers the uploads, cape its classifications and builds.
+        work_recovering.connect(recover_interrupted_work, dispatch_uid="cape.recover_interrupted_work")
