@@ -30,6 +30,7 @@ from cape import rules
 from cape.interest import InterestTerms, interest_terms
 from cape.models import Classification, ClassificationChange, ClassificationRun, Declaration, DeclarationEntry
 from cape.selectors import bump_totals_version, digest_for, refresh_totals
+from cape.signals import digest_sections
 from entries.models import Entry, Upload
 from refundready.dates import EASTERN, today_eastern  # noqa: F401  (re-exported: cape.classify.today_eastern)
 from refundready.memory import gc_paused
@@ -787,13 +788,14 @@ def digest_send(*, organization: Organization, as_of: date, since: datetime) -> 
     if not recipients:
         return 0
     digest = digest_for(organization, as_of=as_of, since=since)
-    from protests.selectors import protest_alerts
-
-    alerts = protest_alerts(organization, as_of=as_of)  # unfiled protests within 30 days, CIT limits within 90
-    if digest.is_empty and alerts.is_empty:
+    # The sections of the apps above (protests: unfiled protests within 30 days, CIT limits within 90).
+    sections: dict[str, Any] = {}
+    for _receiver, answer in digest_sections.send(sender=Organization, organization=organization, as_of=as_of):
+        sections.update(answer or {})
+    if digest.is_empty and all(section.is_empty for section in sections.values()):
         return 0
     base_url = getattr(settings, "SITE_URL", "").rstrip("/")
-    context = {"digest": digest, "base_url": base_url, "organization": organization, "protest_alerts": alerts,
+    context = {"digest": digest, "base_url": base_url, "organization": organization, **sections,
                "ruleset": rules.RULESET}
     subject = (
         f"RefundReady deadlines for {organization.name}, {as_of:%B} {as_of.day}: "

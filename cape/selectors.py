@@ -28,8 +28,10 @@ from accounts.models import Organization
 from accounts.selectors import importers_for
 from cape import rules
 from cape.models import Classification, ClassificationChange, ClassificationRun
+from cape.signals import totals_warming
 from entries import entrynumber
 from entries.models import Entry
+from refundready.dates import today_eastern
 
 logger = logging.getLogger(__name__)
 
@@ -388,13 +390,11 @@ def bump_totals_version(organization_id: int) -> None:
 def refresh_totals(organization: Organization) -> None:
     """After a background run (ingest classification, nightly): compute what pages read first, the
     portfolio's and the entries list's figures by importer and path and the portfolio's readiness
-    summaries, under the version about to be published, then publish it. The first pages after the run
+    summaries (portfolio's, through the cape.signals.totals_warming hook), under the version about to be
+    published, then publish it. The first pages after the run
     then find them cached instead of each paying for GROUP BYs over every classification (about a second
     at a million entries, with twenty users queued behind it). Warming is a hint: should it fail, the
     version is bumped all the same and pages compute what they miss."""
-    from cape.classify import today_eastern
-    from portfolio.dashboard import readiness_cached
-
     token = _warming.set((organization.pk, cache.get(_version_key(organization.pk), 0) + 1))
     try:
         importers = list(
@@ -402,7 +402,7 @@ def refresh_totals(organization: Organization) -> None:
         )
         as_of = today_eastern()
         importer_path_figures(organization, [i.pk for i in importers], as_of=as_of)
-        readiness_cached(organization, importers, as_of=as_of)
+        totals_warming.send(sender=Organization, organization=organization, importers=importers, as_of=as_of)
     except Exception:  # noqa: BLE001 - see above
         logger.warning("could not warm the figures of organisation %s", organization.pk, exc_info=True)
     finally:

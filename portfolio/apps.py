@@ -7,3 +7,9 @@ class PortfolioConfig(AppConfig):
 
     name = "portfolio"
     verbose_name = "Dashboards and portfolio"
+
+    def ready(self) -> None:
+        from cape.signals import totals_warming
+        from portfolio.receivers import warm_readiness
+
+        totals_warming.connect(warm_readiness, dispatch_uid="portfolio.warm_readiness")

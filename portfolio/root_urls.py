@@ -1,5 +1,5 @@
 """The root URLconf (settings.ROOT_URLCONF): the top layer, which may include every app's URLs. Where two
-apps share a prefix (/entries/, /accounts/, /onboarding/, /organization/, /api/) each includes its own paths."""
+apps share a prefix (/entries/, /cape/, /accounts/, /onboarding/, /organization/, /api/) each includes its own paths."""
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponseRedirect
@@ -29,6 +29,7 @@ urlpatterns = [
     path("entries/", include("entries.urls")),
     path("entries/", include("cape.urls_facts")),
     path("cape/", include("cape.urls")),
+    path("cape/", include("portfolio.urls_cape")),
     path("ach/", include("ach.urls")),
     path("protests/", include("protests.urls")),
     path("admin/", admin.site.urls),

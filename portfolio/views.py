@@ -13,7 +13,8 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.forms import AuditLogFilterForm
 from accounts.forms_onboarding import ReadinessStateForm
@@ -27,6 +28,7 @@ from accounts.views_org import _owner_only
 from portfolio.audit_display import audit_rows
 from portfolio.dataexport import organization_delete, organization_export
 from portfolio.readiness import STEPS, importer_readiness, readiness_for_importers, readiness_importers
+from portfolio.readiness_pdf import readiness_pdf
 
 # ----------------------------------------------------------------------------- audit log (/accounts/audit/)
 
@@ -144,3 +146,15 @@ def organization_export_view(request: HttpRequest) -> HttpResponse:
     path.unlink()  # the open handle keeps the data until the response is sent (POSIX)
     name = f"refundready-{request.organization.slug}-data.zip"  # type: ignore[attr-defined]
     return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
+
+
+# ----------------------------------------------------------------------------- the readiness PDF (/cape/exports/...)
+
+
+@member_required
+@require_GET
+def export_readiness(request: HttpRequest, pk: int) -> HttpResponse:
+    importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+    response = HttpResponse(readiness_pdf(request.organization, importer), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, f"refund-readiness-{importer.pk}-{timezone.localdate():%Y%m%d}.pdf")
+    return response

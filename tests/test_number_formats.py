@@ -117,7 +117,7 @@ def test_every_page_of_a_large_workspace_has_one_money_and_one_count_format(clie
 
 
 def test_the_readiness_pdf_has_one_money_and_one_count_format(big_workspace, own_importer) -> None:  # type: ignore[no-untyped-def]
-    from cape.exports import readiness_pdf
+    from portfolio.readiness_pdf import readiness_pdf
 
     reader = PdfReader(io.BytesIO(readiness_pdf(big_workspace, own_importer)))
     text = " ".join(" ".join((p.extract_text() or "").split()) for p in reader.pages)

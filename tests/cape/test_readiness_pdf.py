@@ -14,8 +14,8 @@ from pypdf import PdfReader
 
 from ach.models import AchEnrollment
 from cape.classify import classify_entries
-from cape.exports import readiness_pdf
 from portfolio.readiness import importer_readiness
+from portfolio.readiness_pdf import readiness_pdf
 from tests.factories import EntryFactory
 
 pytestmark = pytest.mark.django_db
