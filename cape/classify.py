@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.models import Importer, Organization
 from accounts.selectors import importers_for, organizations_seeing
 from accounts.services import ServiceError, audit
+from ach.selectors import importer_ids_with_refund_route
 from cape import rules
 from cape.interest import InterestTerms, interest_terms
 from cape.models import Classification, ClassificationChange, ClassificationRun, Declaration, DeclarationEntry
@@ -305,8 +306,6 @@ def _cape_history(entry_ids: list[int]) -> tuple[set[int], dict[int, list[str]]]
 def _routed_importers(importer_ids: Iterable[int]) -> set[int]:
     """Importers with a refund route: an active ACH refund enrollment (or a 4811 notify party with one), or
     a paper-check waiver CBP granted (31 CFR 208.4; ruleset 2026.12)."""
-    from ach.selectors import importer_ids_with_refund_route
-
     wanted = list(importer_ids)
     routed = set(importer_ids_with_refund_route(wanted))
     for chunk in _chunks(wanted, 10_000):

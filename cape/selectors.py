@@ -24,7 +24,8 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, F, Min, Q, QuerySet, Sum
 
-from accounts.models import Organization
+from accounts.audit_display import value_in_words
+from accounts.models import AuditLog, Organization
 from accounts.selectors import importers_for
 from cape import rules
 from cape.models import Classification, ClassificationChange, ClassificationRun
@@ -103,8 +104,6 @@ def filtered_classifications(organization: Organization | None, filters: EntryFi
     elif filters.urgency == "any":
         qs = qs.filter(Q(urgent=True) | Q(deadline_passed=True))
     if filters.within_days is not None:
-        from cape.classify import today_eastern
-
         today = filters.as_of or today_eastern()
         qs = qs.filter(deadline__gte=today, deadline__lte=today + timedelta(days=filters.within_days))
     if filters.importer_id is not None:
@@ -277,8 +276,6 @@ def entry_count(organization: Organization | None, filters: EntryFilters, *, tot
                                                       direction=filters.direction, as_of=filters.as_of):
         return sum(t.count for t in totals)
     if filters.within_days is not None and filters.as_of is None:
-        from cape.classify import today_eastern
-
         filters = EntryFilters(**{**filters.__dict__, "as_of": today_eastern()})
     grants = sorted(importers_for(organization).values_list("pk", flat=True))
     digest = hashlib.sha256(",".join(map(str, grants)).encode()).hexdigest()[:12]
@@ -301,8 +298,6 @@ def _walk_importers(
     if filters != EntryFilters(importer_id=filters.importer_id, sort=filters.sort, direction=filters.direction,
                                as_of=filters.as_of):
         return None
-    from cape.classify import today_eastern
-
     importers = list(importers_for(organization).order_by("name", "pk").values_list("pk", flat=True))
     if filters.importer_id is not None:
         importers = [pk for pk in importers if pk == filters.importer_id]
@@ -455,8 +450,6 @@ def path_totals(
     visible importers (accounts.selectors.importers_for), when the caller has already read them."""
     if organization is None:
         return []
-    from cape.classify import today_eastern
-
     filters = filters or EntryFilters()
     if filters.within_days is not None and filters.as_of is None:
         filters = EntryFilters(**{**filters.__dict__, "as_of": today_eastern()})
@@ -585,9 +578,6 @@ def ruleset_changes(organization: Organization, ruleset: str = rules.RULESET) ->
 def fact_history(entry: Entry, limit: int = 50) -> list[Any]:
     """Who set which fact of this entry (or of its importer), when, from what to what: the audit rows of every
     organisation that worked on it (the entry is shared: each sees who, in which organisation, changed it)."""
-    from accounts.audit_display import value_in_words
-    from accounts.models import AuditLog
-
     rows = (AuditLog.objects.filter(object_type="entries.entry", object_id=str(entry.pk),
                                     action__in=("entry.fact_set", "entry.merged"))
             .select_related("user", "organization").order_by("-at", "-pk"))

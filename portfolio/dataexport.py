@@ -35,6 +35,9 @@ from django.utils import timezone
 
 from accounts.models import AuditLog, Importer, ImporterGrant, Membership, Organization
 from accounts.services import ServiceError, audit
+from ach.models import AchEnrollment
+from cape.models import Declaration
+from entries.models import Entry, Upload
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +56,6 @@ def owned_importers(organization: Organization) -> QuerySet[Importer]:
 
 def _importer_used_elsewhere(organization: Organization) -> Q:
     """Owned importers another organisation still uses (an unrevoked grant, entries or declarations)."""
-    from cape.models import Declaration
-    from entries.models import Entry
-
     other_grant = ImporterGrant.objects.filter(importer=OuterRef("pk"), revoked_at__isnull=True).exclude(
         organization=organization
     )
@@ -243,9 +243,6 @@ def organization_delete(*, organization: Organization, user: Any, confirmation: 
         raise ServiceError(
             f"Type the organisation's name exactly ({organization.name}) to confirm.", field="confirmation"
         )
-
-    from ach.models import AchEnrollment
-    from entries.models import Upload
 
     result = DeletionResult()
     files: list[str] = []

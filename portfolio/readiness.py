@@ -21,6 +21,7 @@ from typing import Any
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from accounts.countries import country_name, is_foreign
 from accounts.models import Form5106Record, Importer, Organization, ReadinessState
 from accounts.onboarding.data import contact, form5106_update_text, free_mail_domains, limit, sub_account_letter_rules
 from accounts.onboarding.form5106 import email_domain, poc_email_error
@@ -28,6 +29,11 @@ from accounts.onboarding.form5106 import email_domain, poc_email_error
 # The write side (what a person records) lives in accounts; re-exported with the checklist.
 from accounts.readiness import TRACKED, broker_domains_for, readiness_state_update  # noqa: F401
 from accounts.selectors import importer_countries, importers_for
+from ach.guidance import special_case
+from ach.models import AchEnrollment, NotifyParty
+from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry
+from entries.models import Entry, Upload
+from refundready.dates import today_eastern
 
 DONE, TODO, WAITING, WARNING, BLOCKED, NOT_NEEDED = "done", "todo", "waiting", "warning", "blocked", "not_needed"
 STATE_LABELS = {
@@ -275,10 +281,6 @@ def _tao_step(state: ReadinessState | None) -> ReadinessStep:
 
 
 def _ach_step(enrollment: Any, notify: Any, ace: str = "", country: str = "") -> ReadinessStep:
-    from accounts.countries import country_name, is_foreign
-    from ach.guidance import special_case
-    from ach.models import AchEnrollment
-
     status = enrollment.status if enrollment else AchEnrollment.Status.NOT_STARTED
     label = AchEnrollment.Status(status).label
     if status == AchEnrollment.Status.ACTIVE:
@@ -472,10 +474,6 @@ def _importer_record_step(last_entry: date | None, address: str, today: date) ->
 
 
 def _build(importers: list[Importer], organization: Organization | None) -> list[ImporterReadiness]:
-    from ach.models import AchEnrollment, NotifyParty
-    from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry
-    from entries.models import Entry, Upload
-
     ids = [i.pk for i in importers]
     records = {r.importer_id: r for r in Form5106Record.objects.filter(importer_id__in=ids)}
     states = {s.importer_id: s for s in ReadinessState.objects.filter(importer_id__in=ids)}
@@ -519,8 +517,6 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
     )
 
     now = timezone.now()
-    from cape.classify import today_eastern
-
     today = today_eastern()
     result = []
     for importer in importers:

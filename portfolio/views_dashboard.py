@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from accounts.models import Organization
+from accounts.models import Membership, Organization
 from accounts.permissions import editor_for_post, member_required
 from accounts.selectors import assigned_importer_ids, importers_for
 from accounts.services import ServiceError
@@ -27,6 +27,7 @@ from cape.build_jobs import declaration_build_job_start
 from cape.declarations import declarations_for
 from cape.forms import PortfolioBuildForm
 from cape.models import Declaration
+from cape.selectors import ruleset_changes
 from portfolio import dashboard as sel
 from portfolio.charts import Bar, bar_chart
 
@@ -118,9 +119,6 @@ def client_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 def _ruleset_notice(request: HttpRequest, org: Organization) -> Any:
     """What the current ruleset changed in this organisation's paths, told once to each member: returned
     (and marked as told) the first time there is something to tell, None afterwards."""
-    from accounts.models import Membership
-    from cape.selectors import ruleset_changes
-
     membership = getattr(request, "membership", None)
     if request.method != "GET" or membership is None or membership.ruleset_notice_seen == rules.RULESET:
         return None
