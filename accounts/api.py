@@ -18,6 +18,7 @@ from accounts.services import (
     ServiceError,
     importer_assign,
     importer_create,
+    importer_facts_update,
     importer_note_add,
     importer_note_follow_up_done,
     importer_unassign,
@@ -117,8 +118,6 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     def facts(self, request: Any, pk: Any = None) -> Response:
         """Set the importer's CIT plaintiff status and paper-check waiver (each change audited; its entries
         are classified again)."""
-        from cape.facts import importer_facts_update
-
         importer = self.get_object()
         s = ImporterFactsSerializer(data=request.data)
         s.is_valid(raise_exception=True)

@@ -1,4 +1,4 @@
-"""API for 5106 records and readiness. Mount with ``path("api/", include("accounts.api_onboarding"))``."""
+"""API for 5106 records (the readiness checklist: portfolio.api). Mount with ``path("api/", include("accounts.api_onboarding"))``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from rest_framework.routers import SimpleRouter
 from accounts.irnumber import mask_ir_number
 from accounts.models import Form5106Record
 from accounts.onboarding import form5106_import_csv, form5106_save, poc_email_warnings
-from accounts.readiness import readiness_for_organization
 from accounts.selectors import importers_for
 
 
@@ -147,36 +146,6 @@ class Form5106ViewSet(
         )
 
 
-class ReadinessStepSerializer(serializers.Serializer):
-    key = serializers.CharField()
-    label = serializers.CharField()
-    state = serializers.CharField()
-    status = serializers.CharField()
-    changed_on = serializers.DateField(allow_null=True)
-    next_step = serializers.CharField()
-    contact = serializers.DictField(allow_null=True)
-
-
-class ReadinessSerializer(serializers.Serializer):
-    importer = serializers.IntegerField(source="importer.pk")
-    name = serializers.CharField(source="importer.name")
-    ir_number = serializers.SerializerMethodField()
-    ready = serializers.BooleanField(source="is_ready")
-    steps = ReadinessStepSerializer(many=True)
-
-    def get_ir_number(self, obj: Any) -> str:
-        return mask_ir_number(obj.importer.ir_number)
-
-
-class ReadinessViewSet(viewsets.ViewSet):
-    """The readiness checklist of every importer the acting organisation owns or manages."""
-
-    @extend_schema(responses={200: ReadinessSerializer(many=True)})
-    def list(self, request: Any) -> Response:
-        return Response(ReadinessSerializer(readiness_for_organization(request.organization), many=True).data)
-
-
 router = SimpleRouter()
 router.register("form5106", Form5106ViewSet, basename="form5106")
-router.register("readiness", ReadinessViewSet, basename="readiness")
 urlpatterns = router.urls

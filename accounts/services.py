@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -20,7 +21,9 @@ from accounts.models import (
     Membership,
     Organization,
 )
+from accounts.signals import importer_facts_changed
 from accounts.textcheck import strip_control_characters
+from refundready.dates import today_eastern
 
 User = get_user_model()
 
@@ -328,8 +331,6 @@ def importer_note_add(
 @transaction.atomic
 def importer_note_follow_up_done(*, organization: Organization, note: ImporterNote, user: Any) -> ImporterNote:
     """Mark the note's follow-up done (today, U.S. Eastern): it no longer shows as due on the portfolio."""
-    from cape.classify import today_eastern
-
     if note.organization_id != organization.pk:
         raise ServiceError("This note is not one of this organisation's notes.")
     if note.follow_up_on is None:
@@ -340,3 +341,45 @@ def importer_note_follow_up_done(*, organization: Organization, note: ImporterNo
         audit(action="importer.follow_up_done", user=user, organization=organization, obj=note,
               importer=note.importer.name, follow_up_on=note.follow_up_on.isoformat())
     return note
+
+
+# ----------------------------------------------------------------------------- importer facts
+IMPORTER_FACTS = ("cit_plaintiff", "cit_case_note", "paper_check_waiver_granted", "paper_check_waiver_date")
+
+
+def importer_facts_update(*, importer: Importer, organization: Organization, user: Any, as_of: date | None = None,
+                          **facts: Any) -> list[tuple[str, Any, Any]]:
+    """Set an importer's CIT plaintiff status (with its case note) and paper-check waiver (with its date),
+    each change audited; the importer's entries (shared by every organisation that sees it) are classified again when a fact the
+    ruleset reads changed. Returns (fact, old, new) of each change."""
+    unknown = set(facts) - set(IMPORTER_FACTS)
+    if unknown:
+        raise ServiceError(f"Unknown importer fact(s): {', '.join(sorted(unknown))}.")
+    if facts.get("paper_check_waiver_granted") and not facts.get("paper_check_waiver_date", importer.paper_check_waiver_date):
+        raise ServiceError("Give the date CBP granted the paper-check waiver (31 CFR 208.4).",
+                           field="paper_check_waiver_date")
+    changes: list[tuple[str, Any, Any]] = []
+    with transaction.atomic():
+        locked = Importer.objects.select_for_update().get(pk=importer.pk)
+        if locked.owner_id not in (None, organization.pk):
+            # The importer's own organisation keeps its company facts; a broker may set them only for a
+            # client that has not onboarded (no owner yet), as for the corporate status.
+            raise ServiceError("Only the importer's own organisation can change its CIT and paper-check facts.")
+        for name, value in facts.items():
+            if value is None or getattr(locked, name) == value:
+                continue
+            changes.append((name, getattr(locked, name), value))
+            setattr(locked, name, value)
+        if not changes:
+            return []
+        locked.save(update_fields=[c[0] for c in changes])
+        for name, old, new in changes:
+            audit(action="importer.fact_set", user=user, organization=organization, obj=locked, fact=name,
+                  old=old.isoformat() if isinstance(old, date) else old,
+                  new=new.isoformat() if isinstance(new, date) else new)
+        if any(c[0] in ("cit_plaintiff", "paper_check_waiver_granted") for c in changes):
+            # The ruleset reads them: cape classifies the importer's entries again, here, in this transaction.
+            importer_facts_changed.send(sender=Importer, importer_ids=[locked.pk], as_of=as_of)
+    for name, _old, new in changes:
+        setattr(importer, name, new)
+    return changes

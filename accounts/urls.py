@@ -30,6 +30,5 @@ urlpatterns = [
     path("importers/<int:pk>/notes/", views.importer_note_new, name="importer_note_new"),
     path("importers/<int:pk>/notes/<int:note_pk>/done/", views.importer_note_done, name="importer_note_done"),
     path("grants/<int:pk>/revoke/", views.grant_revoke_view, name="grant_revoke"),
-    path("audit/", views.audit_log, name="audit_log"),
     path("settings/", views.my_settings, name="my_settings"),
 ]

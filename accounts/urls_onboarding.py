@@ -1,4 +1,5 @@
-"""Mounted at /onboarding/ (refundready/urls.py)."""
+"""Mounted at /onboarding/ (portfolio/root_urls.py). The readiness checklist pages are the top layer's
+(portfolio.urls_onboarding, mounted at the same prefix)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,5 @@ urlpatterns = [
     path("5106/import/", views.form5106_import, name="onboarding_5106_import"),
     path("5106/<int:pk>/", views.form5106_edit, name="onboarding_5106_edit"),
     path("5106/<int:pk>/confirm/", views.form5106_confirm, name="onboarding_5106_confirm"),
-    path("readiness/", views.readiness_list, name="onboarding_readiness"),
-    path("readiness/<int:pk>/", views.readiness_detail, name="onboarding_readiness_detail"),
     path("readiness/<int:pk>/letter.pdf", views.subaccount_letter, name="onboarding_subaccount_letter"),
 ]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -11,12 +10,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.audit_display import audit_rows
 from accounts.forms import (
-    AuditLogFilterForm,
     ImporterAssignForm,
     ImporterForm,
     ImporterNoteForm,
@@ -28,8 +24,6 @@ from accounts.permissions import editor_required, member_required
 from accounts.selectors import (
     assignable_members,
     assignments_for,
-    audit_log_choices,
-    audit_log_filtered,
     grants_for_owner,
     importers_for,
     memberships_for,
@@ -40,11 +34,13 @@ from accounts.services import (
     grant_revoke,
     importer_assign,
     importer_create,
+    importer_facts_update,
     importer_note_add,
     importer_note_follow_up_done,
     importer_unassign,
     membership_digest_set,
 )
+from refundready.dates import today_eastern
 
 
 @member_required
@@ -94,8 +90,6 @@ def importer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _client_work(request: HttpRequest, importer: Any, *, assign_form: Any = None, note_form: Any = None) -> dict[str, Any]:
     """The importer page's client-work section: who the importer is assigned to and the notes, the acting
     organisation's own."""
-    from cape.classify import today_eastern
-
     org = request.organization  # type: ignore[attr-defined]
     members = list(assignable_members(org))
     return {
@@ -184,8 +178,6 @@ class ImporterFactsForm(forms.Form):
 @editor_required
 def importer_facts(request: HttpRequest, pk: int) -> HttpResponse:
     """POST: set the importer's CIT plaintiff status and paper-check waiver (audited; entries reclassified)."""
-    from cape.facts import importer_facts_update
-
     importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
     form = ImporterFactsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -231,48 +223,6 @@ def grant_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     grant_revoke(grant=grant, user=request.user)
     messages.success(request, f"{grant.organization.name} no longer has access to {grant.importer.name}.")
     return redirect("importer_detail", pk=grant.importer_id)
-
-
-AUDIT_LOG_PER_PAGE = 50
-
-
-def _day_start(day: date | None) -> datetime | None:
-    # Days are the organisation's days (settings.TIME_ZONE), not UTC's.
-    return timezone.make_aware(datetime.combine(day, time.min)) if day else None
-
-
-@member_required
-def audit_log(request: HttpRequest) -> HttpResponse:
-    """The organisation's own audit rows, filtered by user, action, object and date range (GET)."""
-    organization = request.organization  # type: ignore[attr-defined]
-    form = AuditLogFilterForm(request.GET or None, choices=audit_log_choices(organization))
-    filters: dict[str, Any] = {}
-    if form.is_bound:
-        form.is_valid()  # errors show beside their fields; the valid filters still apply
-        data = form.cleaned_data
-        end = data.get("date_to")
-        filters = {
-            "user_id": data.get("user"),
-            "action": data.get("action") or "",
-            "object_type": data.get("object_type") or "",
-            "object_id": data.get("object_id") or "",
-            "since": _day_start(data.get("date_from")),
-            "before": _day_start(end + timedelta(days=1)) if end else None,
-        }
-    page = Paginator(audit_log_filtered(organization, **filters), AUDIT_LOG_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "accounts/audit_log.html",
-        {
-            "page": page,
-            "rows": audit_rows(organization, page.object_list),
-            "form": form,
-            "filtered": any(v for v in filters.values()),
-            "query_string": query.urlencode(),
-        },
-    )
 
 
 @login_required

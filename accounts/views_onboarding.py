@@ -21,11 +21,10 @@ from accounts.forms_onboarding import (
     DetailsForm,
     Form5106Form,
     Form5106ImportForm,
-    ReadinessStateForm,
     VerifyForm,
 )
 from accounts.middleware import SESSION_KEY
-from accounts.models import AccountApplication, Form5106Record, ReadinessState
+from accounts.models import AccountApplication, Form5106Record
 from accounts.onboarding import (
     ApplicationRestarted,
     CheckFailed,
@@ -45,18 +44,11 @@ from accounts.onboarding import (
     owner_name,
     seconds_left,
 )
-from accounts.onboarding.data import already_linked_guide, free_mail_domains, load, sub_account_letter_rules
+from accounts.onboarding.data import already_linked_guide, free_mail_domains, load
 from accounts.onboarding.form5106 import email_domain
 from accounts.onboarding.letter import subaccount_letter_pdf
 from accounts.permissions import editor_for_post, editor_required, member_required
-from accounts.readiness import (
-    STEPS,
-    broker_domains_for,
-    importer_readiness,
-    readiness_for_importers,
-    readiness_importers,
-    readiness_state_update,
-)
+from accounts.readiness import broker_domains_for
 from accounts.selectors import importers_for, memberships_for
 from accounts.services import ServiceError
 from refundready.redirects import redirect_to_next
@@ -71,9 +63,6 @@ STEP_NAMES = [
     "Authorisation",
     "Submitted",
 ]
-
-
-READINESS_PER_PAGE = 50
 
 
 def _ip(request: HttpRequest) -> str:
@@ -403,41 +392,6 @@ def form5106_import(request: HttpRequest) -> HttpResponse:
 
 
 # ----------------------------------------------------------------------------- readiness
-
-
-@member_required
-def readiness_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(readiness_importers(request.organization), READINESS_PER_PAGE).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
-    rows = readiness_for_importers(page.object_list, organization=request.organization)  # type: ignore[attr-defined]
-    return render(request, "onboarding/readiness_list.html", {"rows": rows, "steps": STEPS, "page": page})
-
-
-@editor_for_post
-def readiness_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
-    state = ReadinessState.objects.filter(importer=importer).first() or ReadinessState(importer=importer)
-    form = ReadinessStateForm(request.POST or None, instance=state)
-    if request.method == "POST" and form.is_valid():
-        readiness_state_update(
-            importer=importer,
-            organization=request.organization,
-            user=request.user,  # type: ignore[attr-defined]
-            **{k: form.cleaned_data[k] for k in ReadinessStateForm.Meta.fields},
-        )
-        messages.success(request, "Readiness updated.")
-        return redirect("onboarding_readiness_detail", pk=importer.pk)
-    record = Form5106Record.objects.filter(importer=importer).first()
-    return render(
-        request,
-        "onboarding/readiness_detail.html",
-        {
-            "importer": importer,
-            "steps": importer_readiness(importer, organization=request.organization),  # type: ignore[attr-defined]
-            "form": form,
-            "record": record,
-            "letter_rules": sub_account_letter_rules(),
-        },
-    )
 
 
 @member_required

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 
 from accounts.api_tokens import api_token_create, api_token_revoke, expiry_from_choice
-from accounts.dataexport import organization_delete, organization_export
 from accounts.forms import ApiTokenForm, OrganizationSettingsForm
 from accounts.models import ApiToken, Membership
 from accounts.permissions import member_required
@@ -23,37 +20,6 @@ def _owner_only(request: HttpRequest) -> None:
     # Another role sees no such page (404, as for another tenant's object): only owners export or delete.
     if request.membership.role != Membership.Role.OWNER:  # type: ignore[attr-defined]
         raise Http404
-
-
-@member_required
-def organization_data(request: HttpRequest) -> HttpResponse:
-    _owner_only(request)
-    error = ""
-    if request.method == "POST":
-        try:
-            organization_delete(
-                organization=request.organization,
-                user=request.user,  # type: ignore[attr-defined]
-                confirmation=request.POST.get("confirmation", ""),
-            )
-        except ServiceError as exc:
-            error = exc.message
-        else:
-            logout(request)
-            messages.success(request, "The organisation and all its data were deleted.")
-            return redirect("login")
-    return render(request, "organization/data.html", {"error": error}, status=400 if error else 200)
-
-
-@member_required
-@require_POST
-def organization_export_view(request: HttpRequest) -> HttpResponse:
-    _owner_only(request)
-    path = organization_export(organization=request.organization, user=request.user)  # type: ignore[attr-defined]
-    handle = path.open("rb")
-    path.unlink()  # the open handle keeps the data until the response is sent (POSIX)
-    name = f"refundready-{request.organization.slug}-data.zip"  # type: ignore[attr-defined]
-    return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
 
 
 @login_required

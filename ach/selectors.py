@@ -13,6 +13,7 @@ from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
 from ach.guidance import SPECIAL_CASE_CODES, contact, special_case
 from ach.models import AchEnrollment, AchRejection, NotifyParty
+from ach.signals import cape_duty_wanted
 
 
 @dataclass(frozen=True)
@@ -216,15 +217,12 @@ class OverviewRow:
 def ach_overview(organization: Organization | None) -> list[OverviewRow]:
     """Every importer the organisation owns or manages, with its ACH position and the IEEPA duty on
     CAPE paths at risk (the importers' classifications, shared), sorted by money at risk."""
-    from cape.models import CAPE_PATHS, Classification
-
     importers = list(ach_importers(organization))
     ids = [i.pk for i in importers]
-    duty = {
-        row["importer_id"]: (row["total"] or Decimal("0.00"), row["n"])
-        for row in Classification.objects.filter(importer_id__in=ids, path__in=list(CAPE_PATHS))
-        .values("importer_id").annotate(total=Sum("ieepa_duty"), n=Count("pk"))
-    }
+    # The classifications are cape's: it answers the ach.signals.cape_duty_wanted hook (cape/receivers.py).
+    duty: dict[int, tuple[Decimal, int]] = {}
+    for _receiver, answer in cape_duty_wanted.send(sender=Importer, importer_ids=ids):
+        duty.update(answer or {})
     rejected = {
         row["importer_id"]: (row["n"], row["total"] or Decimal("0.00"))
         for row in AchRejection.objects.filter(importer_id__in=ids, resolved_on__isnull=True)

@@ -22,11 +22,14 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number
-from accounts.models import Importer, Organization
+from accounts.models import Importer, Organization, ReadinessState
+from accounts.readiness import readiness_state_update
+from accounts.selectors import organizations_seeing
 from accounts.services import ServiceError, audit
 from ach import crypto
 from ach.aba import InvalidRoutingNumber, parse_routing_number
 from ach.models import AchEnrollment, AchRejection, NotifyParty
+from ach.signals import reclassification_requested
 from refundready.spreadsheet import neutralise
 
 logger = logging.getLogger(__name__)
@@ -43,7 +46,8 @@ def _org(importer: Importer, organization: Organization | None) -> Organization 
 
 def _reclassify_on_commit(importer_ids: Iterable[int]) -> None:
     """Reclassify every entry of these importers: a queued run, shown as "reclassifying…" at once on the pages
-    of every organisation that sees one of them and run once committed (cape.classify.reclassify_later).
+    of every organisation that sees one of them and run once committed (cape.classify.reclassify_later, asked for
+    through the ach.signals.reclassification_requested hook).
 
     The `no_ach_refund` reason (shared/domain/rules.md, "Extra reasons") depends on the importer's refund
     route (its ACH enrollment and 4811 notify party), so any change to either must reach the stored
@@ -52,12 +56,9 @@ def _reclassify_on_commit(importer_ids: Iterable[int]) -> None:
     ids = sorted(set(importer_ids))
     if not ids:
         return
-    from accounts.selectors import organizations_seeing
-    from cape.classify import reclassify_later
-
     org = organizations_seeing(ids).order_by("pk").first()
     if org is not None:
-        reclassify_later(organization=org, importer_ids=ids)
+        reclassification_requested.send(sender=AchEnrollment, organization=org, importer_ids=ids)
 
 
 def _enrollment(importer: Importer, *, lock: bool = True) -> AchEnrollment:
@@ -254,9 +255,6 @@ def special_cases_save(
 ) -> AchEnrollment:
     """The special cases a person records on the ACH page. The ACE account state is written to the
     readiness checklist (accounts.ReadinessState), its one source of truth, so both pages agree."""
-    from accounts.models import ReadinessState
-    from accounts.readiness import readiness_state_update
-
     if paper_check_waiver not in AchEnrollment.Waiver.values:
         raise ServiceError("Choose the paper-check waiver status from the list.", field="paper_check_waiver")
     if ace_account not in ReadinessState.AceAccount.values:

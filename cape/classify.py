@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -27,25 +26,22 @@ from django.utils import timezone
 from accounts.models import Importer, Organization
 from accounts.selectors import importers_for, organizations_seeing
 from accounts.services import ServiceError, audit
+from ach.selectors import importer_ids_with_refund_route
 from cape import rules
 from cape.interest import InterestTerms, interest_terms
 from cape.models import Classification, ClassificationChange, ClassificationRun, Declaration, DeclarationEntry
 from cape.selectors import bump_totals_version, digest_for, refresh_totals
+from cape.signals import digest_sections
 from entries.models import Entry, Upload
+from refundready.dates import EASTERN, today_eastern  # noqa: F401  (re-exported: cape.classify.today_eastern)
 from refundready.memory import gc_paused
 from refundready.pacing import Pacer
 
 logger = logging.getLogger(__name__)
-EASTERN = ZoneInfo("America/New_York")
 CHUNK = 2000  # entries per chunk on SQLite (bound-variable limits)
 CHUNK_PG = 10_000  # on PostgreSQL (one array parameter per query)
 WRITERS = 2  # PostgreSQL connections writing chunks while the engine computes the next
 _ACCEPTED_DECLARATION = (Declaration.Status.ACCEPTED, Declaration.Status.ACCEPTED_WITH_ERRORS)
-
-
-def today_eastern(now: datetime | None = None) -> date:
-    """Today in U.S. Eastern time (rules.md: the default as_of)."""
-    return (now or timezone.now()).astimezone(EASTERN).date()
 
 
 def _chunks(ids: list[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -310,8 +306,6 @@ def _cape_history(entry_ids: list[int]) -> tuple[set[int], dict[int, list[str]]]
 def _routed_importers(importer_ids: Iterable[int]) -> set[int]:
     """Importers with a refund route: an active ACH refund enrollment (or a 4811 notify party with one), or
     a paper-check waiver CBP granted (31 CFR 208.4; ruleset 2026.12)."""
-    from ach.selectors import importer_ids_with_refund_route
-
     wanted = list(importer_ids)
     routed = set(importer_ids_with_refund_route(wanted))
     for chunk in _chunks(wanted, 10_000):
@@ -793,13 +787,14 @@ def digest_send(*, organization: Organization, as_of: date, since: datetime) -> 
     if not recipients:
         return 0
     digest = digest_for(organization, as_of=as_of, since=since)
-    from protests.selectors import protest_alerts
-
-    alerts = protest_alerts(organization, as_of=as_of)  # unfiled protests within 30 days, CIT limits within 90
-    if digest.is_empty and alerts.is_empty:
+    # The sections of the apps above (protests: unfiled protests within 30 days, CIT limits within 90).
+    sections: dict[str, Any] = {}
+    for _receiver, answer in digest_sections.send(sender=Organization, organization=organization, as_of=as_of):
+        sections.update(answer or {})
+    if digest.is_empty and all(section.is_empty for section in sections.values()):
         return 0
     base_url = getattr(settings, "SITE_URL", "").rstrip("/")
-    context = {"digest": digest, "base_url": base_url, "organization": organization, "protest_alerts": alerts,
+    context = {"digest": digest, "base_url": base_url, "organization": organization, **sections,
                "ruleset": rules.RULESET}
     subject = (
         f"RefundReady deadlines for {organization.name}, {as_of:%B} {as_of.day}: "

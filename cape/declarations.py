@@ -23,6 +23,8 @@ from django.utils import timezone
 from accounts.models import Importer, ImporterGrant, Organization
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
+from ach.models import NotifyParty
+from ach.selectors import importer_ids_with_refund_route
 from cape.claims import ReportFileError, needs_psc, parse_claim_details
 from cape.csvfile import DeclarationFileError, render_declaration_csv, sha256_hex, split_for_declarations
 from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry, Path
@@ -461,9 +463,6 @@ def _preflight_rows(declaration: Declaration) -> list[dict[str, Any]]:
 
 def declaration_preflight(*, declaration: Declaration, user: Any = None, as_of: date | None = None) -> dict[str, Any]:
     """Run every check on the declaration's stored bytes and entries; store and return the result."""
-    from ach.models import NotifyParty
-    from ach.selectors import importer_ids_with_refund_route
-
     as_of = as_of or today()
     organization = declaration.organization
     rows = _preflight_rows(declaration)

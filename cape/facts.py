@@ -11,8 +11,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AuditLog, Importer, Organization
-from accounts.services import ServiceError, audit
+from accounts.models import AuditLog, Organization
+
+# An importer's facts (CIT plaintiff, paper-check waiver) are set in accounts, which asks for the reclassification
+# through accounts.signals.importer_facts_changed (cape/receivers.py); re-exported here.
+from accounts.services import IMPORTER_FACTS, ServiceError, audit, importer_facts_update  # noqa: F401
 from cape.classify import classify_entries, today_eastern
 from cape.models import Classification
 from entries.facts import COLUMNS, FactsParse, parse_facts_file
@@ -90,43 +93,3 @@ def entry_facts_import(*, organization: Organization, user: Any, path: str | Pat
               errors=len(result.errors))
     result.errors.sort(key=lambda e: (e["row"] or 0))
     return result
-
-
-IMPORTER_FACTS = ("cit_plaintiff", "cit_case_note", "paper_check_waiver_granted", "paper_check_waiver_date")
-
-
-def importer_facts_update(*, importer: Importer, organization: Organization, user: Any, as_of: date | None = None,
-                          **facts: Any) -> list[tuple[str, Any, Any]]:
-    """Set an importer's CIT plaintiff status (with its case note) and paper-check waiver (with its date),
-    each change audited; the importer's entries (shared by every organisation that sees it) are classified again when a fact the
-    ruleset reads changed. Returns (fact, old, new) of each change."""
-    unknown = set(facts) - set(IMPORTER_FACTS)
-    if unknown:
-        raise ServiceError(f"Unknown importer fact(s): {', '.join(sorted(unknown))}.")
-    if facts.get("paper_check_waiver_granted") and not facts.get("paper_check_waiver_date", importer.paper_check_waiver_date):
-        raise ServiceError("Give the date CBP granted the paper-check waiver (31 CFR 208.4).",
-                           field="paper_check_waiver_date")
-    changes: list[tuple[str, Any, Any]] = []
-    with transaction.atomic():
-        locked = Importer.objects.select_for_update().get(pk=importer.pk)
-        if locked.owner_id not in (None, organization.pk):
-            # The importer's own organisation keeps its company facts; a broker may set them only for a
-            # client that has not onboarded (no owner yet), as for the corporate status.
-            raise ServiceError("Only the importer's own organisation can change its CIT and paper-check facts.")
-        for name, value in facts.items():
-            if value is None or getattr(locked, name) == value:
-                continue
-            changes.append((name, getattr(locked, name), value))
-            setattr(locked, name, value)
-        if not changes:
-            return []
-        locked.save(update_fields=[c[0] for c in changes])
-        for name, old, new in changes:
-            audit(action="importer.fact_set", user=user, organization=organization, obj=locked, fact=name,
-                  old=old.isoformat() if isinstance(old, date) else old,
-                  new=new.isoformat() if isinstance(new, date) else new)
-        if any(c[0] in ("cit_plaintiff", "paper_check_waiver_granted") for c in changes):
-            classify_entries(importer_ids=[locked.pk], as_of=as_of or today_eastern())
-    for name, _old, new in changes:
-        setattr(importer, name, new)
-    return changes

@@ -12,9 +12,7 @@ from accounts.selectors import importers_for
 from cape.claims import REPORT_NAMES
 from cape.models import CAPE_PATHS, Declaration
 from entries import entrynumber
-
-# Claim details and refund reports are small CSVs; a few MB is generous (settings.MAX_UPLOAD_SIZE caps it further).
-REPORT_MAX_BYTES = 20 * 1024 * 1024
+from refundready.limits import REPORT_MAX_BYTES  # claim details and refund reports (tests lower it here)
 
 
 def _check_size(f: Any) -> Any:

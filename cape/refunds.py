@@ -24,6 +24,7 @@ from accounts.irnumber import InvalidIRNumber, canonical_ir_number
 from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
+from ach.services import rejection_record  # the ACH capability (issue: ACH refunds)
 from cape.claims import REPORT_NAMES, ReportFileError, cape_data, parse_refund_report
 from cape.declarations import declarations_for
 from cape.models import Declaration, DeclarationEntry, RefundEvent
@@ -141,8 +142,6 @@ def refund_report_import(*, organization: Organization, data: bytes, report: str
                                                  outcome=DeclarationEntry.Outcome.ACCEPTED)
                  .select_related("declaration").order_by("outcome_at")):
         accepted_on_entry[item.entry_id] = item.declaration
-    from ach.services import rejection_record  # the ACH capability (issue: ACH refunds)
-
     counts: dict[str, int] = defaultdict(int)
     with transaction.atomic():
         for row in parsed.rows:

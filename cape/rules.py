@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path as _Path
 
 from entries import entrynumber
+from entries.spellings import normalize_protest_status, normalize_reason_code  # noqa: F401  (re-exported)
 
 RULESET = "2026.12"
 
@@ -124,38 +125,8 @@ NOT_LIQUIDATED_STATUSES = frozenset({UNLIQUIDATED, SUSPENDED, EXTENDED, UNDER_RE
 # The seven codes the ruleset reads. How an ES-003 spells them (rules.md "Inputs": "Open", "Closed",
 # "Finally Liquidated", ...) is the ES-003 side's business: entries.es003.normalise_liquidation_status.
 LIQUIDATION_STATUSES = frozenset({UNLIQUIDATED, LIQUIDATED, SUSPENDED, EXTENDED, UNDER_REVIEW, FINAL, UNKNOWN})
-# rules.md "Inputs": protest_status none/open/suspended/denied/approved; "Pending"/"Filed" are open,
-# "Allowed"/"Granted" approved. Anything else counts as none (an entry with a Protest Number: open).
-_PROTEST_SPELLINGS = {
-    "none": "none", "open": "open", "pending": "open", "filed": "open", "suspended": "suspended",
-    "denied": "denied", "approved": "approved", "allowed": "approved", "granted": "approved",
-}
-
-
-def normalize_protest_status(raw: str | None, protest_number: str | None = "") -> str:
-    """One of none/open/suspended/denied/approved; a Protest Number without a status counts as open."""
-    status = _PROTEST_SPELLINGS.get((raw or "").strip().lower(), "none")
-    if status == "none" and (protest_number or "").strip():
-        return "open"
-    return status
-
-
-def normalize_reason_code(raw: object) -> int | None:
-    """ES-003 Liquidation Reason Code read as a number: `36`, `036` and `36.0` are all 36; blank is None."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    s = str(raw).strip()
-    if not s:
-        return None
-    try:
-        value = Decimal(s)
-    except Exception:
-        return None
-    if not value.is_finite() or value != value.to_integral_value():
-        return None
-    return int(value)
+# How an ES-003 or a facts file spells a protest status and a liquidation reason code is read on the entries
+# side (entries.spellings); the ruleset reads the codes. Re-exported here (rules.normalize_*).
 
 
 def normalize_entry_type(raw: str | None) -> str:

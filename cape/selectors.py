@@ -24,12 +24,15 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, F, Min, Q, QuerySet, Sum
 
-from accounts.models import Organization
+from accounts.audit_display import value_in_words
+from accounts.models import AuditLog, Organization
 from accounts.selectors import importers_for
 from cape import rules
 from cape.models import Classification, ClassificationChange, ClassificationRun
+from cape.signals import totals_warming
 from entries import entrynumber
 from entries.models import Entry
+from refundready.dates import today_eastern
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +104,6 @@ def filtered_classifications(organization: Organization | None, filters: EntryFi
     elif filters.urgency == "any":
         qs = qs.filter(Q(urgent=True) | Q(deadline_passed=True))
     if filters.within_days is not None:
-        from cape.classify import today_eastern
-
         today = filters.as_of or today_eastern()
         qs = qs.filter(deadline__gte=today, deadline__lte=today + timedelta(days=filters.within_days))
     if filters.importer_id is not None:
@@ -275,8 +276,6 @@ def entry_count(organization: Organization | None, filters: EntryFilters, *, tot
                                                       direction=filters.direction, as_of=filters.as_of):
         return sum(t.count for t in totals)
     if filters.within_days is not None and filters.as_of is None:
-        from cape.classify import today_eastern
-
         filters = EntryFilters(**{**filters.__dict__, "as_of": today_eastern()})
     grants = sorted(importers_for(organization).values_list("pk", flat=True))
     digest = hashlib.sha256(",".join(map(str, grants)).encode()).hexdigest()[:12]
@@ -299,8 +298,6 @@ def _walk_importers(
     if filters != EntryFilters(importer_id=filters.importer_id, sort=filters.sort, direction=filters.direction,
                                as_of=filters.as_of):
         return None
-    from cape.classify import today_eastern
-
     importers = list(importers_for(organization).order_by("name", "pk").values_list("pk", flat=True))
     if filters.importer_id is not None:
         importers = [pk for pk in importers if pk == filters.importer_id]
@@ -388,13 +385,11 @@ def bump_totals_version(organization_id: int) -> None:
 def refresh_totals(organization: Organization) -> None:
     """After a background run (ingest classification, nightly): compute what pages read first, the
     portfolio's and the entries list's figures by importer and path and the portfolio's readiness
-    summaries, under the version about to be published, then publish it. The first pages after the run
+    summaries (portfolio's, through the cape.signals.totals_warming hook), under the version about to be
+    published, then publish it. The first pages after the run
     then find them cached instead of each paying for GROUP BYs over every classification (about a second
     at a million entries, with twenty users queued behind it). Warming is a hint: should it fail, the
     version is bumped all the same and pages compute what they miss."""
-    from accounts.dashboard import readiness_cached
-    from cape.classify import today_eastern
-
     token = _warming.set((organization.pk, cache.get(_version_key(organization.pk), 0) + 1))
     try:
         importers = list(
@@ -402,7 +397,7 @@ def refresh_totals(organization: Organization) -> None:
         )
         as_of = today_eastern()
         importer_path_figures(organization, [i.pk for i in importers], as_of=as_of)
-        readiness_cached(organization, importers, as_of=as_of)
+        totals_warming.send(sender=Organization, organization=organization, importers=importers, as_of=as_of)
     except Exception:  # noqa: BLE001 - see above
         logger.warning("could not warm the figures of organisation %s", organization.pk, exc_info=True)
     finally:
@@ -455,8 +450,6 @@ def path_totals(
     visible importers (accounts.selectors.importers_for), when the caller has already read them."""
     if organization is None:
         return []
-    from cape.classify import today_eastern
-
     filters = filters or EntryFilters()
     if filters.within_days is not None and filters.as_of is None:
         filters = EntryFilters(**{**filters.__dict__, "as_of": today_eastern()})
@@ -585,9 +578,6 @@ def ruleset_changes(organization: Organization, ruleset: str = rules.RULESET) ->
 def fact_history(entry: Entry, limit: int = 50) -> list[Any]:
     """Who set which fact of this entry (or of its importer), when, from what to what: the audit rows of every
     organisation that worked on it (the entry is shared: each sees who, in which organisation, changed it)."""
-    from accounts.audit_display import value_in_words
-    from accounts.models import AuditLog
-
     rows = (AuditLog.objects.filter(object_type="entries.entry", object_id=str(entry.pk),
                                     action__in=("entry.fact_set", "entry.merged"))
             .select_related("user", "organization").order_by("-at", "-pk"))

@@ -17,6 +17,5 @@ urlpatterns = [
     path("refunds/", views.refunds_home, name="cape_refunds"),
     path("refunds/importers/<int:pk>/", views.refund_timeline_view, name="cape_refund_timeline"),
     path("exports/workbook.xlsx", views.export_workbook, name="cape_export_workbook"),
-    path("exports/importers/<int:pk>/readiness.pdf", views.export_readiness, name="cape_export_readiness"),
     path("exports/deadlines.ics", views.export_calendar, name="cape_export_calendar"),
 ]

@@ -17,7 +17,7 @@ from accounts.selectors import importers_for
 from accounts.services import ServiceError
 from cape import declarations as svc
 from cape.build_jobs import build_jobs_for, declaration_build_job_start
-from cape.exports import deadlines_ics, readiness_pdf, workbook_bytes
+from cape.exports import deadlines_ics, workbook_bytes
 from cape.forms import BuildForm, ClaimDetailsForm, OutcomeForm, RefundReportForm, SubmissionForm
 from cape.models import Declaration, DeclarationBuildJob
 from cape.preflight import group_findings
@@ -298,15 +298,6 @@ def export_workbook(request: HttpRequest) -> HttpResponse:
     data = workbook_bytes(_org(request), importer)
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = content_disposition_header(True, f"refundready-entries-{timezone.localdate():%Y%m%d}.xlsx")
-    return response
-
-
-@member_required
-@require_GET
-def export_readiness(request: HttpRequest, pk: int) -> HttpResponse:
-    importer = get_object_or_404(importers_for(_org(request)), pk=pk)
-    response = HttpResponse(readiness_pdf(_org(request), importer), content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(True, f"refund-readiness-{importer.pk}-{timezone.localdate():%Y%m%d}.pdf")
     return response
 
 

@@ -1,6 +1,6 @@
-"""Entries API: uploads (entries.api_uploads) and entries/classifications (entries.api_browse)."""
+"""Entries API: uploads (entries.api_uploads). The entries and their classifications are cape's
+(cape.api_browse, cape.api_facts), mounted beside it at /api/ (portfolio/root_urls.py)."""
 
 from django.urls import include, path
 
-urlpatterns = [path("", include("entries.api_uploads")), path("", include("entries.api_browse")),
-               path("", include("entries.api_facts"))]
+urlpatterns = [path("", include("entries.api_uploads"))]

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
-from cape.rules import normalize_reason_code
 from entries import entrynumber, xlsxrange
 from entries.hts import ieepa_prefixes
+from entries.spellings import normalize_reason_code
 
 HEADER_SCAN_ROWS = 20
 

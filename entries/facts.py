@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cape.rules import _PROTEST_SPELLINGS
 from entries.es003 import RepairError, _text, normalise_header, parse_code, parse_entry_number
+from entries.spellings import PROTEST_SPELLINGS
 
 # field -> the column's name (as in the template); headers match case-, space- and punctuation-blind.
 COLUMNS: dict[str, str] = {
@@ -73,10 +73,10 @@ def parse_protest_status(raw: str) -> str | None:
     key = raw.strip().lower()
     if not key:
         return None
-    if key not in _PROTEST_SPELLINGS:
+    if key not in PROTEST_SPELLINGS:
         raise ValueError("a protest status is one of None, Open (or Pending, Filed), Suspended, Denied, "
                          "Approved (or Allowed, Granted)")
-    return _PROTEST_SPELLINGS[key]
+    return PROTEST_SPELLINGS[key]
 
 
 def _cells(path: Path, label: str) -> list[list[Any]]:

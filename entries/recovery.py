@@ -12,7 +12,8 @@ enqueues it again, or marks it failed with a clear message once it has been trie
 
 Classification has no job row: the nightly selection (cape.classify.due_entry_ids) already picks
 every entry whose classification is missing or older than its facts, and re-running it gives the
-same rows, so ``classifications_recover`` only enqueues the organisations that have such entries.
+same rows, so ``cape.recovery.classifications_recover`` only enqueues the organisations that have such
+entries.
 
 A declaration build job (cape.models.DeclarationBuildJob) holds the same kind of liveness lock while it
 runs; ``cape.build_jobs.build_jobs_recover`` puts one whose worker is gone back to pending and enqueues it
@@ -22,7 +23,8 @@ the checks of declarations that were already saved: the same result as a clean r
 
 Runs from Celery beat (``entries.tasks.recover_interrupted_work``), and once when a worker starts
 (``entries.tasks._recover_on_worker_start``, Celery's worker_ready signal), which takes uploads and builds whose
-lock is free at once, without the grace period.
+lock is free at once, without the grace period. The classifications and builds are recovered by cape,
+which receives ``entries.signals.work_recovering`` (cape/recovery.py, connected in CapeConfig.ready).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from accounts.services import audit
-from entries.models import Entry, Upload
+from entries.models import Upload
+from entries.signals import work_recovering
 
 logger = logging.getLogger(__name__)
 
@@ -272,40 +275,6 @@ def uploads_recover(*, stale_after: timedelta | None = None) -> RecoveryResult:
 
 
 # ----------------------------------------------------------------------------- classification
-def organizations_needing_classification(*, stale_after: timedelta | None = None) -> list[int]:
-    """Organisations with an entry never classified, or changed after its classification, for longer
-    than the grace period (the classify task an upload enqueued on commit has had its chance)."""
-    from django.db.models import F, Q
-
-    cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
-    stale = Entry.objects.filter(updated_at__lte=cutoff).filter(
-        Q(classification__isnull=True) | Q(updated_at__gt=F("classification__computed_at"))
-    )
-    from accounts.selectors import organizations_seeing
-
-    importers = stale.order_by().values("importer_id").distinct()
-    return sorted(organizations_seeing(importers).values_list("pk", flat=True))
-
-
-def classifications_recover(*, stale_after: timedelta | None = None, as_of: Any = None) -> list[int]:
-    """Enqueue the nightly classification for organisations whose classification was interrupted, and run
-    again the queued reclassifications (cape.classify.reclassify_later) that no worker finished."""
-    from cape.classify import today_eastern
-    from cape.models import ClassificationRun
-    from cape.tasks import classify_organization, classify_run
-
-    day = (as_of or today_eastern()).isoformat()
-    org_ids = organizations_needing_classification(stale_after=stale_after)
-    for org_id in org_ids:
-        classify_organization.delay(org_id, day)
-    cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
-    left = ClassificationRun.objects.filter(kind=ClassificationRun.Kind.CHANGE, created_at__lte=cutoff,
-                                            status__in=(ClassificationRun.Status.PENDING, ClassificationRun.Status.RUNNING))
-    for run_id in left.values_list("pk", flat=True):
-        classify_run.delay(run_id)
-    return org_ids
-
-
 def interrupted_work_recover(*, stale_after: timedelta | None = None, at_worker_start: bool = False) -> RecoveryResult:
     """Requeue (or fail) the uploads and declaration builds a dead worker left running, and enqueue the
     classifications it left undone. Only work older than ``stale_after`` (default: the grace period) is taken,
@@ -315,12 +284,12 @@ def interrupted_work_recover(*, stale_after: timedelta | None = None, at_worker_
     command) takes an upload's or a build's lock before it claims the row and holds it to the end, so a row
     left ``running`` with a free lock has no process behind it, however recent its claim. Without that an
     upload interrupted by a restart waited for the beat sweep after the grace period (2-3 minutes).
-    Classification holds no lock, so it keeps the grace period."""
-    from cape.build_jobs import build_jobs_recover
+    Classification holds no lock, so it keeps the grace period.
 
+    The classifications and builds are cape's: it recovers them in its receiver of
+    ``entries.signals.work_recovering`` (cape/recovery.py), sent after the uploads, which fills in
+    ``organizations_reclassified``, ``builds_requeued`` and ``builds_failed``."""
     locked_stale_after = timedelta(0) if at_worker_start else stale_after
     result = uploads_recover(stale_after=locked_stale_after)
-    result.organizations_reclassified = classifications_recover(stale_after=stale_after)
-    builds = build_jobs_recover(stale_after=locked_stale_after)
-    result.builds_requeued, result.builds_failed = builds.requeued, builds.failed + builds.never_started
+    work_recovering.send(sender=RecoveryResult, result=result, stale_after=stale_after, locked_stale_after=locked_stale_after)
     return result

@@ -63,6 +63,7 @@ from entries.es003 import (
 from entries.es003_fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
 from entries.models import Entry, TariffLine, Upload
 from entries.recovery import forget_lock, merge_lock_key, upload_running_lock
+from entries.signals import entries_loaded
 from refundready.memory import gc_paused
 from refundready.pacing import Pacer
 
@@ -1021,9 +1022,8 @@ def _merge_and_record(*, upload: Upload, outcome: _Outcome, stage: _Stage, resul
         pk = upload.pk
 
         def classify() -> None:
-            from cape.classify import queue_upload_classification  # shown on the upload page as it runs
-
-            queue_upload_classification(pk)
+            # The classification is cape's (its receiver queues the run, shown on the upload page as it runs).
+            entries_loaded.send(sender=Upload, upload_id=pk)
 
         transaction.on_commit(classify)
 

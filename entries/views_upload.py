@@ -25,9 +25,10 @@ from refundready.spreadsheet import neutralise
 
 
 def latest_runs() -> Prefetch:
-    from cape.models import ClassificationRun
-
-    return Prefetch("classification_runs", queryset=ClassificationRun.objects.order_by("-pk"), to_attr="runs")
+    # The runs are cape's (cape.models.ClassificationRun): read through the reverse relation its model adds to
+    # Upload (as with_classification does), so entries imports nothing of cape.
+    runs = Upload._meta.get_field("classification_runs").related_model
+    return Prefetch("classification_runs", queryset=runs.objects.order_by("-pk"), to_attr="runs")
 
 
 def with_classification(upload: Upload) -> Upload:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
+from cape.classify import classify_entries
 from entries.models import Entry, TariffLine
 from protests.documents import (
     SPREADSHEET_BUDGET,
@@ -37,6 +38,7 @@ from protests.documents import (
 from protests.exports import render_spreadsheets
 from protests.models import Protest, ProtestEntry, ProtestReason
 from protests.selectors import OPEN_STATUSES, protest_candidates, reason_for, sheet_lines, taken_entries
+from refundready.dates import today_eastern
 
 ZERO = Decimal("0.00")
 S = Protest.Status
@@ -50,16 +52,12 @@ DECISION_STATUS = {D.ALLOWED: Entry.ProtestStatus.APPROVED, D.DENIED: Entry.Prot
 
 
 def today() -> date:
-    from cape.classify import today_eastern
-
     return today_eastern()
 
 
 def _reclassify(entry_ids: list[int]) -> None:
     """Reclassify the entries at once (rule R5 reads the protest status): one result per entry, shared by every
     organisation that sees its importer."""
-    from cape.classify import classify_entries
-
     classify_entries(entry_ids=entry_ids, as_of=today())
 
 

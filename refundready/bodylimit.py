@@ -25,6 +25,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.urls import Resolver404, resolve
 
+from refundready.limits import REPORT_MAX_BYTES
+
 # What a multipart body carries besides the files: boundaries, part headers, the CSRF token and the form's
 # other fields.
 REQUEST_FRAMING_ALLOWANCE = 64 * 1024
@@ -35,8 +37,6 @@ def _setting(name: str, default: int) -> Callable[[], int]:
 
 
 def _report_limit() -> int:
-    from cape.forms import REPORT_MAX_BYTES
-
     return min(REPORT_MAX_BYTES, int(getattr(settings, "MAX_UPLOAD_SIZE", REPORT_MAX_BYTES)))  # as cape.forms
 
 

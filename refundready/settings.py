@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "cape",
     "ach",
     "protests",
+    "portfolio",
 ]
 
 MIDDLEWARE = [
@@ -64,7 +65,7 @@ MIDDLEWARE = [
     "accounts.middleware.ActiveOrganizationMiddleware",
 ]
 
-ROOT_URLCONF = "refundready.urls"
+ROOT_URLCONF = "portfolio.root_urls"
 WSGI_APPLICATION = "refundready.wsgi.application"
 ASGI_APPLICATION = "refundready.asgi.application"
 

@@ -14,12 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.charts import Bar, bar_chart
-from accounts.dashboard import importer_dashboard, portfolio_for
 from ach.models import AchEnrollment
 from cape.classify import today_eastern
 from cape.models import Declaration, Path, RefundEvent
 from entries.models import Upload
+from portfolio.charts import Bar, bar_chart
+from portfolio.dashboard import importer_dashboard, portfolio_for
 from refundready.spreadsheet import neutralise
 from tests.cape.factories import ClassificationFactory, eligible_entry
 from tests.factories import EntryFactory, GrantFactory, ImporterFactory, MembershipFactory
@@ -331,7 +331,7 @@ def test_bar_chart_scales_bars_labels_them_and_escapes_text() -> None:
 
 
 def test_portfolio_readiness_is_cached_until_an_audited_change(bob, broker_org, clients) -> None:  # type: ignore[no-untyped-def]
-    from accounts.readiness import readiness_state_update
+    from portfolio.readiness import readiness_state_update
 
     def ace_step(org):  # type: ignore[no-untyped-def]
         row = next(r for r in portfolio_for(org).rows if r.importer == clients["cedar"])

@@ -18,7 +18,7 @@ hooks = runpy.run_path("gunicorn.conf.py")
 assert gc.get_freeze_count() == 0
 hooks["post_worker_init"](None)
 frozen = gc.get_freeze_count()
-assert "entries.views_browse" in sys.modules and "accounts.views_dashboard" in sys.modules
+assert "cape.views_browse" in sys.modules and "portfolio.views_dashboard" in sys.modules
 print(frozen)
 """
 

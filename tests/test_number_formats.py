@@ -15,8 +15,8 @@ from django.urls import reverse
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from accounts.charts import Bar, bar_chart
 from accounts.templatetags.money import COUNT_FORMAT, MONEY_FORMAT, count, money
+from portfolio.charts import Bar, bar_chart
 from tests.numbers import figure_problems, html_problems, read_html, text_problems
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_the_filters_are_the_one_format() -> None:
 
 
 def test_the_chart_shows_cents_and_leaves_room_for_the_longest_value() -> None:
-    from accounts.charts import text_px
+    from portfolio.charts import text_px
 
     svg = str(bar_chart([Bar("File in CAPE (Phase 1)", Decimal("43097491.00"), "7,693 entries"),
                          Bar("Court of International Trade (counsel)", Decimal("12.00"), "1 entry")], title="t"))
@@ -117,7 +117,7 @@ def test_every_page_of_a_large_workspace_has_one_money_and_one_count_format(clie
 
 
 def test_the_readiness_pdf_has_one_money_and_one_count_format(big_workspace, own_importer) -> None:  # type: ignore[no-untyped-def]
-    from cape.exports import readiness_pdf
+    from portfolio.readiness_pdf import readiness_pdf
 
     reader = PdfReader(io.BytesIO(readiness_pdf(big_workspace, own_importer)))
     text = " ".join(" ".join((p.extract_text() or "").split()) for p in reader.pages)

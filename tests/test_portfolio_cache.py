@@ -1,5 +1,5 @@
-"""The broker portfolio's per-process rows and rendered table rows (accounts.dashboard._portfolio_rows,
-accounts.views_dashboard._rows_html): kept under a digest of what they show, so every change to an
+"""The broker portfolio's per-process rows and rendered table rows (portfolio.dashboard._portfolio_rows,
+portfolio.views_dashboard._rows_html): kept under a digest of what they show, so every change to an
 importer, its ACH refund route, its open rejections, its grant or its classifications is on the very
 next page, and an unchanged portfolio is neither rebuilt nor rendered again."""
 
@@ -15,11 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.dashboard import PortfolioFilters, portfolio_for
 from accounts.models import ImporterGrant
 from ach.models import AchEnrollment, AchRejection, NotifyParty
 from cape.models import Path
 from cape.selectors import bump_totals_version
+from portfolio.dashboard import PortfolioFilters, portfolio_for
 from tests.factories import GrantFactory, ImporterFactory
 from tests.test_dashboard import classified
 
@@ -100,7 +100,7 @@ def test_web_processes_sharing_one_cache_keep_each_others_rows(broker_org, clien
     first's rows (a new token per build made every portfolio request of two workers rebuild)."""
     from collections import OrderedDict
 
-    from accounts import dashboard
+    from portfolio import dashboard
 
     first: OrderedDict = OrderedDict()
     second: OrderedDict = OrderedDict()
@@ -144,9 +144,9 @@ def test_a_viewer_gets_rows_without_the_selection_boxes_even_after_an_editor(cli
 
 
 def test_a_background_classification_publishes_its_figures_warm(broker_org, clients, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-    from accounts.dashboard import portfolio_for as portfolio
     from cape.classify import classify_entries, today_eastern
     from cape.selectors import importer_path_figures, totals_version
+    from portfolio.dashboard import portfolio_for as portfolio
     from tests.factories import EntryFactory
 
     EntryFactory(organization=broker_org, importer=clients["cedar"], ieepa_duty=Decimal("90.00"))

@@ -217,7 +217,7 @@ def test_the_api_lists_creates_updates_and_imports_within_the_tenant(client, bob
     from django.test import override_settings
     from django.urls import include, path
 
-    from refundready import urls as root
+    from portfolio import root_urls as root
 
     urlpatterns = [*root.urlpatterns, path("api/", include("accounts.api_onboarding"))]
     module = type("U", (), {"urlpatterns": urlpatterns})

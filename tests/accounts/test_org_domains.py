@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.models import AuditLog, Membership, Organization
 from accounts.onboarding.form5106 import poc_email_warnings
-from accounts.readiness import importer_readiness
+from portfolio.readiness import importer_readiness
 from tests.accounts.factories import Form5106RecordFactory
 from tests.factories import MembershipFactory
 

@@ -10,10 +10,10 @@ import time_machine
 from django.urls import reverse
 
 from accounts.models import AuditLog, ReadinessState
-from accounts.readiness import importer_readiness, readiness_for_organization, readiness_state_update
 from ach.models import AchEnrollment, NotifyParty
 from cape.models import Classification, Declaration, DeclarationEntry, Path
 from entries.models import Upload
+from portfolio.readiness import importer_readiness, readiness_for_organization, readiness_state_update
 from tests.accounts.factories import Form5106RecordFactory
 from tests.factories import EntryFactory, GrantFactory, ImporterFactory
 

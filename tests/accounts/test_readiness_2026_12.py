@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from accounts.models import Form5106Record
-from accounts.readiness import WARNING, importer_readiness
 from cape.classify import today_eastern
+from portfolio.readiness import WARNING, importer_readiness
 from tests.factories import EntryFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AccountApplication, AuditLog, ReadinessState
-from accounts.readiness import importer_readiness
 from ach.models import AchEnrollment
 from ach.selectors import refund_recipient
+from portfolio.readiness import importer_readiness
 from tests.accounts.factories import Form5106RecordFactory
 from tests.ach.factories import AchEnrollmentFactory
 

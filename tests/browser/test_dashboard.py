@@ -194,7 +194,7 @@ def test_screenshots_of_the_dashboard_and_portfolio_from_demo_data(page, tmp_pat
     out.mkdir(parents=True, exist_ok=True)
 
     page.goto(page.base_url + "/accounts/login/")
-    from accounts.management.commands.seed_demo import DEMO_PASSWORD
+    from portfolio.management.commands.seed_demo import DEMO_PASSWORD
 
     login(page, "importer-owner", DEMO_PASSWORD)
     page.goto(page.base_url + "/dashboard/")

@@ -26,11 +26,11 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 
-from accounts.management.commands.seed_demo import DEMO_PASSWORD
 from accounts.models import Importer, Organization
 from ach.models import AchEnrollment
 from cape.classify import today_eastern
 from cape.models import Path as P
+from portfolio.management.commands.seed_demo import DEMO_PASSWORD
 from tests.accounts.factories import Form5106RecordFactory
 from tests.cape.factories import ClassificationFactory
 from tests.conftest import login

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from cape.exports import _fold, deadlines_ics, readiness_pdf, workbook_bytes
+from cape.exports import _fold, deadlines_ics, workbook_bytes
 from cape.models import Classification, Path
+from portfolio.readiness_pdf import readiness_pdf
 from refundready.spreadsheet import neutralise
 from tests.cape.factories import eligible_entry
 

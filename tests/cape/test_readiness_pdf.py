@@ -12,10 +12,10 @@ import pytest
 import time_machine
 from pypdf import PdfReader
 
-from accounts.readiness import importer_readiness
 from ach.models import AchEnrollment
 from cape.classify import classify_entries
-from cape.exports import readiness_pdf
+from portfolio.readiness import importer_readiness
+from portfolio.readiness_pdf import readiness_pdf
 from tests.factories import EntryFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_the_report_carries_summary_totals_deadlines_and_checklist(importer_org,
     assert "Entries loaded 4" in summary
     assert "IEEPA duty paid $1,790.00" in summary
     assert "Eligible for CAPE now $1,700.00" in summary  # A $1,200 + B $500
-    # The dashboard's checklist and count (accounts.readiness), not a list of its own (issue #20: "7 of 7" beside 9).
+    # The dashboard's checklist and count (portfolio.readiness), not a list of its own (issue #20: "7 of 7" beside 9).
     steps = importer_readiness(own_importer, organization=importer_org)
     assert len(steps) == 9
     assert f"Readiness checklist {sum(s.is_ready for s in steps)} of 9 steps done" in summary

@@ -10,8 +10,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from cape.classify import today_eastern
-from cape.exports import calendar_events, readiness_context
+from cape.exports import calendar_events
 from cape.models import Classification, Path
+from portfolio.readiness_pdf import readiness_context
 from tests.cape.factories import eligible_entry
 
 WORDS = "liquidation + 79 days (filed fewer than 80 days after liquidation)"

@@ -118,7 +118,7 @@ def test_each_column_header_sorts_and_a_second_click_reverses(client, alice, imp
 
 def test_every_column_header_sorts_type_and_reasons_included(client, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
     """Issue #20: the Type column did not sort. Every header of the entries table is a sort link."""
-    from entries.views_browse import COLUMNS
+    from cape.views_browse import COLUMNS
 
     t21 = _entry(importer_org, own_importer, entry_number_with_check_digit("AAA0000002"), reasons=["within_80_days"])
     t01 = _entry(importer_org, own_importer, entry_number_with_check_digit("BBB0000002"), reasons=["unliquidated"])

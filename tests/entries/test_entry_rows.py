@@ -1,4 +1,4 @@
-"""entries.templatetags.entry_rows renders the entries list's rows exactly as the template loop it
+"""cape.templatetags.entry_rows renders the entries list's rows exactly as the template loop it
 replaced (kept below as the reference), for urgent, passed and undated entries, unnamed importers
 (masked SSN-form numbers) and names that need escaping."""
 
@@ -13,7 +13,7 @@ from django.template import engines
 from cape import rules
 from cape.models import Classification, Path
 from cape.selectors import EntryFilters, entry_page, reason_label
-from entries.templatetags.entry_rows import entry_rows
+from cape.templatetags.entry_rows import entry_rows
 from tests.cape.factories import ClassificationFactory
 from tests.factories import EntryFactory, ImporterFactory
 

@@ -139,8 +139,8 @@ def test_a_worker_killed_mid_classification_is_recovered_and_matches_a_clean_run
     celery_worker_process, importer_org, alice, es003_files, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     from cape.classify import today_eastern
+    from cape.recovery import classifications_recover
     from cape.tasks import classify_organization
-    from entries.recovery import classifications_recover
 
     _, clean_classifications = _clean_run(importer_org, es003_files)
     total = entries_for(importer_org).count()

@@ -12,7 +12,6 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from accounts.dataexport import organization_delete, querysets_for
 from accounts.models import ApiToken, Importer, ImporterGrant, Organization
 from accounts.services import ServiceError
 from ach.models import AchEnrollment
@@ -20,6 +19,7 @@ from ach.services import enrollment_details_save
 from cape.models import Classification
 from cape.selectors import entries_for
 from entries.models import Entry, TariffLine, Upload
+from portfolio.dataexport import organization_delete, querysets_for
 from tests.cape.factories import DeclarationEntryFactory, DeclarationFactory, eligible_entry
 from tests.factories import ImporterFactory, TariffLineFactory, api_key_for
 

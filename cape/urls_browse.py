@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from entries import views_browse
+from cape import views_browse
 
 urlpatterns = [
     path("", views_browse.entry_list, name="entry_list"),

@@ -24,9 +24,11 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 
-from accounts.models import Importer, ImporterAssignment, ImporterNote, Organization
-from accounts.readiness import ImporterReadiness, readiness_for_importers
+from accounts.models import AuditLog, Importer, ImporterAssignment, ImporterNote, Organization
 from accounts.selectors import importers_for
+from accounts.xlsxcells import typed_row
+from ach.models import AchEnrollment, AchRejection
+from ach.selectors import _recipient  # the same rule the ACH pages use (4811 notify party or the IOR's own ACH)
 from cape import rules
 from cape.declarations import declarations_for
 from cape.models import Classification, Declaration, RefundEvent
@@ -41,6 +43,8 @@ from cape.selectors import (
 )
 from entries.models import Upload
 from entries.selectors import uploads_for
+from portfolio.readiness import ImporterReadiness, readiness_for_importers
+from refundready.dates import today_eastern
 from refundready.spreadsheet import neutralise
 
 ZERO = Decimal("0.00")
@@ -57,8 +61,6 @@ AT_STAKE_PATHS = tuple(p for p in rules.PATHS if p != rules.Path.NOT_ELIGIBLE)
 
 
 def _today() -> date:
-    from cape.classify import today_eastern
-
     return today_eastern()
 
 
@@ -122,7 +124,7 @@ def classification_figures(
 
 
 # ----------------------------------------------------------------------------- readiness, cached
-# accounts.readiness costs a fixed number of queries, but two of them (latest ES-003 per importer,
+# portfolio.readiness costs a fixed number of queries, but two of them (latest ES-003 per importer,
 # CAPE-path entries without a CAPE file) scan every entry of the organisation: ~0.8 s at a million
 # entries. The portfolio keeps the result until something it depends on changes:
 # * the classification version (cape.selectors: bumped after every classification, which follows
@@ -141,8 +143,6 @@ def _readiness_fingerprint(organization: Organization, importers: list[Importer]
 
 def _readiness_digest(organization: Organization, importers: list[tuple[int, int | None]]) -> str:
     """The readiness cache key's part from the state named above; ``importers`` as (id, owner id)."""
-    from accounts.models import AuditLog
-
     orgs = {organization.pk} | {owner for _pk, owner in importers if owner}
     audit_at = AuditLog.objects.filter(organization_id__in=sorted(orgs)).aggregate(m=Max("at"))["m"]
     upload = Upload.objects.filter(organization=organization).aggregate(m=Max("finished_at"), n=Max("pk"))
@@ -168,7 +168,7 @@ class ReadinessSummary:
 def readiness_cached(
     organization: Organization, importers: list[Importer], *, as_of: date
 ) -> dict[int, ReadinessSummary]:
-    """accounts.readiness for these importers (this organisation's view), summarised, by importer id."""
+    """portfolio.readiness for these importers (this organisation's view), summarised, by importer id."""
     if not importers:
         return {}
     key = f"dashboard:readiness:{organization.pk}:{as_of.isoformat()}:{_readiness_fingerprint(organization, importers)}"
@@ -323,8 +323,6 @@ _portfolio_memo_lock = threading.Lock()
 
 
 def _portfolio_state(organization: Organization, as_of: date) -> str:
-    from ach.models import AchRejection
-
     open_rejections = (
         AchRejection.objects.filter(importer=OuterRef("pk"), resolved_on__isnull=True)
         .order_by()
@@ -377,9 +375,6 @@ def _portfolio_rows(organization: Organization, *, as_of: date) -> tuple[str, li
 
 def _build_portfolio_rows(organization: Organization, *, as_of: date) -> list[PortfolioRow]:
     """Every importer the organisation owns or manages, one row each, by name (fixed query count)."""
-    from ach.models import AchEnrollment, AchRejection
-    from ach.selectors import _recipient  # the same rule the ACH pages use (4811 notify party or the IOR's own ACH)
-
     notes = ImporterNote.objects.filter(organization=organization, importer=OuterRef("pk"))
     open_follow_up = notes.filter(follow_up_on__isnull=False, follow_up_done_on__isnull=True).order_by("follow_up_on", "pk")
     importers = list(
@@ -481,8 +476,6 @@ def portfolio_xlsx(portfolio: Portfolio) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
-
-    from accounts.xlsxcells import typed_row
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Portfolio")

@@ -36,8 +36,8 @@ from cape.selectors import (
 from cape.selectors import (
     entry_detail as select_entry,
 )
+from cape.templatetags.entry_rows import FIELDS as ROW_FIELDS
 from entries.models import Entry
-from entries.templatetags.entry_rows import FIELDS as ROW_FIELDS
 from refundready.widgets import QuickSelect
 
 # The list's columns in order: (sort key, header). Every column sorts (cape.selectors.LIST_SORTS).

@@ -35,6 +35,9 @@ from django.utils import timezone
 
 from accounts.models import AuditLog, Importer, ImporterGrant, Membership, Organization
 from accounts.services import ServiceError, audit
+from ach.models import AchEnrollment
+from cape.models import Declaration
+from entries.models import Entry, Upload
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +56,6 @@ def owned_importers(organization: Organization) -> QuerySet[Importer]:
 
 def _importer_used_elsewhere(organization: Organization) -> Q:
     """Owned importers another organisation still uses (an unrevoked grant, entries or declarations)."""
-    from cape.models import Declaration
-    from entries.models import Entry
-
     other_grant = ImporterGrant.objects.filter(importer=OuterRef("pk"), revoked_at__isnull=True).exclude(
         organization=organization
     )
@@ -110,7 +110,7 @@ def querysets_for(organization: Organization) -> list[tuple[str, QuerySet[Any]]]
             elif importer_path is not None:
                 qs = model._default_manager.filter(**{f"{importer_path}__in": importers})
             else:  # pragma: no cover - a new tenant model with no path to an organisation
-                raise RuntimeError(f"{label}: no path to an organisation; teach accounts.dataexport about it")
+                raise RuntimeError(f"{label}: no path to an organisation; teach portfolio.dataexport about it")
         out.append((label, qs.order_by("pk")))
     return out
 
@@ -243,9 +243,6 @@ def organization_delete(*, organization: Organization, user: Any, confirmation: 
         raise ServiceError(
             f"Type the organisation's name exactly ({organization.name}) to confirm.", field="confirmation"
         )
-
-    from ach.models import AchEnrollment
-    from entries.models import Upload
 
     result = DeletionResult()
     files: list[str] = []

@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from accounts.services import ServiceError
 from cape.facts import entry_facts_import
+from cape.views_facts import MAX_FACTS_FILE
 from entries.facts import FactsFileError
-from entries.views_facts import MAX_FACTS_FILE
 
 
 class FactsFileSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts import views_dashboard as views
+from portfolio import views_dashboard as views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

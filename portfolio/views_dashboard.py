@@ -17,9 +17,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from accounts import dashboard as sel
-from accounts.charts import Bar, bar_chart
-from accounts.models import Organization
+from accounts.models import Membership, Organization
 from accounts.permissions import editor_for_post, member_required
 from accounts.selectors import assigned_importer_ids, importers_for
 from accounts.services import ServiceError
@@ -29,6 +27,9 @@ from cape.build_jobs import declaration_build_job_start
 from cape.declarations import declarations_for
 from cape.forms import PortfolioBuildForm
 from cape.models import Declaration
+from cape.selectors import ruleset_changes
+from portfolio import dashboard as sel
+from portfolio.charts import Bar, bar_chart
 
 PORTFOLIO_PAGE_SIZE = 25  # template rendering dominates the page once the figures are cached
 ROWS_HTML_TTL = 600  # rendered rows are keyed by their content: the TTL only bounds memory
@@ -118,9 +119,6 @@ def client_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 def _ruleset_notice(request: HttpRequest, org: Organization) -> Any:
     """What the current ruleset changed in this organisation's paths, told once to each member: returned
     (and marked as told) the first time there is something to tell, None afterwards."""
-    from accounts.models import Membership
-    from cape.selectors import ruleset_changes
-
     membership = getattr(request, "membership", None)
     if request.method != "GET" or membership is None or membership.ruleset_notice_seen == rules.RULESET:
         return None
@@ -177,7 +175,7 @@ def _rows_html(portfolio: sel.Portfolio, rows: list[sel.PortfolioRow], *, can_ed
     """The page's table rows, rendered once and kept under a key made of everything they show.
 
     Rendering 25 rows was most of the portfolio's time once its figures are cached. The key is the
-    portfolio's state digest (accounts.dashboard._portfolio_state: equal digests, equal rows) with
+    portfolio's state digest (portfolio.dashboard._portfolio_state: equal digests, equal rows) with
     the rows' importers, the editor flag and the row template's source, so a change to any of them
     renders again: nothing to invalidate, and a stale row cannot be served. Ticked boxes (the page
     shown again after a refused build) are rendered as they are."""

@@ -15,6 +15,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Importer, ImporterGrant, Membership, Organization
+from accounts.selectors import organizations_seeing
+from entries.demo import IMPORTER_EXTRA_ENTRIES, importer_figures, load_demo_es003, load_importer_es003
 
 DEMO_PASSWORD = "refundready-demo"
 BROKER = ("Harbor Customs Brokerage", "harbor")
@@ -72,9 +74,6 @@ class Command(BaseCommand):
 
     def _load_demo_entries(self, broker: Organization, owner_org: Organization, extra: int | None) -> None:
         """Harbor's small ES-003, then Blue Heron's own (entries.demo); then who sees what."""
-        from accounts.selectors import organizations_seeing
-        from entries.demo import IMPORTER_EXTRA_ENTRIES, importer_figures, load_demo_es003, load_importer_es003
-
         User = get_user_model()
         load_demo_es003(organization=broker, stdout=self.stdout, user=User.objects.get(username="broker-staff"))
         load_importer_es003(organization=owner_org, stdout=self.stdout, user=User.objects.get(username="importer-owner"),
