@@ -198,3 +198,21 @@ def test_the_draft_page_shows_its_deadline_duty_and_estimated_interest(alice, im
     assert f'data-testid="protest-interest">${interest:,.2f}' in page
     listing = _client(alice).get("/protests/").content.decode()
     assert f"<td>{deadline:%m/%d/%Y}</td>" in listing and "$1,600.50" in listing and f"${interest:,.2f}" in listing
+
+
+def test_a_denied_protest_page_shows_the_cit_summons_window(alice, entries, importer_org) -> None:  # type: ignore[no-untyped-def]
+    """Denied: the page names the date by which a CIT summons must be filed (180 days, 28 U.S.C. 2636(a));
+    allowed: no such window."""
+    from datetime import timedelta
+
+    from protests.services import protest_record_decision, protest_record_filing
+
+    today = timezone.localdate()
+    protest = protest_drafts_build(organization=importer_org, user=alice).protests[0]
+    c = _client(alice)
+    assert b'data-testid="cit-window"' not in c.get(f"/protests/{protest.pk}/").content
+    protest_record_filing(protest=protest, user=alice, protest_number=f"2704-{today:%y}-000018", filed_on=today)
+    protest_record_decision(protest=protest, user=alice, decision="denied", decided_on=today)
+    page = c.get(f"/protests/{protest.pk}/").content.decode()
+    assert 'data-testid="cit-window"' in page
+    assert f"must be filed by {today + timedelta(days=180):%m/%d/%Y}" in page and "28 U.S.C. 2636(a)" in page
