@@ -115,52 +115,43 @@ def protest_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     return response
 
 
-@editor_required
-@require_POST
-def protest_filing(request: HttpRequest, pk: int) -> HttpResponse:
+def _record(request: HttpRequest, pk: int, form_class: Any, form_name: str, call: Any, done: str) -> HttpResponse:
+    """One lifecycle step from the detail page: the form, the service (its error beside the field), then back."""
     protest = _protest(request, pk)
-    form = FilingForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            services.protest_record_filing(protest=protest, user=request.user, **form.cleaned_data)
+            call(protest, form.cleaned_data)
         except ServiceError as exc:
             _form_error(form, exc)
         else:
-            messages.success(request, "Filing recorded: the entries are now under protest.")
+            messages.success(request, done)
             return redirect("protest_detail", pk=pk)
-    return _render_detail(request, protest, filing_form=form)
+    return _render_detail(request, protest, **{form_name: form})
+
+
+@editor_required
+@require_POST
+def protest_filing(request: HttpRequest, pk: int) -> HttpResponse:
+    return _record(request, pk, FilingForm, "filing_form",
+                   lambda p, data: services.protest_record_filing(protest=p, user=request.user, **data),
+                   "Filing recorded: the entries are now under protest.")
 
 
 @editor_required
 @require_POST
 def protest_decision(request: HttpRequest, pk: int) -> HttpResponse:
-    protest = _protest(request, pk)
-    form = DecisionForm(request.POST)
-    if form.is_valid():
-        try:
-            services.protest_record_decision(protest=protest, user=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "CBP's decision recorded.")
-            return redirect("protest_detail", pk=pk)
-    return _render_detail(request, protest, decision_form=form)
+    return _record(request, pk, DecisionForm, "decision_form",
+                   lambda p, data: services.protest_record_decision(protest=p, user=request.user, **data),
+                   "CBP's decision recorded.")
 
 
 @editor_required
 @require_POST
 def protest_reason(request: HttpRequest, pk: int) -> HttpResponse:
-    protest = _protest(request, pk)
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            services.protest_reason_update(protest=protest, user=request.user, text=form.cleaned_data["reason_text"])
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "Reason for protest saved.")
-            return redirect("protest_detail", pk=pk)
-    return _render_detail(request, protest, reason_form=form)
+    return _record(request, pk, ReasonForm, "reason_form",
+                   lambda p, data: services.protest_reason_update(protest=p, user=request.user, text=data["reason_text"]),
+                   "Reason for protest saved.")
 
 
 @editor_required
