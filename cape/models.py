@@ -65,26 +65,18 @@ class Classification(models.Model):
 
     class Meta:
         indexes = [
-            # An organisation sees the entries of its importers: the lists read these per importer (one
-            # importer: an index scan in order; several: PostgreSQL merges the importers' ordered scans).
+            # An organisation sees the entries of its importers: the lists read these per importer, one importer
+            # at a time (cape.selectors._ids_by_importer merges several). Only per-importer indexes: every
+            # classification written maintains each index, and a first classification of a million entries
+            # spent 7 s of its 37-41 s on four global ones (bench/classify.py, issue 18).
             # entry last: sorted by path (then deadline, then entry) the list reads the index in either
             # direction without sorting a path's undated rows.
             models.Index(fields=["importer", "path", "deadline", "entry"], name="cape_class_imp_path_dl_entry"),
-            # entry is the keyset tie-breaker of the entries list.
+            # entry is the tie-breaker of the entries list; the list sorted by importer reads each importer's
+            # rows in this order too.
             models.Index(fields=["importer", "deadline", "entry"], name="cape_class_imp_dl_entry"),
-            models.Index(fields=["importer", "-ieepa_duty"], name="cape_class_imp_duty"),
-            # the entries list sorted by importer reads each importer's rows in entry order (cape.selectors
-            # _walk_importers).
-            models.Index(fields=["importer", "entry"], name="cape_class_importer_entry"),
-            # A broker who sees most of the entries: the whole list in deadline or amount order, filtered by
-            # importer as it is read.
-            models.Index(fields=["deadline", "entry"], name="cape_class_dl_entry"),
-            models.Index(fields=["-ieepa_duty", "entry"], name="cape_class_duty_entry"),
-            # ... and sorted by path (either direction): PostgreSQL does not merge the importers' ordered scans of
-            # (importer, path, deadline, entry) for a list of importers, so without it a page sorted by path
-            # sorted every row (3.3 s at a million entries, bench/web.py). Its partial twin of urgent rows
-            # (deadline, entry) WHERE urgent is created in SQL (migration 0015_h_bench_classification_sorts).
-            models.Index(fields=["path", "deadline", "entry"], name="cape_class_path_dl_entry"),
+            models.Index(fields=["importer", "ieepa_duty", "entry"], name="cape_class_imp_duty_entry"),
+            # (importer, deadline, entry) WHERE urgent is created in SQL (migration 0014).
         ]
 
     def __str__(self) -> str:

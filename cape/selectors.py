@@ -5,8 +5,9 @@ the importer is one the organisation owns or manages through an unrevoked grant
 (accounts.selectors.importers_for). Everyone who sees it sees the same facts, classification and CAPE
 history; revoking a grant hides it from the broker at once, and the data stays with the importer.
 
-Lists use keyset pagination over (sort key, entry id): no COUNT(*) and no OFFSET, so page 5,000 of a
-million entries costs the same as page 1 (indexes Classification(importer, …, entry) and (deadline, entry)).
+The API's lists use keyset pagination over (sort key, entry id): no COUNT(*) and no OFFSET, so page 5,000
+of a million entries costs the same as page 1 (indexes Classification(importer, …, entry)); the entries
+page numbers its pages and reads a page in the second half from the other end.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import json
 import logging
 import re
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, F, Min, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 
 from accounts.audit_display import value_in_words
 from accounts.models import AuditLog, Organization
@@ -37,16 +40,15 @@ from refundready.dates import today_eastern
 logger = logging.getLogger(__name__)
 
 SORTS = ("deadline", "amount")
-# The entries page's sortable columns: column -> (order_by fields ascending, default direction). Measured on
-# PostgreSQL at 1,000,000 entries (bench/web.py's data), first and last page each: deadline, amount and path
-# are index scans ((organization, deadline, entry), (organization, -ieepa_duty), (organization, path,
-# deadline)); the entry number one too once the entry's own organisation is in the query (entries_entry's
-# unique (organization, entry_number), so no tie-breaker is needed); the importer is walked importer by
-# importer (entry_numbered_page, index (importer, entry), migration 0013). The entry type has no index of
-# its own: it is not a sort (a full sort of the organisation's rows: 0.7-1.0 s).
+# The entries page's sortable columns: column -> (order_by fields ascending, default direction). On PostgreSQL
+# at 1,000,000 entries (bench/web.py's data): deadline, amount and path read the per-importer indexes
+# (Classification (importer, deadline, entry), (importer, ieepa_duty, entry), (importer, path, deadline, entry);
+# several importers: _ids_by_importer); the entry number walks the unique entry_number index; the importer is
+# walked importer by importer, each in deadline order (_walk_importers). Type and reasons have no index: a
+# top-N sort of the organisation's rows.
 LIST_SORTS: dict[str, tuple[tuple[str, ...], str]] = {
     "entry": (("entry__entry_number",), "asc"),
-    "importer": (("importer__name", "importer_id", "entry_id"), "asc"),
+    "importer": (("importer__name", "importer_id", "deadline", "entry_id"), "asc"),
     "path": (("path", "deadline", "entry_id"), "asc"),
     "deadline": (("deadline", "entry_id"), "asc"),
     "amount": (("ieepa_duty", "entry_id"), "desc"),
@@ -92,7 +94,11 @@ class EntryFilters:
 
 
 def filtered_classifications(organization: Organization | None, filters: EntryFilters) -> QuerySet[Classification]:
-    qs = classifications_for(organization)
+    return _filtered(classifications_for(organization), organization, filters)
+
+
+def _filtered(qs: QuerySet[Classification], organization: Organization | None,
+              filters: EntryFilters) -> QuerySet[Classification]:
     if filters.path:
         qs = qs.filter(path=filters.path)
     if filters.reason:
@@ -157,6 +163,70 @@ def search_condition(organization: Organization | None, text: str) -> Q:
     return cond
 
 
+# ---------------------------------------------------------------- one sorted list over many importers
+# A broker's list spans its importers; the indexes are per importer (Classification(importer, …, entry)), so
+# that writing a million classifications maintains six indexes, not eleven (bench/classify.py, issue 18).
+# PostgreSQL does not merge the importers' ordered index scans for ``importer_id IN (…)``: the list sorted by
+# deadline, amount or path reads each importer's first rows in order (a LATERAL scan with LIMIT per importer)
+# and keeps the page's entry ids; the page's rows are then read by id. Past PER_IMPORTER_ROWS rows (a page deep
+# in the middle of a long list) one narrow top-N sort of the organisation's rows is cheaper.
+PER_IMPORTER_SORTS = {"deadline", "amount", "path"}
+PER_IMPORTER_ROWS = 100_000
+
+
+def _visible_importer_ids(organization: Organization, filters: EntryFilters) -> list[int]:
+    ids = set(importers_for(organization).values_list("pk", flat=True))
+    if filters.importer_id is not None:
+        ids &= {filters.importer_id}
+    if filters.importer_ids is not None:
+        ids &= set(filters.importer_ids)
+    return sorted(ids)
+
+
+def _order(columns: tuple[str, ...], descending: bool) -> list[Any]:
+    """NULLs (an entry without a deadline) where PostgreSQL's indexes keep them: last ascending, first
+    descending, so either direction is an index scan one way or the other."""
+    if descending:
+        return [F(c).desc(nulls_first=True) for c in columns]
+    return [F(c).asc(nulls_last=True) for c in columns]
+
+
+def _ids_by_importer(
+    organization: Organization | None, filters: EntryFilters, columns: tuple[str, ...], *, descending: bool,
+    start: int, stop: int, after: Q | None = None,
+) -> list[int] | None:
+    """Entry ids of rows ``start:stop`` of the organisation's list in ``columns`` order (the last column is
+    entry_id), read importer by importer; None where that does not pay (not PostgreSQL, one importer, a search,
+    a deep page): the caller then sorts in one query. ``after``: a keyset condition each importer's rows meet."""
+    if (organization is None or connection.vendor != "postgresql" or filters.q.strip() or filters.port.strip()
+            or filters.ruleset_changed or stop <= start):
+        return None
+    importers = _visible_importer_ids(organization, filters)
+    if len(importers) < 2 or len(importers) * stop > PER_IMPORTER_ROWS:
+        return None
+    # The importer of each scan is the LATERAL's ``imp.id``; every other filter is the list's own.
+    inner = _filtered(Classification.objects.filter(importer_id=RawSQL("imp.id", ())), organization,
+                      replace(filters, importer_id=None, importer_ids=None))
+    if after is not None:
+        inner = inner.filter(after)
+    inner = inner.order_by(*_order(columns, descending)).values_list(*columns)[:stop]
+    inner_sql, params = inner.query.sql_with_params()
+    way = "DESC NULLS FIRST" if descending else "ASC NULLS LAST"
+    outer_order = ", ".join(f"c.{connection.ops.quote_name(c)} {way}" for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.entry_id FROM unnest(%s::bigint[]) AS imp(id) CROSS JOIN LATERAL ({inner_sql}) c "
+            f"ORDER BY {outer_order} LIMIT %s" + (" OFFSET %s" if start else ""),
+            [importers, *params, stop - start, *([start] if start else [])],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _rows_in_order(qs: QuerySet[Classification], entry_ids: list[int]) -> list[Classification]:
+    by_entry = {row.entry_id: row for row in qs.filter(entry_id__in=entry_ids).order_by()}
+    return [by_entry[i] for i in entry_ids if i in by_entry]
+
+
 # ---------------------------------------------------------------- keyset pages
 @dataclass
 class EntryPage:
@@ -201,20 +271,27 @@ def entry_page(
         qs = qs.only("entry_id", "deadline", "ieepa_duty", *fields)
     sort = filters.sort if filters.sort in SORTS else "deadline"
     pos = _decode(sort, after) if after else None
-    if sort == "amount":
-        qs = qs.order_by("-ieepa_duty", "entry_id")
+    keyset: Q | None = None
+    if sort == "amount":  # largest first; equal amounts by entry, last entry first
+        columns, descending = ("ieepa_duty", "entry_id"), True
         if pos is not None:
             amount, last = pos
-            qs = qs.filter(Q(ieepa_duty__lt=amount) | Q(ieepa_duty=amount, entry_id__gt=last))
+            keyset = Q(ieepa_duty__lt=amount) | Q(ieepa_duty=amount, entry_id__lt=last)
     else:
-        qs = qs.order_by(F("deadline").asc(nulls_last=True), "entry_id")
+        columns, descending = ("deadline", "entry_id"), False
         if pos is not None:
             deadline, last = pos
             if deadline is None:
-                qs = qs.filter(deadline__isnull=True, entry_id__gt=last)
+                keyset = Q(deadline__isnull=True, entry_id__gt=last)
             else:
-                qs = qs.filter(Q(deadline__gt=deadline) | Q(deadline=deadline, entry_id__gt=last) | Q(deadline__isnull=True))
-    rows = list(qs[: size + 1])
+                keyset = Q(deadline__gt=deadline) | Q(deadline=deadline, entry_id__gt=last) | Q(deadline__isnull=True)
+    ids = _ids_by_importer(organization, filters, columns, descending=descending, start=0, stop=size + 1, after=keyset)
+    if ids is not None:
+        rows = _rows_in_order(qs, ids)
+    else:
+        if keyset is not None:
+            qs = qs.filter(keyset)
+        rows = list(qs.order_by(*_order(columns, descending))[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     return EntryPage(rows=rows, next_cursor=_encode(sort, rows[-1]) if more and rows else None, is_first=pos is None, size=size)
@@ -292,8 +369,8 @@ def _walk_importers(
     descending: bool,
 ) -> list[Classification] | None:
     """A page sorted by importer name without sorting every row: the importers in name order with their
-    cached counts (importer_path_figures) say which importers the page spans, and each is read in entry
-    order from the (importer, entry) index. Only without filters other than the importer (the counts are
+    cached counts (importer_path_figures) say which importers the page spans, and each is read in deadline
+    order from the (importer, deadline, entry) index. Only without filters other than the importer (the counts are
     per importer); None otherwise, and the caller sorts."""
     if filters != EntryFilters(importer_id=filters.importer_id, sort=filters.sort, direction=filters.direction,
                                as_of=filters.as_of):
@@ -313,7 +390,7 @@ def _walk_importers(
         if skip >= n:
             skip -= n
             continue
-        part = qs.filter(importer_id=pk).order_by("-entry_id" if descending else "entry_id")
+        part = qs.filter(importer_id=pk).order_by(*_order(("deadline", "entry_id"), descending))
         rows += list(part[skip: skip + size - len(rows)])
         skip = 0
         if len(rows) >= size:
@@ -342,18 +419,13 @@ def entry_numbered_page(
         if walked is not None:
             return NumberedPage(rows=walked, number=number, count=count, size=size)
     from_end = start > count // 2
-    # NULLs (an entry without a deadline) go where PostgreSQL's indexes keep them: last ascending, first
-    # descending, so both directions (and the reverse read from the end) are an index scan one way or the other.
-    if descending != from_end:
-        order = [F(c).desc(nulls_first=True) for c in columns]
-    else:
-        order = [F(c).asc(nulls_last=True) for c in columns]
-    qs = qs.order_by(*order)
+    reverse = descending != from_end
+    begin, stop = (max(0, count - start - size), count - start) if from_end else (start, start + size)
+    ids = (_ids_by_importer(organization, filters, columns, descending=reverse, start=begin, stop=stop)
+           if filters.sort in PER_IMPORTER_SORTS else None)
+    rows = _rows_in_order(qs, ids) if ids is not None else list(qs.order_by(*_order(columns, reverse))[begin:stop])
     if from_end:
-        begin = max(0, count - start - size)
-        rows = list(qs[begin: count - start])[::-1]
-    else:
-        rows = list(qs[start: start + size])
+        rows.reverse()
     return NumberedPage(rows=rows, number=number, count=count, size=size)
 
 
