@@ -94,6 +94,16 @@ def check_digits_ok(numbers: Sequence[str]) -> np.ndarray:
     return (10 - total % 10) % 10 == (b[:, 10].astype(np.int64) - 48)
 
 
+def valid_many(numbers: Sequence[str | None]) -> list[bool]:
+    """``is_valid`` of each number, the check digits computed for all of them at once (a classification run
+    asks it of every entry)."""
+    shaped = [i for i, n in enumerate(numbers) if n and len(n) == LENGTH and _fullmatch(n)]
+    out = [False] * len(numbers)
+    for i, ok in zip(shaped, check_digits_ok([str(numbers[i]) for i in shaped]).tolist(), strict=True):
+        out[i] = ok
+    return out
+
+
 # ----------------------------------------------------------------------------- repair
 class EntryNumberError(ValueError):
     """The value cannot be repaired to an entry number's shape; the message says why."""
