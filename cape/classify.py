@@ -54,7 +54,7 @@ def _chunks(ids: list[int], size: int = CHUNK) -> Iterator[list[int]]:
 # The engine's result depends on the entry number only through its validity (R1) and on the IEEPA
 # duty only through its sign (R2); nothing else per entry (rules.py: no rule reads importer_number).
 # So entries with equal facts apart from those share one result, computed once per run: the key
-# below. tests/cape/test_classify_memo.py checks over random facts that the shared result is the
+# below. tests/cape/test_classify_runs.py checks over random facts that the shared result is the
 # one rules.classify gives each entry on its own.
 def memo_key(facts: rules.EntryFacts) -> tuple[Any, ...]:
     return _key(
