@@ -8,11 +8,12 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from accounts.http import OrgRequest
 from accounts.selectors import active_membership, membership_for_slug, memberships_for, organization_slug_exists
 
 
@@ -77,8 +78,8 @@ class IsOrganizationMember(BasePermission):
 def member_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.membership:  # type: ignore[attr-defined]
+    def wrapper(request: OrgRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.membership:  # the middleware's lazy membership: None when the user has none
             return redirect("no_organization")
         return view(request, *args, **kwargs)
 
@@ -90,8 +91,8 @@ def editor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
 
     @member_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.membership.can_edit:  # type: ignore[attr-defined]
+    def wrapper(request: OrgRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.membership.can_edit:
             raise PermissionDenied("Viewers can read and export but not change anything.")
         return view(request, *args, **kwargs)
 
@@ -103,8 +104,8 @@ def editor_for_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
 
     @member_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.membership.can_edit:  # type: ignore[attr-defined]
+    def wrapper(request: OrgRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.membership.can_edit:
             raise PermissionDenied("Viewers can read and export but not change anything.")
         return view(request, *args, **kwargs)
 

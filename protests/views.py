@@ -6,11 +6,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import OrgRequest
 from accounts.permissions import editor_for_post, editor_required, member_required
 from accounts.selectors import importers_for
 from accounts.services import ServiceError
@@ -28,11 +29,11 @@ CONTENT_TYPES = {
 }
 
 
-def _org(request: HttpRequest) -> Any:
-    return request.organization  # type: ignore[attr-defined]
+def _org(request: OrgRequest) -> Any:
+    return request.organization
 
 
-def _protest(request: HttpRequest, pk: int) -> Protest:
+def _protest(request: OrgRequest, pk: int) -> Protest:
     return get_object_or_404(protests_for(_org(request)).select_related("organization"), pk=pk)
 
 
@@ -41,7 +42,7 @@ def _form_error(form: Any, exc: ServiceError) -> None:
 
 
 @editor_for_post
-def protests_home(request: HttpRequest) -> HttpResponse:
+def protests_home(request: OrgRequest) -> HttpResponse:
     """Protests of the organisation; the draft form (one importer or several); counsel packets by importer."""
     org = _org(request)
     initial = {"importers": [int(i) for i in request.GET.getlist("importer") if i.isdigit()]}
@@ -74,11 +75,11 @@ def protests_home(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def protest_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_detail(request: OrgRequest, pk: int) -> HttpResponse:
     return _render_detail(request, _protest(request, pk))
 
 
-def _render_detail(request: HttpRequest, protest: Protest, **forms: Any) -> HttpResponse:
+def _render_detail(request: OrgRequest, protest: Protest, **forms: Any) -> HttpResponse:
     items = Paginator(protest_items(protest), 100).get_page(request.GET.get("page"))
     return render(request, "protests/detail.html", {
         "protest": protest, "items": items, "page": items,
@@ -90,7 +91,7 @@ def _render_detail(request: HttpRequest, protest: Protest, **forms: Any) -> Http
 
 
 @editor_for_post
-def protest_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+def protest_download(request: OrgRequest, pk: int, kind: str) -> HttpResponse:
     """GET (every member, viewers included): the file, no change. POST (owners and staff): the file downloaded
     for filing, which marks a draft exported (once, audited)."""
     protest = _protest(request, pk)
@@ -115,7 +116,7 @@ def protest_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     return response
 
 
-def _record(request: HttpRequest, pk: int, form_class: Any, form_name: str, call: Any, done: str) -> HttpResponse:
+def _record(request: OrgRequest, pk: int, form_class: Any, form_name: str, call: Any, done: str) -> HttpResponse:
     """One lifecycle step from the detail page: the form, the service (its error beside the field), then back."""
     protest = _protest(request, pk)
     form = form_class(request.POST)
@@ -132,7 +133,7 @@ def _record(request: HttpRequest, pk: int, form_class: Any, form_name: str, call
 
 @editor_required
 @require_POST
-def protest_filing(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_filing(request: OrgRequest, pk: int) -> HttpResponse:
     return _record(request, pk, FilingForm, "filing_form",
                    lambda p, data: services.protest_record_filing(protest=p, user=request.user, **data),
                    "Filing recorded: the entries are now under protest.")
@@ -140,7 +141,7 @@ def protest_filing(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def protest_decision(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_decision(request: OrgRequest, pk: int) -> HttpResponse:
     return _record(request, pk, DecisionForm, "decision_form",
                    lambda p, data: services.protest_record_decision(protest=p, user=request.user, **data),
                    "CBP's decision recorded.")
@@ -148,7 +149,7 @@ def protest_decision(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def protest_reason(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_reason(request: OrgRequest, pk: int) -> HttpResponse:
     return _record(request, pk, ReasonForm, "reason_form",
                    lambda p, data: services.protest_reason_update(protest=p, user=request.user, text=data["reason_text"]),
                    "Reason for protest saved.")
@@ -156,7 +157,7 @@ def protest_reason(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def protest_discard_view(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_discard_view(request: OrgRequest, pk: int) -> HttpResponse:
     protest = _protest(request, pk)
     try:
         services.protest_discard(protest=protest, user=request.user)
@@ -168,7 +169,7 @@ def protest_discard_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @editor_for_post
-def organization_reason(request: HttpRequest) -> HttpResponse:
+def organization_reason(request: OrgRequest) -> HttpResponse:
     org = _org(request)
     form = OrganizationReasonForm(request.POST or None, initial={"text": reason_for(org)})
     if request.method == "POST" and form.is_valid():
@@ -184,7 +185,7 @@ def organization_reason(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def counsel_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+def counsel_download(request: OrgRequest, pk: int, kind: str) -> HttpResponse:
     """The counsel packet of one importer (every member may export it)."""
     from protests.services import today
 
