@@ -60,7 +60,7 @@ class Form5106WriteSerializer(serializers.Serializer):
 
 
 class Form5106UpdateSerializer(Form5106WriteSerializer):
-    ir_number = None  # type: ignore[assignment]
+    ir_number = None  # type: ignore[assignment]  # DRF: None removes the inherited field
 
 
 class Form5106ViewSet(

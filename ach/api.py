@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
@@ -99,7 +99,7 @@ class AchImporterSerializer(serializers.ModelSerializer):
     def _facts(self, obj: Importer) -> AccountFacts:
         facts = self.context.get("facts")
         if facts is None or obj.pk not in facts:  # one importer (retrieve): read its facts now
-            facts = self.context["facts"] = {**(facts or {}), **account_facts([obj.pk])}
+            facts = cast("dict[str, Any]", self.context)["facts"] = {**(facts or {}), **account_facts([obj.pk])}  # a dict
         return facts[obj.pk]
 
     def get_ace_account(self, obj: Importer) -> str:

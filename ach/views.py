@@ -190,7 +190,7 @@ def ach_confirm_active(request: OrgRequest, importer_id: int) -> HttpResponse:
 
 
 @member_required
-def ach_evidence(request: OrgRequest, importer_id: int) -> HttpResponse:
+def ach_evidence(request: OrgRequest, importer_id: int) -> FileResponse:
     importer = _importer(request, importer_id)
     try:
         handle, name = services.evidence_open(importer=importer, **_org_kwargs(request))

@@ -36,7 +36,7 @@ from entries.models import Entry, TariffLine
 class ReasonSerializer(serializers.Serializer):
     code = serializers.CharField()
     rule = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field: the serializer's metaclass takes it off the class
     text = serializers.CharField()
 
 
@@ -108,7 +108,7 @@ class RefundEventSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
     principal = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
     interest = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field: the serializer's metaclass takes it off the class
     reference = serializers.CharField()
     declaration_id = serializers.IntegerField(allow_null=True)
 
@@ -151,7 +151,7 @@ class EntryDetailSerializer(EntryListItemSerializer):
     def get_fact_history(self, obj: Entry) -> list[dict[str, Any]]:
         from cape.selectors import fact_history
 
-        return FactChangeSerializer(fact_history(obj), many=True).data  # type: ignore[return-value]
+        return FactChangeSerializer(fact_history(obj), many=True).data  # type: ignore[return-value]  # a ReturnList of dicts
 
     @extend_schema_field(EntryRefundsSerializer)
     def get_refunds(self, obj: Entry) -> dict[str, Any]:
@@ -175,7 +175,7 @@ class EntryPageSerializer(serializers.Serializer):
 
 class PathTotalSerializer(serializers.Serializer):
     path = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field: the serializer's metaclass takes it off the class
     count = serializers.IntegerField()
     ieepa_duty = serializers.DecimalField(max_digits=18, decimal_places=2)
 
@@ -279,7 +279,7 @@ class ClassificationSummaryViewSet(viewsets.GenericViewSet):
     """Totals by path: number of entries and IEEPA duty (filters as on the list)."""
     request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
-    serializer_class = inline_serializer(
+    serializer_class = inline_serializer(  # type: ignore[assignment]  # an instance: drf-spectacular reads it for the schema
         "PathTotal",
         {"path": serializers.CharField(), "label": serializers.CharField(), "count": serializers.IntegerField(),
          "ieepa_duty": serializers.DecimalField(max_digits=18, decimal_places=2)},

@@ -31,7 +31,7 @@ class FactsResultSerializer(serializers.Serializer):
     rows_read = serializers.IntegerField()
     rows_applied = serializers.IntegerField()
     changes = serializers.ListField(child=serializers.DictField(), help_text="entry_number, fact, old, new")
-    errors = serializers.ListField(child=serializers.DictField(), help_text="file, row, column, value, reason")
+    errors = serializers.ListField(child=serializers.DictField(), help_text="file, row, column, value, reason")  # type: ignore[assignment]  # a declared field: the serializer's metaclass takes it off the class
     paths = serializers.ListField(child=serializers.DictField(), help_text="entry_number, path, reason after reclassifying")
 
 

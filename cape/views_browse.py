@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -89,11 +89,11 @@ class EntryFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.organization, self.user = organization, user
         # Labels in plain words from the ruleset's reason table (the code is in each badge's description).
-        self.fields["reason"].choices = [("", "Any reason")] + reason_choices()  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["reason"]).choices = [("", "Any reason")] + reason_choices()
         # The organisation's importers as plain choices, read once: a ModelChoiceField would read them
         # again for every rendering (through a server-side cursor) and once more to validate.
         rows = importers_for(organization).order_by("name", "ir_number").values_list("pk", "name", "ir_number")
-        self.fields["importer"].choices = [("", "All importers")] + [  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["importer"]).choices = [("", "All importers")] + [
             (pk, f"{name or 'Unnamed importer'} ({mask_ir_number(ir)})") for pk, name, ir in rows  # Importer.__str__
         ]
 
@@ -164,7 +164,7 @@ def entry_list(request: OrgRequest) -> HttpResponse:
     if form.is_bound:
         form.is_valid()
     filters = form.filters()
-    visible = [pk for pk, _label in form.fields["importer"].choices if pk != ""]  # type: ignore[attr-defined]
+    visible = [pk for pk, _label in form.fields["importer"].choices if pk != ""]  # type: ignore[attr-defined]  # a ChoiceField
     totals = path_totals(org, EntryFilters(importer_id=filters.importer_id, importer_ids=filters.importer_ids), importer_ids=visible)
     try:
         number = int(request.GET.get("page") or 1)

@@ -62,7 +62,7 @@ class UploadSerializer(serializers.ModelSerializer):
     def get_classification(self, obj: Upload) -> dict[str, Any] | None:
         """The classification run after ingestion (null before it is queued, and for uploads made
         before runs were recorded). Poll until both the upload and this are done or failed."""
-        run = with_classification(obj).classification  # type: ignore[attr-defined]
+        run = with_classification(obj).classification  # type: ignore[attr-defined]  # set by with_classification
         return ClassificationRunSerializer(run).data if run is not None else None
 
 

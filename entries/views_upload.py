@@ -29,7 +29,7 @@ def latest_runs() -> Prefetch:
     # The runs are cape's (cape.models.ClassificationRun): read through the reverse relation its model adds to
     # Upload (as with_classification does), so entries imports nothing of cape.
     runs = Upload._meta.get_field("classification_runs").related_model
-    return Prefetch("classification_runs", queryset=runs.objects.order_by("-pk"), to_attr="runs")
+    return Prefetch("classification_runs", queryset=runs.objects.order_by("-pk"), to_attr="runs")  # type: ignore[attr-defined]  # cape's model
 
 
 def with_classification(upload: Upload) -> Upload:
@@ -37,9 +37,9 @@ def with_classification(upload: Upload) -> Upload:
     runs = getattr(upload, "runs", None)
     if runs is None:
         runs = list(upload.classification_runs.order_by("-pk")[:1])
-    upload.classification = runs[0] if runs else None  # type: ignore[attr-defined]
+    upload.classification = runs[0] if runs else None  # type: ignore[attr-defined]  # shown on the page, not a field
     # Polled until the ingest has finished and so has the classification that follows it.
-    upload.all_finished = upload.is_finished and (upload.classification is None or upload.classification.finished)  # type: ignore[attr-defined]
+    upload.all_finished = upload.is_finished and (upload.classification is None or upload.classification.finished)  # type: ignore[attr-defined]  # as above
     return upload
 
 
@@ -108,8 +108,8 @@ def _upload_new(request: OrgRequest) -> HttpResponse:
 @member_required
 def upload_detail(request: OrgRequest, pk: int) -> HttpResponse:
     upload = with_classification(get_object_or_404(uploads_for(request.organization), pk=pk))
-    context = {"upload": upload, "summary": upload.summary or {}, "finished": upload.all_finished,  # type: ignore[attr-defined]
-               "classification": upload.classification}  # type: ignore[attr-defined]
+    context = {"upload": upload, "summary": upload.summary or {}, "finished": upload.all_finished,  # type: ignore[attr-defined]  # set by with_classification
+               "classification": upload.classification}  # type: ignore[attr-defined]  # as above
     if request.headers.get("HX-Request"):
         # "compact": one line of a list (the importer dashboard); "row": one row of the uploads table.
         fragment = {"compact": "entries/upload_compact.html", "row": "entries/upload_row.html"}.get(

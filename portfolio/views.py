@@ -140,7 +140,7 @@ def organization_data(request: OrgRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def organization_export_view(request: OrgRequest) -> HttpResponse:
+def organization_export_view(request: OrgRequest) -> FileResponse:
     _owner_only(request)
     path = organization_export(organization=request.organization, user=request.user)
     handle = path.open("rb")

@@ -168,7 +168,7 @@ ROW_TEMPLATE = "dashboard/portfolio_row.html"
 
 @lru_cache(maxsize=1)
 def _row_template_digest() -> str:
-    return hashlib.sha256(get_template(ROW_TEMPLATE).template.source.encode()).hexdigest()[:16]  # type: ignore[attr-defined]
+    return hashlib.sha256(get_template(ROW_TEMPLATE).template.source.encode()).hexdigest()[:16]  # type: ignore[attr-defined]  # the Django engine's wraps a Template
 
 
 def _rows_html(portfolio: sel.Portfolio, rows: list[sel.PortfolioRow], *, can_edit: bool,
@@ -192,7 +192,7 @@ def _rows_html(portfolio: sel.Portfolio, rows: list[sel.PortfolioRow], *, can_ed
     if html is None:
         html = [render_to_string(ROW_TEMPLATE, {"r": r, **context}) for r in rows]
         cache.set(key, html, ROWS_HTML_TTL)
-    return html  # type: ignore[no-any-return]
+    return html
 
 
 def _portfolio(request: OrgRequest, org: Organization, *, build_form: PortfolioBuildForm | None = None,

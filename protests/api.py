@@ -104,7 +104,7 @@ class ReasonSerializer(serializers.Serializer):
 
 def _file(data: bytes, kind: str, name: str) -> HttpResponse:
     response = HttpResponse(data, content_type=CONTENT_TYPES[kind])
-    response["Content-Disposition"] = content_disposition_header(kind != "txt", name)
+    response["Content-Disposition"] = content_disposition_header(kind != "txt", name)  # type: ignore[assignment]  # str: a name is given
     return response
 
 

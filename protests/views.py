@@ -112,7 +112,7 @@ def protest_download(request: OrgRequest, pk: int, kind: str) -> HttpResponse:
     else:
         data, name = exports.reason_plain_text(protest), exports.file_stem(protest) + "-reason.txt"
     response = HttpResponse(data, content_type=CONTENT_TYPES[kind])
-    response["Content-Disposition"] = content_disposition_header(kind != "txt", name)
+    response["Content-Disposition"] = content_disposition_header(kind != "txt", name)  # type: ignore[assignment]  # str: a name is given
     return response
 
 
