@@ -42,6 +42,7 @@ from accounts.services import (
     membership_digest_set,
 )
 from refundready.dates import today_eastern
+from refundready.forms import submit_form
 
 
 @member_required
@@ -131,15 +132,10 @@ def importer_note_new(request: OrgRequest, pk: int) -> HttpResponse:
     org = request.organization
     importer = get_object_or_404(importers_for(org), pk=pk)
     form = ImporterNoteForm(request.POST)
-    if form.is_valid():
-        try:
-            importer_note_add(organization=org, importer=importer, text=form.cleaned_data["text"],
-                              follow_up_on=form.cleaned_data["follow_up_on"], user=request.user)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, "Note added.")
-            return redirect(f"{reverse('importer_detail', args=[importer.pk])}#client-work")
+    if submit_form(form, lambda data: importer_note_add(organization=org, importer=importer, text=data["text"],
+                                                        follow_up_on=data["follow_up_on"], user=request.user)):
+        messages.success(request, "Note added.")
+        return redirect(f"{reverse('importer_detail', args=[importer.pk])}#client-work")
     return _importer_page(request, importer, note_form=form)
 
 
@@ -181,16 +177,13 @@ def importer_facts(request: OrgRequest, pk: int) -> HttpResponse:
     """POST: set the importer's CIT plaintiff status and paper-check waiver (audited; entries reclassified)."""
     importer = get_object_or_404(importers_for(request.organization), pk=pk)
     form = ImporterFactsForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            changes = importer_facts_update(importer=importer, organization=request.organization,
-                                            user=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, f"{len(changes)} fact{'s' if len(changes) != 1 else ''} changed; "
-                                      "the importer's entries were classified again." if changes else "Nothing changed.")
-            return redirect("importer_detail", pk=importer.pk)
+    if request.method == "POST" and (done := submit_form(form, lambda data: importer_facts_update(
+        importer=importer, organization=request.organization, user=request.user, **data,
+    ))):
+        changes = done.result
+        messages.success(request, f"{len(changes)} fact{'s' if len(changes) != 1 else ''} changed; "
+                                  "the importer's entries were classified again." if changes else "Nothing changed.")
+        return redirect("importer_detail", pk=importer.pk)
     return render(request, "accounts/importer_detail.html",
                   {"importer": importer, "grants": [], "facts_form": form, **_client_work(request, importer)},
                   status=400 if form.errors else 200)
@@ -199,19 +192,12 @@ def importer_facts(request: OrgRequest, pk: int) -> HttpResponse:
 @editor_required
 def importer_new(request: OrgRequest) -> HttpResponse:
     form = ImporterForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            importer = importer_create(
-                organization=request.organization,
-                ir_number=form.cleaned_data["ir_number"],
-                name=form.cleaned_data["name"],
-                user=request.user,
-            )
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, f"Importer {importer.name} added.")
-            return redirect("importer_detail", pk=importer.pk)
+    if request.method == "POST" and (done := submit_form(form, lambda data: importer_create(
+        organization=request.organization, ir_number=data["ir_number"], name=data["name"], user=request.user,
+    ))):
+        importer = done.result
+        messages.success(request, f"Importer {importer.name} added.")
+        return redirect("importer_detail", pk=importer.pk)
     return render(request, "accounts/importer_form.html", {"form": form})
 
 

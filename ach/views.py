@@ -42,6 +42,7 @@ from ach.selectors import (
     rejections_for,
     rejections_visible_to,
 )
+from refundready.forms import submit_form
 
 SENSITIVE = ("account_number", "account_number_confirm")
 
@@ -160,15 +161,11 @@ def ach_enrollment_save(request: OrgRequest, importer_id: int) -> HttpResponse:
 def ach_entered(request: OrgRequest, importer_id: int) -> HttpResponse:
     importer = _importer(request, importer_id)
     form = EnteredForm(request.POST)
-    if form.is_valid():
-        try:
-            services.enrollment_mark_entered(importer=importer, entered_on=form.cleaned_data["entered_on"],
-                                             entered_by=form.cleaned_data["entered_by"], **_org_kwargs(request))
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "Recorded as entered in ACE. When ACE shows it active, record the date you saw it.")
-            return redirect("ach_importer", importer_id=importer.pk)
+    if submit_form(form, lambda data: services.enrollment_mark_entered(
+        importer=importer, entered_on=data["entered_on"], entered_by=data["entered_by"], **_org_kwargs(request),
+    )):
+        messages.success(request, "Recorded as entered in ACE. When ACE shows it active, record the date you saw it.")
+        return redirect("ach_importer", importer_id=importer.pk)
     return _detail(request, importer, status=400, entered_form=form)
 
 
@@ -177,15 +174,11 @@ def ach_entered(request: OrgRequest, importer_id: int) -> HttpResponse:
 def ach_confirm_active(request: OrgRequest, importer_id: int) -> HttpResponse:
     importer = _importer(request, importer_id)
     form = ConfirmActiveForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            services.enrollment_confirm_active(importer=importer, seen_on=form.cleaned_data["seen_on"],
-                                               evidence=form.cleaned_data.get("evidence"), **_org_kwargs(request))
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "Recorded as active in ACE: refunds to this importer have an account to go to.")
-            return redirect("ach_importer", importer_id=importer.pk)
+    if submit_form(form, lambda data: services.enrollment_confirm_active(
+        importer=importer, seen_on=data["seen_on"], evidence=data.get("evidence"), **_org_kwargs(request),
+    )):
+        messages.success(request, "Recorded as active in ACE: refunds to this importer have an account to go to.")
+        return redirect("ach_importer", importer_id=importer.pk)
     return _detail(request, importer, status=400, active_form=form)
 
 
@@ -204,16 +197,12 @@ def ach_evidence(request: OrgRequest, importer_id: int) -> FileResponse:
 def ach_special_cases(request: OrgRequest, importer_id: int) -> HttpResponse:
     importer = _importer(request, importer_id)
     form = SpecialCasesForm(request.POST)
-    if form.is_valid():
-        try:
-            d = form.cleaned_data
-            services.special_cases_save(importer=importer, foreign_no_us_bank=bool(d["foreign_no_us_bank"]), ace_account=d["ace_account"],
-                                        paper_check_waiver=d["paper_check_waiver"] or "", **_org_kwargs(request))
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "Special cases saved.")
-            return redirect("ach_importer", importer_id=importer.pk)
+    if submit_form(form, lambda d: services.special_cases_save(
+        importer=importer, foreign_no_us_bank=bool(d["foreign_no_us_bank"]), ace_account=d["ace_account"],
+        paper_check_waiver=d["paper_check_waiver"] or "", **_org_kwargs(request),
+    )):
+        messages.success(request, "Special cases saved.")
+        return redirect("ach_importer", importer_id=importer.pk)
     return _detail(request, importer, status=400, special_form=form)
 
 
@@ -226,14 +215,9 @@ def ach_notify_party(request: OrgRequest, importer_id: int) -> HttpResponse:
         messages.success(request, "4811 notify party removed: refunds go to the importer's own ACH account.")
         return redirect("ach_importer", importer_id=importer.pk)
     form = NotifyPartyForm(request.POST)
-    if form.is_valid():
-        try:
-            services.notify_party_save(importer=importer, **form.cleaned_data, **_org_kwargs(request))
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "4811 notify party saved.")
-            return redirect("ach_importer", importer_id=importer.pk)
+    if submit_form(form, lambda data: services.notify_party_save(importer=importer, **data, **_org_kwargs(request))):
+        messages.success(request, "4811 notify party saved.")
+        return redirect("ach_importer", importer_id=importer.pk)
     return _detail(request, importer, status=400, notify_form=form)
 
 
@@ -242,19 +226,16 @@ def ach_notify_party(request: OrgRequest, importer_id: int) -> HttpResponse:
 def ach_rejection_new(request: OrgRequest, importer_id: int) -> HttpResponse:
     importer = _importer(request, importer_id)
     form = RejectionForm(request.POST)
-    if form.is_valid():
-        d = form.cleaned_data
-        try:
-            rejection = services.rejection_record(importer=importer, amount=d["amount"], reason=d["reason"], source=AchRejection.Source.MANUAL,
-                                                  reference=d["reference"], rejected_on=d["rejected_on"], **_org_kwargs(request))
-        except ServiceError as exc:
-            _form_error(form, exc)
+    done = submit_form(form, lambda d: services.rejection_record(
+        importer=importer, amount=d["amount"], reason=d["reason"], source=AchRejection.Source.MANUAL,
+        reference=d["reference"], rejected_on=d["rejected_on"], **_org_kwargs(request),
+    ))
+    if done:
+        if getattr(done.result, "created", True):
+            messages.warning(request, "Rejected refund recorded: the importer's ACH is now rejected. Follow the replacement steps below.")
         else:
-            if getattr(rejection, "created", True):
-                messages.warning(request, "Rejected refund recorded: the importer's ACH is now rejected. Follow the replacement steps below.")
-            else:
-                messages.info(request, "This refund reference was already recorded; nothing changed.")
-            return redirect("ach_importer", importer_id=importer.pk)
+            messages.info(request, "This refund reference was already recorded; nothing changed.")
+        return redirect("ach_importer", importer_id=importer.pk)
     return _detail(request, importer, status=400, rejection_form=form)
 
 
@@ -263,14 +244,12 @@ def ach_rejection_new(request: OrgRequest, importer_id: int) -> HttpResponse:
 def ach_support_emailed(request: OrgRequest, importer_id: int) -> HttpResponse:
     importer = _importer(request, importer_id)
     form = SupportEmailedForm(request.POST)
-    if form.is_valid():
-        try:
-            n = services.rejection_support_emailed(importer=importer, emailed_on=form.cleaned_data["emailed_on"], **_org_kwargs(request))
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, f"Recorded for {n} rejected refund(s). Allow 4–6 weeks for the replacement.")
-            return redirect("ach_importer", importer_id=importer.pk)
+    done = submit_form(form, lambda data: services.rejection_support_emailed(
+        importer=importer, emailed_on=data["emailed_on"], **_org_kwargs(request),
+    ))
+    if done:
+        messages.success(request, f"Recorded for {done.result} rejected refund(s). Allow 4–6 weeks for the replacement.")
+        return redirect("ach_importer", importer_id=importer.pk)
     return _detail(request, importer, status=400, emailed_form=form)
 
 

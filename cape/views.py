@@ -31,6 +31,7 @@ from cape.refunds import (
     refund_summary,
     refund_timeline,
 )
+from refundready.forms import submit_form
 
 S = Declaration.Status
 PAGE_SIZE = 50  # rows per page on the refunds and rejected-entries pages
@@ -50,25 +51,20 @@ def cape_home(request: OrgRequest) -> HttpResponse:
     org = _org(request)
     form = BuildForm(request.POST or None, organization=org)
     built = None
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            job = declaration_build_job_start(
-                organization=org, user=request.user,
-                importer_ids=[i.pk for i in data["importers"]] or None, entry_numbers=data["entry_numbers"],
-                paths=data["paths"], urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
-            )
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    if request.method == "POST" and (done := submit_form(form, lambda data: declaration_build_job_start(
+        organization=org, user=request.user,
+        importer_ids=[i.pk for i in data["importers"]] or None, entry_numbers=data["entry_numbers"],
+        paths=data["paths"], urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
+    ))):
+        job = done.result
+        if not job.is_finished:  # a large build: a worker builds it while its page shows the progress
+            return redirect("cape_build_job", pk=job.pk)
+        if job.status == DeclarationBuildJob.Status.FAILED:
+            form.add_error(None, job.message)
         else:
-            if not job.is_finished:  # a large build: a worker builds it while its page shows the progress
-                return redirect("cape_build_job", pk=job.pk)
-            if job.status == DeclarationBuildJob.Status.FAILED:
-                form.add_error(None, job.message)
-            else:
-                built = build_job_context(job)
-                (messages.success if built["declarations"] else messages.warning)(request, job.message)
-                form = BuildForm(organization=org)
+            built = build_job_context(job)
+            (messages.success if built["declarations"] else messages.warning)(request, job.message)
+            form = BuildForm(organization=org)
     status = request.GET.get("status", "")
     qs = svc.declarations_for(org)
     if status in S.values:
@@ -168,14 +164,9 @@ def declaration_download(request: OrgRequest, pk: int) -> HttpResponse:
 def declaration_submission(request: OrgRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     form = SubmissionForm(request.POST)
-    if form.is_valid():
-        try:
-            svc.declaration_record_submission(declaration=declaration, user=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, "Submission recorded.")
-            return redirect("cape_declaration", pk=pk)
+    if submit_form(form, lambda data: svc.declaration_record_submission(declaration=declaration, user=request.user, **data)):
+        messages.success(request, "Submission recorded.")
+        return redirect("cape_declaration", pk=pk)
     return _render_detail(request, declaration, submission_form=form)
 
 
@@ -184,20 +175,18 @@ def declaration_submission(request: OrgRequest, pk: int) -> HttpResponse:
 def declaration_claim_details(request: OrgRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     form = ClaimDetailsForm(request.POST, request.FILES)
-    if form.is_valid():
-        f = form.cleaned_data["file"]
-        try:
-            result = svc.declaration_import_claim_details(declaration=declaration, data=f.read(), filename=f.name,
-                                                          accepted_on=form.cleaned_data["accepted_on"], user=request.user)
-        except ServiceError as exc:
-            form.add_error("file", exc.message)
+    done = submit_form(form, lambda data: svc.declaration_import_claim_details(
+        declaration=declaration, data=data["file"].read(), filename=data["file"].name, accepted_on=data["accepted_on"],
+        user=request.user,
+    ), error_field="file")
+    if done:
+        result = done.result
+        if result.nothing_matched:
+            messages.warning(request, result.message)
         else:
-            if result.nothing_matched:
-                messages.warning(request, result.message)
-            else:
-                messages.success(request, f"Claim details imported: {result.accepted} accepted, {result.rejected} rejected.")
-            declaration.refresh_from_db()
-            return _render_detail(request, declaration, claims_result=result)
+            messages.success(request, f"Claim details imported: {result.accepted} accepted, {result.rejected} rejected.")
+        declaration.refresh_from_db()
+        return _render_detail(request, declaration, claims_result=result)
     return _render_detail(request, declaration, claims_form=form)
 
 
@@ -206,14 +195,10 @@ def declaration_claim_details(request: OrgRequest, pk: int) -> HttpResponse:
 def declaration_outcome(request: OrgRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     form = OutcomeForm(request.POST)
-    if form.is_valid():
-        try:
-            svc.declaration_record_outcome(declaration=declaration, user=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, "Outcome recorded.")
-            return redirect("cape_declaration", pk=pk)
+    if submit_form(form, lambda data: svc.declaration_record_outcome(declaration=declaration, user=request.user, **data),
+                   error_field=None):
+        messages.success(request, "Outcome recorded.")
+        return redirect("cape_declaration", pk=pk)
     return _render_detail(request, declaration, outcome_form=form)
 
 
@@ -258,16 +243,12 @@ def refunds_home(request: OrgRequest) -> HttpResponse:
     org = _org(request)
     form = RefundReportForm(request.POST or None, request.FILES or None)
     result = None
-    if request.method == "POST" and form.is_valid():
-        f = form.cleaned_data["file"]
-        try:
-            result = refund_report_import(organization=org, data=f.read(), report=form.cleaned_data["report"], filename=f.name,
-                                          user=request.user)
-        except ServiceError as exc:
-            form.add_error("file", exc.message)
-        else:
-            messages.success(request, f"{result.created:,} refund event(s) recorded, {result.duplicates:,} already known.")
-            form = RefundReportForm()
+    if request.method == "POST" and (done := submit_form(form, lambda data: refund_report_import(
+        organization=org, data=data["file"].read(), report=data["report"], filename=data["file"].name, user=request.user,
+    ), error_field="file")):
+        result = done.result
+        messages.success(request, f"{result.created:,} refund event(s) recorded, {result.duplicates:,} already known.")
+        form = RefundReportForm()
     page = Paginator(refund_overview_importers(org), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "cape/refunds.html", {"form": form, "result": result, "page": page,
                                                  "rows": refund_summaries(org, list(page.object_list))})

@@ -19,6 +19,7 @@ from protests import exports, services
 from protests.forms import DecisionForm, DraftForm, FilingForm, OrganizationReasonForm, ReasonForm
 from protests.models import Protest
 from protests.selectors import cit_counts, counsel_packet, protest_items, protest_path_counts, protests_for, reason_for
+from refundready.forms import submit_form
 
 S = Protest.Status
 CONTENT_TYPES = {
@@ -37,10 +38,6 @@ def _protest(request: OrgRequest, pk: int) -> Protest:
     return get_object_or_404(protests_for(_org(request)).select_related("organization"), pk=pk)
 
 
-def _form_error(form: Any, exc: ServiceError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 @editor_for_post
 def protests_home(request: OrgRequest) -> HttpResponse:
     """Protests of the organisation; the draft form (one importer or several); counsel packets by importer."""
@@ -48,15 +45,12 @@ def protests_home(request: OrgRequest) -> HttpResponse:
     initial = {"importers": [int(i) for i in request.GET.getlist("importer") if i.isdigit()]}
     form = DraftForm(request.POST or None, organization=org, initial=initial)
     result = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = services.protest_drafts_build(organization=org, user=request.user,
-                                                   importer_ids=[i.pk for i in form.cleaned_data["importers"]])
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            (messages.success if result.protests else messages.warning)(request, result.message)
-            form = DraftForm(organization=org)
+    if request.method == "POST" and (done := submit_form(form, lambda data: services.protest_drafts_build(
+        organization=org, user=request.user, importer_ids=[i.pk for i in data["importers"]],
+    ))):
+        result = done.result
+        (messages.success if result.protests else messages.warning)(request, result.message)
+        form = DraftForm(organization=org)
     status = request.GET.get("status", "")
     qs = protests_for(org)
     if status in S.values:
@@ -120,14 +114,9 @@ def _record(request: OrgRequest, pk: int, form_class: Any, form_name: str, call:
     """One lifecycle step from the detail page: the form, the service (its error beside the field), then back."""
     protest = _protest(request, pk)
     form = form_class(request.POST)
-    if form.is_valid():
-        try:
-            call(protest, form.cleaned_data)
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, done)
-            return redirect("protest_detail", pk=pk)
+    if submit_form(form, lambda data: call(protest, data)):
+        messages.success(request, done)
+        return redirect("protest_detail", pk=pk)
     return _render_detail(request, protest, **{form_name: form})
 
 
@@ -172,14 +161,11 @@ def protest_discard_view(request: OrgRequest, pk: int) -> HttpResponse:
 def organization_reason(request: OrgRequest) -> HttpResponse:
     org = _org(request)
     form = OrganizationReasonForm(request.POST or None, initial={"text": reason_for(org)})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.protest_reason_set(organization=org, user=request.user, text=form.cleaned_data["text"])
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "Reason for protest saved for new drafts.")
-            return redirect("protests_reason")
+    if request.method == "POST" and submit_form(
+        form, lambda data: services.protest_reason_set(organization=org, user=request.user, text=data["text"])
+    ):
+        messages.success(request, "Reason for protest saved for new drafts.")
+        return redirect("protests_reason")
     return render(request, "protests/reason.html", {"form": form})
 
 
