@@ -11,6 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.http import OrgApiRequest
 from accounts.irnumber import InvalidIRNumber, mask_ir_number
 from accounts.models import Importer, ImporterAssignment, ImporterNote
 from accounts.selectors import assignable_members, assigned_importer_ids, assignments_for, importers_for, notes_for
@@ -83,15 +84,16 @@ class NoteCreateSerializer(serializers.Serializer):
 
 class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     """Importers of record the acting organisation owns or manages."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = ImporterSerializer
 
     def get_queryset(self) -> QuerySet[Importer]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no organisation
             return Importer.objects.none()
-        qs = importers_for(self.request.organization).order_by("name", "pk")  # type: ignore[attr-defined]
+        qs = importers_for(self.request.organization).order_by("name", "pk")
         if self.action == "list" and self.request.query_params.get("mine") in ("1", "true", "yes"):
-            qs = qs.filter(pk__in=assigned_importer_ids(self.request.organization, self.request.user))  # type: ignore[attr-defined]
+            qs = qs.filter(pk__in=assigned_importer_ids(self.request.organization, self.request.user))
         return qs
 
     @extend_schema(parameters=[OpenApiParameter("mine", bool, description="Only the importers assigned to you (client work)")])
@@ -103,7 +105,7 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     def perform_create(self, serializer: Any) -> None:
         try:
-            importer = importer_create(organization=self.request.organization, user=self.request.user, **serializer.validated_data)  # type: ignore[attr-defined]
+            importer = importer_create(organization=self.request.organization, user=self.request.user, **serializer.validated_data)
         except InvalidIRNumber as exc:
             raise ValidationError({"ir_number": [str(exc)]}) from None
         serializer.instance = importer

@@ -14,6 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.http import OrgApiRequest
 from accounts.irnumber import mask_ir_number
 from accounts.models import Form5106Record
 from accounts.onboarding import form5106_import_csv, form5106_save, poc_email_warnings
@@ -59,7 +60,7 @@ class Form5106WriteSerializer(serializers.Serializer):
 
 
 class Form5106UpdateSerializer(Form5106WriteSerializer):
-    ir_number = None  # type: ignore[assignment]
+    ir_number = None  # type: ignore[assignment]  # DRF: None removes the inherited field
 
 
 class Form5106ViewSet(
@@ -70,6 +71,7 @@ class Form5106ViewSet(
     viewsets.GenericViewSet,
 ):
     """CBP Form 5106 records of the importers the acting organisation owns or manages."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = Form5106Serializer
 
@@ -77,7 +79,7 @@ class Form5106ViewSet(
         if getattr(self, "swagger_fake_view", False):
             return Form5106Record.objects.none()
         return (
-            Form5106Record.objects.filter(importer__in=importers_for(self.request.organization))  # type: ignore[attr-defined]
+            Form5106Record.objects.filter(importer__in=importers_for(self.request.organization))
             .select_related("importer")
             .order_by("company_name", "pk")
         )
@@ -90,7 +92,7 @@ class Form5106ViewSet(
         return Form5106Serializer
 
     def _save(self, data: dict[str, Any]) -> Response:
-        record, created, _ = form5106_save(organization=self.request.organization, user=self.request.user, **data)  # type: ignore[attr-defined]
+        record, created, _ = form5106_save(organization=self.request.organization, user=self.request.user, **data)
         return Response(
             Form5106Serializer(record).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )

@@ -24,7 +24,7 @@ class HashedTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         now = timezone.now()
         if token.is_expired(now):
-            when = timezone.localtime(token.expires_at).strftime("%b %d, %Y %H:%M %Z")  # type: ignore[arg-type]
+            when = timezone.localtime(token.expires_at).strftime("%b %d, %Y %H:%M %Z")
             raise exceptions.AuthenticationFailed(
                 f"This API token expired on {when}. Create a new one on your API token page ({reverse('api_token')})."
             )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -76,9 +76,9 @@ class AuditLogFilterForm(forms.Form):
         from accounts.audit_display import object_name
 
         super().__init__(*args, **kwargs)
-        self.fields["user"].choices = [("", "Anyone")] + [(u.pk, u.get_username()) for u in choices["users"]]
-        self.fields["action"].choices = [("", "Any action")] + [(a, a) for a in choices["actions"]]
-        self.fields["object_type"].choices = [("", "Any object")] + [
+        cast(forms.ChoiceField, self.fields["user"]).choices = [("", "Anyone")] + [(u.pk, u.get_username()) for u in choices["users"]]
+        cast(forms.ChoiceField, self.fields["action"]).choices = [("", "Any action")] + [(a, a) for a in choices["actions"]]
+        cast(forms.ChoiceField, self.fields["object_type"]).choices = [("", "Any object")] + [
             (t, object_name(t)) for t in choices["object_types"]
         ]
 
@@ -89,7 +89,7 @@ class AuditLogFilterForm(forms.Form):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean returns cleaned_data
         if data.get("object_id") and not data.get("object_type") and "object_id" not in self.errors:
             self.add_error("object_id", "Choose the kind of object too: numbers repeat across kinds.")
             data.pop("object_id", None)
@@ -117,7 +117,7 @@ class ImporterAssignForm(forms.Form):
     def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.members = {str(u.pk): u for u in members}
-        self.fields["member"].choices = [("", "Choose a member"), *[(pk, u.get_full_name() or u.get_username())
+        cast(forms.ChoiceField, self.fields["member"]).choices = [("", "Choose a member"), *[(pk, u.get_full_name() or u.get_username())
                                                                      for pk, u in self.members.items()]]
 
     def clean_member(self) -> Any:

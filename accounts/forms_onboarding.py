@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -130,8 +130,8 @@ class DetailsForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["org_structure"].choices = [("", "Select…")] + org_structure_choices()
-        self.fields["country"].choices = country_choices()
+        cast(forms.ChoiceField, self.fields["org_structure"]).choices = [("", "Select…")] + org_structure_choices()
+        cast(forms.ChoiceField, self.fields["country"]).choices = country_choices()
 
     def clean_fiscal_year_end(self) -> str:
         value = self.cleaned_data["fiscal_year_end"].strip()
@@ -163,7 +163,7 @@ class DetailsForm(forms.Form):
         return candidate
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean returns cleaned_data
         country = data.get("country")
         us = country == "US"
         state = (data.get("state") or "").strip()
@@ -224,7 +224,7 @@ class AuthorizeForm(forms.Form):
             )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean returns cleaned_data
         if "password1" in self.fields and data.get("password1") and data.get("password1") != data.get("password2"):
             self.add_error("password2", "The two passwords differ.")
         return data

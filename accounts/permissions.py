@@ -8,11 +8,12 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from accounts.http import OrgRequest
 from accounts.selectors import active_membership, membership_for_slug, memberships_for, organization_slug_exists
 
 
@@ -74,37 +75,37 @@ class IsOrganizationMember(BasePermission):
         return membership.can_edit
 
 
-def member_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def member_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.membership:  # type: ignore[attr-defined]
+    def wrapper(request: OrgRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.membership:  # the middleware's lazy membership: None when the user has none
             return redirect("no_organization")
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def editor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def editor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Owners and staff only; viewers (compliance staff) read and export but never change."""
 
     @member_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.membership.can_edit:  # type: ignore[attr-defined]
+    def wrapper(request: OrgRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.membership.can_edit:
             raise PermissionDenied("Viewers can read and export but not change anything.")
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def editor_for_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def editor_for_post(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """GET for every member; POST for owners and staff only."""
 
     @member_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.membership.can_edit:  # type: ignore[attr-defined]
+    def wrapper(request: OrgRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.membership.can_edit:
             raise PermissionDenied("Viewers can read and export but not change anything.")
         return view(request, *args, **kwargs)
 

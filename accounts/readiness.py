@@ -42,7 +42,7 @@ TRACKED = {
 
 @transaction.atomic
 def readiness_state_update(
-    *, importer: Importer, organization: Organization, user: Any, **changes: Any
+    *, importer: Importer, organization: Organization | None, user: Any, **changes: Any
 ) -> ReadinessState:
     """Record what a person knows (ACE account state, sub-account view, TAO). A step's date moves only
     when its value changes."""

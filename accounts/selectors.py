@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import (
@@ -22,13 +22,13 @@ from accounts.models import (
 )
 
 
-def memberships_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
+def memberships_for(user: User | AnonymousUser) -> QuerySet[Membership]:
     if not user.is_authenticated:
         return Membership.objects.none()
     return Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
 
 
-def active_membership(user: AbstractBaseUser | AnonymousUser, *, org_id: int | None = None, org_slug: str | None = None,
+def active_membership(user: User | AnonymousUser, *, org_id: int | None = None, org_slug: str | None = None,
                       memberships: list[Membership] | None = None) -> Membership | None:
     """The membership the user acts through: the one asked for if the user has it, else the first.
     ``memberships``: the user's, already read (memberships_for)."""
@@ -40,7 +40,7 @@ def active_membership(user: AbstractBaseUser | AnonymousUser, *, org_id: int | N
     return memberships[0] if memberships else None
 
 
-def membership_for_slug(user: AbstractBaseUser | AnonymousUser, slug: str,
+def membership_for_slug(user: User | AnonymousUser, slug: str,
                         memberships: list[Membership] | None = None) -> Membership | None:
     """The user's membership in the organisation with this slug; None when the user is not in it."""
     if memberships is None:
@@ -62,7 +62,7 @@ def importers_for(organization: Organization | None) -> QuerySet[Importer]:
     return Importer.objects.filter(Exists(granted) | Exists(Importer.objects.filter(pk=OuterRef("pk"), owner=organization)))
 
 
-def organizations_seeing(importer_ids: Iterable[int]) -> QuerySet[Organization]:
+def organizations_seeing(importer_ids: Iterable[int] | QuerySet[Any, Any]) -> QuerySet[Organization]:
     """Every organisation that sees any of these importers (importers_for the other way round): each
     importer's owner and every organisation with an unrevoked grant on it. An entry's facts, path and CAPE
     history are shared by all of them, so a change to one is a change for each (caches, audit, digests)."""
@@ -152,7 +152,7 @@ def assignments_for(organization: Organization | None) -> QuerySet[ImporterAssig
     return ImporterAssignment.objects.filter(organization=organization, importer__in=importers_for(organization))
 
 
-def assigned_importer_ids(organization: Organization | None, user: AbstractBaseUser | AnonymousUser) -> list[int]:
+def assigned_importer_ids(organization: Organization | None, user: User | AnonymousUser) -> list[int]:
     """The importers assigned to this member: "my clients"."""
     if organization is None or not user.is_authenticated:
         return []

@@ -24,17 +24,9 @@ from accounts.models import (
 from accounts.signals import importer_facts_changed
 from accounts.textcheck import strip_control_characters
 from refundready.dates import today_eastern
+from refundready.errors import ServiceError  # its home is the bottom layer; every app imports it from here
 
 User = get_user_model()
-
-
-class ServiceError(Exception):
-    """A business rule refused the request. ``field`` names the form field it belongs beside."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def audit(

@@ -18,6 +18,7 @@ from accounts.forms import (
     ImporterNoteForm,
     MembershipSettingsForm,
 )
+from accounts.http import OrgRequest
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
 from accounts.permissions import editor_required, member_required
@@ -41,10 +42,11 @@ from accounts.services import (
     membership_digest_set,
 )
 from refundready.dates import today_eastern
+from refundready.forms import submit_form
 
 
 @member_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: OrgRequest) -> HttpResponse:
     return redirect("dashboard")
 
 
@@ -67,8 +69,8 @@ def switch_organization(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def importer_list(request: HttpRequest) -> HttpResponse:
-    qs = importers_for(request.organization).select_related("owner")  # type: ignore[attr-defined]
+def importer_list(request: OrgRequest) -> HttpResponse:
+    qs = importers_for(request.organization).select_related("owner")
     query = request.GET.get("q", "").strip()
     if query:
         qs = qs.filter(name__icontains=query) | qs.filter(ir_number__icontains=query)
@@ -77,20 +79,20 @@ def importer_list(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def importer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+def importer_detail(request: OrgRequest, pk: int) -> HttpResponse:
+    importer = get_object_or_404(importers_for(request.organization), pk=pk)
     grants = []
-    if importer.owner_id == request.organization.pk:  # type: ignore[attr-defined]
-        grants = list(grants_for_owner(request.organization).filter(importer=importer, revoked_at__isnull=True))  # type: ignore[attr-defined]
+    if importer.owner_id == request.organization.pk:
+        grants = list(grants_for_owner(request.organization).filter(importer=importer, revoked_at__isnull=True))
     facts_form = ImporterFactsForm(initial={f: getattr(importer, f) for f in ImporterFactsForm.base_fields})
     return render(request, "accounts/importer_detail.html",
                   {"importer": importer, "grants": grants, "facts_form": facts_form, **_client_work(request, importer)})
 
 
-def _client_work(request: HttpRequest, importer: Any, *, assign_form: Any = None, note_form: Any = None) -> dict[str, Any]:
+def _client_work(request: OrgRequest, importer: Any, *, assign_form: Any = None, note_form: Any = None) -> dict[str, Any]:
     """The importer page's client-work section: who the importer is assigned to and the notes, the acting
     organisation's own."""
-    org = request.organization  # type: ignore[attr-defined]
+    org = request.organization
     members = list(assignable_members(org))
     return {
         "assignments": list(assignments_for(org).filter(importer=importer).select_related("member").order_by("member__username")),
@@ -103,9 +105,9 @@ def _client_work(request: HttpRequest, importer: Any, *, assign_form: Any = None
 
 @editor_required
 @require_POST
-def importer_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
+def importer_assign_view(request: OrgRequest, pk: int) -> HttpResponse:
     """POST: assign the importer to a member (``action=assign``) or take it off a member's clients (``unassign``)."""
-    org = request.organization  # type: ignore[attr-defined]
+    org = request.organization
     importer = get_object_or_404(importers_for(org), pk=pk)
     form = ImporterAssignForm(request.POST, members=assignable_members(org))
     if form.is_valid():
@@ -126,27 +128,22 @@ def importer_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def importer_note_new(request: HttpRequest, pk: int) -> HttpResponse:
-    org = request.organization  # type: ignore[attr-defined]
+def importer_note_new(request: OrgRequest, pk: int) -> HttpResponse:
+    org = request.organization
     importer = get_object_or_404(importers_for(org), pk=pk)
     form = ImporterNoteForm(request.POST)
-    if form.is_valid():
-        try:
-            importer_note_add(organization=org, importer=importer, text=form.cleaned_data["text"],
-                              follow_up_on=form.cleaned_data["follow_up_on"], user=request.user)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, "Note added.")
-            return redirect(f"{reverse('importer_detail', args=[importer.pk])}#client-work")
+    if submit_form(form, lambda data: importer_note_add(organization=org, importer=importer, text=data["text"],
+                                                        follow_up_on=data["follow_up_on"], user=request.user)):
+        messages.success(request, "Note added.")
+        return redirect(f"{reverse('importer_detail', args=[importer.pk])}#client-work")
     return _importer_page(request, importer, note_form=form)
 
 
 @editor_required
 @require_POST
-def importer_note_done(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
+def importer_note_done(request: OrgRequest, pk: int, note_pk: int) -> HttpResponse:
     """POST: the note's follow-up is done. Another organisation's note is a 404."""
-    org = request.organization  # type: ignore[attr-defined]
+    org = request.organization
     note = get_object_or_404(notes_for(org).filter(importer_id=pk), pk=note_pk)
     try:
         importer_note_follow_up_done(organization=org, note=note, user=request.user)
@@ -157,7 +154,7 @@ def importer_note_done(request: HttpRequest, pk: int, note_pk: int) -> HttpRespo
     return redirect(f"{reverse('importer_detail', args=[pk])}#client-work")
 
 
-def _importer_page(request: HttpRequest, importer: Any, **forms_: Any) -> HttpResponse:
+def _importer_page(request: OrgRequest, importer: Any, **forms_: Any) -> HttpResponse:
     """The importer page again with a refused client-work form and its errors beside the fields."""
     facts_form = ImporterFactsForm(initial={f: getattr(importer, f) for f in ImporterFactsForm.base_fields})
     return render(request, "accounts/importer_detail.html",
@@ -176,49 +173,39 @@ class ImporterFactsForm(forms.Form):
 
 
 @editor_required
-def importer_facts(request: HttpRequest, pk: int) -> HttpResponse:
+def importer_facts(request: OrgRequest, pk: int) -> HttpResponse:
     """POST: set the importer's CIT plaintiff status and paper-check waiver (audited; entries reclassified)."""
-    importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+    importer = get_object_or_404(importers_for(request.organization), pk=pk)
     form = ImporterFactsForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            changes = importer_facts_update(importer=importer, organization=request.organization,  # type: ignore[attr-defined]
-                                            user=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, f"{len(changes)} fact{'s' if len(changes) != 1 else ''} changed; "
-                                      "the importer's entries were classified again." if changes else "Nothing changed.")
-            return redirect("importer_detail", pk=importer.pk)
+    if request.method == "POST" and (done := submit_form(form, lambda data: importer_facts_update(
+        importer=importer, organization=request.organization, user=request.user, **data,
+    ))):
+        changes = done.result
+        messages.success(request, f"{len(changes)} fact{'s' if len(changes) != 1 else ''} changed; "
+                                  "the importer's entries were classified again." if changes else "Nothing changed.")
+        return redirect("importer_detail", pk=importer.pk)
     return render(request, "accounts/importer_detail.html",
                   {"importer": importer, "grants": [], "facts_form": form, **_client_work(request, importer)},
                   status=400 if form.errors else 200)
 
 
 @editor_required
-def importer_new(request: HttpRequest) -> HttpResponse:
+def importer_new(request: OrgRequest) -> HttpResponse:
     form = ImporterForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            importer = importer_create(
-                organization=request.organization,  # type: ignore[attr-defined]
-                ir_number=form.cleaned_data["ir_number"],
-                name=form.cleaned_data["name"],
-                user=request.user,
-            )
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, f"Importer {importer.name} added.")
-            return redirect("importer_detail", pk=importer.pk)
+    if request.method == "POST" and (done := submit_form(form, lambda data: importer_create(
+        organization=request.organization, ir_number=data["ir_number"], name=data["name"], user=request.user,
+    ))):
+        importer = done.result
+        messages.success(request, f"Importer {importer.name} added.")
+        return redirect("importer_detail", pk=importer.pk)
     return render(request, "accounts/importer_form.html", {"form": form})
 
 
 @editor_required
 @require_POST
-def grant_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    grant = get_object_or_404(grants_for_owner(request.organization), pk=pk, revoked_at__isnull=True)  # type: ignore[attr-defined]
-    if request.membership.role != Membership.Role.OWNER:  # type: ignore[attr-defined]
+def grant_revoke_view(request: OrgRequest, pk: int) -> HttpResponse:
+    grant = get_object_or_404(grants_for_owner(request.organization), pk=pk, revoked_at__isnull=True)
+    if request.membership.role != Membership.Role.OWNER:
         raise PermissionDenied("Only the owner can revoke a broker's access.")
     grant_revoke(grant=grant, user=request.user)
     messages.success(request, f"{grant.organization.name} no longer has access to {grant.importer.name}.")

@@ -3,7 +3,7 @@ records, readiness and the sub-account letter. Views parse, call one service, re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -23,6 +23,7 @@ from accounts.forms_onboarding import (
     Form5106ImportForm,
     VerifyForm,
 )
+from accounts.http import OrgRequest
 from accounts.middleware import SESSION_KEY
 from accounts.models import AccountApplication, Form5106Record
 from accounts.onboarding import (
@@ -106,7 +107,7 @@ def _no_application(request: HttpRequest) -> HttpResponse:
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated and request.membership:  # type: ignore[attr-defined]
+    if request.user.is_authenticated and cast(OrgRequest, request).membership:  # None: a user with no organisation
         return redirect("onboarding_readiness")
     return redirect("onboarding_apply")
 
@@ -297,12 +298,12 @@ def already_linked(request: HttpRequest) -> HttpResponse:
 # ----------------------------------------------------------------------------- 5106 records
 
 
-def _records(request: HttpRequest) -> Any:
-    return Form5106Record.objects.filter(importer__in=importers_for(request.organization)).select_related("importer")  # type: ignore[attr-defined]
+def _records(request: OrgRequest) -> Any:
+    return Form5106Record.objects.filter(importer__in=importers_for(request.organization)).select_related("importer")
 
 
 @member_required
-def form5106_list(request: HttpRequest) -> HttpResponse:
+def form5106_list(request: OrgRequest) -> HttpResponse:
     page = Paginator(_records(request).order_by("company_name", "pk"), 100).get_page(request.GET.get("page"))
     records = list(page)
     brokers = broker_domains_for([r.importer_id for r in records])
@@ -320,13 +321,13 @@ def form5106_list(request: HttpRequest) -> HttpResponse:
 
 
 @editor_required
-def form5106_new(request: HttpRequest) -> HttpResponse:
+def form5106_new(request: OrgRequest) -> HttpResponse:
     form = Form5106Form(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             record, _created, warnings = form5106_save(
                 organization=request.organization,
-                user=request.user,  # type: ignore[attr-defined]
+                user=request.user,
                 **form.cleaned_data,
             )
         except ServiceError as exc:
@@ -340,7 +341,7 @@ def form5106_new(request: HttpRequest) -> HttpResponse:
 
 
 @editor_for_post
-def form5106_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def form5106_edit(request: OrgRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(_records(request), pk=pk)
     initial = {
         "ir_number": record.importer.ir_number,
@@ -354,7 +355,7 @@ def form5106_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             record, _created, warnings = form5106_save(
                 organization=request.organization,
-                user=request.user,  # type: ignore[attr-defined]
+                user=request.user,
                 **form.cleaned_data,
             )
         except ServiceError as exc:
@@ -369,22 +370,22 @@ def form5106_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def form5106_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+def form5106_confirm(request: OrgRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(_records(request), pk=pk)
-    form5106_confirm_poc_email(record=record, organization=request.organization, user=request.user)  # type: ignore[attr-defined]
+    form5106_confirm_poc_email(record=record, organization=request.organization, user=request.user)
     messages.success(request, f"POC email of {record.company_name} marked confirmed today.")
     return redirect_to_next(request, "onboarding_5106_list")
 
 
 @editor_required
-def form5106_import(request: HttpRequest) -> HttpResponse:
+def form5106_import(request: OrgRequest) -> HttpResponse:
     form = Form5106ImportForm(request.POST or None, request.FILES or None)
     result = None
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         result = form5106_import_csv(
             organization=request.organization,
-            user=request.user,  # type: ignore[attr-defined]
+            user=request.user,
             data=upload.read(),
             filename=upload.name,
         )
@@ -395,12 +396,12 @@ def form5106_import(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def subaccount_letter(request: HttpRequest, pk: int) -> HttpResponse:
-    importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+def subaccount_letter(request: OrgRequest, pk: int) -> HttpResponse:
+    importer = get_object_or_404(importers_for(request.organization), pk=pk)
     extra_ids = [int(i) for i in request.GET.getlist("also") if i.isdigit() and int(i) != importer.pk]
-    extra = list(importers_for(request.organization).filter(pk__in=extra_ids).order_by("ir_number"))  # type: ignore[attr-defined]
+    extra = list(importers_for(request.organization).filter(pk__in=extra_ids).order_by("ir_number"))
     try:
-        pdf = subaccount_letter_pdf(importers=[importer, *extra], organization=request.organization, user=request.user)  # type: ignore[attr-defined]
+        pdf = subaccount_letter_pdf(importers=[importer, *extra], organization=request.organization, user=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("onboarding_readiness_detail", pk=importer.pk)

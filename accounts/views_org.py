@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -11,14 +14,15 @@ from django.views.decorators.cache import never_cache
 
 from accounts.api_tokens import api_token_create, api_token_revoke, expiry_from_choice
 from accounts.forms import ApiTokenForm, OrganizationSettingsForm
+from accounts.http import OrgRequest
 from accounts.models import ApiToken, Membership
 from accounts.permissions import member_required
 from accounts.services import ServiceError, organization_email_domains_set
 
 
-def _owner_only(request: HttpRequest) -> None:
+def _owner_only(request: OrgRequest) -> None:
     # Another role sees no such page (404, as for another tenant's object): only owners export or delete.
-    if request.membership.role != Membership.Role.OWNER:  # type: ignore[attr-defined]
+    if request.membership.role != Membership.Role.OWNER:
         raise Http404
 
 
@@ -44,16 +48,16 @@ def api_token(request: HttpRequest) -> HttpResponse:
             return redirect("api_token")
         else:
             return HttpResponse("Unknown action.", status=400)
-    token = ApiToken.objects.filter(user=request.user).first()
+    token = ApiToken.objects.filter(user=cast(User, request.user)).first()  # login_required: a User
     return render(request, "organization/api_token.html", {"token": token, "new_key": new_key, "form": form,
                                                            "expired": token is not None and token.is_expired(timezone.now())})
 
 
 @member_required
-def organization_settings(request: HttpRequest) -> HttpResponse:
+def organization_settings(request: OrgRequest) -> HttpResponse:
     """A broker organisation's settings (owner only): its own email domains."""
     _owner_only(request)
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     if organization.kind != organization.Kind.BROKER:
         raise Http404
     initial = {"email_domains": "\n".join(organization.email_domains or [])}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.http import OrgApiRequest
 from accounts.irnumber import mask_ir_number
 from accounts.models import Importer
 from ach.models import AchEnrollment, AchRejection, NotifyParty
@@ -98,7 +99,7 @@ class AchImporterSerializer(serializers.ModelSerializer):
     def _facts(self, obj: Importer) -> AccountFacts:
         facts = self.context.get("facts")
         if facts is None or obj.pk not in facts:  # one importer (retrieve): read its facts now
-            facts = self.context["facts"] = {**(facts or {}), **account_facts([obj.pk])}
+            facts = cast("dict[str, Any]", self.context)["facts"] = {**(facts or {}), **account_facts([obj.pk])}  # a dict
         return facts[obj.pk]
 
     def get_ace_account(self, obj: Importer) -> str:
@@ -114,13 +115,14 @@ class AchImporterSerializer(serializers.ModelSerializer):
 
 class AchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """ACH refund readiness per importer (lookup by importer id). Account numbers are masked."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = AchImporterSerializer
 
     def get_queryset(self) -> QuerySet[Importer]:
         if getattr(self, "swagger_fake_view", False):
             return Importer.objects.none()
-        return ach_importers(self.request.organization).prefetch_related("ach_rejections").order_by("name", "pk")  # type: ignore[attr-defined]
+        return ach_importers(self.request.organization).prefetch_related("ach_rejections").order_by("name", "pk")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The special-case facts (ACE account state, country) of the whole page in a fixed number of queries.
@@ -144,13 +146,14 @@ class AchRejectionSerializer(serializers.ModelSerializer):
 
 class AchRejectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Rejected refunds on the organisation's importers and where each stands in the replacement procedure."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = AchRejectionSerializer
 
     def get_queryset(self) -> QuerySet[AchRejection]:
         if getattr(self, "swagger_fake_view", False):
             return AchRejection.objects.none()
-        return rejections_visible_to(self.request.organization).order_by("-rejected_on", "-pk")  # type: ignore[attr-defined]
+        return rejections_visible_to(self.request.organization).order_by("-rejected_on", "-pk")
 
 
 router = SimpleRouter()

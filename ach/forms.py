@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.views.decorators.debug import sensitive_variables
@@ -60,7 +60,7 @@ class EnrollmentForm(forms.Form):
 
     @sensitive_variables()
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean returns cleaned_data
         number, again = data.get("account_number"), data.get("account_number_confirm")
         if number and again is not None:
             try:

@@ -135,8 +135,8 @@ def parse_rev613(content: bytes | str, *, filename: str = "REV-613.csv") -> Rev6
     headers: list[str] = []
     for i, row in enumerate(rows[:HEADER_SEARCH_LINES]):
         found = {}
-        for col, cell in enumerate(row):
-            name = aliases.get(normalise(unguard(cell)))
+        for col, text in enumerate(row):
+            name = aliases.get(normalise(unguard(text)))
             if name and name not in found:
                 found[name] = col
         if all(r in found for r in REQUIRED):

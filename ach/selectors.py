@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Count, Q, QuerySet, Sum
 
@@ -222,7 +222,7 @@ def ach_overview(organization: Organization | None) -> list[OverviewRow]:
     # The classifications are cape's: it answers the ach.signals.cape_duty_wanted hook (cape/receivers.py).
     duty: dict[int, tuple[Decimal, int]] = {}
     for _receiver, answer in cape_duty_wanted.send(sender=Importer, importer_ids=ids):
-        duty.update(answer or {})
+        duty.update(cast("dict[int, tuple[Decimal, int]]", answer) or {})  # the receiver's answer
     rejected = {
         row["importer_id"]: (row["n"], row["total"] or Decimal("0.00"))
         for row in AchRejection.objects.filter(importer_id__in=ids, resolved_on__isnull=True)

@@ -360,7 +360,7 @@ def rejection_record(
         if reference:
             existing = AchRejection.objects.filter(importer=importer, reference=reference).first()
             if existing is not None:
-                existing.created = False  # type: ignore[attr-defined]
+                existing.created = False  # type: ignore[attr-defined]  # a flag for the caller, not a field
                 return existing
         enrollment = _enrollment(importer)
         # A rejection older than a later ACE re-entry concerns the old bank details: already re-enrolled.
@@ -377,7 +377,7 @@ def rejection_record(
                 )
         except IntegrityError:  # recorded concurrently by another import
             existing = AchRejection.objects.get(importer=importer, reference=reference)
-            existing.created = False  # type: ignore[attr-defined]
+            existing.created = False  # type: ignore[attr-defined]  # as above
             return existing
         status_changed = False
         if re_enrolled is None and enrollment.status != AchEnrollment.Status.REJECTED:
@@ -395,7 +395,7 @@ def rejection_record(
               status_from=previous if status_changed else None)
         if status_changed and reclassify:
             _reclassify_on_commit([importer.pk])
-    rejection.created = True  # type: ignore[attr-defined]
+    rejection.created = True  # type: ignore[attr-defined]  # as above
     logger.info("ACH refund rejection recorded for importer %s (%s %s)", importer.pk, source, reference or "-")
     return rejection
 
@@ -447,7 +447,7 @@ def evidence_open(*, importer: Importer, organization: Organization | None, user
     handle = enrollment.evidence.open("rb")
     audit(action="ach.evidence_download", user=user, organization=_org(importer, organization), obj=enrollment,
           importer=importer.pk, file=enrollment.evidence_name or None)
-    return handle, enrollment.evidence.name.rsplit("/", 1)[-1]
+    return handle, str(enrollment.evidence.name).rsplit("/", 1)[-1]
 
 
 def ach_csv_export(*, organization: Organization, user: Any = None) -> str:

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.http import OrgApiRequest
 from cape import declarations as svc
 from cape.build_jobs import build_jobs_for, declaration_build_job_start
 from cape.claims import REPORT_NAMES
@@ -145,6 +146,7 @@ OUTCOME_SCHEMA = inline_serializer("ClaimDetailsResult", {
 
 class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """CAPE declarations of the acting organisation."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = DeclarationSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -152,7 +154,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def get_queryset(self) -> QuerySet[Declaration]:
         if getattr(self, "swagger_fake_view", False):
             return Declaration.objects.none()
-        qs = svc.declarations_for(self.request.organization)  # type: ignore[attr-defined]
+        qs = svc.declarations_for(self.request.organization)
         status_filter = self.request.query_params.get("status")
         if status_filter:
             qs = qs.filter(status=status_filter)
@@ -160,7 +162,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     @extend_schema(request=BuildSerializer, responses={201: BuildResultSerializer, 202: BuildJobSerializer})
     @action(detail=False, methods=["post"])
-    def build(self, request: Request) -> Response:
+    def build(self, request: OrgApiRequest) -> Response:
         """Build draft declarations from CAPE-path entries (one importer per file unless `mixed`).
 
         A small build (under 20,000 candidate entries) answers 201 with the declarations; a larger one
@@ -172,7 +174,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         if data.get("entry_numbers"):
             numbers = list(dict.fromkeys(entrynumber.repair(n) for n in data["entry_numbers"]))
         job = declaration_build_job_start(
-            organization=request.organization, user=request.user,  # type: ignore[attr-defined]
+            organization=request.organization, user=request.user,
             importer_ids=data.get("importers") or None, entry_numbers=numbers, paths=data.get("paths"),
             urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
         )
@@ -241,6 +243,7 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
 class RefundReportViewSet(viewsets.GenericViewSet):
     """Import a REV-603 Trade Refund or REV-615 CAPE Details Refunds CSV."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = RefundReportUploadSerializer
     parser_classes = [MultiPartParser, FormParser]
@@ -253,26 +256,27 @@ class RefundReportViewSet(viewsets.GenericViewSet):
         "returned": serializers.IntegerField(), "by_kind": serializers.DictField(child=serializers.IntegerField()),
         "unknown": serializers.ListField(child=serializers.DictField()), "problems": serializers.ListField(child=serializers.DictField()),
         "notes": serializers.ListField(child=serializers.CharField())})})
-    def create(self, request: Request) -> Response:
-        if request.organization is None:  # type: ignore[attr-defined]
+    def create(self, request: OrgApiRequest) -> Response:
+        if request.organization is None:
             raise PermissionDenied()
         s = RefundReportUploadSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         f = s.validated_data["file"]
-        result = refund_report_import(organization=request.organization, data=_read_upload(f),  # type: ignore[attr-defined]
+        result = refund_report_import(organization=request.organization, data=_read_upload(f),
                                       report=s.validated_data["report"], filename=f.name, user=request.user)
         return Response(result.as_dict(), status=status.HTTP_201_CREATED)
 
 
 class DeclarationBuildJobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """A declaration build's status and progress; its result once done (the organisation's own only)."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = BuildJobSerializer
 
     def get_queryset(self) -> QuerySet[DeclarationBuildJob]:
         if getattr(self, "swagger_fake_view", False):
             return DeclarationBuildJob.objects.none()
-        return build_jobs_for(self.request.organization)  # type: ignore[attr-defined]
+        return build_jobs_for(self.request.organization)
 
 
 router = SimpleRouter()

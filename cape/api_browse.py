@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.http import OrgApiRequest
 from accounts.irnumber import mask_ir_number
 from accounts.selectors import assigned_importer_ids, importers_for
 from cape import rules
@@ -35,7 +36,7 @@ from entries.models import Entry, TariffLine
 class ReasonSerializer(serializers.Serializer):
     code = serializers.CharField()
     rule = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field: the serializer's metaclass takes it off the class
     text = serializers.CharField()
 
 
@@ -107,7 +108,7 @@ class RefundEventSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
     principal = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
     interest = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field: the serializer's metaclass takes it off the class
     reference = serializers.CharField()
     declaration_id = serializers.IntegerField(allow_null=True)
 
@@ -150,7 +151,7 @@ class EntryDetailSerializer(EntryListItemSerializer):
     def get_fact_history(self, obj: Entry) -> list[dict[str, Any]]:
         from cape.selectors import fact_history
 
-        return FactChangeSerializer(fact_history(obj), many=True).data  # type: ignore[return-value]
+        return FactChangeSerializer(fact_history(obj), many=True).data  # type: ignore[return-value]  # a ReturnList of dicts
 
     @extend_schema_field(EntryRefundsSerializer)
     def get_refunds(self, obj: Entry) -> dict[str, Any]:
@@ -174,7 +175,7 @@ class EntryPageSerializer(serializers.Serializer):
 
 class PathTotalSerializer(serializers.Serializer):
     path = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field: the serializer's metaclass takes it off the class
     count = serializers.IntegerField()
     ieepa_duty = serializers.DecimalField(max_digits=18, decimal_places=2)
 
@@ -237,6 +238,7 @@ def _filters(request: Request, organization: Any) -> tuple[EntryFilters, dict[st
 
 class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Entries the acting organisation can see, with their classification."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = EntryDetailSerializer
     pagination_class = None  # keyset pages of its own (next cursor), described in the schema below
@@ -245,7 +247,7 @@ class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if getattr(self, "swagger_fake_view", False):
             return Entry.objects.none()
         return (
-            entries_for(self.request.organization)  # type: ignore[attr-defined]
+            entries_for(self.request.organization)
             .select_related("importer", "classification")
             .prefetch_related("lines")
             .order_by("pk")
@@ -256,7 +258,7 @@ class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         responses=EntryPageSerializer,
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        org = request.organization  # type: ignore[attr-defined]
+        org = self.request.organization
         filters, data = _filters(request, org)
         page = entry_page(org, filters, after=data.get("after"), size=data["page_size"])
         entries = []
@@ -275,8 +277,9 @@ class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 class ClassificationSummaryViewSet(viewsets.GenericViewSet):
     """Totals by path: number of entries and IEEPA duty (filters as on the list)."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
-    serializer_class = inline_serializer(
+    serializer_class = inline_serializer(  # type: ignore[assignment]  # an instance: drf-spectacular reads it for the schema
         "PathTotal",
         {"path": serializers.CharField(), "label": serializers.CharField(), "count": serializers.IntegerField(),
          "ieepa_duty": serializers.DecimalField(max_digits=18, decimal_places=2)},
@@ -289,8 +292,8 @@ class ClassificationSummaryViewSet(viewsets.GenericViewSet):
 
     @extend_schema(parameters=[p for p in _FILTER_PARAMS if p.name not in ("sort", "after", "page_size")],
                    responses=PathTotalsSerializer)
-    def list(self, request: Request) -> Response:
-        org = request.organization  # type: ignore[attr-defined]
+    def list(self, request: OrgApiRequest) -> Response:
+        org = request.organization
         filters, _ = _filters(request, org)
         totals = path_totals(org, filters)
         return Response({

@@ -11,10 +11,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.http import OrgApiRequest
 from accounts.services import ServiceError
 from cape.facts import entry_facts_import
 from cape.views_facts import MAX_FACTS_FILE
@@ -31,17 +31,18 @@ class FactsResultSerializer(serializers.Serializer):
     rows_read = serializers.IntegerField()
     rows_applied = serializers.IntegerField()
     changes = serializers.ListField(child=serializers.DictField(), help_text="entry_number, fact, old, new")
-    errors = serializers.ListField(child=serializers.DictField(), help_text="file, row, column, value, reason")
+    errors = serializers.ListField(child=serializers.DictField(), help_text="file, row, column, value, reason")  # type: ignore[assignment]  # a declared field: the serializer's metaclass takes it off the class
     paths = serializers.ListField(child=serializers.DictField(), help_text="entry_number, path, reason after reclassifying")
 
 
 class EntryFactsApi(APIView):
     """Apply a facts file: bad rows are held back and reported; the others are applied, audited and reclassified."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(request={"multipart/form-data": FactsFileSerializer}, responses={200: FactsResultSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: OrgApiRequest) -> Response:
         s = FactsFileSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         upload = s.validated_data["file"]
@@ -53,7 +54,7 @@ class EntryFactsApi(APIView):
                 for chunk in upload.chunks():
                     fh.write(chunk)
             try:
-                r = entry_facts_import(organization=request.organization, user=request.user, path=target,  # type: ignore[attr-defined]
+                r = entry_facts_import(organization=request.organization, user=request.user, path=target,
                                        file_label=upload.name)
             except (FactsFileError, ServiceError) as exc:
                 raise ValidationError({"file": [str(exc)]}) from None

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -809,7 +809,7 @@ def digest_send(*, organization: Organization, as_of: date, since: datetime) -> 
     # The sections of the apps above (protests: unfiled protests within 30 days, CIT limits within 90).
     sections: dict[str, Any] = {}
     for _receiver, answer in digest_sections.send(sender=Organization, organization=organization, as_of=as_of):
-        sections.update(answer or {})
+        sections.update(cast("dict[str, Any]", answer) or {})  # the receiver's answer
     if digest.is_empty and all(section.is_empty for section in sections.values()):
         return 0
     base_url = getattr(settings, "SITE_URL", "").rstrip("/")

@@ -132,7 +132,7 @@ def _orphaned_draft() -> Q:
     active_grant = ImporterGrant.objects.filter(importer_id=OuterRef("entry__importer_id"),
                                                 organization_id=OuterRef("declaration__organization_id"),
                                                 revoked_at__isnull=True)
-    return (Q(declaration__status=S.DRAFT) & ~Q(entry__importer__owner_id=F("declaration__organization_id"))
+    return (Q(declaration__status=S.DRAFT) & ~Q(entry__importer__owner_id=F("declaration__organization_id"))  # type: ignore[return-value]  # Q & ~Exists is a Q
             & ~Exists(active_grant))
 
 
@@ -282,14 +282,14 @@ def declaration_plan(
         found = {c[1] for c in candidates}
         missing = [n for n in entry_numbers if n not in found]
         # Why each is not a candidate, in words: the entry's own path (one record, whoever filed it).
-        paths = dict(Classification.objects.filter(
+        entry_paths = dict(Classification.objects.filter(
             importer_id__in=list(importers_for(organization).values_list("pk", flat=True)),
             entry__entry_number__in=missing).values_list("entry__entry_number", "path")) if missing else {}
         for n in missing:
-            if paths.get(n) == Path.FILED:
+            if entry_paths.get(n) == Path.FILED:
                 reason = "already filed in CAPE: CBP accepted it"
-            elif n in paths:
-                reason = f"on the {Path(paths[n]).label} path today, not a CAPE path"
+            elif n in entry_paths:
+                reason = f"on the {Path(entry_paths[n]).label} path today, not a CAPE path"
             else:
                 reason = "not an entry of this organisation's importers on a CAPE path today"
             plan.left_out.append(LeftOut(0, n, reason))
@@ -309,7 +309,7 @@ def declaration_plan(
         else:
             groups[None if mixed else importer_id].append((entry_id, number, duty))
     plan.importers = {i.pk: i for i in Importer.objects.filter(pk__in=[k for k in groups if k is not None])}
-    plan.chunks = {key: split_for_declarations(rows) for key, rows in groups.items()}  # type: ignore[arg-type,misc]
+    plan.chunks = {key: split_for_declarations(rows) for key, rows in groups.items()}  # type: ignore[arg-type,misc]  # the None key: mixed importers
     return plan
 
 
@@ -446,7 +446,7 @@ def _reclassify_stale(organization: Organization, rows: list[dict[str, Any]], as
 
 def _preflight_rows(declaration: Declaration) -> list[dict[str, Any]]:
     return list(
-        DeclarationEntry.objects.filter(declaration=declaration).order_by("position").values(
+        DeclarationEntry.objects.filter(declaration=declaration).order_by("position").values(  # type: ignore[arg-type]  # rows are dicts
             "entry_id",
             number=F("entry__entry_number"),
             importer_id=F("entry__importer_id"),

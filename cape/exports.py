@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -59,7 +59,7 @@ def _latest_declaration_items(organization: Organization, entry_ids: Iterable[in
     for row in qs.order_by("declaration__created_at", "pk").values(
         "entry_id", "outcome", "error_text", "declaration__name", "declaration__status", "declaration__accepted_on"
     ):
-        latest[row["entry_id"]] = row
+        latest[row["entry_id"]] = cast("dict[str, Any]", row)
     return latest
 
 
@@ -159,8 +159,8 @@ def workbook_bytes(organization: Organization, importer: Importer | None = None)
     dq = declarations_for(organization)
     if importer is not None:
         dq = dq.filter(Q(importer=importer) | Q(items__entry__importer=importer)).distinct()
-    for row in dq.values("status").annotate(n=Count("pk", distinct=True), entries=Sum("entry_count"), duty=Sum("ieepa_duty")).order_by("status"):
-        summary.append(clean(summary, [dict(Declaration.Status.choices)[row["status"]], row["n"], row["entries"], row["duty"]]))
+    for status_row in dq.values("status").annotate(n=Count("pk", distinct=True), entries=Sum("entry_count"), duty=Sum("ieepa_duty")).order_by("status"):
+        summary.append(clean(summary, [dict(Declaration.Status.choices)[status_row["status"]], status_row["n"], status_row["entries"], status_row["duty"]]))
 
     for p in [*Path, "unclassified"]:
         key = p.value if isinstance(p, Path) else p
@@ -196,7 +196,8 @@ def _fold(line: str) -> list[str]:
     raw = line.encode("utf-8")
     if len(raw) <= 75:
         return [line]
-    out, current, size = [], "", 0
+    out: list[str] = []
+    current, size = "", 0
     for ch in line:
         n = len(ch.encode("utf-8"))
         if size + n > (75 if not out else 74):

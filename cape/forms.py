@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import Organization
+from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
 from cape.claims import REPORT_NAMES
 from cape.models import CAPE_PATHS, Declaration
@@ -23,7 +23,7 @@ def _check_size(f: Any) -> Any:
 
 
 class BuildForm(forms.Form):
-    importers = forms.ModelMultipleChoiceField(
+    importers: forms.ModelMultipleChoiceField[Importer] = forms.ModelMultipleChoiceField(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
         label="Importers of record (IOR)", help_text="Leave all unticked to include every importer.",
     )
@@ -42,7 +42,7 @@ class BuildForm(forms.Form):
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["importers"].queryset = importers_for(organization).order_by("name")
+        cast("forms.ModelMultipleChoiceField[Importer]", self.fields["importers"]).queryset = importers_for(organization).order_by("name")
 
     def clean_entry_numbers(self) -> list[str] | None:
         """One number per line or between commas, typed any way entries.entrynumber repairs ("3BZ 5500120 4" is one
@@ -108,17 +108,17 @@ class PortfolioBuildForm(forms.Form):
     EMPTY_SELECTION = ("No importer is ticked. Tick the importers to build CAPE files for, "
                        "or use “Build CAPE files for every client importer”.")
 
-    importers = forms.ModelMultipleChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+    importers: forms.ModelMultipleChoiceField[Importer] = forms.ModelMultipleChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
                                                label="Importers of record (IOR)")
     scope = forms.ChoiceField(choices=[(SCOPE_SELECTED, "The ticked importers"), (SCOPE_ALL, "Every client importer")],
                               required=False, label="Which importers")
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["importers"].queryset = importers_for(organization).order_by("name")
+        cast("forms.ModelMultipleChoiceField[Importer]", self.fields["importers"]).queryset = importers_for(organization).order_by("name")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean returns cleaned_data
         # A submission without a scope (Enter pressed, an old page) means the ticked ones: the safe reading.
         data["scope"] = data.get("scope") or self.SCOPE_SELECTED
         if data["scope"] == self.SCOPE_SELECTED and not data.get("importers") and "importers" not in self.errors:

@@ -502,6 +502,7 @@ def classify(f: EntryFacts, as_of: date) -> Result:
     protest_status = normalize_protest_status(f.protest_status, f.protest_number)
     c = _Ctx(f, as_of, status, entry_type, liquidated, days, protest_status)
 
+    reasons: tuple[str, ...]
     path, reasons, rule_id = Path.NEEDS_REVIEW, ("no_rule_matched",), "R0"
     for rule in RULES:
         if rule.applies(c):
@@ -538,7 +539,7 @@ def classify(f: EntryFacts, as_of: date) -> Result:
     lead = _lead_days(path)
     # A projected deadline never gives urgent or deadline_passed (rules.md 2026.12).
     firm = deadline if deadline is not None and not deadline_projected and lead is not None else None
-    urgent = firm is not None and 0 <= (firm - as_of).days <= lead  # type: ignore[operator]
+    urgent = firm is not None and 0 <= (firm - as_of).days <= lead  # type: ignore[operator]  # lead is set when firm is
     passed = firm is not None and firm < as_of
 
     out = list(reasons)
@@ -572,7 +573,7 @@ def classify(f: EntryFacts, as_of: date) -> Result:
         if f.cit_plaintiff:
             candidates.append(COURT_ORDERED_PHASE.starts)
     if firm is not None:
-        candidates += [firm - timedelta(days=lead), firm + timedelta(days=1)]  # type: ignore[arg-type]
+        candidates += [firm - timedelta(days=lead), firm + timedelta(days=1)]  # type: ignore[arg-type]  # as above
     future = [d for d in candidates if d > as_of]
     stable_until = min(future) if future else None
 

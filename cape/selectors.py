@@ -331,7 +331,7 @@ class NumberedPage:
         wanted = {1, last, *range(max(1, self.number - around), min(last, self.number + around) + 1)}
         out: list[int | None] = []
         for n in sorted(wanted):
-            if out and out[-1] is not None and n - out[-1] > 1:  # type: ignore[operator]
+            if out and out[-1] is not None and n - out[-1] > 1:
                 out.append(None)
             out.append(n)
         return out
@@ -361,7 +361,7 @@ def entry_count(organization: Organization | None, filters: EntryFilters, *, tot
     if count is None:
         count = filtered_classifications(organization, filters).count()
         cache.set(key, count, 3600)
-    return count  # type: ignore[no-any-return]
+    return count
 
 
 def _walk_importers(
@@ -443,7 +443,7 @@ def totals_version(organization_id: int) -> int:
     warming = _warming.get()
     if warming is not None and warming[0] == organization_id:
         return warming[1]
-    return cache.get(_version_key(organization_id), 0)  # type: ignore[no-any-return]
+    return cache.get(_version_key(organization_id), 0)
 
 
 def bump_totals_version(organization_id: int) -> None:
@@ -509,7 +509,7 @@ def importer_path_figures(organization: Organization, importer_ids: list[int], *
             )
         )
         cache.set(key, rows, 3600)
-    return rows  # type: ignore[no-any-return]
+    return rows
 
 
 def path_totals(

@@ -6,12 +6,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import OrgRequest
 from accounts.permissions import editor_for_post, editor_required, member_required
 from accounts.selectors import importers_for
 from accounts.services import ServiceError
@@ -30,44 +31,40 @@ from cape.refunds import (
     refund_summary,
     refund_timeline,
 )
+from refundready.forms import submit_form
 
 S = Declaration.Status
 PAGE_SIZE = 50  # rows per page on the refunds and rejected-entries pages
 
 
-def _org(request: HttpRequest) -> Any:
-    return request.organization  # type: ignore[attr-defined]
+def _org(request: OrgRequest) -> Any:
+    return request.organization
 
 
-def _declaration(request: HttpRequest, pk: int) -> Declaration:
+def _declaration(request: OrgRequest, pk: int) -> Declaration:
     return get_object_or_404(svc.declarations_for(_org(request)), pk=pk)
 
 
 @editor_for_post
-def cape_home(request: HttpRequest) -> HttpResponse:
+def cape_home(request: OrgRequest) -> HttpResponse:
     """The CAPE landing page: declarations and the build form."""
     org = _org(request)
     form = BuildForm(request.POST or None, organization=org)
     built = None
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            job = declaration_build_job_start(
-                organization=org, user=request.user,
-                importer_ids=[i.pk for i in data["importers"]] or None, entry_numbers=data["entry_numbers"],
-                paths=data["paths"], urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
-            )
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    if request.method == "POST" and (done := submit_form(form, lambda data: declaration_build_job_start(
+        organization=org, user=request.user,
+        importer_ids=[i.pk for i in data["importers"]] or None, entry_numbers=data["entry_numbers"],
+        paths=data["paths"], urgent_only=data["urgent_only"], mixed=data["mixed"], name=data["name"],
+    ))):
+        job = done.result
+        if not job.is_finished:  # a large build: a worker builds it while its page shows the progress
+            return redirect("cape_build_job", pk=job.pk)
+        if job.status == DeclarationBuildJob.Status.FAILED:
+            form.add_error(None, job.message)
         else:
-            if not job.is_finished:  # a large build: a worker builds it while its page shows the progress
-                return redirect("cape_build_job", pk=job.pk)
-            if job.status == DeclarationBuildJob.Status.FAILED:
-                form.add_error(None, job.message)
-            else:
-                built = build_job_context(job)
-                (messages.success if built["declarations"] else messages.warning)(request, job.message)
-                form = BuildForm(organization=org)
+            built = build_job_context(job)
+            (messages.success if built["declarations"] else messages.warning)(request, job.message)
+            form = BuildForm(organization=org)
     status = request.GET.get("status", "")
     qs = svc.declarations_for(org)
     if status in S.values:
@@ -95,7 +92,7 @@ def build_job_context(job: DeclarationBuildJob) -> dict[str, Any]:
 
 
 @member_required
-def build_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def build_job_detail(request: OrgRequest, pk: int) -> HttpResponse:
     """A declaration build's progress (polled by htmx until done or failed), then its result."""
     job = get_object_or_404(build_jobs_for(_org(request)).select_related("organization"), pk=pk)
     ctx = build_job_context(job)
@@ -105,12 +102,12 @@ def build_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-def declaration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def declaration_detail(request: OrgRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     return _render_detail(request, declaration)
 
 
-def _render_detail(request: HttpRequest, declaration: Declaration, **extra: Any) -> HttpResponse:
+def _render_detail(request: OrgRequest, declaration: Declaration, **extra: Any) -> HttpResponse:
     checks = []
     for check in declaration.preflight.get("checks", []):
         checks.append(check | {"passing": svc.preflight_passing_entries(declaration, check)[:2000],
@@ -131,7 +128,7 @@ def _render_detail(request: HttpRequest, declaration: Declaration, **extra: Any)
 
 @editor_required
 @require_POST
-def declaration_preflight_view(request: HttpRequest, pk: int) -> HttpResponse:
+def declaration_preflight_view(request: OrgRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     report = svc.declaration_preflight(declaration=declaration, user=request.user)
     (messages.success if not report["blocking"] else messages.error)(request, preflight_summary(report))
@@ -139,7 +136,7 @@ def declaration_preflight_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @editor_for_post
-def declaration_download(request: HttpRequest, pk: int) -> HttpResponse:
+def declaration_download(request: OrgRequest, pk: int) -> HttpResponse:
     """POST (editors): preflight, then the file; the first download marks the declaration exported.
     GET (every member, viewers included: reading is not a change): the stored file as it stands, a draft's
     too, named as a draft so that nobody takes it for the file that passed preflight."""
@@ -164,61 +161,50 @@ def declaration_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def declaration_submission(request: HttpRequest, pk: int) -> HttpResponse:
+def declaration_submission(request: OrgRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     form = SubmissionForm(request.POST)
-    if form.is_valid():
-        try:
-            svc.declaration_record_submission(declaration=declaration, user=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, "Submission recorded.")
-            return redirect("cape_declaration", pk=pk)
+    if submit_form(form, lambda data: svc.declaration_record_submission(declaration=declaration, user=request.user, **data)):
+        messages.success(request, "Submission recorded.")
+        return redirect("cape_declaration", pk=pk)
     return _render_detail(request, declaration, submission_form=form)
 
 
 @editor_required
 @require_POST
-def declaration_claim_details(request: HttpRequest, pk: int) -> HttpResponse:
+def declaration_claim_details(request: OrgRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     form = ClaimDetailsForm(request.POST, request.FILES)
-    if form.is_valid():
-        f = form.cleaned_data["file"]
-        try:
-            result = svc.declaration_import_claim_details(declaration=declaration, data=f.read(), filename=f.name,
-                                                          accepted_on=form.cleaned_data["accepted_on"], user=request.user)
-        except ServiceError as exc:
-            form.add_error("file", exc.message)
+    done = submit_form(form, lambda data: svc.declaration_import_claim_details(
+        declaration=declaration, data=data["file"].read(), filename=data["file"].name, accepted_on=data["accepted_on"],
+        user=request.user,
+    ), error_field="file")
+    if done:
+        result = done.result
+        if result.nothing_matched:
+            messages.warning(request, result.message)
         else:
-            if result.nothing_matched:
-                messages.warning(request, result.message)
-            else:
-                messages.success(request, f"Claim details imported: {result.accepted} accepted, {result.rejected} rejected.")
-            declaration.refresh_from_db()
-            return _render_detail(request, declaration, claims_result=result)
+            messages.success(request, f"Claim details imported: {result.accepted} accepted, {result.rejected} rejected.")
+        declaration.refresh_from_db()
+        return _render_detail(request, declaration, claims_result=result)
     return _render_detail(request, declaration, claims_form=form)
 
 
 @editor_required
 @require_POST
-def declaration_outcome(request: HttpRequest, pk: int) -> HttpResponse:
+def declaration_outcome(request: OrgRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     form = OutcomeForm(request.POST)
-    if form.is_valid():
-        try:
-            svc.declaration_record_outcome(declaration=declaration, user=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, "Outcome recorded.")
-            return redirect("cape_declaration", pk=pk)
+    if submit_form(form, lambda data: svc.declaration_record_outcome(declaration=declaration, user=request.user, **data),
+                   error_field=None):
+        messages.success(request, "Outcome recorded.")
+        return redirect("cape_declaration", pk=pk)
     return _render_detail(request, declaration, outcome_form=form)
 
 
 @editor_required
 @require_POST
-def declaration_discard_view(request: HttpRequest, pk: int) -> HttpResponse:
+def declaration_discard_view(request: OrgRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     try:
         svc.declaration_discard(declaration=declaration, user=request.user)
@@ -230,7 +216,7 @@ def declaration_discard_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @editor_for_post
-def refile(request: HttpRequest) -> HttpResponse:
+def refile(request: OrgRequest) -> HttpResponse:
     """Rejected entries: mark post-summary corrections filed, then build a new declaration from the ready ones."""
     org = _org(request)
     if request.method == "POST":
@@ -253,27 +239,23 @@ def refile(request: HttpRequest) -> HttpResponse:
 
 
 @editor_for_post
-def refunds_home(request: HttpRequest) -> HttpResponse:
+def refunds_home(request: OrgRequest) -> HttpResponse:
     org = _org(request)
     form = RefundReportForm(request.POST or None, request.FILES or None)
     result = None
-    if request.method == "POST" and form.is_valid():
-        f = form.cleaned_data["file"]
-        try:
-            result = refund_report_import(organization=org, data=f.read(), report=form.cleaned_data["report"], filename=f.name,
-                                          user=request.user)
-        except ServiceError as exc:
-            form.add_error("file", exc.message)
-        else:
-            messages.success(request, f"{result.created:,} refund event(s) recorded, {result.duplicates:,} already known.")
-            form = RefundReportForm()
+    if request.method == "POST" and (done := submit_form(form, lambda data: refund_report_import(
+        organization=org, data=data["file"].read(), report=data["report"], filename=data["file"].name, user=request.user,
+    ), error_field="file")):
+        result = done.result
+        messages.success(request, f"{result.created:,} refund event(s) recorded, {result.duplicates:,} already known.")
+        form = RefundReportForm()
     page = Paginator(refund_overview_importers(org), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "cape/refunds.html", {"form": form, "result": result, "page": page,
                                                  "rows": refund_summaries(org, list(page.object_list))})
 
 
 @member_required
-def refund_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
+def refund_timeline_view(request: OrgRequest, pk: int) -> HttpResponse:
     org = _org(request)
     importer = get_object_or_404(importers_for(org), pk=pk)
     return render(request, "cape/refund_timeline.html", {
@@ -282,7 +264,7 @@ def refund_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
-def _importer_param(request: HttpRequest) -> Any:
+def _importer_param(request: OrgRequest) -> Any:
     raw = request.GET.get("importer", "")
     if not raw:
         return None
@@ -293,7 +275,7 @@ def _importer_param(request: HttpRequest) -> Any:
 
 @member_required
 @require_GET
-def export_workbook(request: HttpRequest) -> HttpResponse:
+def export_workbook(request: OrgRequest) -> HttpResponse:
     importer = _importer_param(request)
     data = workbook_bytes(_org(request), importer)
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -303,7 +285,7 @@ def export_workbook(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def export_calendar(request: HttpRequest) -> HttpResponse:
+def export_calendar(request: OrgRequest) -> HttpResponse:
     importer = _importer_param(request)
     response = HttpResponse(deadlines_ics(_org(request), importer), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, "refundready-deadlines.ics")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from accounts.http import OrgRequest
 from accounts.irnumber import mask_ir_number
 from accounts.permissions import editor_for_post, member_required
 from accounts.selectors import assigned_importer_ids, importers_for
@@ -88,11 +89,11 @@ class EntryFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.organization, self.user = organization, user
         # Labels in plain words from the ruleset's reason table (the code is in each badge's description).
-        self.fields["reason"].choices = [("", "Any reason")] + reason_choices()  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["reason"]).choices = [("", "Any reason")] + reason_choices()
         # The organisation's importers as plain choices, read once: a ModelChoiceField would read them
         # again for every rendering (through a server-side cursor) and once more to validate.
         rows = importers_for(organization).order_by("name", "ir_number").values_list("pk", "name", "ir_number")
-        self.fields["importer"].choices = [("", "All importers")] + [  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["importer"]).choices = [("", "All importers")] + [
             (pk, f"{name or 'Unnamed importer'} ({mask_ir_number(ir)})") for pk, name, ir in rows  # Importer.__str__
         ]
 
@@ -146,10 +147,10 @@ def _headers(request: HttpRequest, filters: EntryFilters) -> list[dict[str, Any]
 
 @require_GET
 @member_required
-def entry_reclassifying(request: HttpRequest) -> HttpResponse:
+def entry_reclassifying(request: OrgRequest) -> HttpResponse:
     """The "reclassifying…" notice, polled while runs are in progress; once they are done, the page reloads
     (HX-Refresh) to show the new paths rather than leave the old ones on screen."""
-    state = reclassifying(request.organization)  # type: ignore[attr-defined]
+    state = reclassifying(request.organization)
     response = render(request, "entries/reclassifying.html", {"reclassifying": state})
     if not state and request.headers.get("HX-Request"):
         response["HX-Refresh"] = "true"
@@ -157,13 +158,13 @@ def entry_reclassifying(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def entry_list(request: HttpRequest) -> HttpResponse:
-    org = request.organization  # type: ignore[attr-defined]
+def entry_list(request: OrgRequest) -> HttpResponse:
+    org = request.organization
     form = EntryFilterForm(request.GET or None, organization=org, user=request.user)
     if form.is_bound:
         form.is_valid()
     filters = form.filters()
-    visible = [pk for pk, _label in form.fields["importer"].choices if pk != ""]  # type: ignore[attr-defined]
+    visible = [pk for pk, _label in form.fields["importer"].choices if pk != ""]  # type: ignore[attr-defined]  # a ChoiceField
     totals = path_totals(org, EntryFilters(importer_id=filters.importer_id, importer_ids=filters.importer_ids), importer_ids=visible)
     try:
         number = int(request.GET.get("page") or 1)
@@ -189,8 +190,8 @@ def entry_list(request: HttpRequest) -> HttpResponse:
 
 
 @editor_for_post
-def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    org = request.organization  # type: ignore[attr-defined]
+def entry_detail(request: OrgRequest, pk: int) -> HttpResponse:
+    org = request.organization
     entry = select_entry(org, pk)
     classification = getattr(entry, "classification", None)
     initial = {
@@ -198,7 +199,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "importer_is_corporate": "true" if entry.importer.is_corporate else "false",
     }
     if request.method == "POST":
-        if not request.membership.can_edit:  # type: ignore[attr-defined]
+        if not request.membership.can_edit:
             raise PermissionDenied
         form = EntryFactsForm(request.POST, initial=initial)
         if form.is_valid():

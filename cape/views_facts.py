@@ -6,11 +6,12 @@ import tempfile
 from pathlib import Path
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from accounts.http import OrgRequest
 from accounts.permissions import editor_for_post, member_required
 from accounts.services import ServiceError
 from cape.facts import entry_facts_import
@@ -25,7 +26,7 @@ class FactsFileForm(forms.Form):
 
 
 @editor_for_post
-def facts_upload(request: HttpRequest) -> HttpResponse:
+def facts_upload(request: OrgRequest) -> HttpResponse:
     form = FactsFileForm(request.POST or None, request.FILES or None)
     result, status = None, 200
     if request.method == "POST" and form.is_valid():
@@ -39,7 +40,7 @@ def facts_upload(request: HttpRequest) -> HttpResponse:
                     for chunk in upload.chunks():
                         fh.write(chunk)
                 try:
-                    result = entry_facts_import(organization=request.organization,  # type: ignore[attr-defined]
+                    result = entry_facts_import(organization=request.organization,
                                                 user=request.user, path=path, file_label=upload.name)
                 except (FactsFileError, ServiceError) as exc:
                     form.add_error("file", str(exc))
@@ -51,7 +52,7 @@ def facts_upload(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def facts_template(request: HttpRequest) -> HttpResponse:
+def facts_template(request: OrgRequest) -> HttpResponse:
     response = HttpResponse(TEMPLATE_CSV, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, "entry_facts_template.csv")
     return response

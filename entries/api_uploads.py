@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.http import OrgApiRequest
 from accounts.services import ServiceError
 from entries.models import Upload
 from entries.selectors import uploads_for
@@ -61,7 +62,7 @@ class UploadSerializer(serializers.ModelSerializer):
     def get_classification(self, obj: Upload) -> dict[str, Any] | None:
         """The classification run after ingestion (null before it is queued, and for uploads made
         before runs were recorded). Poll until both the upload and this are done or failed."""
-        run = with_classification(obj).classification  # type: ignore[attr-defined]
+        run = with_classification(obj).classification  # type: ignore[attr-defined]  # set by with_classification
         return ClassificationRunSerializer(run).data if run is not None else None
 
 
@@ -78,6 +79,7 @@ class UploadCreateSerializer(serializers.Serializer):
 
 class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """ES-003 uploads of the acting organisation. Processing is asynchronous: poll the upload until done."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = UploadSerializer
     parser_classes = [MultiPartParser, FormParser]
@@ -94,7 +96,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self) -> QuerySet[Upload]:
         if getattr(self, "swagger_fake_view", False):
             return Upload.objects.none()
-        return uploads_for(self.request.organization).prefetch_related(latest_runs())  # type: ignore[attr-defined]
+        return uploads_for(self.request.organization).prefetch_related(latest_runs())
 
     def get_serializer_class(self) -> Any:
         if self.action == "retrieve":
@@ -108,7 +110,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         413: OpenApiResponse(description="The request declares more than MAX_UPLOAD_SIZE (plus multipart framing); "
                                          "nothing was read or stored."),
     })
-    def create(self, request: Request) -> Response:
+    def create(self, request: OrgApiRequest) -> Response:
         data = request.data
         files = data.getlist("files") if hasattr(data, "getlist") else []
         if not files and hasattr(data, "getlist"):
@@ -118,7 +120,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         created, problems = [], []
         for f in serializer.validated_data["files"]:
             try:
-                created.append(upload_create(organization=request.organization, user=request.user, file=f))  # type: ignore[attr-defined]
+                created.append(upload_create(organization=request.organization, user=request.user, file=f))
             except ServiceError as exc:
                 problems.append(exc.message)
         if problems and not created:

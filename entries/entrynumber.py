@@ -180,7 +180,7 @@ def parse(raw: object) -> str:
     The check digit is not verified here: an ES-003 keeps a number with a wrong check digit (and warns),
     since the number itself is what ACE knows the entry by; a CAPE file or form requires ``is_valid``."""
     if type(raw) is str and (m := _clean_or_guarded(raw)) is not None:  # nearly every cell of a report
-        return m[m.lastindex]
+        return m[m.lastindex]  # type: ignore[index]  # the pattern always captures a group
     s = repair(raw)
     if len(s) == LENGTH and SHAPE.fullmatch(s):
         return s

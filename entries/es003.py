@@ -966,7 +966,7 @@ def _money_cell(value: Any, decimal: str = ".") -> Any:
         text = parse_money(value, decimal=decimal)
     except RepairError as exc:
         return _Bad(str(exc))
-    return text, int(text.replace(".", "")) if text is not None else 0  # type: ignore[union-attr]
+    return text, int(text.replace(".", "")) if text is not None else 0
 
 
 def _goods_cell(value: Any, decimal: str = ".") -> Any:
@@ -1051,7 +1051,9 @@ class Es003Parser:
         self._extra_defaults = ("", "", "", None, "")
         self.decimal = layout.decimal
         self.line_parsers = line_parsers(layout.decimal)
-        self._extras = [(j, cols[f], {}, self.line_parsers[f], f) for j, f in enumerate(self._extra_fields) if f in cols]
+        self._extras: list[tuple[Any, ...]] = [
+            (j, cols[f], {}, self.line_parsers[f], f) for j, f in enumerate(self._extra_fields) if f in cols
+        ]
         self._seen: set[tuple[str, int, int]] = set()
         self._counters: dict[Any, int] = {}
         self._c_line: dict[Any, Any] = {}
@@ -1128,7 +1130,7 @@ class Es003Parser:
             if reason is _MISSING:
                 reason = self._importers[ir] = self.importer_check(ir, name)
             if reason:
-                errs.append(("importer_number", raw[self._entry_cols.index("importer_number")], reason))
+                errs.append(("importer_number", raw[self._entry_cols.index("importer_number")], reason))  # type: ignore[arg-type]  # a str: not _MISSING
         psc = values.get("psc_flag", False)
         if not psc and (earlier := self.result.entries.get(number)) is not None:
             psc = earlier.psc_flag  # a line-level indicator: any corrected line flags the entry
@@ -1199,6 +1201,8 @@ class Es003Parser:
         Bad = _Bad
         extras, extra_defaults, missing = self._extras, self._extra_defaults, _MISSING
         decimal = self.decimal
+        money_cell: Callable[..., Any]
+        goods_cell: Callable[..., Any]
         if decimal == ".":
             money_cell, goods_cell = _money_cell, _goods_cell
         else:
@@ -1257,7 +1261,7 @@ class Es003Parser:
                 key2 = (number, line_no)
                 ordinal = counters[key2] = counters.get(key2, 0) + 1
             cell = row[i_hts]
-            hts = c_hts.get(cell)
+            hts: Any = c_hts.get(cell)  # a str once the _Bad ones have returned
             if hts is None:
                 hts = _cached(c_hts, parse_hts, cell)
             if type(hts) is Bad:
@@ -1266,7 +1270,7 @@ class Es003Parser:
             elif no_ord and hts.startswith("99"):
                 self.chapter99_rows += 1
             cell = row[i_duty]
-            duty = c_duty.get(cell)
+            duty: Any = c_duty.get(cell)  # as hts
             if duty is None:
                 duty = money_cell(cell)
                 if len(c_duty) >= _CACHE_LIMIT:
@@ -1287,7 +1291,7 @@ class Es003Parser:
                 if type(goods) is Bad:
                     error(row_no, "goods_value", cell, goods.reason)
                     bad = True
-            tail = extra_defaults
+            tail: tuple[Any, ...] = extra_defaults
             if extras:
                 values = list(extra_defaults)
                 for j, i, cache, fn, fld in extras:
@@ -1305,7 +1309,7 @@ class Es003Parser:
                 bad_entries.add(number)
                 entries.setdefault(number, entry)
                 return None
-            country = ""
+            country: str | None = ""
             if i_country is not None:
                 cell = row[i_country]
                 country = c_country.get(cell)

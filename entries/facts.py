@@ -135,7 +135,8 @@ def parse_facts_file(path: str | Path, *, file_label: str | None = None) -> Fact
         if not any(_text(c) for c in cells):
             continue
         result.rows_read += 1
-        number, values, bad = "", {}, False
+        values: dict[str, Any] = {}
+        number, bad = "", False
         for i, name in columns.items():
             raw = _text(cells[i]) if i < len(cells) else ""
             try:

@@ -22,7 +22,7 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(
+    files = MultipleFileField(  # type: ignore[assignment]  # a declared field: the metaclass takes it off the class
         label="ES-003 report files (CSV or XLSX)",
         help_text="ACE Reports → ES-003 Entry Summary Line Tariff Details, exported as CSV or XLSX. "
         "You can choose or drop several files at once.",

@@ -315,7 +315,7 @@ def write_es003(path: str | Path, n_lines: int, *, fmt: str | None = None, layou
     """A deterministic ES-003 of ``n_lines`` lines, CSV or XLSX by ``fmt`` (default: the path's suffix)."""
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".").lower()
-    rows = es003_rows(n_lines, seed=seed, layout=layout, **kwargs)  # type: ignore[arg-type]
+    rows = es003_rows(n_lines, seed=seed, layout=layout, **kwargs)  # type: ignore[arg-type]  # kwargs: es003_rows' own options
     if fmt == "xlsx":
         return write_xlsx(path, rows, layout=layout, title_lines=title_lines)
     return write_csv(path, rows, layout=layout, title_lines=title_lines)

@@ -351,7 +351,7 @@ class _Stage:
         written directly into entries_tariffline."""
         table = TariffLine._meta.db_table
         step = PROGRESS_CHECK_ROWS
-        state = {"done": 0, "check_at": step, "written_at": 0, "written_t": time.monotonic()}
+        state: dict[str, Any] = {"done": 0, "check_at": step, "written_at": 0, "written_t": time.monotonic()}
 
         def advance(n: int) -> None:
             done = state["done"] = state["done"] + n
@@ -528,7 +528,7 @@ class _Stage:
                        f"WHERE {self._distinct('entries_entry', update_cols)} ")
                 )
 
-            params = [has_liq, upload.pk, now, now]
+            params: list[Any] = [has_liq, upload.pk, now, now]
             reserved_created = 0  # entries stored under their reserved ids (not listed in the ids table)
             if self.pg and direct:
                 # Entries whose lines were written straight into entries_tariffline under a reserved id, stored
@@ -923,7 +923,7 @@ def _attempt(upload: Upload, outcome: _Outcome, source: Es003Source, *, want_ent
 
 
 def _load(*, upload: Upload, outcome: _Outcome, source: Es003Source, parser: Es003Parser, stage: _Stage,
-          check: _ImporterCheck, lines: Iterator[tuple[Any, ...]], progress: Callable[[], None], reserved: dict[str, int],
+          check: _ImporterCheck, lines: Iterator[tuple[Any, ...]], progress: Callable[..., None], reserved: dict[str, int],
           existing: set[str], side: _SideConnection | None, want_entry_ids: bool, fast_csv: FastCsv | None = None,
           every_rows: int = PROGRESS_EVERY_ROWS) -> _Outcome:
     # PostgreSQL: one transaction from the first line written to the summary (lines go straight into

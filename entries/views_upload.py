@@ -14,6 +14,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from accounts.http import OrgRequest
 from accounts.permissions import editor_required, member_required
 from accounts.services import ServiceError
 from entries.forms import UploadForm
@@ -28,7 +29,7 @@ def latest_runs() -> Prefetch:
     # The runs are cape's (cape.models.ClassificationRun): read through the reverse relation its model adds to
     # Upload (as with_classification does), so entries imports nothing of cape.
     runs = Upload._meta.get_field("classification_runs").related_model
-    return Prefetch("classification_runs", queryset=runs.objects.order_by("-pk"), to_attr="runs")
+    return Prefetch("classification_runs", queryset=runs.objects.order_by("-pk"), to_attr="runs")  # type: ignore[attr-defined]  # cape's model
 
 
 def with_classification(upload: Upload) -> Upload:
@@ -36,9 +37,9 @@ def with_classification(upload: Upload) -> Upload:
     runs = getattr(upload, "runs", None)
     if runs is None:
         runs = list(upload.classification_runs.order_by("-pk")[:1])
-    upload.classification = runs[0] if runs else None  # type: ignore[attr-defined]
+    upload.classification = runs[0] if runs else None  # type: ignore[attr-defined]  # shown on the page, not a field
     # Polled until the ingest has finished and so has the classification that follows it.
-    upload.all_finished = upload.is_finished and (upload.classification is None or upload.classification.finished)  # type: ignore[attr-defined]
+    upload.all_finished = upload.is_finished and (upload.classification is None or upload.classification.finished)  # type: ignore[attr-defined]  # as above
     return upload
 
 
@@ -58,19 +59,19 @@ def upload_request_too_large(request: HttpRequest) -> str:
             "or split the report by date range in ACE Reports.")
 
 
-def _create_all(request: HttpRequest, form: UploadForm) -> list[Upload]:
+def _create_all(request: OrgRequest, form: UploadForm) -> list[Upload]:
     created = []
     for f in form.cleaned_data["files"]:
         try:
-            created.append(upload_create(organization=request.organization, user=request.user, file=f))  # type: ignore[attr-defined]
+            created.append(upload_create(organization=request.organization, user=request.user, file=f))
         except ServiceError as exc:
             form.add_error("files", exc.message)
     return created
 
 
 @member_required
-def upload_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(uploads_for(request.organization).prefetch_related(latest_runs()), 25).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
+def upload_list(request: OrgRequest) -> HttpResponse:
+    page = Paginator(uploads_for(request.organization).prefetch_related(latest_runs()), 25).get_page(request.GET.get("page"))
     for upload in page:
         with_classification(upload)
     return render(request, "entries/upload_list.html", {"page": page, "form": UploadForm()})
@@ -78,7 +79,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt  # checked by _upload_new, after the size: the CSRF check reads a form post's body for its token
 @editor_required
-def upload_new(request: HttpRequest) -> HttpResponse:
+def upload_new(request: OrgRequest) -> HttpResponse:
     if request.method == "POST":
         too_large = upload_request_too_large(request)
         if too_large:
@@ -90,7 +91,7 @@ def upload_new(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_protect
-def _upload_new(request: HttpRequest) -> HttpResponse:
+def _upload_new(request: OrgRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         created = _create_all(request, form)
@@ -105,10 +106,10 @@ def _upload_new(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    upload = with_classification(get_object_or_404(uploads_for(request.organization), pk=pk))  # type: ignore[attr-defined]
-    context = {"upload": upload, "summary": upload.summary or {}, "finished": upload.all_finished,  # type: ignore[attr-defined]
-               "classification": upload.classification}  # type: ignore[attr-defined]
+def upload_detail(request: OrgRequest, pk: int) -> HttpResponse:
+    upload = with_classification(get_object_or_404(uploads_for(request.organization), pk=pk))
+    context = {"upload": upload, "summary": upload.summary or {}, "finished": upload.all_finished,  # type: ignore[attr-defined]  # set by with_classification
+               "classification": upload.classification}  # type: ignore[attr-defined]  # as above
     if request.headers.get("HX-Request"):
         # "compact": one line of a list (the importer dashboard); "row": one row of the uploads table.
         fragment = {"compact": "entries/upload_compact.html", "row": "entries/upload_row.html"}.get(
@@ -119,8 +120,8 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-def upload_errors(request: HttpRequest, pk: int) -> HttpResponse:
-    upload = get_object_or_404(uploads_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+def upload_errors(request: OrgRequest, pk: int) -> HttpResponse:
+    upload = get_object_or_404(uploads_for(request.organization), pk=pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stem = upload.original_name.rsplit(".", 1)[0][:80] or "upload"
     response["Content-Disposition"] = content_disposition_header(True, f"{stem}-errors.csv")

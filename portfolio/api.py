@@ -16,7 +16,7 @@ from portfolio.readiness import readiness_for_organization
 
 class ReadinessStepSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field: the serializer's metaclass takes it off the class
     state = serializers.CharField()
     status = serializers.CharField()
     changed_on = serializers.DateField(allow_null=True)

@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -137,7 +138,7 @@ def classification_figures(
 READINESS_TTL = 300
 
 
-def _readiness_fingerprint(organization: Organization, importers: list[Importer]) -> str:
+def _readiness_fingerprint(organization: Organization, importers: Sequence[Importer]) -> str:
     return _readiness_digest(organization, [(i.pk, i.owner_id) for i in importers])
 
 
@@ -166,7 +167,7 @@ class ReadinessSummary:
 
 
 def readiness_cached(
-    organization: Organization, importers: list[Importer], *, as_of: date
+    organization: Organization, importers: Sequence[Importer], *, as_of: date
 ) -> dict[int, ReadinessSummary]:
     """portfolio.readiness for these importers (this organisation's view), summarised, by importer id."""
     if not importers:
@@ -181,7 +182,7 @@ def readiness_cached(
             for r in readiness_for_importers(importers, organization=organization)
         }
         cache.set(key, cached, READINESS_TTL)
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 # ----------------------------------------------------------------------------- broker portfolio
@@ -653,7 +654,7 @@ def timeline_for(organization: Organization, importer_ids: list[int], *, limit: 
     for e in events:
         amount = f" ${e.amount:,.2f}" if e.amount is not None else ""
         where = f" (entry {e.entry.entry_number_display})" if e.entry else ""
-        items.append(TimelineItem(e.event_date, e.kind, f"{e.get_kind_display()}{where}:{amount}", e.importer.name))
+        items.append(TimelineItem(e.event_date, e.kind, f"{e.get_kind_display()}{where}:{amount}", e.importer.name))  # type: ignore[arg-type]  # a nullable column; the sort below assumes a date
     items.sort(key=lambda t: (t.on, t.kind), reverse=True)
     return items[:limit]
 

@@ -484,7 +484,7 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
 
     # An importer's entries are one set, whoever loaded them (issue 18): the same readiness for everyone.
     entries = Entry.objects.filter(importer_id__in=ids, last_upload__status=Upload.Status.DONE)
-    es003 = {
+    es003: dict[int, Any] = {
         row["importer_id"]: row
         for row in entries.values("importer_id").annotate(
             latest_any=Max("last_upload__finished_at"),
@@ -504,7 +504,7 @@ def _build(importers: list[Importer], organization: Organization | None) -> list
     )
     classifications = Classification.objects.filter(importer_id__in=ids, path__in=CAPE_PATHS)
     declaration_items = DeclarationEntry.objects.filter(entry__importer_id__in=ids)
-    cape = {
+    cape: dict[int, Any] = {
         row["importer_id"]: row
         for row in classifications.annotate(has_file=Exists(filed))
         .values("importer_id")

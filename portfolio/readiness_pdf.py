@@ -34,7 +34,7 @@ class ChecklistItem:
 def readiness_context(organization: Organization, importer: Importer, as_of: date | None = None) -> dict[str, Any]:
     as_of = as_of or timezone.localdate()
     cls = Classification.objects.filter(importer=importer)
-    by_path = {r["path"]: r for r in cls.values("path").annotate(n=Count("pk"), duty=Sum("ieepa_duty"), interest=Sum("estimated_interest"))}
+    by_path: dict[str, Any] = {r["path"]: r for r in cls.values("path").annotate(n=Count("pk"), duty=Sum("ieepa_duty"), interest=Sum("estimated_interest"))}
     labels = dict(Path.choices)
     path_rows = [{"label": labels[p.value], "path": p.value, "entries": by_path.get(p.value, {}).get("n", 0),
                   "duty": by_path.get(p.value, {}).get("duty") or ZERO, "interest": by_path.get(p.value, {}).get("interest") or ZERO}

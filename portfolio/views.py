@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.forms import AuditLogFilterForm
 from accounts.forms_onboarding import ReadinessStateForm
+from accounts.http import OrgRequest
 from accounts.models import Form5106Record, ReadinessState
 from accounts.onboarding.data import sub_account_letter_rules
 from accounts.permissions import editor_for_post, member_required
@@ -41,9 +42,9 @@ def _day_start(day: date | None) -> datetime | None:
 
 
 @member_required
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: OrgRequest) -> HttpResponse:
     """The organisation's own audit rows, filtered by user, action, object and date range (GET)."""
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     form = AuditLogFilterForm(request.GET or None, choices=audit_log_choices(organization))
     filters: dict[str, Any] = {}
     if form.is_bound:
@@ -80,22 +81,22 @@ READINESS_PER_PAGE = 50
 
 
 @member_required
-def readiness_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(readiness_importers(request.organization), READINESS_PER_PAGE).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
-    rows = readiness_for_importers(page.object_list, organization=request.organization)  # type: ignore[attr-defined]
+def readiness_list(request: OrgRequest) -> HttpResponse:
+    page = Paginator(readiness_importers(request.organization), READINESS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = readiness_for_importers(page.object_list, organization=request.organization)
     return render(request, "onboarding/readiness_list.html", {"rows": rows, "steps": STEPS, "page": page})
 
 
 @editor_for_post
-def readiness_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+def readiness_detail(request: OrgRequest, pk: int) -> HttpResponse:
+    importer = get_object_or_404(importers_for(request.organization), pk=pk)
     state = ReadinessState.objects.filter(importer=importer).first() or ReadinessState(importer=importer)
     form = ReadinessStateForm(request.POST or None, instance=state)
     if request.method == "POST" and form.is_valid():
         readiness_state_update(
             importer=importer,
             organization=request.organization,
-            user=request.user,  # type: ignore[attr-defined]
+            user=request.user,
             **{k: form.cleaned_data[k] for k in ReadinessStateForm.Meta.fields},
         )
         messages.success(request, "Readiness updated.")
@@ -106,7 +107,7 @@ def readiness_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "onboarding/readiness_detail.html",
         {
             "importer": importer,
-            "steps": importer_readiness(importer, organization=request.organization),  # type: ignore[attr-defined]
+            "steps": importer_readiness(importer, organization=request.organization),
             "form": form,
             "record": record,
             "letter_rules": sub_account_letter_rules(),
@@ -118,14 +119,14 @@ def readiness_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-def organization_data(request: HttpRequest) -> HttpResponse:
+def organization_data(request: OrgRequest) -> HttpResponse:
     _owner_only(request)
     error = ""
     if request.method == "POST":
         try:
             organization_delete(
                 organization=request.organization,
-                user=request.user,  # type: ignore[attr-defined]
+                user=request.user,
                 confirmation=request.POST.get("confirmation", ""),
             )
         except ServiceError as exc:
@@ -139,12 +140,12 @@ def organization_data(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def organization_export_view(request: HttpRequest) -> HttpResponse:
+def organization_export_view(request: OrgRequest) -> FileResponse:
     _owner_only(request)
-    path = organization_export(organization=request.organization, user=request.user)  # type: ignore[attr-defined]
+    path = organization_export(organization=request.organization, user=request.user)
     handle = path.open("rb")
     path.unlink()  # the open handle keeps the data until the response is sent (POSIX)
-    name = f"refundready-{request.organization.slug}-data.zip"  # type: ignore[attr-defined]
+    name = f"refundready-{request.organization.slug}-data.zip"
     return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
 
 
@@ -153,8 +154,8 @@ def organization_export_view(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def export_readiness(request: HttpRequest, pk: int) -> HttpResponse:
-    importer = get_object_or_404(importers_for(request.organization), pk=pk)  # type: ignore[attr-defined]
+def export_readiness(request: OrgRequest, pk: int) -> HttpResponse:
+    importer = get_object_or_404(importers_for(request.organization), pk=pk)
     response = HttpResponse(readiness_pdf(request.organization, importer), content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(True, f"refund-readiness-{importer.pk}-{timezone.localdate():%Y%m%d}.pdf")
     return response

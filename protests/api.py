@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.http import OrgApiRequest
 from accounts.selectors import importers_for
 from accounts.services import ServiceError
 from protests import exports, services
@@ -103,7 +104,7 @@ class ReasonSerializer(serializers.Serializer):
 
 def _file(data: bytes, kind: str, name: str) -> HttpResponse:
     response = HttpResponse(data, content_type=CONTENT_TYPES[kind])
-    response["Content-Disposition"] = content_disposition_header(kind != "txt", name)
+    response["Content-Disposition"] = content_disposition_header(kind != "txt", name)  # type: ignore[assignment]  # str: a name is given
     return response
 
 
@@ -113,13 +114,14 @@ def _binary(kind: str, what: str) -> Any:
 
 class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Protests of the acting organisation, drafted from the protest path."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = ProtestSerializer
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Protest.objects.none()
-        qs = protests_for(self.request.organization)  # type: ignore[attr-defined]
+        qs = protests_for(self.request.organization)
         wanted = self.request.query_params.get("status")
         if wanted:
             qs = qs.filter(status=wanted)
@@ -127,13 +129,13 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(request=DraftSerializer, responses={201: DraftResultSerializer})
     @action(detail=False, methods=["post"])
-    def draft(self, request: Request) -> Response:
+    def draft(self, request: OrgApiRequest) -> Response:
         """Draft protests from protest-path entries: one importer per protest, entries whose deadline has not
         passed, by deadline, split so each spreadsheet stays under the 10 MB ACE attachment limit."""
         s = DraftSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         try:
-            result = services.protest_drafts_build(organization=request.organization, user=request.user,  # type: ignore[attr-defined]
+            result = services.protest_drafts_build(organization=request.organization, user=request.user,
                                                    importer_ids=s.validated_data.get("importers"))
         except ServiceError as exc:
             raise _service_error(exc) from None
@@ -151,10 +153,10 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                  "liquidation_date": i.entry.liquidation_date, "port_code": i.entry.port_code} for i in page or []]
         return self.get_paginated_response(ProtestEntrySerializer(rows, many=True).data)
 
-    def _download(self, request: Request, kind: str) -> HttpResponse:
+    def _download(self, request: OrgApiRequest, kind: str) -> HttpResponse:
         protest = self.get_object()
         if request.method == "POST":
-            if not request.membership.can_edit:  # type: ignore[attr-defined]
+            if not request.membership.can_edit:
                 raise PermissionDenied("Viewers can read and export but not change anything.")
             try:
                 protest = services.protest_export(protest=protest, user=request.user)
@@ -171,25 +173,25 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(request=None, responses=_binary("xlsx", "The Protest Details Spreadsheet"))
     @action(detail=True, methods=["get", "post"], url_path="spreadsheet-xlsx")
-    def spreadsheet_xlsx(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def spreadsheet_xlsx(self, request: OrgApiRequest, pk: str | None = None) -> HttpResponse:
         """GET: the spreadsheet (every member). POST (owners, staff): downloaded for filing; a draft becomes exported."""
         return self._download(request, "xlsx")
 
     @extend_schema(request=None, responses=_binary("csv", "The Protest Details Spreadsheet as CSV"))
     @action(detail=True, methods=["get", "post"], url_path="spreadsheet-csv")
-    def spreadsheet_csv(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def spreadsheet_csv(self, request: OrgApiRequest, pk: str | None = None) -> HttpResponse:
         """As spreadsheet-xlsx, in CSV."""
         return self._download(request, "csv")
 
     @extend_schema(request=None, responses=_binary("pdf", "The Form 19 content sheet"))
     @action(detail=True, methods=["get", "post"], url_path="form19")
-    def form19(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def form19(self, request: OrgApiRequest, pk: str | None = None) -> HttpResponse:
         """The fields the ACE Protest Module asks for, in its order (PDF)."""
         return self._download(request, "pdf")
 
     @extend_schema(request=None, responses=_binary("txt", "The reason for protest"))
     @action(detail=True, methods=["get"], url_path="reason-text")
-    def reason_text(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def reason_text(self, request: OrgApiRequest, pk: str | None = None) -> HttpResponse:
         """The reason for protest as plain text, to paste."""
         return self._download(request, "txt")
 
@@ -258,6 +260,7 @@ class CounselPacketSerializer(serializers.Serializer):
 
 class CounselPacketViewSet(viewsets.GenericViewSet):
     """The court path per importer (id = the importer's id): totals, and the packet as XLSX or PDF."""
+    request: OrgApiRequest  # a member's request: IsOrganizationMember resolved its organisation
 
     serializer_class = CounselPacketSerializer
 
@@ -266,10 +269,10 @@ class CounselPacketViewSet(viewsets.GenericViewSet):
 
         if getattr(self, "swagger_fake_view", False):
             return Importer.objects.none()
-        return importers_for(self.request.organization)  # type: ignore[attr-defined]
+        return importers_for(self.request.organization)
 
     def _packet(self) -> Any:
-        return counsel_packet(self.request.organization, self.get_object(), as_of=services.today())  # type: ignore[attr-defined]
+        return counsel_packet(self.request.organization, self.get_object(), as_of=services.today())
 
     @extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The importer's id")])
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
@@ -282,14 +285,14 @@ class CounselPacketViewSet(viewsets.GenericViewSet):
     @extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The importer's id")],
                    responses=_binary("xlsx", "The counsel packet"))
     @action(detail=True, methods=["get"])
-    def xlsx(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def xlsx(self, request: OrgApiRequest, pk: str | None = None) -> HttpResponse:
         p = self._packet()
         return _file(exports.counsel_xlsx(p), "xlsx", f"{exports.counsel_stem(p, p.as_of)}.xlsx")
 
     @extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The importer's id")],
                    responses=_binary("pdf", "The counsel packet"))
     @action(detail=True, methods=["get"])
-    def pdf(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def pdf(self, request: OrgApiRequest, pk: str | None = None) -> HttpResponse:
         p = self._packet()
         return _file(exports.counsel_pdf(p), "pdf", f"{exports.counsel_stem(p, p.as_of)}.pdf")
 

@@ -1,25 +1,25 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
 
-from accounts.models import Organization
+from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
 from protests.models import Protest
 from protests.services import MAX_REASON
 
 
 class DraftForm(forms.Form):
-    importers = forms.ModelMultipleChoiceField(
+    importers: forms.ModelMultipleChoiceField[Importer] = forms.ModelMultipleChoiceField(
         queryset=None, widget=forms.CheckboxSelectMultiple, label="Importers of record (IOR)",
         help_text="One protest per importer (more when its spreadsheet would pass 10 MB, the ACE attachment limit).",
     )
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["importers"].queryset = importers_for(organization).order_by("name")
+        cast("forms.ModelMultipleChoiceField[Importer]", self.fields["importers"]).queryset = importers_for(organization).order_by("name")
 
 
 class FilingForm(forms.Form):

@@ -14,11 +14,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -112,7 +112,7 @@ def protest_drafts_build(*, organization: Organization, user: Any, importer_ids:
             if len(result.left_out) < LEFT_OUT_KEPT:
                 result.left_out.append({"entry_number": number, "reason": why})
 
-        for r in rows.iterator(chunk_size=20_000):
+        for r in cast("Iterator[dict[str, Any]]", rows.iterator(chunk_size=20_000)):  # values() rows
             result.considered += 1
             number = r["entry__entry_number"]
             if r["protest_deadline"] < as_of:
@@ -164,7 +164,7 @@ def protest_drafts_build(*, organization: Organization, user: Any, importer_ids:
                 items += [(protest.pk, r["entry_id"], i, i == 1) for i, r in enumerate(chunk, start=1)]
                 result.protests.append(protest)
                 audit(action="protest.draft", user=user, organization=organization, obj=protest, importer_id=importer_id,
-                      entries=protest.entry_count, ieepa_duty=str(protest.ieepa_duty), deadline=protest.deadline.isoformat())
+                      entries=protest.entry_count, ieepa_duty=str(protest.ieepa_duty), deadline=protest.deadline.isoformat())  # type: ignore[union-attr]  # set above
         _insert_items(items)
     return result
 

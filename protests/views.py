@@ -6,11 +6,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import OrgRequest
 from accounts.permissions import editor_for_post, editor_required, member_required
 from accounts.selectors import importers_for
 from accounts.services import ServiceError
@@ -18,6 +19,7 @@ from protests import exports, services
 from protests.forms import DecisionForm, DraftForm, FilingForm, OrganizationReasonForm, ReasonForm
 from protests.models import Protest
 from protests.selectors import cit_counts, counsel_packet, protest_items, protest_path_counts, protests_for, reason_for
+from refundready.forms import submit_form
 
 S = Protest.Status
 CONTENT_TYPES = {
@@ -28,34 +30,27 @@ CONTENT_TYPES = {
 }
 
 
-def _org(request: HttpRequest) -> Any:
-    return request.organization  # type: ignore[attr-defined]
+def _org(request: OrgRequest) -> Any:
+    return request.organization
 
 
-def _protest(request: HttpRequest, pk: int) -> Protest:
+def _protest(request: OrgRequest, pk: int) -> Protest:
     return get_object_or_404(protests_for(_org(request)).select_related("organization"), pk=pk)
 
 
-def _form_error(form: Any, exc: ServiceError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 @editor_for_post
-def protests_home(request: HttpRequest) -> HttpResponse:
+def protests_home(request: OrgRequest) -> HttpResponse:
     """Protests of the organisation; the draft form (one importer or several); counsel packets by importer."""
     org = _org(request)
     initial = {"importers": [int(i) for i in request.GET.getlist("importer") if i.isdigit()]}
     form = DraftForm(request.POST or None, organization=org, initial=initial)
     result = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = services.protest_drafts_build(organization=org, user=request.user,
-                                                   importer_ids=[i.pk for i in form.cleaned_data["importers"]])
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            (messages.success if result.protests else messages.warning)(request, result.message)
-            form = DraftForm(organization=org)
+    if request.method == "POST" and (done := submit_form(form, lambda data: services.protest_drafts_build(
+        organization=org, user=request.user, importer_ids=[i.pk for i in data["importers"]],
+    ))):
+        result = done.result
+        (messages.success if result.protests else messages.warning)(request, result.message)
+        form = DraftForm(organization=org)
     status = request.GET.get("status", "")
     qs = protests_for(org)
     if status in S.values:
@@ -74,11 +69,11 @@ def protests_home(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def protest_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_detail(request: OrgRequest, pk: int) -> HttpResponse:
     return _render_detail(request, _protest(request, pk))
 
 
-def _render_detail(request: HttpRequest, protest: Protest, **forms: Any) -> HttpResponse:
+def _render_detail(request: OrgRequest, protest: Protest, **forms: Any) -> HttpResponse:
     items = Paginator(protest_items(protest), 100).get_page(request.GET.get("page"))
     return render(request, "protests/detail.html", {
         "protest": protest, "items": items, "page": items,
@@ -90,7 +85,7 @@ def _render_detail(request: HttpRequest, protest: Protest, **forms: Any) -> Http
 
 
 @editor_for_post
-def protest_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+def protest_download(request: OrgRequest, pk: int, kind: str) -> HttpResponse:
     """GET (every member, viewers included): the file, no change. POST (owners and staff): the file downloaded
     for filing, which marks a draft exported (once, audited)."""
     protest = _protest(request, pk)
@@ -111,28 +106,23 @@ def protest_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     else:
         data, name = exports.reason_plain_text(protest), exports.file_stem(protest) + "-reason.txt"
     response = HttpResponse(data, content_type=CONTENT_TYPES[kind])
-    response["Content-Disposition"] = content_disposition_header(kind != "txt", name)
+    response["Content-Disposition"] = content_disposition_header(kind != "txt", name)  # type: ignore[assignment]  # str: a name is given
     return response
 
 
-def _record(request: HttpRequest, pk: int, form_class: Any, form_name: str, call: Any, done: str) -> HttpResponse:
+def _record(request: OrgRequest, pk: int, form_class: Any, form_name: str, call: Any, done: str) -> HttpResponse:
     """One lifecycle step from the detail page: the form, the service (its error beside the field), then back."""
     protest = _protest(request, pk)
     form = form_class(request.POST)
-    if form.is_valid():
-        try:
-            call(protest, form.cleaned_data)
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, done)
-            return redirect("protest_detail", pk=pk)
+    if submit_form(form, lambda data: call(protest, data)):
+        messages.success(request, done)
+        return redirect("protest_detail", pk=pk)
     return _render_detail(request, protest, **{form_name: form})
 
 
 @editor_required
 @require_POST
-def protest_filing(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_filing(request: OrgRequest, pk: int) -> HttpResponse:
     return _record(request, pk, FilingForm, "filing_form",
                    lambda p, data: services.protest_record_filing(protest=p, user=request.user, **data),
                    "Filing recorded: the entries are now under protest.")
@@ -140,7 +130,7 @@ def protest_filing(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def protest_decision(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_decision(request: OrgRequest, pk: int) -> HttpResponse:
     return _record(request, pk, DecisionForm, "decision_form",
                    lambda p, data: services.protest_record_decision(protest=p, user=request.user, **data),
                    "CBP's decision recorded.")
@@ -148,7 +138,7 @@ def protest_decision(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def protest_reason(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_reason(request: OrgRequest, pk: int) -> HttpResponse:
     return _record(request, pk, ReasonForm, "reason_form",
                    lambda p, data: services.protest_reason_update(protest=p, user=request.user, text=data["reason_text"]),
                    "Reason for protest saved.")
@@ -156,7 +146,7 @@ def protest_reason(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def protest_discard_view(request: HttpRequest, pk: int) -> HttpResponse:
+def protest_discard_view(request: OrgRequest, pk: int) -> HttpResponse:
     protest = _protest(request, pk)
     try:
         services.protest_discard(protest=protest, user=request.user)
@@ -168,23 +158,20 @@ def protest_discard_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @editor_for_post
-def organization_reason(request: HttpRequest) -> HttpResponse:
+def organization_reason(request: OrgRequest) -> HttpResponse:
     org = _org(request)
     form = OrganizationReasonForm(request.POST or None, initial={"text": reason_for(org)})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.protest_reason_set(organization=org, user=request.user, text=form.cleaned_data["text"])
-        except ServiceError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "Reason for protest saved for new drafts.")
-            return redirect("protests_reason")
+    if request.method == "POST" and submit_form(
+        form, lambda data: services.protest_reason_set(organization=org, user=request.user, text=data["text"])
+    ):
+        messages.success(request, "Reason for protest saved for new drafts.")
+        return redirect("protests_reason")
     return render(request, "protests/reason.html", {"form": form})
 
 
 @member_required
 @require_GET
-def counsel_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+def counsel_download(request: OrgRequest, pk: int, kind: str) -> HttpResponse:
     """The counsel packet of one importer (every member may export it)."""
     from protests.services import today
 

@@ -26,7 +26,7 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
 
 
-def _env_number(name: str, default, cast, kind: str, minimum):  # type: ignore[no-untyped-def]
+def _env_number(name: str, default, cast, kind: str, minimum):
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -42,11 +42,11 @@ def _env_number(name: str, default, cast, kind: str, minimum):  # type: ignore[n
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    return _env_number(name, default, int, "an integer", minimum)  # type: ignore[no-any-return]
+    return _env_number(name, default, int, "an integer", minimum)
 
 
 def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
-    return _env_number(name, default, float, "a number", minimum)  # type: ignore[no-any-return]
+    return _env_number(name, default, float, "a number", minimum)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

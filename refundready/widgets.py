@@ -27,7 +27,8 @@ class QuickSelect(forms.Select):
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         wanted = set(self.format_value(value))
         selected_one = False
-        parts = [format_html('<select name="{}"{}>', name, _attrs(self.build_attrs(self.attrs, attrs)))]
+        parts: list[str] = [format_html('<select name="{}"{}>', name, _attrs(self.build_attrs(self.attrs, attrs)))]
+        label: Any  # a str or lazy string once a group (a list or tuple) has returned
         # one pass, no len(): ModelChoiceIterator's len() is a COUNT query
         for option_value, label in self.choices:
             if isinstance(label, (list, tuple)):

@@ -99,7 +99,7 @@ def _send(template: str, context: dict[str, Any], to: str) -> None:
     The template's first line is the subject. It is rendered on its own and made one line, because it quotes
     names typed by brokers or read from files: a line break there would be header injection (BadHeaderError)."""
     engine = engines["django"]
-    source = engine.get_template(f"email/{template}.txt").template.source
+    source = engine.get_template(f"email/{template}.txt").template.source  # type: ignore[attr-defined]  # the Django engine's wraps a Template
     subject_source, _, body_source = source.partition("\n")
     subject = strip_control_characters(engine.from_string(subject_source).render(context))
     body = engine.from_string(body_source).render(context).lstrip("\n")
@@ -111,7 +111,7 @@ def _lock_code_limits(*, importer_id: int | None, ip_key: str) -> None:
     count and the new code's row are one step (12 simultaneous starts must not send 10 codes when 5 are
     allowed). The importer's 5106 record row is the per-IR lock; on PostgreSQL a transaction-level advisory
     lock on the network's key is the per-IP one (SQLite runs one writer at a time anyway)."""
-    list(Form5106Record.objects.select_for_update().filter(importer_id=importer_id).values_list("pk", flat=True))
+    list(Form5106Record.objects.select_for_update().filter(importer_id=importer_id).values_list("pk", flat=True))  # type: ignore[misc]  # None: IS NULL, no row
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [ADVISORY_LOCK_CLASS, ip_key])
@@ -438,7 +438,7 @@ def application_resend(*, application: AccountApplication, ip: str = "") -> Veri
         locked = _locked(application)
         if locked.status != AccountApplication.Status.CODE_SENT:
             raise ServiceError("The code has already been verified.")
-        record = Form5106Record.objects.filter(importer_id=application.importer_id).first()
+        record = Form5106Record.objects.filter(importer_id=application.importer_id).first()  # type: ignore[misc]  # None: IS NULL, no row
         if record is None or poc_email_error(record.poc_email):
             raise ServiceError("The 5106 record no longer has a valid POC email; start again once it is updated.")
         if reason := _limits_reached(ir_key=_hmac("ir", application.ir_number), ip_key=ip_key):
@@ -493,7 +493,7 @@ def application_verify(*, application: AccountApplication, code: str) -> Account
                 and now < current.expires_at
                 and constant_time_compare(current.code_hash, _code_hash(locked, code))
             )
-            if ok:
+            if ok and current is not None:  # ok says it is; this tells mypy
                 current.used_at = now
                 current.save(update_fields=["used_at"])
                 locked.status = AccountApplication.Status.VERIFIED
@@ -612,7 +612,7 @@ def _submit_atomic(
     *, application: AccountApplication, acting: Any, password: str
 ) -> tuple[Organization, Importer, Any]:
     details = application.details
-    importer = Importer.objects.select_for_update().get(pk=application.importer_id)
+    importer = Importer.objects.select_for_update().get(pk=application.importer_id)  # type: ignore[misc]  # set before submit
     if importer.owner_id is not None:
         raise _LinkedMeanwhile
     if acting is None:

@@ -6,7 +6,7 @@ from django.db import migrations
 from django.utils import timezone
 
 
-def forwards(apps, schema_editor):  # type: ignore[no-untyped-def]
+def forwards(apps, schema_editor):
     AchEnrollment = apps.get_model("ach", "AchEnrollment")
     ReadinessState = apps.get_model("accounts", "ReadinessState")
     flagged = AchEnrollment.objects.filter(ace_account_inactive=True) | AchEnrollment.objects.filter(ace_account_voided=True)
@@ -21,7 +21,7 @@ def forwards(apps, schema_editor):  # type: ignore[no-untyped-def]
         state.save()
 
 
-def backwards(apps, schema_editor):  # type: ignore[no-untyped-def]
+def backwards(apps, schema_editor):
     AchEnrollment = apps.get_model("ach", "AchEnrollment")
     ReadinessState = apps.get_model("accounts", "ReadinessState")
     for importer_id, ace in ReadinessState.objects.filter(ace_account__in=["inactive", "voided"]).values_list("importer_id", "ace_account"):

@@ -12,4 +12,4 @@ class Migration(migrations.Migration):
         ("cape", "0011_merge_h_rules_h_wild"),
     ]
 
-    operations: list[migrations.operations.base.Operation] = []
+    operations = []

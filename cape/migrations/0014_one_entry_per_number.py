@@ -12,7 +12,7 @@ from django.db import migrations, models
 from entries.migrations import _one_entry
 
 
-def fill_organization(apps, schema_editor):  # type: ignore[no-untyped-def]
+def fill_organization(apps, schema_editor):
     """Backwards only: give each classification and change row the organisation of its importer."""
     Classification = apps.get_model("cape", "Classification")
     Change = apps.get_model("cape", "ClassificationChange")
@@ -23,7 +23,7 @@ def fill_organization(apps, schema_editor):  # type: ignore[no-untyped-def]
         Change.objects.filter(entry__importer_id=importer_id).update(organization_id=org)
 
 
-def _nullable_org(model):  # type: ignore[no-untyped-def]
+def _nullable_org(model):
     return migrations.AlterField(
         model_name=model, name='organization',
         field=models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE,

@@ -30,12 +30,12 @@ REPORT_FIELDS = (
 )
 
 
-def _age(entry, uploads):  # type: ignore[no-untyped-def]
+def _age(entry, uploads):
     up = uploads.get(entry.last_upload_id)
     return (up is not None, up or (None, 0), entry.updated_at, entry.pk)
 
 
-def merge_copies(apps, schema_editor):  # type: ignore[no-untyped-def]
+def merge_copies(apps, schema_editor):
     from django.db.models import Count
 
     Entry = apps.get_model("entries", "Entry")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 from entries.migrations import _one_entry
 
 
-def fill_organization(apps, schema_editor):  # type: ignore[no-untyped-def]
+def fill_organization(apps, schema_editor):
     """Backwards only: give each entry the organisation of its importer (the schema before 0009 had one)."""
     Entry = apps.get_model("entries", "Entry")
     for importer_id in Entry.objects.order_by().values_list("importer_id", flat=True).distinct():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def organization_of_importer(apps, importer_id):  # type: ignore[no-untyped-def]
+def organization_of_importer(apps, importer_id):
     """For going back to the schema with an organisation per entry: the importer's owner, else the organisation
     that created it, else one with a grant on it, else the first organisation."""
     Importer = apps.get_model("accounts", "Importer")
