@@ -330,9 +330,12 @@ def _placeholders(columns: tuple[str, ...]) -> str:
 
 def _write(stored: list[Any], fresh: list[Any], change_rows: list[Any]) -> None:
     """Write the classifications (``stored``: entries classified before, upserted; ``fresh``: never
-    classified when read) and add the change rows, atomically, on this thread's connection."""
+    classified when read) and add the change rows, atomically, on this thread's connection.
+
+    psycopg's errors from the COPYs on the raw cursor are raised as Django's (wrap_database_errors): a cut
+    connection is then the OperationalError the task retries, as anywhere else in a run."""
     cls_table, change_table = Classification._meta.db_table, ClassificationChange._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.wrap_database_errors, transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             from psycopg.errors import UniqueViolation
 
