@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -39,6 +39,7 @@ from entries import jobs
 from refundready.jobs import (
     NEVER_STARTED_LIMIT,  # noqa: F401 - re-exported: the runtime's rule, shown in the words
     forget_lock,
+    is_transient_db_error,
     max_attempts,
     running_lock,
 )
@@ -194,13 +195,18 @@ def build_jobs_recover(*, stale_after: timedelta | None = None) -> jobs.JobRecov
     return jobs.sweep(BUILD_JOB, stale_after=stale_after)
 
 
-def declaration_build_job_run(*, job_id: int, progress: Callable[[int, int, str], None] | None = None) -> DeclarationBuildJob:
+def declaration_build_job_run(*, job_id: int, progress: Callable[[int, int, str], None] | None = None,
+                              retry_transient: bool = False) -> DeclarationBuildJob:
     """Claim a pending job and build (or finish the checks of a build whose declarations were saved before
     its worker died). Returns the job (done or failed), or as found if it was not pending.
 
     The job's liveness lock is held from before the claim to the end, so holding it proves that a job
     found ``running`` has lost its worker (a message redelivered after the worker was killed); a delivery
-    that cannot take it returns at once."""
+    that cannot take it returns at once.
+
+    ``retry_transient`` (the worker's task): a transient database error (the server restarted, the connection
+    was cut) is raised with the job left running, for the task's retry to release and claim it again, instead
+    of failing the job; in a request the job is failed with its message as before."""
     with running_lock(LOCK_KIND, job_id, wait=False) as held:
         if not held:  # a duplicate delivery while a live process builds it: leave the job to that one
             return DeclarationBuildJob.objects.select_related("organization", "created_by").get(pk=job_id)
@@ -211,13 +217,14 @@ def declaration_build_job_run(*, job_id: int, progress: Callable[[int, int, str]
         claimed = _claim(job_id, "Checking the saved declarations (preflight)…" if resuming else "Selecting the entries…")
         job = DeclarationBuildJob.objects.select_related("organization", "created_by").get(pk=job_id)
         if claimed:
-            _run_claimed(job, progress)
+            _run_claimed(job, progress, retry_transient=retry_transient)
     if job.is_finished:
         forget_lock(LOCK_KIND, job_id)
     return job
 
 
-def _run_claimed(job: DeclarationBuildJob, progress: Callable[[int, int, str], None] | None) -> None:
+def _run_claimed(job: DeclarationBuildJob, progress: Callable[[int, int, str], None] | None, *,
+                 retry_transient: bool = False) -> None:
     p = job.params
     channel = BUILD_JOB.channel(job.pk)
     last_total = [job.total]
@@ -261,6 +268,10 @@ def _run_claimed(job: DeclarationBuildJob, progress: Callable[[int, int, str], N
     except ServiceError as exc:
         _fail(job, exc.message)
     except Exception as exc:
+        if retry_transient and is_transient_db_error(exc):
+            # Nothing unfinished was committed; left running, the task's retry takes it again (raised as Django's
+            # error: a COPY on the raw cursor raises psycopg's).
+            raise OperationalError(f"{exc.__class__.__name__}: {exc}") from exc
         logger.exception("declaration build job %s failed", job.pk)
         if saved:
             _fail(job, f"The build stopped on an unexpected error ({exc.__class__.__name__}) while checking its "

@@ -52,6 +52,20 @@ def grace_period() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "UPLOAD_RECOVERY_GRACE_SECONDS", 120)))
 
 
+def is_transient_db_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database going away (the server restarted, the connection was cut): Django's
+    OperationalError / InterfaceError, or psycopg's own, which a COPY on the raw cursor raises unwrapped."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - SQLite-only installs
+        return False
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
 # ----------------------------------------------------------------------------- liveness locks
 def _lock_dir() -> Path:
     path = Path(getattr(settings, "DATA_DIR", ".")) / "locks"
