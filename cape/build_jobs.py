@@ -6,7 +6,7 @@ to a million entries) is handed to a worker on commit (cape.tasks.build_declarat
 the row with a conditional UPDATE (pending → running) so a duplicate delivery never builds twice; the
 build itself is ``cape.declarations.declaration_build``, unchanged.
 
-A worker killed mid-build (issue 9): the run holds the job's liveness lock (entries.recovery.running_lock)
+A worker killed mid-build (issue 9): the run holds the job's liveness lock (refundready.jobs.running_lock)
 from before its claim to the end, so a job left ``running`` with no lock held is known to be orphaned.
 ``build_jobs_recover`` (beat, and a worker starting) and a redelivered message (the task is acks_late)
 put it back to pending and build again, or fail it with a clear message after ``UPLOAD_MAX_ATTEMPTS``
@@ -21,15 +21,13 @@ claims. The run has two phases and each re-run gives what a clean run gives:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection, connections, transaction
-from django.db.models import Count, Exists, F, OuterRef, QuerySet
+from django.db import OperationalError, transaction
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -37,7 +35,14 @@ from accounts.selectors import importers_for
 from accounts.services import ServiceError, audit
 from cape import declarations as svc
 from cape.models import Declaration, DeclarationBuildJob
-from entries.recovery import forget_lock, grace_period, is_alive, max_attempts, running_lock, sweep_orphaned
+from entries import jobs
+from refundready.jobs import (
+    NEVER_STARTED_LIMIT,  # noqa: F401 - re-exported: the runtime's rule, shown in the words
+    forget_lock,
+    is_transient_db_error,
+    max_attempts,
+    running_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,7 @@ SYNC_LIMIT = 20_000
 # Left-out entries kept on the job row (the count is always exact): every one of a small build's, so the
 # page and the API list them all as they did before builds became jobs; the first ones of a large build.
 LEFT_OUT_KEPT = SYNC_LIMIT
-LOCK_KIND = "build"
+LOCK_KIND = DeclarationBuildJob.lock_kind
 
 INTERRUPTED_MESSAGE = (
     "This build was interrupted {attempts} times (the worker building it stopped: it ran out of memory or was "
@@ -61,10 +66,8 @@ INTERRUPTED_CHECKING_MESSAGE = (
     "drafts on the CAPE page, but not all of them have been checked: open each one and run its checks (preflight) "
     "before you export it."
 )
-# A job no worker has claimed this long after it was started will not be (its message was lost with the
-# broker's data, or no worker runs): the sweep fails it rather than leave "Waiting for a worker" up forever.
-# Far longer than any queue backlog (a million-entry build takes minutes) and than CELERY_VISIBILITY_TIMEOUT.
-NEVER_STARTED_LIMIT = timedelta(hours=24)
+# A job no worker claimed within NEVER_STARTED_LIMIT (refundready.jobs, 24 hours) is failed by the sweep with
+# these words rather than leave "Waiting for a worker" up forever.
 NEVER_STARTED_MESSAGE = (
     "No worker started this build within 24 hours (the job queue lost it, or no worker was running), so it was "
     "stopped. Nothing was built and every entry is still free to build: start the build again."
@@ -140,169 +143,96 @@ def declaration_build_job_start(
     return job
 
 
+def _enqueue(job_id: int) -> None:
+    from cape.tasks import build_declarations
+
+    build_declarations.delay(job_id)
+
+
+def _interrupted_message(job: DeclarationBuildJob) -> str:
+    count = len(job.declaration_ids or [])
+    if count:
+        return INTERRUPTED_CHECKING_MESSAGE.format(attempts=job.attempts, count=count, s="" if count == 1 else "s",
+                                                   were="was" if count == 1 else "were")
+    return INTERRUPTED_MESSAGE.format(attempts=job.attempts)
+
+
+BUILD_JOB = jobs.JobType(
+    name="declaration build",
+    model=DeclarationBuildJob,
+    enqueue=_enqueue,
+    interrupted_message=_interrupted_message,
+    never_started_message=NEVER_STARTED_MESSAGE,
+    requeue_values=lambda job: {"message": REQUEUED_MESSAGE.format(next=job.attempts + 1, max=max_attempts())[:500]},
+    audit_prefix="declaration.build_job_",
+    audit_user=lambda job: job.created_by,
+    related=("organization", "created_by"),
+)
+
+
 def _claim(job_id: int, message: str = "Selecting the entries…") -> bool:
-    return bool(
-        DeclarationBuildJob.objects.filter(pk=job_id, status=J.PENDING).update(
-            status=J.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, done=0, message=message
-        )
-    )
-
-
-class _ProgressWriter:
-    """Stores the build's progress where the polling page can read it before the build commits.
-
-    PostgreSQL: through a second connection (autocommit), as the ES-003 load does. SQLite has one
-    writer at a time: progress inside the build's transaction would wait for itself, so only the
-    updates made outside it (after the plan, during the checks) are stored."""
-
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        self.side = connections.create_connection("default") if connection.vendor == "postgresql" else None
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        table = DeclarationBuildJob._meta.db_table
-        if self.side is not None:
-            with self.side.cursor() as cur:
-                cur.execute(f"UPDATE {table} SET done = %s, total = %s, message = %s WHERE id = %s",
-                            [done, total, message[:500], self.job_id])
-        elif not connection.in_atomic_block:
-            DeclarationBuildJob.objects.filter(pk=self.job_id).update(done=done, total=total, message=message[:500])
-
-    def close(self) -> None:
-        if self.side is not None:
-            with contextlib.suppress(Exception):
-                self.side.close()
+    return jobs.claim(BUILD_JOB, job_id, done=0, message=message)
 
 
 def _fail(job: DeclarationBuildJob, message: str) -> None:
-    DeclarationBuildJob.objects.filter(pk=job.pk).update(status=J.FAILED, message=message[:500], finished_at=timezone.now())
-    audit(action="declaration.build_job_fail", user=job.created_by, organization=job.organization, obj=job,
-          reason=message[:500])
-
-
-def _release_orphan(job: DeclarationBuildJob, *, enqueue: bool) -> str:
-    """Put a running job whose worker is known to be gone back to pending (enqueued again when asked),
-    or fail it once it has been claimed ``max_attempts()`` times (a build that kills its worker every time
-    must not loop). Conditional on status and attempts, so two recoverers never both act on one row."""
-    if job.attempts >= max_attempts():
-        count = len(job.declaration_ids or [])
-        if count:
-            message = INTERRUPTED_CHECKING_MESSAGE.format(attempts=job.attempts, count=count, s="" if count == 1 else "s",
-                                                          were="was" if count == 1 else "were")
-        else:
-            message = INTERRUPTED_MESSAGE.format(attempts=job.attempts)
-        with transaction.atomic():
-            changed = DeclarationBuildJob.objects.filter(pk=job.pk, status=J.RUNNING, attempts=job.attempts).update(
-                status=J.FAILED, message=message[:500], finished_at=timezone.now())
-            if changed:
-                audit(action="declaration.build_job_fail", user=job.created_by, organization=job.organization, obj=job,
-                      reason="interrupted", attempts=job.attempts)
-        forget_lock(LOCK_KIND, job.pk)
-        return "failed" if changed else "not_running"
-    with transaction.atomic():
-        changed = DeclarationBuildJob.objects.filter(pk=job.pk, status=J.RUNNING, attempts=job.attempts).update(
-            status=J.PENDING, started_at=None,
-            message=REQUEUED_MESSAGE.format(next=job.attempts + 1, max=max_attempts())[:500])
-        if changed:
-            audit(action="declaration.build_job_requeue", user=None, organization=job.organization, obj=job,
-                  reason="worker stopped", attempts=job.attempts)
-            if enqueue:
-                pk = job.pk
-
-                def again() -> None:
-                    from cape.tasks import build_declarations
-
-                    build_declarations.delay(pk)
-
-                transaction.on_commit(again)
-    return "requeued" if changed else "not_running"
+    jobs.fail(BUILD_JOB, job, message)
 
 
 def _job_for_recovery(job_id: int) -> DeclarationBuildJob | None:
-    return DeclarationBuildJob.objects.select_related("organization", "created_by").filter(pk=job_id).first()
+    return BUILD_JOB.load(job_id)
 
 
 def build_job_release_if_orphaned(*, job_id: int, enqueue: bool = False) -> str:
     """If the job is ``running`` but no live process holds its liveness lock, put it back to pending (or
     fail it after too many attempts). Returns "requeued", "failed", "alive" or "not_running"."""
-    job = _job_for_recovery(job_id)
-    if job is None or job.status != J.RUNNING:
-        return "not_running"
-    if is_alive(LOCK_KIND, job_id):
-        return "alive"
-    return _release_orphan(job, enqueue=enqueue)
+    return jobs.release_if_orphaned(BUILD_JOB, job_id, enqueue=enqueue)
 
 
-@dataclass
-class BuildRecovery:
-    requeued: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    still_running: list[int] = field(default_factory=list)
-    never_started: list[int] = field(default_factory=list)
-
-
-def _fail_never_started() -> list[int]:
-    """Fail jobs never claimed (attempts 0) NEVER_STARTED_LIMIT after they were started. A requeued job has
-    been claimed before, and its new message was sent just now by the sweep."""
-    old = DeclarationBuildJob.objects.filter(status=J.PENDING, attempts=0,
-                                             created_at__lte=timezone.now() - NEVER_STARTED_LIMIT)
-    failed = []
-    for job in old.select_related("organization", "created_by").order_by("pk"):
-        with transaction.atomic():
-            if DeclarationBuildJob.objects.filter(pk=job.pk, status=J.PENDING, attempts=0).update(
-                    status=J.FAILED, message=NEVER_STARTED_MESSAGE, finished_at=timezone.now()):
-                audit(action="declaration.build_job_fail", user=job.created_by, organization=job.organization, obj=job,
-                      reason="never started")
-                failed.append(job.pk)
-    return failed
-
-
-def build_jobs_recover(*, stale_after: timedelta | None = None) -> BuildRecovery:
+def build_jobs_recover(*, stale_after: timedelta | None = None) -> jobs.JobRecovery:
     """Requeue (or fail) every build job left ``running`` by a worker that is gone. Jobs claimed less than
     ``stale_after`` (default: UPLOAD_RECOVERY_GRACE_SECONDS) ago are left alone. Jobs no worker ever
     claimed are failed after NEVER_STARTED_LIMIT."""
-    result = BuildRecovery(never_started=_fail_never_started())
-    cutoff = timezone.now() - (grace_period() if stale_after is None else stale_after)
-    sweep_orphaned(DeclarationBuildJob.objects.filter(status=J.RUNNING), cutoff=cutoff, result=result,
-                   release=lambda pk: build_job_release_if_orphaned(job_id=pk, enqueue=True))
-    if result.requeued or result.failed or result.never_started:
-        logger.warning("declaration build recovery: requeued %s, failed %s, never started %s", result.requeued,
-                       result.failed, result.never_started)
-    return result
+    return jobs.sweep(BUILD_JOB, stale_after=stale_after)
 
 
-def declaration_build_job_run(*, job_id: int, progress: Callable[[int, int, str], None] | None = None) -> DeclarationBuildJob:
+def declaration_build_job_run(*, job_id: int, progress: Callable[[int, int, str], None] | None = None,
+                              retry_transient: bool = False) -> DeclarationBuildJob:
     """Claim a pending job and build (or finish the checks of a build whose declarations were saved before
     its worker died). Returns the job (done or failed), or as found if it was not pending.
 
     The job's liveness lock is held from before the claim to the end, so holding it proves that a job
     found ``running`` has lost its worker (a message redelivered after the worker was killed); a delivery
-    that cannot take it returns at once."""
+    that cannot take it returns at once.
+
+    ``retry_transient`` (the worker's task): a transient database error (the server restarted, the connection
+    was cut) is raised with the job left running, for the task's retry to release and claim it again, instead
+    of failing the job; in a request the job is failed with its message as before."""
     with running_lock(LOCK_KIND, job_id, wait=False) as held:
         if not held:  # a duplicate delivery while a live process builds it: leave the job to that one
             return DeclarationBuildJob.objects.select_related("organization", "created_by").get(pk=job_id)
         found = _job_for_recovery(job_id)
         if found is not None and found.status == J.RUNNING:
-            _release_orphan(found, enqueue=False)
+            jobs.release_orphan(BUILD_JOB, found, enqueue=False)
         resuming = found is not None and bool(found.declaration_ids)
         claimed = _claim(job_id, "Checking the saved declarations (preflight)…" if resuming else "Selecting the entries…")
         job = DeclarationBuildJob.objects.select_related("organization", "created_by").get(pk=job_id)
         if claimed:
-            _run_claimed(job, progress)
+            _run_claimed(job, progress, retry_transient=retry_transient)
     if job.is_finished:
         forget_lock(LOCK_KIND, job_id)
     return job
 
 
-def _run_claimed(job: DeclarationBuildJob, progress: Callable[[int, int, str], None] | None) -> None:
+def _run_claimed(job: DeclarationBuildJob, progress: Callable[[int, int, str], None] | None, *,
+                 retry_transient: bool = False) -> None:
     p = job.params
-    writer = _ProgressWriter(job.pk)
+    channel = BUILD_JOB.channel(job.pk)
     last_total = [job.total]
     saved = bool(job.declaration_ids)
 
     def report(done: int, total: int, message: str) -> None:
         last_total[0] = total
-        writer(done, total, message)
+        channel.write(done=done, total=total, message=message[:500])
         if progress is not None:
             progress(done, total, message)
 
@@ -338,6 +268,10 @@ def _run_claimed(job: DeclarationBuildJob, progress: Callable[[int, int, str], N
     except ServiceError as exc:
         _fail(job, exc.message)
     except Exception as exc:
+        if retry_transient and is_transient_db_error(exc):
+            # Nothing unfinished was committed; left running, the task's retry takes it again (raised as Django's
+            # error: a COPY on the raw cursor raises psycopg's).
+            raise OperationalError(f"{exc.__class__.__name__}: {exc}") from exc
         logger.exception("declaration build job %s failed", job.pk)
         if saved:
             _fail(job, f"The build stopped on an unexpected error ({exc.__class__.__name__}) while checking its "
@@ -357,5 +291,5 @@ def _run_claimed(job: DeclarationBuildJob, progress: Callable[[int, int, str], N
         audit(action="declaration.build_job_done", user=job.created_by, organization=job.organization, obj=job,
               declarations=[d.pk for d in declarations], left_out=job.left_out_count)
     finally:
-        writer.close()
+        channel.close()
     job.refresh_from_db()

@@ -15,7 +15,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -32,9 +32,10 @@ from cape.interest import InterestTerms, interest_terms
 from cape.models import Classification, ClassificationChange, ClassificationRun, Declaration, DeclarationEntry
 from cape.selectors import bump_totals_version, digest_for, refresh_totals
 from cape.signals import digest_sections
-from entries import entrynumber
+from entries import entrynumber, jobs
 from entries.models import Entry, Upload
 from refundready.dates import EASTERN, today_eastern  # noqa: F401  (re-exported: cape.classify.today_eastern)
+from refundready.jobs import forget_lock, running_lock
 from refundready.memory import gc_paused
 from refundready.pacing import Pacer
 
@@ -347,9 +348,12 @@ def _placeholders(columns: tuple[str, ...]) -> str:
 
 def _write(stored: list[Any], fresh: list[Any], change_rows: list[Any]) -> None:
     """Write the classifications (``stored``: entries classified before, upserted; ``fresh``: never
-    classified when read) and add the change rows, atomically, on this thread's connection."""
+    classified when read) and add the change rows, atomically, on this thread's connection.
+
+    psycopg's errors from the COPYs on the raw cursor are raised as Django's (wrap_database_errors): a cut
+    connection is then the OperationalError the task retries, as anywhere else in a run."""
     cls_table, change_table = Classification._meta.db_table, ClassificationChange._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.wrap_database_errors, transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             from psycopg.errors import UniqueViolation
 
@@ -591,36 +595,92 @@ def classify_upload_entries(*, upload_id: int) -> int:
     return tracked_run(run, entry_ids=ids, as_of=today_eastern())
 
 
+RUN_FAILED_MESSAGE = (
+    "The classification stopped ({error}) and is retried automatically; entries keep their previous results until "
+    "it completes."
+)
+RUN_INTERRUPTED_MESSAGE = (
+    "This classification was interrupted {attempts} times (the worker running it stopped: it ran out of memory or "
+    "was restarted), so it was not tried again. Entries keep their previous results; the nightly run classifies "
+    "them again."
+)
+RUN_NEVER_STARTED_MESSAGE = (
+    "No worker started this classification within 24 hours (the job queue lost it, or no worker was running), so "
+    "it was stopped. Entries keep their previous results; the nightly run classifies them again."
+)
+
+
+def _enqueue_run(run_id: int) -> None:
+    from cape.tasks import classify_run
+
+    classify_run.delay(run_id)
+
+
+# A classification run on the one job runtime (entries.jobs). Its task is sent again as cape.tasks.classify_run
+# whatever its kind: run_queued finds its entries again from the kind.
+RUN_JOB = jobs.JobType(
+    name="classification run",
+    model=ClassificationRun,
+    enqueue=_enqueue_run,
+    interrupted_message=lambda run: RUN_INTERRUPTED_MESSAGE.format(attempts=run.attempts),
+    never_started_message=RUN_NEVER_STARTED_MESSAGE,
+    requeue_values=lambda run: {"done": 0},
+)
+
+
 def tracked_run(run: ClassificationRun, *, entry_ids: list[int] | None, as_of: date) -> int:
     """classify_entries with its progress recorded on ``run`` (running, done of total, then done or
     failed). ``entry_ids`` None: every entry of the importers the run's organisation sees. A failure is
-    recorded and raised again, so that the task's retry policy applies."""
+    recorded and raised again, so that the task's retry policy applies.
+
+    On the job runtime: the run's liveness lock is held from before its claim to the end, so a run found
+    running with its lock free lost its worker (it is requeued or failed by the sweep, cape.recovery); a second
+    delivery while a live process runs it returns 0 at once. A failed run may be claimed again (the task's
+    retry)."""
     organization = run.organization
     if entry_ids is None:
         entry_ids = list(Entry.objects.filter(importer__in=importers_for(organization)).values_list("pk", flat=True))
     total = len(entry_ids)
-    run.status, run.total, run.done, run.as_of, run.error = ClassificationRun.Status.RUNNING, total, 0, as_of, ""
-    run.started_at, run.finished_at = timezone.now(), None
-    run.save()
-    if not run.importers.exists():
-        importer_ids: set[int] = set()
-        for chunk in _chunks(sorted(entry_ids), 10_000):
-            importer_ids.update(Entry.objects.filter(pk__in=chunk).order_by().values_list("importer_id", flat=True).distinct())
-        run.importers.set(sorted(importer_ids))
-    runs = ClassificationRun.objects.filter(pk=run.pk)
+    if run.pk is None:
+        run.save()  # a nightly run is recorded as it starts
+    with running_lock(RUN_JOB.lock_kind, run.pk, wait=False) as held:
+        if not held:
+            return 0
+        found = RUN_JOB.load(run.pk)
+        if found is not None and found.status == ClassificationRun.Status.RUNNING:
+            if jobs.release_orphan(RUN_JOB, found, enqueue=False) == "failed":
+                return 0
+        if not jobs.claim(RUN_JOB, run.pk, statuses=(ClassificationRun.Status.PENDING, ClassificationRun.Status.FAILED),
+                          total=total, done=0, as_of=as_of, error="", finished_at=None):
+            return 0
+        run.refresh_from_db()
+        if not run.importers.exists():
+            importer_ids: set[int] = set()
+            for chunk in _chunks(sorted(entry_ids), 10_000):
+                importer_ids.update(Entry.objects.filter(pk__in=chunk).order_by().values_list("importer_id", flat=True).distinct())
+            run.importers.set(sorted(importer_ids))
+        channel = RUN_JOB.channel(run.pk, separate="never")
 
-    def progress(done: int, total: int) -> None:
-        runs.update(done=done, total=total)
+        def progress(done: int, total: int) -> None:
+            channel.write(done=done, total=total)
 
-    try:
-        count = classify_entries(entry_ids=entry_ids, as_of=as_of, progress=progress, pace=True) if total else 0
-    except Exception as exc:
-        runs.update(status=ClassificationRun.Status.FAILED, finished_at=timezone.now(),
-                    error=f"The classification stopped ({exc.__class__.__name__}) and is retried automatically; "
-                          "entries keep their previous results until it completes.")
-        raise
-    runs.update(status=ClassificationRun.Status.DONE, done=count, total=max(total, count), finished_at=timezone.now())
+        try:
+            count = classify_entries(entry_ids=entry_ids, as_of=as_of, progress=progress, pace=True) if total else 0
+        except Exception as exc:
+            jobs.fail(RUN_JOB, run, RUN_FAILED_MESSAGE.format(error=exc.__class__.__name__))
+            raise
+        finally:
+            channel.close()
+        ClassificationRun.objects.filter(pk=run.pk).update(status=ClassificationRun.Status.DONE, done=count,
+                                                           total=max(total, count), finished_at=timezone.now())
+    forget_lock(RUN_JOB.lock_kind, run.pk)
     return count
+
+
+def classification_runs_recover(*, stale_after: timedelta | None = None) -> jobs.JobRecovery:
+    """Requeue (or fail) every classification run left running by a worker that is gone; fail those no worker
+    ever started (entries.jobs.sweep)."""
+    return jobs.sweep(RUN_JOB, stale_after=stale_after)
 
 
 def reclassify_later(*, organization: Organization, entry_ids: Iterable[int] | None = None,
@@ -660,18 +720,27 @@ def reclassify_later(*, organization: Organization, entry_ids: Iterable[int] | N
 
 
 def run_queued(run_id: int) -> int:
-    """The body of cape.tasks.classify_run: a run recorded by reclassify_later."""
+    """The body of cape.tasks.classify_run: a run recorded by reclassify_later, or any run the job runtime
+    requeued after its worker died (its entries found again from its kind)."""
     run = ClassificationRun.objects.select_related("organization").filter(pk=run_id).first()
     if run is None or run.status == ClassificationRun.Status.DONE:
         return 0
     params = run.params or {}
+    as_of = today_eastern()
     if "entry_ids" in params:
         ids = [int(i) for i in params["entry_ids"]]
-    else:
+    elif "importer_ids" in params:
         ids = []
         for chunk in _chunks(sorted(int(i) for i in params.get("importer_ids", [])), 1000):
             ids += list(Entry.objects.filter(importer_id__in=chunk).values_list("pk", flat=True))
-    return tracked_run(run, entry_ids=ids, as_of=today_eastern())
+    elif run.kind == ClassificationRun.Kind.UPLOAD and run.upload_id is not None:
+        ids = list(Entry.objects.filter(last_upload_id=run.upload_id).values_list("pk", flat=True))
+    elif run.kind == ClassificationRun.Kind.NIGHTLY:
+        as_of = run.as_of or as_of
+        ids = due_entry_ids(organization=run.organization, as_of=as_of)
+    else:
+        ids = []
+    return tracked_run(run, entry_ids=ids, as_of=as_of)
 
 
 # ---------------------------------------------------------------- nightly: only what can change

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Importer, Organization
-from entries.models import MONEY, Entry
+from entries.models import MONEY, Entry, Job
 
 
 class Path(models.TextChoices):
@@ -120,7 +120,7 @@ class ClassificationChange(models.Model):
         return bool(self.old_ruleset) and self.old_ruleset != self.ruleset
 
 
-class ClassificationRun(models.Model):
+class ClassificationRun(Job):
     """One run of the classifier over many entries (after an upload, nightly, by hand): what the
     pages show as a progress bar (done of total) and, at the end, how it went."""
 
@@ -151,9 +151,9 @@ class ClassificationRun(models.Model):
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+
+    message_field = "error"
+    lock_kind = "classify"
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -278,7 +278,7 @@ class RefundEvent(models.Model):
         return f"{self.get_kind_display()} {self.event_date or ''}".strip()
 
 
-class DeclarationBuildJob(models.Model):
+class DeclarationBuildJob(Job):
     """A declaration build run in the background (a large broker: up to a million candidate entries).
 
     The page and the API poll it; a worker claims it pending → running with a conditional UPDATE so two
@@ -304,14 +304,11 @@ class DeclarationBuildJob(models.Model):
     considered = models.IntegerField(default=0)
     left_out = models.JSONField(default=list)  # the first LEFT_OUT_KEPT {entry_number, reason}
     left_out_count = models.IntegerField(default=0)
+    lock_kind = "build"
     # Every importer the build was asked for or found candidate entries of: the job (its declarations, its
     # left-out entries) is shown only while the organisation may still see each of them
     # (cape.build_jobs.build_jobs_for), so a revoked grant hides a broker's builds for that importer.
     importers = models.ManyToManyField(Importer, blank=True, related_name="+")
-    attempts = models.IntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -319,10 +316,6 @@ class DeclarationBuildJob(models.Model):
 
     def __str__(self) -> str:
         return f"Declaration build {self.pk} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
 
     @property
     def progress_percent(self) -> int:

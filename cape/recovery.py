@@ -1,5 +1,6 @@
 """cape's part of the recovery of work a dead worker left behind (entries.recovery): the classifications it
-left undone and the declaration builds it left running. Run by entries.recovery.interrupted_work_recover
+left undone, and the classification runs and declaration builds it left running (both on the one job runtime,
+entries.jobs). Run by entries.recovery.interrupted_work_recover
 (beat, and once at worker start) through the ``entries.signals.work_recovering`` hook, connected in
 CapeConfig.ready."""
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from accounts.selectors import organizations_seeing
 from cape.build_jobs import build_jobs_recover
-from cape.classify import today_eastern
+from cape.classify import classification_runs_recover, today_eastern
 from cape.models import ClassificationRun
 from cape.tasks import classify_organization, classify_run
 from entries.models import Entry
@@ -50,7 +51,10 @@ def classifications_recover(*, stale_after: timedelta | None = None, as_of: Any 
 def recover_interrupted_work(sender: Any, *, result: RecoveryResult, stale_after: timedelta | None,
                              locked_stale_after: timedelta | None, **kwargs: Any) -> None:
     """entries.signals.work_recovering: after the uploads, enqueue the undone classifications (grace period
-    kept: they hold no lock) and requeue or fail the builds left running (as the uploads: ``locked_stale_after``)."""
+    kept: they hold no lock) and requeue or fail the classification runs and builds left running (as the uploads:
+    ``locked_stale_after``)."""
     result.organizations_reclassified = classifications_recover(stale_after=stale_after)
+    runs = classification_runs_recover(stale_after=locked_stale_after)
+    result.runs_requeued, result.runs_failed = runs.requeued, runs.failed + runs.never_started
     builds = build_jobs_recover(stale_after=locked_stale_after)
     result.builds_requeued, result.builds_failed = builds.requeued, builds.failed + builds.never_started

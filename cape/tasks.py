@@ -102,10 +102,13 @@ def send_deadline_digests(as_of: str | None = None) -> int:
 
 # acks_late + reject_on_worker_lost: a worker lost mid-build has its message delivered again. Safe: the claim
 # (pending → running) makes a duplicate a no-op, the liveness lock tells a dead worker's job from a live one,
-# and a re-run gives a clean run's result (cape.build_jobs: the write and its record are one transaction).
-@shared_task(name="cape.tasks.build_declarations", acks_late=True, reject_on_worker_lost=True)
+# and a re-run gives a clean run's result (cape.build_jobs: the write and its record are one transaction). For
+# the same reasons a transient database error retries (the job runtime releases the job and claims it again),
+# as the upload and classification tasks do.
+@shared_task(name="cape.tasks.build_declarations", acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, retry_backoff_max=60, max_retries=4)
 def build_declarations(job_id: int) -> str:
     """Run one declaration build job (cape.build_jobs). Enqueued on commit by declaration_build_job_start."""
     from cape.build_jobs import declaration_build_job_run
 
-    return declaration_build_job_run(job_id=job_id).status
+    return declaration_build_job_run(job_id=job_id, retry_transient=True).status

@@ -12,8 +12,14 @@ from accounts.models import Importer, Organization
 MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
 
 
-class Upload(models.Model):
-    """One ES-003 file brought in by a user; processed by a Celery task (entries.tasks)."""
+class Job(models.Model):
+    """What every background job row shares (issue #21 item 2): the one job runtime (entries.jobs,
+    refundready.jobs) claims, fails, watches and recovers any model built on it. A job keeps its body and
+    its words; the runtime knows its fields through the names below.
+
+    ``status`` takes the four values of ``Job.Status``; a job may redeclare the field to give them its own
+    words (the labels its pages show). ``attempts`` counts claims: a job interrupted by a dead worker is
+    requeued until it reaches ``refundready.jobs.max_attempts()``, then failed."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -21,13 +27,41 @@ class Upload(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    # The names of a job's message and progress fields (they predate the runtime; kept so no data moves).
+    message_field = "message"
+    done_field = "done"
+    total_field = "total"
+    lock_kind = ""  # the liveness lock's namespace (refundready.jobs.LOCK_CLASSES)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (Job.Status.DONE, Job.Status.FAILED)
+
+
+class Upload(Job):
+    """One ES-003 file brought in by a user; processed by a Celery task (entries.tasks)."""
+
+    Status = Job.Status
+    message_field = "error_message"
+    done_field = "rows_read"
+    total_field = "rows_total"
+    lock_kind = "upload"
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="uploads")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     file = models.FileField(upload_to="uploads/%Y/%m/", max_length=300)
     original_name = models.CharField(max_length=255)
     size = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     rows_total = models.IntegerField(default=0)
     rows_read = models.IntegerField(default=0)
     # rows_read, entries_created, entries_updated, lines, rows_rejected, warnings, changes {...}
@@ -36,10 +70,7 @@ class Upload(models.Model):
     errors = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     error_message = models.TextField(blank=True)
-    attempts = models.IntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -54,10 +85,6 @@ class Upload(models.Model):
         if not self.rows_total:
             return 0
         return min(99, int(100 * self.rows_read / self.rows_total))
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
 
 
 class Entry(models.Model):

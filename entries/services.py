@@ -41,8 +41,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.core.files.base import File
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, connections, transaction
-from django.db.models import F
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
@@ -61,9 +60,11 @@ from entries.es003 import (
     ParseResult,
 )
 from entries.es003_fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
+from entries.jobs import claim, fail
 from entries.models import Entry, TariffLine, Upload
-from entries.recovery import forget_lock, merge_lock_key, upload_running_lock
+from entries.recovery import UPLOAD_JOB, forget_lock, merge_lock_key, upload_running_lock
 from entries.signals import entries_loaded
+from refundready.jobs import ProgressChannel, SideConnection
 from refundready.memory import gc_paused
 from refundready.pacing import Pacer
 
@@ -748,28 +749,18 @@ class _Stage:
 
 
 # ----------------------------------------------------------------------------- upload_process
-class _SideConnection:
-    """PostgreSQL: a second connection for what must not wait for the load's transaction to commit:
-    progress (so the upload page can poll it) and entry ids (sequences are not transactional anyway;
-    ids reserved by a load that then fails are simply never used)."""
+class _SideConnection(SideConnection):
+    """PostgreSQL: the upload's progress channel (refundready.jobs), a second connection for what must not
+    wait for the load's transaction to commit: progress (so the upload page can poll it) and entry ids
+    (sequences are not transactional anyway; ids reserved by a load that then fails are simply never used)."""
 
     def __init__(self) -> None:
-        self.conn = connections.create_connection("default")
+        super().__init__()
         self._ids: list[int] = []
         self._sequence = ""
-        self._unsynced = False
 
     def _cursor(self) -> Any:
-        cur = self.conn.cursor()
-        if not self._unsynced:
-            # Nothing written here needs to survive a server crash the instant it is committed: a progress
-            # count is rewritten a moment later, and a reserved id is only ever used by the load's own
-            # transaction, whose commit flushes the WAL (the sequence's record included) anyway. Not waiting
-            # for each of these small commits to reach the disk: 1.2 s of a million-line load (about 200
-            # progress updates at 5 ms) on the 2-core machines.
-            cur.execute("SET synchronous_commit TO OFF")
-            self._unsynced = True
-        return cur
+        return self.cursor()
 
     def next_id(self) -> int:
         if not self._ids:
@@ -782,12 +773,7 @@ class _SideConnection:
         return self._ids.pop()
 
     def progress(self, upload_id: int, rows_read: int) -> None:
-        with self._cursor() as cur:
-            cur.execute(f"UPDATE {Upload._meta.db_table} SET rows_read = %s WHERE id = %s", [rows_read, upload_id])
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
+        ProgressChannel(Upload._meta.db_table, upload_id, separate="always", side=self).write(rows_read=rows_read)
 
 
 @dataclass
@@ -799,19 +785,11 @@ class _Outcome:
 
 
 def _claim(upload_id: int) -> bool:
-    return bool(
-        Upload.objects.filter(pk=upload_id, status=Upload.Status.PENDING).update(
-            status=Upload.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, rows_read=0
-        )
-    )
+    return claim(UPLOAD_JOB, upload_id, rows_read=0)
 
 
 def _fail(upload: Upload, message: str) -> None:
-    upload.status = Upload.Status.FAILED
-    upload.error_message = message
-    upload.finished_at = timezone.now()
-    upload.save(update_fields=["status", "error_message", "finished_at"])
-    audit(action="upload.fail", user=upload.uploaded_by, organization=upload.organization, obj=upload, reason=message[:500])
+    fail(UPLOAD_JOB, upload, message)
 
 
 def _open_source(upload: Upload, outcome: _Outcome) -> Es003Source | None:

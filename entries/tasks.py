@@ -71,7 +71,8 @@ def process_upload(self: Any, upload_id: int) -> str:
 
 @shared_task(name="entries.tasks.recover_interrupted_work")
 def recover_interrupted_work() -> dict[str, list[int]]:
-    """Beat (every minute): requeue uploads and classifications a dead worker left behind."""
+    """Beat (every minute): requeue the jobs (uploads, classification runs, declaration builds) and the
+    classifications a dead worker left behind."""
     from entries.recovery import interrupted_work_recover
 
     result = interrupted_work_recover()
@@ -84,8 +85,9 @@ def recover_interrupted_work() -> dict[str, list[int]]:
 
 @worker_ready.connect
 def _recover_on_worker_start(sender: Any = None, **kwargs: Any) -> None:
-    """A worker that starts after a crash picks up what the dead one left (beat may not be running): an upload
-    or declaration build left running with its liveness lock free is requeued at once, not after the grace period."""
+    """A worker that starts after a crash picks up what the dead one left (beat may not be running): an upload,
+    classification run or declaration build left running with its liveness lock free is requeued at once, not
+    after the grace period (entries.jobs.sweep)."""
     try:
         from entries.recovery import interrupted_work_recover
 

@@ -135,3 +135,47 @@ def test_a_worker_killed_mid_build_leaves_no_half_declaration_and_the_rerun_equa
     finally:
         replacement.proc.terminate()
         replacement.proc.wait(timeout=30)
+
+
+@pytest.mark.worker
+def test_a_build_whose_database_connection_dies_is_retried_and_equals_a_clean_run(
+    celery_worker_process, importer_org, alice, own_importer, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The database cut (pg_terminate_backend) while the worker writes the declarations: nothing of the
+    attempt is stored, the task retries (transient error), the runtime releases and claims the job again."""
+    monkeypatch.setattr(build_jobs, "SYNC_LIMIT", 0)
+    AchEnrollment.objects.create(importer=own_importer, status=AchEnrollment.Status.ACTIVE)
+    for _ in range(5):
+        eligible_entry(own_importer)
+    with eager():
+        declaration_build_job_start(organization=importer_org, user=alice)
+    reference = dump_builds(importer_org.pk)
+    wipe_builds(importer_org.pk)
+
+    table = DeclarationEntry._meta.db_table
+    admin = _admin()
+    try:
+        admin.execute(f"LOCK TABLE {table} IN SHARE MODE")  # the worker waits here, mid-transaction
+        job = declaration_build_job_start(organization=importer_org, user=alice)
+        wait_while_progressing(lambda: _backend_waiting_on(admin, table), bool, worker=celery_worker_process, stall=180)
+        with psycopg.connect(admin.info.dsn, autocommit=True) as cut:
+            killed = cut.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> %s AND wait_event_type = 'Lock' AND query ILIKE %s",
+                [admin.info.backend_pid, f"%{table}%"],
+            ).fetchall()
+        assert len(killed) == 1
+    finally:
+        admin.rollback()
+        admin.close()
+    wait_while_progressing(
+        lambda: DeclarationBuildJob.objects.filter(pk=job.pk).values_list("status", "done", "attempts").get(),
+        lambda row: row[0] in (J.DONE, J.FAILED),
+        worker=celery_worker_process,
+        stall=180,
+    )
+    done = DeclarationBuildJob.objects.get(pk=job.pk)
+    assert done.status == J.DONE, (done.message, celery_worker_process.output()[-3000:])
+    assert done.attempts == 2
+    assert "retry" in celery_worker_process.output().lower()
+    assert dump_builds(importer_org.pk) == reference
