@@ -15,11 +15,15 @@ with eight digits is taken as far as it says.
 from __future__ import annotations
 
 import zipfile
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 _CHUNK = 1 << 22
+_IN_FLIGHT = 4  # pieces inflated and not yet merged: at most about 16 MB of the sheet held at once
 # After ' r="': at most 3 letters and 7 digits, then '"', the other attributes and the tag's end.
 _WINDOW = 24
 _R_WORD = int.from_bytes(b' r="', "little")
@@ -136,8 +140,9 @@ def _tags(a: np.ndarray, name: bytes) -> np.ndarray:
     return marks[ok]
 
 
-def _scan(seg: bytes, extent: SheetExtent) -> None:
-    """One piece of the sheet that ends just after a '>' (so no tag is cut)."""
+def _scan(seg: bytes, extent: SheetExtent) -> bool:
+    """One piece of the sheet that ends just after a '>' (so no tag is cut). True when it has a cell without
+    ``r`` (placed from the row state the pieces before it left)."""
     starts = _positions(seg, _R_WORD)
     n_refs = 0
     row_refs = np.zeros(0, dtype=np.int64)
@@ -177,8 +182,9 @@ def _scan(seg: bytes, extent: SheetExtent) -> None:
         counts[0] += extent._open_row_cells
         extent._open_row_cells = int(counts[-1])
         extent._columns(1, int(counts.max()))
-    else:
-        extent._open_row_cells = 0
+        return True
+    extent._open_row_cells = 0
+    return False
 
 
 def sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
@@ -201,9 +207,8 @@ def sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
     return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
-def sheet_extent(zf: zipfile.ZipFile, part: str) -> SheetExtent:
-    """The extent of the filled cells of worksheet part ``part`` (e.g. ``xl/worksheets/sheet1.xml``)."""
-    extent = SheetExtent()
+def _pieces(zf: zipfile.ZipFile, part: str) -> Iterator[bytes]:
+    """The sheet part in pieces of about _CHUNK bytes, each ending just after a '>' (no tag cut)."""
     carry = b""
     with zf.open(part) as fh:
         while chunk := fh.read(_CHUNK):
@@ -213,6 +218,49 @@ def sheet_extent(zf: zipfile.ZipFile, part: str) -> SheetExtent:
                 lt = data.rfind(b"<")
                 carry = data[lt:] if lt >= 0 else b""
                 continue
-            _scan(data[:cut], extent)
+            yield data[:cut]
             carry = data[cut:]
+
+
+def sheet_extent(zf: zipfile.ZipFile, part: str) -> SheetExtent:
+    """The extent of the filled cells of worksheet part ``part`` (e.g. ``xl/worksheets/sheet1.xml``).
+
+    When every cell carries its reference (what Excel, LibreOffice and ACE write) the pieces are independent:
+    two threads scan them (numpy works outside the GIL; the next piece is inflated meanwhile), at most
+    _IN_FLIGHT pieces held at once. A sheet with a cell without ``r`` is scanned again in order, piece by
+    piece, since such a cell's place depends on the pieces before it."""
+    extent = SheetExtent()
+    pending: deque[Future[tuple[SheetExtent, bool]]] = deque()
+    ordered = False
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="xlsx-extent") as pool:
+        for piece in _pieces(zf, part):
+            pending.append(pool.submit(_scan_alone, piece))
+            if len(pending) >= _IN_FLIGHT:
+                ordered |= _merge(extent, pending.popleft().result())
+            if ordered:
+                break
+        while pending:
+            ordered |= _merge(extent, pending.popleft().result())
+    if not ordered:
+        return extent
+    extent = SheetExtent()
+    for piece in _pieces(zf, part):
+        _scan(piece, extent)
     return extent
+
+
+def _scan_alone(piece: bytes) -> tuple[SheetExtent, bool]:
+    """One piece scanned on its own, and whether it has a cell without ``r`` (then its result is not used)."""
+    alone = SheetExtent()
+    return alone, _scan(piece, alone)
+
+
+def _merge(extent: SheetExtent, scanned: tuple[SheetExtent, bool]) -> bool:
+    alone, needs_order = scanned
+    if not needs_order:
+        extent.cells += alone.cells
+        if alone.last_row:
+            extent._rows(np.array([alone.first_row, alone.last_row]))
+        if alone.last_column:
+            extent._columns(alone.first_column, alone.last_column)
+    return needs_order

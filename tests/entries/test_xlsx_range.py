@@ -71,3 +71,29 @@ def test_cells_without_references_count_as_wide_as_their_row(tmp_path: Path) -> 
     extent = _extent(_workbook(tmp_path, b'<row r="2000">' + cells + b"</row>"))
     assert extent.last_column >= 5000 and extent.last_row == 2000
     assert extent.too_sparse()
+
+
+@pytest.mark.parametrize("extra", [
+    b"",  # every cell has its reference: the pieces are scanned by two threads and merged
+    b'<row r="40"><c r="AB40" t="inlineStr"><is><t>far right</t></is></c></row>',
+    # a cell without r in a late piece: the whole sheet is scanned again in order
+    b'<row r="2000">' + b'<c t="inlineStr"><is><t>x</t></is></c>' * 300 + b"</row>",
+    b'<row r="1048576"><c r="XFD1048576" s="1"/></row>',
+], ids=["report", "far_right", "no_reference_late", "formatted_blank"])
+def test_a_sheet_read_in_many_pieces_measures_as_one_read_in_order(tmp_path: Path, monkeypatch, extra: bytes) -> None:  # type: ignore[no-untyped-def]
+    """With pieces of 512 bytes (a report is ~100 of them) the threaded measure equals the sequential one."""
+    from entries import xlsxrange
+
+    path = _workbook(tmp_path, extra)
+    whole = _extent(path)
+    monkeypatch.setattr(xlsxrange, "_CHUNK", 512)
+    pieces = _extent(path)
+    with zipfile.ZipFile(path) as zf:
+        in_order = xlsxrange.SheetExtent()
+        n = 0
+        for piece in xlsxrange._pieces(zf, "xl/worksheets/sheet1.xml"):
+            xlsxrange._scan(piece, in_order)
+            n += 1
+    assert n > 20
+    key = lambda e: (e.cells, e.first_row, e.last_row, e.first_column, e.last_column)  # noqa: E731
+    assert key(pieces) == key(in_order) == key(whole)
