@@ -115,3 +115,14 @@ def test_the_counsel_packet_lists_cit_entries_by_deadline_with_history_and_total
     assert len(list(wb["IEEPA lines"].iter_rows())) == 4
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(counsel_pdf(packet))).pages)
     assert earlier.entry_number_display in text and "$105.00" in text and "FINAL LIQUIDATION" in text
+    words = " ".join(text.split())  # the PDF's table cells wrap
+    assert "Total: 2 entries" in words and "3 lines" in words
+
+
+def test_the_counsel_packet_counts_one_entry_and_one_line_in_the_singular(alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+    protest_entry(own_importer, importer_org, days_ago=300, duties=("40.00",))
+    classify(importer_org)
+    packet = counsel_packet(importer_org, own_importer, as_of=date(2026, 12, 7))
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(counsel_pdf(packet))).pages)
+    words = " ".join(text.split())  # the PDF's table cells wrap
+    assert "Total: 1 entry" in words and "1 line " in words and "1 entries" not in words and "1 lines" not in words
