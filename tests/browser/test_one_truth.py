@@ -2,7 +2,7 @@
 
 Two browser contexts, Blue Heron's owner (the importer of record's own organisation) and Harbor's staff (a broker
 Blue Heron granted access). Harbor loads a small ES-003 of 7 Blue Heron entries; Blue Heron uploads its own report
-(a few hundred entries, those 7 among them), files a CAPE declaration and imports CBP's Claim Details: 3BZ-5500120-4
+(12,007 entries, those 7 among them), files a CAPE declaration and imports CBP's Claim Details: 3BZ-5500120-4
 accepted, 3BZ-5500121-2 rejected with HTS RELATIONSHIP MISMATCH. Then Harbor's pages: the entries page counts
 Blue Heron's entries exactly, shows 3BZ-5500120-4 as "Filed in CAPE" and 3BZ-5500121-2 with CBP's error and the
 correction advice, and Harbor's next CAPE build leaves the accepted entry out (saying why) and warns on the
@@ -76,6 +76,17 @@ def _rows(page: Any, query: str) -> dict[str, list[str]]:
     return out
 
 
+def _first_entries(rows: Iterator[Any], n: int) -> Iterator[Any]:
+    """The lines of the first ``n`` entries (es003_rows counts lines, and an entry has several)."""
+    seen, last = 0, None
+    for row in rows:
+        if row[0] != last:
+            seen, last = seen + 1, row[0]
+            if seen > n:
+                return
+        yield row
+
+
 def test_the_broker_sees_the_importers_entries_and_cape_outcomes_as_one_truth(  # type: ignore[no-untyped-def]
         page, broker_page, alice, bob, own_importer, tmp_path) -> None:
     AchEnrollment.objects.create(importer=own_importer, status=AchEnrollment.Status.ACTIVE)
@@ -87,14 +98,14 @@ def test_the_broker_sees_the_importers_entries_and_cape_outcomes_as_one_truth(  
     _upload(broker_page, write_csv(tmp_path / "harbor-es003.csv", shared))
     assert Entry.objects.filter(importer=own_importer).count() == 7
 
-    # 2. Blue Heron uploads its own report: a few hundred entries, Harbor's 7 among them (the same rows).
-    generated = list(es003_rows(1500, seed=18, importers=[(own_importer.ir_number, own_importer.name)],
-                                first_serial=5520000))
+    # 2. Blue Heron uploads its own report: 12,007 entries, as in the issue, Harbor's 7 among them (the same rows).
+    generated = list(_first_entries(es003_rows(12_000 * 20, seed=18, importers=[(own_importer.ir_number, own_importer.name)],
+                                               first_serial=5520000), 12_000))
     report = write_csv(tmp_path / "blue-heron-es003.csv", generated + shared)
     numbers = {str(r[0]) for r in generated} | set(BROKER_ENTRIES)
     login(page, "alice")
     _upload(page, report)
-    assert Entry.objects.filter(importer=own_importer).count() == len(numbers) > 200  # one record per entry number
+    assert Entry.objects.filter(importer=own_importer).count() == len(numbers) == 12_007  # one record per entry number
 
     # 3. Blue Heron files a declaration of the two entries in CAPE and imports CBP's Claim Details.
     page.goto(page.base_url + "/cape/")
