@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from portfolio.management.commands.seed_demo import DEMO_PASSWORD
 from tests.conftest import login
@@ -29,7 +30,12 @@ def demo(transactional_db):  # type: ignore[no-untyped-def]
 def test_each_demo_role_sees_only_its_importers(page, demo, username, visible, can_edit) -> None:  # type: ignore[no-untyped-def]
     login(page, username, DEMO_PASSWORD)
     page.get_by_role("link", name="Importers").click()
-    names = {t.strip() for t in page.locator("table.data tbody td:first-child a").all_inner_texts()}
+    # all_inner_texts() does not wait: read the list only once the importers page has loaded and drawn its rows
+    # (CI read the page before the click's navigation had finished, and saw no rows).
+    page.wait_for_url("**/accounts/importers/")
+    names_cells = page.locator("table.data tbody td:first-child a")
+    expect(names_cells).to_have_count(len(visible))
+    names = {t.strip() for t in names_cells.all_inner_texts()}
     assert names == visible
     assert page.get_by_role("link", name="Add an importer").count() == (1 if can_edit else 0)
     if username.startswith("importer"):
