@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from ach.models import AchEnrollment
 from tests.conftest import login
@@ -25,7 +26,7 @@ def test_entering_an_enrollment_shows_only_the_masked_number(page, alice, own_im
     page.get_by_label("Account number again").fill(ACCOUNT[:-1] + "9")
     page.get_by_label("Checking").check()
     page.get_by_role("button", name="Save bank details").click()
-    assert page.get_by_text("The two account numbers differ").is_visible()
+    expect(page.get_by_text("The two account numbers differ")).to_be_visible()
     assert page.locator("#id_account_number").input_value() == ""
     assert page.get_by_label("Bank name").input_value() == "First Bank of Testing"
     assert ACCOUNT not in page.content()

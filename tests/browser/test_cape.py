@@ -42,10 +42,16 @@ def test_build_download_and_record_a_declaration(page, alice, own_importer, tmp_
     page.get_by_test_id("claim-number").wait_for()
     assert page.get_by_test_id("declaration-status").inner_text() == "Submitted"
     declaration.refresh_from_db()
-    assert (declaration.status, declaration.claim_number, declaration.submitted_on) == ("submitted", "100000241223", timezone.localdate())
+    assert (declaration.status, declaration.claim_number, declaration.submitted_on) == (
+        "submitted",
+        "100000241223",
+        timezone.localdate(),
+    )
 
 
-def test_a_background_build_ends_on_its_page_with_links_to_the_declarations(page, live_server, alice, own_importer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_background_build_ends_on_its_page_with_links_to_the_declarations(
+    page, live_server, alice, own_importer, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """A build over the synchronous limit goes through the job page (the eager worker finishes it on commit)."""
     from cape import build_jobs
 

@@ -55,20 +55,43 @@ def test_no_page_breaks_the_content_security_policy(page, alice, importer_org, o
     for path, duty, days in ((P.CAPE_PHASE1, "1200.00", 6), (P.PROTEST, "450.50", 90)):
         entry = EntryFactory(organization=importer_org, importer=own_importer, ieepa_duty=Decimal(duty))
         TariffLineFactory(entry=entry)
-        ClassificationFactory(entry=entry, path=path, deadline=today_eastern() + timedelta(days=days), urgent=days <= 14)
-    running = Upload.objects.create(organization=importer_org, uploaded_by=alice, original_name="es003.csv",
-                                    status=Upload.Status.RUNNING, rows_total=200, rows_read=74)
+        ClassificationFactory(
+            entry=entry, path=path, deadline=today_eastern() + timedelta(days=days), urgent=days <= 14
+        )
+    running = Upload.objects.create(
+        organization=importer_org,
+        uploaded_by=alice,
+        original_name="es003.csv",
+        status=Upload.Status.RUNNING,
+        rows_total=200,
+        rows_read=74,
+    )
     # A second organisation, so that the page header carries the organisation switcher.
     MembershipFactory(organization=broker_org, user=alice, role=Membership.Role.OWNER)
     watch = Watch(page)
 
     watch.visit("/accounts/login/")
     login(page, "alice")
-    for path in ("/dashboard/", f"/dashboard/importers/{own_importer.pk}/", "/dashboard/exports/", "/entries/",
-                 f"/entries/{entry.pk}/", "/entries/uploads/", "/entries/uploads/new/", "/cape/", "/cape/refunds/",
-                 "/ach/", f"/ach/importers/{own_importer.pk}/", "/onboarding/", "/onboarding/5106/",
-                 "/onboarding/readiness/", "/accounts/importers/", "/accounts/settings/", "/organization/data/",
-                 "/organization/api-token/"):
+    for path in (
+        "/dashboard/",
+        f"/dashboard/importers/{own_importer.pk}/",
+        "/dashboard/exports/",
+        "/entries/",
+        f"/entries/{entry.pk}/",
+        "/entries/uploads/",
+        "/entries/uploads/new/",
+        "/cape/",
+        "/cape/refunds/",
+        "/ach/",
+        f"/ach/importers/{own_importer.pk}/",
+        "/onboarding/",
+        "/onboarding/5106/",
+        "/onboarding/readiness/",
+        "/accounts/importers/",
+        "/accounts/settings/",
+        "/organization/data/",
+        "/organization/api-token/",
+    ):
         watch.visit(path)
 
     # The progress bar takes its width from the stylesheet, and htmx's polling swaps it without a violation.
@@ -76,7 +99,9 @@ def test_no_page_breaks_the_content_security_policy(page, alice, importer_org, o
     assert not watch.violations, "\n".join(watch.violations)
     fill = page.locator(".progress-fill").first
     assert fill.get_attribute("data-percent") == "37"
-    assert fill.evaluate("el => el.getBoundingClientRect().width / el.parentElement.getBoundingClientRect().width") == pytest.approx(0.37, abs=0.01)
+    assert fill.evaluate(
+        "el => el.getBoundingClientRect().width / el.parentElement.getBoundingClientRect().width"
+    ) == pytest.approx(0.37, abs=0.01)
     Upload.objects.filter(pk=running.pk).update(rows_read=150)
     page.wait_for_selector('.progress-fill[data-percent="75"]', timeout=10_000)
     watch.collect("upload poll")

@@ -182,9 +182,13 @@ def test_screenshots_of_the_dashboard_and_portfolio_from_demo_data(page, tmp_pat
     staff = get_user_model().objects.get(username="broker-staff")
     for ir in ("93-417726100", "27-418830200"):
         importer_assign(organization=broker, importer=Importer.objects.get(ir_number=ir), member=staff, user=staff)
-    importer_note_add(organization=broker, importer=Importer.objects.get(ir_number="27-418830200"), user=staff,
-                      follow_up_on=today_eastern() - timedelta(days=2),
-                      text="Ask for the ACH Refund Authorization confirmation from ACE.")
+    importer_note_add(
+        organization=broker,
+        importer=Importer.objects.get(ir_number="27-418830200"),
+        user=staff,
+        follow_up_on=today_eastern() - timedelta(days=2),
+        text="Ask for the ACH Refund Authorization confirmation from ACE.",
+    )
     # The demo's uploads (Harbor's, then Blue Heron's own) classified and cached each organisation's figures;
     # the factories above wrote classifications behind the product's back, so start from an empty cache.
     from django.core.cache import cache

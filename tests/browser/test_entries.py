@@ -16,10 +16,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_alice_sees_entries_by_path_and_opens_one(page, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
     today = today_eastern()
-    cape = EntryFactory(organization=importer_org, importer=own_importer, liquidation_status="liquidated",
-                        liquidation_date=today - timedelta(days=20), ieepa_duty=Decimal("500.00"))
-    protest = EntryFactory(organization=importer_org, importer=own_importer, liquidation_status="liquidated",
-                           liquidation_date=today - timedelta(days=100), ieepa_duty=Decimal("90.00"))
+    cape = EntryFactory(
+        organization=importer_org,
+        importer=own_importer,
+        liquidation_status="liquidated",
+        liquidation_date=today - timedelta(days=20),
+        ieepa_duty=Decimal("500.00"),
+    )
+    protest = EntryFactory(
+        organization=importer_org,
+        importer=own_importer,
+        liquidation_status="liquidated",
+        liquidation_date=today - timedelta(days=100),
+        ieepa_duty=Decimal("90.00"),
+    )
     TariffLineFactory(entry=cape, hts="9903012500", duty=Decimal("500.00"))
     classify_entries(organization=importer_org, as_of=today)
 

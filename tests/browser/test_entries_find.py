@@ -22,10 +22,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pyte
 def test_a_broker_finds_sorts_pages_and_reads_a_reason(page, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
     number = entry_number_with_check_digit("3BZ5500120")
     for n in range(1, 61):
-        entry = EntryFactory(organization=importer_org, importer=own_importer, ieepa_duty=Decimal(f"{n}.00"),
-                             **({"entry_number": number} if n == 7 else {}))
-        ClassificationFactory(entry=entry, path=Path.CAPE_PHASE1, deadline=date(2027, 1, 1) + timedelta(days=n),
-                              reasons=["within_80_days"], reasons_text="|within_80_days|", liquidated=True)
+        entry = EntryFactory(
+            organization=importer_org,
+            importer=own_importer,
+            ieepa_duty=Decimal(f"{n}.00"),
+            **({"entry_number": number} if n == 7 else {}),
+        )
+        ClassificationFactory(
+            entry=entry,
+            path=Path.CAPE_PHASE1,
+            deadline=date(2027, 1, 1) + timedelta(days=n),
+            reasons=["within_80_days"],
+            reasons_text="|within_80_days|",
+            liquidated=True,
+        )
     login(page, "alice")
     page.goto(page.base_url + "/entries/")
     count = page.get_by_test_id("entries-count")

@@ -43,9 +43,21 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "data" / "screenshots" / "pages"
 WIDTHS = (1366, 390)
 PERSONAS = ("broker-owner", "broker-staff", "broker-viewer", "importer-owner", "importer-staff", "importer-viewer")
-START = ("/", "/dashboard/", "/entries/", "/entries/uploads/", "/cape/", "/ach/", "/onboarding/readiness/",
-         "/accounts/importers/", "/accounts/audit/", "/accounts/settings/")
-SKIP = re.compile(r"\.(xlsx|pdf|ics|csv|txt|json)(\?|$)|/download|/logout|/admin|/api/|/export|/template|/static/|/media/")
+START = (
+    "/",
+    "/dashboard/",
+    "/entries/",
+    "/entries/uploads/",
+    "/cape/",
+    "/ach/",
+    "/onboarding/readiness/",
+    "/accounts/importers/",
+    "/accounts/audit/",
+    "/accounts/settings/",
+)
+SKIP = re.compile(
+    r"\.(xlsx|pdf|ics|csv|txt|json)(\?|$)|/download|/logout|/admin|/api/|/export|/template|/static/|/media/"
+)
 LEAKED_SYNTAX = re.compile(r"\{%|%\}|\{\{|\}\}|\{#|#\}")
 OUR_FILES = re.compile(r"README|rules\.md|seed[ _]0\d\d|shared/(seeds|domain|samples)|\.py\b")
 PER_SHAPE = 2
@@ -68,14 +80,26 @@ def _demo_data() -> None:
     AchEnrollment.objects.update_or_create(importer=blue, defaults={"status": AchEnrollment.Status.ACTIVE})
     Form5106RecordFactory(importer=blue, company_name="Blue Heron Housewares Inc")
     today = today_eastern()
-    for k, (path, duty, days) in enumerate([(P.CAPE_PHASE1, "18450.00", 8), (P.CAPE_PHASE1, "9320.75", 19),
-                                            (P.CAPE_PHASE2, "6120.00", 45), (P.PROTEST, "4410.20", 27),
-                                            (P.CIT, "2210.00", 300), (P.WAIT, "12880.00", None),
-                                            (P.FILED, "7300.00", None), (P.NOT_ELIGIBLE, "950.00", None),
-                                            (P.NEEDS_REVIEW, "120.00", None)]):
+    for k, (path, duty, days) in enumerate(
+        [
+            (P.CAPE_PHASE1, "18450.00", 8),
+            (P.CAPE_PHASE1, "9320.75", 19),
+            (P.CAPE_PHASE2, "6120.00", 45),
+            (P.PROTEST, "4410.20", 27),
+            (P.CIT, "2210.00", 300),
+            (P.WAIT, "12880.00", None),
+            (P.FILED, "7300.00", None),
+            (P.NOT_ELIGIBLE, "950.00", None),
+            (P.NEEDS_REVIEW, "120.00", None),
+        ]
+    ):
         entry = EntryFactory(organization=owner_org, importer=blue, ieepa_duty=Decimal(duty) + k)
-        ClassificationFactory(entry=entry, path=path, deadline=today + timedelta(days=days) if days else None,
-                              urgent=days is not None and days <= 14)
+        ClassificationFactory(
+            entry=entry,
+            path=path,
+            deadline=today + timedelta(days=days) if days else None,
+            urgent=days is not None and days <= 14,
+        )
     from cape.declarations import declaration_build
 
     for org in (owner_org, broker):
@@ -92,8 +116,13 @@ def _demo_data() -> None:
 
     staff = get_user_model().objects.get(username="broker-staff")
     importer_assign(organization=broker, importer=blue, member=staff, user=staff)
-    importer_note_add(organization=broker, importer=blue, user=staff, follow_up_on=today - timedelta(days=1),
-                      text="Ask for the ACH Refund Authorization (ACE) and confirm the 4811 notify party.")
+    importer_note_add(
+        organization=broker,
+        importer=blue,
+        user=staff,
+        follow_up_on=today - timedelta(days=1),
+        text="Ask for the ACH Refund Authorization (ACE) and confirm the 4811 notify party.",
+    )
     importer_note_add(organization=broker, importer=blue, user=staff, text="Client prefers e-mail.")
 
 
@@ -102,21 +131,34 @@ def _visible_problems(page: Any) -> list[str]:
     problems = [f"template syntax {m!r} in the text" for m in sorted(set(LEAKED_SYNTAX.findall(text)))]
     problems += [f"our file name {m!r} in the text" for m in sorted({m.group(0) for m in OUR_FILES.finditer(text)})]
     problems += text_problems(text)
-    for figure in page.eval_on_selector_all("td.num, th.num, .stat-value, .bar-value, dd.n",
-                                            "els => els.map(e => e.textContent.replace(/\\s+/g, ' ').trim())"):
+    for figure in page.eval_on_selector_all(
+        "td.num, th.num, .stat-value, .bar-value, dd.n",
+        "els => els.map(e => e.textContent.replace(/\\s+/g, ' ').trim())",
+    ):
         problems += [p for p in figure_problems(figure) if p not in problems]
-    problems += [f"chart text outside its chart: {t}" for t in page.eval_on_selector_all(
-        "svg.chart text", """els => els.filter(t => { const b = t.getBBox(), v = t.ownerSVGElement.viewBox.baseVal;
-                                                 return b.x < 0 || b.x + b.width > v.width; }).map(t => t.textContent)""")]
+    problems += [
+        f"chart text outside its chart: {t}"
+        for t in page.eval_on_selector_all(
+            "svg.chart text",
+            """els => els.filter(t => { const b = t.getBBox(), v = t.ownerSVGElement.viewBox.baseVal;
+                                                 return b.x < 0 || b.x + b.width > v.width; }).map(t => t.textContent)""",
+        )
+    ]
     overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
     if overflow > 0:
         problems.append(f"the page is {overflow}px wider than the screen")
-    problems += [f"image without alt text: {src}" for src in page.eval_on_selector_all(
-        "img:not([alt])", "els => els.map(e => e.getAttribute('src'))")]
-    problems += [f"form field without a label: {name}" for name in page.eval_on_selector_all(
-        "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea",
-        """els => els.filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
-                              && !e.getAttribute('aria-labelledby') && !e.closest('label')).map(e => e.name || e.id)""")]
+    problems += [
+        f"image without alt text: {src}"
+        for src in page.eval_on_selector_all("img:not([alt])", "els => els.map(e => e.getAttribute('src'))")
+    ]
+    problems += [
+        f"form field without a label: {name}"
+        for name in page.eval_on_selector_all(
+            "input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea",
+            """els => els.filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                              && !e.getAttribute('aria-labelledby') && !e.closest('label')).map(e => e.name || e.id)""",
+        )
+    ]
     return problems
 
 
@@ -124,8 +166,11 @@ def _axe_problems(page: Any) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    return [f"axe {v['id']} ({v['impact']}): {v['help']} — {len(v['nodes'])} element(s), e.g. {v['nodes'][0]['target']}"
-            for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    return [
+        f"axe {v['id']} ({v['impact']}): {v['help']} — {len(v['nodes'])} element(s), e.g. {v['nodes'][0]['target']}"
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
 
 
 def _visit_all(page: Any, base: str, persona: str, extra: tuple[str, ...], with_axe: bool) -> tuple[list[str], int]:
@@ -154,7 +199,12 @@ def _visit_all(page: Any, base: str, persona: str, extra: tuple[str, ...], with_
             if width == WIDTHS[0]:
                 for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
                     target = urlsplit(href)
-                    if not target.netloc and target.path.startswith("/") and not target.query and target.path not in seen:
+                    if (
+                        not target.netloc
+                        and target.path.startswith("/")
+                        and not target.query
+                        and target.path not in seen
+                    ):
                         queue.append(target.path)
     return failures, len(seen)
 
@@ -176,7 +226,13 @@ def test_every_page_of_every_persona_reads_right_and_fits_a_laptop_and_a_phone(c
         page.base_url = live_server.url
         login(page, persona, DEMO_PASSWORD)
         # Staff see the owner's pages less the owner's settings: axe once per kind of role is enough.
-        found, visited[persona] = _visit_all(page, live_server.url, persona, start if persona.startswith("broker") else (), with_axe=not persona.endswith("-staff"))
+        found, visited[persona] = _visit_all(
+            page,
+            live_server.url,
+            persona,
+            start if persona.startswith("broker") else (),
+            with_axe=not persona.endswith("-staff"),
+        )
         failures += found
         context.close()
     assert all(n >= 12 for n in visited.values()), visited  # the crawl really found the pages

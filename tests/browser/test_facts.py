@@ -16,10 +16,13 @@ def test_a_facts_file_with_one_bad_row(page, alice, importer_org, own_importer, 
     a, b, c = (EntryFactory(organization=importer_org, importer=own_importer) for _ in range(3))
     classify_entries(organization=importer_org, as_of=today_eastern())
     facts = tmp_path / "entry_facts.csv"
-    facts.write_text("Entry Number,Surety Paid,Drawback\n"
-                     f"{a.entry_number_display},Y,\n"
-                     f"{b.entry_number},sometimes,\n"
-                     f"{c.entry_number},,yes\n", encoding="utf-8")
+    facts.write_text(
+        "Entry Number,Surety Paid,Drawback\n"
+        f"{a.entry_number_display},Y,\n"
+        f"{b.entry_number},sometimes,\n"
+        f"{c.entry_number},,yes\n",
+        encoding="utf-8",
+    )
     login(page, "alice")
     page.goto(page.base_url + "/entries/facts/")
     assert page.get_by_role("link", name="Download the template (CSV)").is_visible()

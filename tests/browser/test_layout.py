@@ -32,7 +32,9 @@ def _tab_until(page, selector: str, limit: int = 250) -> bool:  # type: ignore[n
 
 
 @pytest.mark.parametrize("size", [(768, 1024), (1280, 800)], ids=["tablet", "laptop"])
-def test_main_pages_fit_the_screen_and_tab_reaches_nav_and_primary_action(page, live_server, alice, own_importer, size) -> None:  # type: ignore[no-untyped-def]
+def test_main_pages_fit_the_screen_and_tab_reaches_nav_and_primary_action(
+    page, live_server, alice, own_importer, size
+) -> None:  # type: ignore[no-untyped-def]
     AchEnrollment.objects.create(importer=own_importer, status=AchEnrollment.Status.ACTIVE)
     entry = eligible_entry(own_importer)
     page.set_viewport_size({"width": size[0], "height": size[1]})

@@ -48,7 +48,9 @@ def test_every_page_works_with_no_network_but_the_app(page, alice, bob, importer
     for path, duty, days in ((P.CAPE_PHASE1, "1200.00", 6), (P.PROTEST, "450.50", 90)):
         entry = EntryFactory(organization=importer_org, importer=own_importer, ieepa_duty=Decimal(duty))
         TariffLineFactory(entry=entry)
-        ClassificationFactory(entry=entry, path=path, deadline=today_eastern() + timedelta(days=days), urgent=days <= 14)
+        ClassificationFactory(
+            entry=entry, path=path, deadline=today_eastern() + timedelta(days=days), urgent=days <= 14
+        )
         entries.append(entry)
     aborted = _cut_off(page)
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from accounts.models import AccountApplication, AuditLog, Importer, Membership
 from tests.accounts.factories import Form5106RecordFactory
@@ -60,7 +61,7 @@ def test_a_visitor_applies_and_gets_a_workspace(page, cedar) -> None:  # type: i
     page.get_by_label("Zip code").fill("07102")
     page.get_by_label("Telephone number").fill("973 555 014")  # a digit short: refused beside the field
     page.get_by_role("button", name="Next >").click()
-    assert page.get_by_text("The state is required for U.S. addresses.").is_visible()
+    expect(page.get_by_text("The state is required for U.S. addresses.")).to_be_visible()
     assert page.get_by_text("is not a U.S. telephone number").is_visible()
     page.get_by_label("State", exact=True).fill("NJ")
     page.get_by_label("Telephone number").fill("(973) 555 0142")  # stored as 973-555-0142 (issue #20 item 10)
@@ -88,7 +89,7 @@ def test_a_visitor_applies_and_gets_a_workspace(page, cedar) -> None:  # type: i
     )
     # The new owner lands on the readiness checklist of the importer.
     page.get_by_role("link", name=re.compile("Readiness checklist")).click()
-    assert page.locator("[data-step='tao']").get_by_text("Dana Reyes").is_visible()
+    expect(page.locator("[data-step='tao']").get_by_text("Dana Reyes")).to_be_visible()
 
 
 def test_back_restarts_the_application_with_empty_fields(page, cedar) -> None:  # type: ignore[no-untyped-def]

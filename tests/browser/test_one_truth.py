@@ -88,7 +88,8 @@ def _first_entries(rows: Iterator[Any], n: int) -> Iterator[Any]:
 
 
 def test_the_broker_sees_the_importers_entries_and_cape_outcomes_as_one_truth(  # type: ignore[no-untyped-def]
-        page, broker_page, alice, bob, own_importer, tmp_path) -> None:
+    page, broker_page, alice, bob, own_importer, tmp_path
+) -> None:
     AchEnrollment.objects.create(importer=own_importer, status=AchEnrollment.Status.ACTIVE)
     ior = {"Importer Number": Text(own_importer.ir_number), "Importer Name": own_importer.name}
     shared = [row for number in BROKER_ENTRIES for row in entry_rows(number, ieepa_duty="1200.00", **ior)]
@@ -99,8 +100,14 @@ def test_the_broker_sees_the_importers_entries_and_cape_outcomes_as_one_truth(  
     assert Entry.objects.filter(importer=own_importer).count() == 7
 
     # 2. Blue Heron uploads its own report: 12,007 entries, as in the issue, Harbor's 7 among them (the same rows).
-    generated = list(_first_entries(es003_rows(12_000 * 20, seed=18, importers=[(own_importer.ir_number, own_importer.name)],
-                                               first_serial=5520000), 12_000))
+    generated = list(
+        _first_entries(
+            es003_rows(
+                12_000 * 20, seed=18, importers=[(own_importer.ir_number, own_importer.name)], first_serial=5520000
+            ),
+            12_000,
+        )
+    )
     report = write_csv(tmp_path / "blue-heron-es003.csv", generated + shared)
     numbers = {str(r[0]) for r in generated} | set(BROKER_ENTRIES)
     login(page, "alice")
@@ -122,8 +129,12 @@ def test_the_broker_sees_the_importers_entries_and_cape_outcomes_as_one_truth(  
     page.get_by_role("button", name="Record submission").click()
     page.get_by_test_id("claim-number").wait_for()
     claims = tmp_path / "claim-details.csv"
-    claims.write_bytes((f'ENTRY_NUMBER,CLAIM_NUMBER,STATUS,ERROR_DESCRIPTION\r\n="{ACCEPTED}",="{CLAIM}",Entry Summary Updated,\r\n'
-                        f'="{REJECTED}",="{CLAIM}",Failed,{CBP_ERROR}\r\n').encode())
+    claims.write_bytes(
+        (
+            f'ENTRY_NUMBER,CLAIM_NUMBER,STATUS,ERROR_DESCRIPTION\r\n="{ACCEPTED}",="{CLAIM}",Entry Summary Updated,\r\n'
+            f'="{REJECTED}",="{CLAIM}",Failed,{CBP_ERROR}\r\n'
+        ).encode()
+    )
     page.get_by_label("CAPE Claim Details CSV").set_input_files(str(claims))
     page.get_by_role("button", name="Import claim details").click()
     page.get_by_text("Claim details imported: 1 accepted, 1 rejected.").wait_for()
@@ -143,7 +154,10 @@ def test_the_broker_sees_the_importers_entries_and_cape_outcomes_as_one_truth(  
     assert "CBP's error is one a post-summary correction fixes" in rejected[3], rejected
     broker_page.get_by_role("link", name=_display(REJECTED)).click()
     reasons = broker_page.get_by_test_id("reasons").inner_text()
-    assert f"CBP said: {CBP_ERROR}" in reasons and "correct the HTS lines in ACE first, then put the entry on a new declaration" in reasons
+    assert (
+        f"CBP said: {CBP_ERROR}" in reasons
+        and "correct the HTS lines in ACE first, then put the entry on a new declaration" in reasons
+    )
 
     # 5. Harbor's next CAPE build of Blue Heron's entries: the accepted entry is not on it, the rejected one is,
     # with a warning that the post-summary correction comes first.
@@ -157,8 +171,11 @@ def test_the_broker_sees_the_importers_entries_and_cape_outcomes_as_one_truth(  
     harbor = Declaration.objects.exclude(pk=filed.pk).get()
     on_it = set(harbor.items.values_list("entry__entry_number", flat=True))
     assert REJECTED in on_it and ACCEPTED not in on_it
-    assert on_it == set(Classification.objects.filter(importer=own_importer, path__in=["cape_phase1", "cape_phase2"])
-                        .values_list("entry__entry_number", flat=True))
+    assert on_it == set(
+        Classification.objects.filter(importer=own_importer, path__in=["cape_phase1", "cape_phase2"]).values_list(
+            "entry__entry_number", flat=True
+        )
+    )
     check = broker_page.locator('[data-check="psc_first"]')
     assert check.inner_text().startswith("! Warning"), check.inner_text()
     finding = broker_page.get_by_test_id("findings-psc_first").inner_text()
@@ -173,7 +190,10 @@ def test_the_broker_sees_the_importers_entries_and_cape_outcomes_as_one_truth(  
     assert not DeclarationEntry.objects.filter(entry__entry_number=ACCEPTED).exclude(declaration=filed).exists()
 
     # 6. Both see the same path, reasons, deadline and duty for a sample of entries (the first pages by number).
-    for query in (f"importer={own_importer.pk}&sort=entry", f"importer={own_importer.pk}&sort=entry&page=3",
-                  f"importer={own_importer.pk}&sort=amount"):
+    for query in (
+        f"importer={own_importer.pk}&sort=entry",
+        f"importer={own_importer.pk}&sort=entry&page=3",
+        f"importer={own_importer.pk}&sort=amount",
+    ):
         theirs, mine = _rows(broker_page, query), _rows(page, query)
         assert len(mine) == 50 and theirs == mine, query

@@ -21,8 +21,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_draft_download_and_file_a_protest(page, alice, importer_org, own_importer, fresh_cache, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    entries = [protest_entry(own_importer, importer_org, days_ago=d, duties=duties)
-               for d, duties in ((95, ("100.00", "20.00")), (160, ("300.00",)), (130, ("45.25",)))]
+    entries = [
+        protest_entry(own_importer, importer_org, days_ago=d, duties=duties)
+        for d, duties in ((95, ("100.00", "20.00")), (160, ("300.00",)), (130, ("45.25",)))
+    ]
     classify(importer_org)
     by_deadline = sorted(entries, key=lambda e: Classification.objects.get(entry=e).protest_deadline)
     login(page, "alice")
@@ -48,8 +50,12 @@ def test_draft_download_and_file_a_protest(page, alice, importer_org, own_import
     info.value.save_as(xlsx)
     sheet = list(load_workbook(io.BytesIO(xlsx.read_bytes()))["Protest Details"].iter_rows(values_only=True))
     assert list(sheet[0][:4]) == ["Entry Number", "Entry Line Number", "Change From", "Change To"]
-    assert [r[0] for r in sheet[1:]] == [by_deadline[0].entry_number, by_deadline[1].entry_number,
-                                        by_deadline[2].entry_number, by_deadline[2].entry_number]
+    assert [r[0] for r in sheet[1:]] == [
+        by_deadline[0].entry_number,
+        by_deadline[1].entry_number,
+        by_deadline[2].entry_number,
+        by_deadline[2].entry_number,
+    ]
     assert round(sum(Decimal(str(r[6])) for r in sheet[1:]), 2) == Decimal("465.25")
     assert {r[3] for r in sheet[1:]} == {"9903.01.25 duty 0.00"}
 

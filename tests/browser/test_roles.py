@@ -47,5 +47,5 @@ def test_a_wrong_password_is_refused_beside_the_form(page, demo) -> None:  # typ
     page.get_by_label("Username").fill("broker-owner")
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_role("alert").first.is_visible()
+    expect(page.get_by_role("alert").first).to_be_visible()
     assert "/accounts/login/" in page.url

@@ -23,14 +23,21 @@ SHOTS = Path(__file__).resolve().parents[2] / "data" / "screenshots"
 
 def _classified(importer, org, path: str, duty: str, days: int | None = None, reasons=("unliquidated",)):  # type: ignore[no-untyped-def]
     entry = EntryFactory(organization=org, importer=importer, ieepa_duty=Decimal(duty))
-    ClassificationFactory(entry=entry, path=path, deadline=today_eastern() + timedelta(days=days) if days is not None else None,
-                          urgent=days is not None and 0 <= days <= 14, reasons=list(reasons),
-                          reasons_text="|" + "|".join(reasons) + "|")
+    ClassificationFactory(
+        entry=entry,
+        path=path,
+        deadline=today_eastern() + timedelta(days=days) if days is not None else None,
+        urgent=days is not None and 0 <= days <= 14,
+        reasons=list(reasons),
+        reasons_text="|" + "|".join(reasons) + "|",
+    )
     return entry
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_entry_numbers_in_the_dashboard_deadline_table_stay_on_one_line(page, alice, importer_org, own_importer, width) -> None:  # type: ignore[no-untyped-def]
+def test_entry_numbers_in_the_dashboard_deadline_table_stay_on_one_line(
+    page, alice, importer_org, own_importer, width
+) -> None:  # type: ignore[no-untyped-def]
     for days in (3, 12, 25):
         _classified(own_importer, importer_org, P.CAPE_PHASE1, "43097491.00", days)
     page.set_viewport_size({"width": width, "height": 900})
@@ -44,8 +51,11 @@ def test_entry_numbers_in_the_dashboard_deadline_table_stay_on_one_line(page, al
 
 
 def test_the_portfolio_fits_1280_px_without_a_sideways_scroll(page, bob, broker_org, own_importer) -> None:  # type: ignore[no-untyped-def]
-    names = ["Consolidated Pacific Rim Housewares and Kitchen Supply Corporation", "Cedar Lane Imports LLC",
-             "Dune Outfitters International Trading Company"]
+    names = [
+        "Consolidated Pacific Rim Housewares and Kitchen Supply Corporation",
+        "Cedar Lane Imports LLC",
+        "Dune Outfitters International Trading Company",
+    ]
     importers = [own_importer]
     for i, name in enumerate(names):
         imp = ImporterFactory(name=name, ir_number=f"{27 + i}-41883{i}200", owner=None)
@@ -55,8 +65,13 @@ def test_the_portfolio_fits_1280_px_without_a_sideways_scroll(page, bob, broker_
         for k, path in enumerate(P):
             _classified(imp, broker_org, path, f"{4309749 + k}.25", 5 + k if k < 4 else None)
     importer_assign(organization=broker_org, importer=importers[1], member=bob, user=bob)
-    importer_note_add(organization=broker_org, importer=importers[1], user=bob, follow_up_on=today_eastern() - timedelta(days=1),
-                      text="Ask the client for the ACH Refund Authorization and the 4811 notify party before Friday")
+    importer_note_add(
+        organization=broker_org,
+        importer=importers[1],
+        user=bob,
+        follow_up_on=today_eastern() - timedelta(days=1),
+        text="Ask the client for the ACH Refund Authorization and the 4811 notify party before Friday",
+    )
     page.set_viewport_size({"width": 1280, "height": 900})
     login(page, "bob")
     page.goto(page.base_url + "/dashboard/")
@@ -73,7 +88,9 @@ def test_the_portfolio_fits_1280_px_without_a_sideways_scroll(page, bob, broker_
     assert "Follow-up overdue" in follow_up.inner_text()
 
 
-def test_escape_dismisses_the_reason_tooltip_without_moving_focus_or_pointer(page, alice, importer_org, own_importer) -> None:  # type: ignore[no-untyped-def]
+def test_escape_dismisses_the_reason_tooltip_without_moving_focus_or_pointer(
+    page, alice, importer_org, own_importer
+) -> None:  # type: ignore[no-untyped-def]
     _classified(own_importer, importer_org, P.CAPE_PHASE1, "100.00", 20, reasons=("within_80_days",))
     login(page, "alice")
     page.goto(page.base_url + "/entries/")

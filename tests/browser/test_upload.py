@@ -19,7 +19,10 @@ def test_uploading_an_es003_shows_progress_then_the_summary(page, alice, tmp_pat
     assert "weekly-es003.csv" in page.locator(".file-list").inner_text()
     page.get_by_role("button", name="Upload").click()
     page.wait_for_url("**/entries/uploads/*/")
-    assert page.get_by_role("progressbar", name="Rows read").count() == 1 or page.get_by_test_id("upload-summary").count() == 1
+    assert (
+        page.get_by_role("progressbar", name="Rows read").count() == 1
+        or page.get_by_test_id("upload-summary").count() == 1
+    )
     page.locator('[data-testid="upload-status"]', has_text="Done").wait_for(timeout=60_000)
     bar = page.get_by_role("progressbar", name="Rows read")
     assert bar.get_attribute("aria-valuenow") == "100"
@@ -87,8 +90,9 @@ def test_dropping_two_files_shows_a_live_progress_bar_per_upload(page, alice, tm
         assert "3,000" in row.inner_text()  # rows read, with the thousands separator (style.md)
     # Each row goes on polling while the classification after its ingest runs, then stops.
     # A function, not an expression: Playwright evals a bare expression, which the Content-Security-Policy refuses.
-    page.wait_for_function('() => document.querySelectorAll(\'[data-testid="upload-row"][hx-get]\').length === 0',
-                           timeout=90_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"upload-row\"][hx-get]').length === 0", timeout=90_000
+    )
     assert page.get_by_test_id("upload-row-classification").count() == 0
     swaps = page.evaluate("window.__swaps")
     for name in ("week-a.csv", "week-b.csv"):
