@@ -1,0 +1,13 @@
+"""ES-003 ingestion (issue #21 item 4): a report file in, entries and tariff lines out.
+
+One module per job, each usable on its own:
+
+* ``source``: opening the file (CSV or XLSX), its limits, the header row and the layout of its columns.
+* ``repairs``: the public kernel of cell repairs (entry numbers, money, dates, HTS, IR numbers, codes); both
+  the row path and the fast path call these, so the two never disagree.
+* ``parser``: the row path (``Es003Parser``): rows in, entries, lines, errors and warnings out.
+* ``fast``: the vectorised CSV path, whole columns at a time (pyarrow), falling back to the row path.
+* ``staging``: the staging tables and the set-based merge into the shared entries (SQL).
+* ``service``: an upload from its creation to its summary (claim, load, merge, record).
+* ``cli``: files from the server's disk, synchronously (``ingest_es003``, ``classify_es003``, the demo).
+"""
