@@ -127,8 +127,6 @@ IMPORTER_UNAVAILABLE = (
     "grant your organisation access from its own RefundReady workspace, or to complete the account application "
     "(Onboarding) first."
 )
-# Kept for callers that still import the old name (entries.services).
-MANAGED_ELSEWHERE = IMPORTER_UNAVAILABLE
 
 # An importer organisation proves it is the importer of record only as CBP's own ACE application does: with the
 # verification code sent to the point of contact on the importer's CBP Form 5106 (box 2E) (CBP, "Automated ACE

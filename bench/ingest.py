@@ -9,7 +9,7 @@ memory (ru_maxrss) belongs to one phase only:
 
 * floor: read every row (XLSX: python-calamine; CSV: the csv module) and COPY the raw rows, as they
   come, into an unindexed temporary table (SQLite: executemany into a temporary table);
-* ingest: the real thing, ``entries.services.ingest_files`` (parse, repair, stage, merge, summary) into a
+* ingest: the real thing, ``entries.ingest.cli.ingest_files`` (parse, repair, stage, merge, summary) into a
   throw-away organisation, which is deleted afterwards.
 
 Goals (issue 3): 200,000 XLSX lines and 1,000,000 CSV lines each within 2.0 × the floor; peak memory
@@ -101,8 +101,8 @@ def phase_ingest(path: Path) -> dict[str, float]:
     _setup()
     from accounts.models import Importer, Organization
     from accounts.selectors import importers_for
+    from entries.ingest.cli import ingest_files
     from entries.models import Entry, TariffLine, Upload
-    from entries.services import ingest_files
 
     slug = f"bench-ingest-{os.getpid()}"
     _check_clear()

@@ -10,7 +10,7 @@
 3. Idle: --users threads, each logged in with its own session, browse for --seconds: the portfolio,
    pages of entries (first page and filtered), an entry, importers, CAPE, ACH, the uploads list.
 4. Busy: the same browsing while, in two other processes, an ES-003 of --ingest-lines lines is ingested
-   into the same organisation (entries.services.ingest_files) and the nightly classification runs over
+   into the same organisation (entries.ingest.cli.ingest_files) and the nightly classification runs over
    every entry (cape.classify.classify_organization; the bench rows carry another ruleset, so all of
    them are due: the worst night, after a ruleset change). Browsing goes on until both finish (at most
    --max-busy-seconds).
@@ -111,8 +111,8 @@ def phase(name: str, slug: str, lines: int) -> None:
     org = Organization.objects.get(slug=slug)
     t0 = time.perf_counter()
     if name == "ingest":
+        from entries.ingest.cli import ingest_files
         from entries.samplegen import write_es003
-        from entries.services import ingest_files
 
         # Its own importer of record (created for the bench organisation by the ingest; bench/web.py's loader
         # removes it with the other "77-" importers), not the sample's Blue Heron, which bench/ingest.py loads

@@ -34,6 +34,7 @@ from cape.selectors import bump_totals_version, digest_for, refresh_totals
 from cape.signals import digest_sections
 from entries import entrynumber, jobs
 from entries.models import Entry, Upload
+from refundready import bulk
 from refundready.dates import EASTERN, today_eastern  # noqa: F401  (re-exported: cape.classify.today_eastern)
 from refundready.jobs import forget_lock, running_lock
 from refundready.memory import gc_paused
@@ -93,7 +94,6 @@ _CHANGE_COLUMNS = (  # what was, then what is (one rendering per memo key, like 
     "entry_id", "old_path", "old_reasons", "was_liquidated", "old_ruleset",
     "new_path", "reasons", "is_liquidated", "ruleset", "as_of", "at",
 )
-_JSON_COLUMNS = {"reasons", "old_reasons"}
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -341,79 +341,26 @@ def _reasons_text(reasons: Iterable[str]) -> str:
 
 
 # ---------------------------------------------------------------- writing
-def _placeholders(columns: tuple[str, ...]) -> str:
-    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    return "(" + ", ".join(f"%s{json_cast}" if c in _JSON_COLUMNS else "%s" for c in columns) + ")"
-
-
 def _write(stored: list[Any], fresh: list[Any], change_rows: list[Any]) -> None:
     """Write the classifications (``stored``: entries classified before, upserted; ``fresh``: never
-    classified when read) and add the change rows, atomically, on this thread's connection.
-
-    psycopg's errors from the COPYs on the raw cursor are raised as Django's (wrap_database_errors): a cut
-    connection is then the OperationalError the task retries, as anywhere else in a run."""
+    classified when read) and add the change rows, atomically, on this thread's connection, through the bulk
+    interface (refundready.bulk). On PostgreSQL the rows come rendered in COPY's text format (_Renderer)."""
     cls_table, change_table = Classification._meta.db_table, ClassificationChange._meta.db_table
+    pg = bulk.is_postgresql()
     with connection.wrap_database_errors, transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            from psycopg.errors import UniqueViolation
-
-            qn = connection.ops.quote_name
-            if fresh:
-                # COPY straight into the table: a third of the cost of staging and upserting. Should another run
-                # have classified one of them since it was read, the unique entry_id refuses the COPY and
-                # this chunk's fresh rows take the upsert instead.
-                try:
-                    with transaction.atomic(), cursor.cursor.copy(
-                        f"COPY {qn(cls_table)} ({', '.join(qn(c) for c in _CLS_COLUMNS)}) FROM STDIN"
-                    ) as copy:
-                        copy.write("\n".join(fresh) + "\n")
-                except (IntegrityError, UniqueViolation):  # psycopg's own: COPY runs on the raw cursor
-                    stored = stored + fresh
-            _pg_copy_upsert(cursor, cls_table, _CLS_COLUMNS, stored)
-            if change_rows:  # plain inserts: COPY straight into the table
-                cols = ", ".join(qn(c) for c in _CHANGE_COLUMNS)
-                with cursor.cursor.copy(f"COPY {qn(change_table)} ({cols}) FROM STDIN") as copy:
-                    copy.write("\n".join(change_rows) + "\n")
-            return
-        _sqlite_insert(cursor, cls_table, _CLS_COLUMNS, stored + fresh, upsert_on="entry_id")
-        _sqlite_insert(cursor, change_table, _CHANGE_COLUMNS, change_rows)
-
-
-def _sqlite_insert(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], *,
-                   upsert_on: str | None = None) -> None:
-    """Multi-row INSERT (… ON CONFLICT … DO UPDATE, SQLite ≥ 3.24)."""
-    if not rows:
-        return
-    qn = connection.ops.quote_name
-    cols = ", ".join(qn(c) for c in columns)
-    conflict = ""
-    if upsert_on:
-        sets = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in columns if c != upsert_on)
-        conflict = f" ON CONFLICT ({qn(upsert_on)}) DO UPDATE SET {sets}"
-    row_sql = _placeholders(columns)
-    per = max(1, min(500, 30000 // len(columns)))  # stay under SQLite's bound-variable limit
-    for i in range(0, len(rows), per):
-        batch = rows[i : i + per]
-        sql = f"INSERT INTO {qn(table)} ({cols}) VALUES {', '.join([row_sql] * len(batch))}{conflict}"
-        cursor.execute(sql, [v for row in batch for v in row])
-
-
-def _pg_copy_upsert(cursor: Any, table: str, columns: tuple[str, ...], lines: list[str]) -> None:
-    """PostgreSQL: COPY the rows into a session-local staging table, then one set-based INSERT … SELECT
-    … ON CONFLICT DO UPDATE. Row-by-row upserts ran at ~2,000 rows/s; this is bounded by COPY."""
-    if not lines:
-        return
-    qn = connection.ops.quote_name
-    cols = ", ".join(qn(c) for c in columns)
-    stage = f"_stage_{table}"
-    # Same columns, no constraints or indexes; the temp table lives for the connection.
-    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {qn(table)} WITH NO DATA")
-    cursor.execute(f"TRUNCATE {stage}")
-    with cursor.cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-        copy.write("\n".join(lines) + "\n")
-    sets = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in columns if c != "entry_id")
-    cursor.execute(f"INSERT INTO {qn(table)} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT (entry_id) DO UPDATE SET {sets}")
-    cursor.execute(f"TRUNCATE {stage}")
+        if pg and fresh:
+            # COPY straight into the table: a third of the cost of staging and upserting. Should another run
+            # have classified one of them since it was read, the unique entry_id refuses the COPY and
+            # this chunk's fresh rows take the upsert instead.
+            try:
+                with transaction.atomic():
+                    bulk.copy_rows(cursor, cls_table, _CLS_COLUMNS, fresh, text=True)
+            except IntegrityError:  # bulk raises Django's errors for psycopg's (wrap_database_errors)
+                stored = stored + fresh
+        else:
+            stored = stored + fresh
+        bulk.upsert(cursor, cls_table, _CLS_COLUMNS, stored, key="entry_id", text=pg)
+        bulk.copy_rows(cursor, change_table, _CHANGE_COLUMNS, change_rows, text=pg)  # plain inserts
 
 
 class _Writers:

@@ -15,9 +15,9 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.http import OrgApiRequest
 from accounts.services import ServiceError
+from entries.ingest.intake import upload_create
 from entries.models import Upload
 from entries.selectors import uploads_for
-from entries.services import upload_create
 from entries.views_upload import latest_runs, upload_request_too_large, with_classification
 
 

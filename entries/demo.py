@@ -22,8 +22,8 @@ from django.conf import settings
 from django.db.models import Count, Sum
 
 from accounts.models import Organization
+from entries.ingest.cli import ingest_files
 from entries.models import Entry, Upload
-from entries.services import ingest_files
 
 DEMO_FILE = Path(__file__).resolve().parent / "fixtures" / "demo_es003.csv"
 BLUE_HERON = ("93-417726100", "Blue Heron Housewares Inc")

@@ -3,7 +3,7 @@ model built on ``entries.models.Job`` (Upload; cape's DeclarationBuildJob and Cl
 ORM-free half (liveness locks, the progress channel, max_attempts, the grace period) is refundready.jobs.
 
 A kind of job is described once by a ``JobType``: its model, how to send its task again, and its words (the
-messages a user reads when it is failed). Its body stays with it (entries.services, cape.build_jobs,
+messages a user reads when it is failed). Its body stays with it (entries.ingest.service, cape.build_jobs,
 cape.classify). The protocol every runner follows:
 
 1. take the job's liveness lock (``running_lock``; ``wait=False`` for a message that may be a duplicate);

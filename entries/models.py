@@ -109,11 +109,11 @@ class Entry(models.Model):
     # One row per entry number in the world (an entry summary is filed once, for one importer of record):
     # every organisation that may see the importer (accounts.selectors.importers_for: its owner, a broker
     # with an unrevoked grant) sees this same row, its lines, facts, classification and CAPE history.
-    # Uploads stay per organisation and merge into it (entries.services).
+    # Uploads stay per organisation and merge into it (entries.ingest).
     # Bulk-load table (an ES-003 merge inserts a hundred thousand entries at a time), so no database FK
     # constraints on the keys below: Django makes them DEFERRABLE INITIALLY DEFERRED and PostgreSQL would run
     # checks per new entry at commit (a second or more for a large report). What guards integrity instead:
-    # entries are written by entries.services (importer joined by IR number in the same statement, last upload
+    # entries are written by entries.ingest.staging (importer joined by IR number in the same statement, last upload
     # the one being merged) or through the ORM; the application never deletes importers or uploads outside the
     # ORM, whose on_delete rules (PROTECT, SET_NULL) run in Django, not the database. Same choice as
     # TariffLine.entry (migration 0003).
@@ -175,7 +175,7 @@ class Entry(models.Model):
 class TariffLine(models.Model):
     """One ES-003 row: a tariff ordinal of an entry-summary line (commodity HTS or a Chapter 99 line)."""
 
-    # Bulk-load table (entries.services merges millions of ES-003 lines at a time), so:
+    # Bulk-load table (entries.ingest.staging merges millions of ES-003 lines at a time), so:
     # * no separate index on entry_id: the unique (entry, line_number, ordinal) index leads with it;
     # * no database FK constraint: PostgreSQL would queue one deferred foreign-key check per line and run
     #   them all at commit (seconds for a large report). Lines are only ever written by the merge, which

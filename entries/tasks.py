@@ -1,4 +1,4 @@
-"""ES-003 ingestion tasks: thin, ids in, the service does the work (entries.services).
+"""ES-003 ingestion tasks: thin, ids in, the service does the work (entries.ingest.service).
 
 Faults (issue 9): ``process_upload`` is idempotent (the service claims the row pending→running, and the
 merge is one transaction), so it is ``acks_late`` with ``reject_on_worker_lost``: a message whose worker
@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError, connection
 logger = logging.getLogger(__name__)
 
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
-# entries.services records an unexpected error as "… unexpected error (<class name>) …".
+# entries.ingest.service records an unexpected error as "… unexpected error (<class name>) …".
 _TRANSIENT_MARKERS = tuple(f"({cls.__name__})" for cls in TRANSIENT_DB_ERRORS)
 MAX_RETRIES = 4
 
@@ -43,9 +43,9 @@ def _backoff(retries: int) -> int:
 )
 def process_upload(self: Any, upload_id: int) -> str:
     """Process one Upload. The service claims the row (pending→running) so a duplicate delivery is a no-op."""
+    from entries.ingest.service import upload_process
     from entries.models import Upload
     from entries.recovery import upload_release_if_orphaned, upload_running_lock
-    from entries.services import upload_process
 
     try:
         # A redelivered message or a retry after a worker died finds the row still running, with no live lock.

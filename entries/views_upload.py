@@ -18,9 +18,9 @@ from accounts.http import OrgRequest
 from accounts.permissions import editor_required, member_required
 from accounts.services import ServiceError
 from entries.forms import UploadForm
+from entries.ingest.intake import upload_create
 from entries.models import Upload
 from entries.selectors import uploads_for
-from entries.services import upload_create
 from refundready.bodylimit import REQUEST_FRAMING_ALLOWANCE
 from refundready.spreadsheet import neutralise
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 # Advisory lock namespaces (first half of the two-int key): stable numbers derived from a name, one per kind
-# of job that holds a liveness lock (and the ES-003 merge's transaction lock, entries.services).
+# of job that holds a liveness lock (and the ES-003 merge's transaction lock, entries.ingest.staging).
 LOCK_CLASSES = {
     "upload": zlib.crc32(b"refundready.upload.running") & 0x7FFFFFFF,
     "build": zlib.crc32(b"refundready.declaration_build.running") & 0x7FFFFFFF,
@@ -215,3 +216,39 @@ class ProgressChannel:
     def close(self) -> None:
         if self.side is not None and self._own_side:
             self.side.close()
+
+
+class ProgressTicker:
+    """When a long loop writes its progress: after ``every_rows`` more rows or ``every_seconds``, whichever
+    comes first, looking at the clock only every ``check_rows`` rows (the per-row cost is one comparison).
+
+    ``at(done)`` takes the count reached (monotonic), ``add(n)`` the rows just done; both call ``emit(done)``
+    when a write is due (``add`` at each checkpoint its rows cross). A hot loop may test ``done >= ticker.next_check`` itself before calling ``at``."""
+
+    def __init__(self, emit: Callable[[int], None], *, every_rows: int, every_seconds: float, check_rows: int) -> None:
+        self.emit = emit
+        self.every_rows = every_rows
+        self.every_seconds = every_seconds
+        self.check_rows = check_rows
+        self.done = 0
+        self.next_check = check_rows
+        self._written_at = 0
+        self._written_t = time.monotonic()
+
+    def at(self, done: int) -> None:
+        self.done = done
+        if done < self.next_check:
+            return
+        self.next_check = done + self.check_rows
+        now = time.monotonic()
+        if done - self._written_at >= self.every_rows or now - self._written_t >= self.every_seconds:
+            self.emit(done)
+            self._written_at, self._written_t = done, now
+
+    def add(self, n: int) -> None:
+        """``n`` more rows done at once (a piece written in bulk): looked at as the loop would have, at each
+        checkpoint the piece crosses."""
+        target = self.done + n
+        while self.next_check <= target:
+            self.at(self.next_check)
+        self.done = target

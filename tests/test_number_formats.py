@@ -75,9 +75,9 @@ def test_the_chart_shows_cents_and_leaves_room_for_the_longest_value() -> None:
 def big_workspace(tmp_path, broker_org, bob, own_importer):  # type: ignore[no-untyped-def]
     from cape.classify import classify_entries, today_eastern
     from cape.declarations import declaration_build
+    from entries.ingest.cli import ingest_files
     from entries.models import Entry
     from entries.samplegen import es003_rows, write_csv
-    from entries.services import ingest_files
 
     path = write_csv(tmp_path / "big.csv", es003_rows(7000, seed=3))
     result = ingest_files(organization=broker_org, paths=[path], user=bob)

@@ -413,9 +413,9 @@ def test_shared_entries_uploading_an_entry_number_of_an_unseen_importer_takes_no
     number (for an importer of its own, or for the victim's IR number it does not serve) neither moves, changes nor
     reveals the entry."""
     from accounts.models import Importer
+    from entries.ingest.cli import ingest_files
     from entries.models import Entry, TariffLine
     from entries.samplegen import Text, write_csv
-    from entries.services import ingest_files
     from tests.entries.conftest import entry_rows
 
     entry = victim.entries.get()

@@ -142,9 +142,10 @@ def test_an_upload_by_a_second_broker_rejects_only_the_rows_of_a_client_another_
 ) -> None:  # type: ignore[no-untyped-def]
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    from entries.ingest.intake import upload_create
+    from entries.ingest.service import upload_process
     from entries.models import Entry
     from entries.samplegen import es003_rows, write_csv
-    from entries.services import upload_create, upload_process
     from tests.factories import UserFactory
 
     importer_create(organization=broker_org, ir_number="27-418830200", name="Cedar Lane", user=bob)

@@ -17,9 +17,10 @@ from cape import rules
 from cape.classify import classify_entries, memo_key, tracked_run
 from cape.models import Classification, ClassificationChange, ClassificationRun
 from cape.selectors import classifications_for, entries_for
+from entries.ingest.intake import upload_create
+from entries.ingest.service import upload_process
 from entries.models import Entry, Upload
 from entries.samplegen import write_es003
-from entries.services import upload_create, upload_process
 from tests.cape.test_rules_properties import dates, entry_facts
 from tests.factories import EntryFactory
 

@@ -66,7 +66,8 @@ def _fresh(entry_ids: list[int]) -> dict[str, tuple[Any, ...]]:
 
 def test_every_stored_result_is_current_and_both_organisations_see_the_same(tmp_path: Path,
                                                                                django_capture_on_commit_callbacks: Any) -> None:
-    from entries.services import upload_create, upload_process
+    from entries.ingest.intake import upload_create
+    from entries.ingest.service import upload_process
 
     class OneTruth(RuleBasedStateMachine):
         def __init__(self) -> None:

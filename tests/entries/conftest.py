@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from entries.ingest.intake import upload_create
+from entries.ingest.service import upload_process
 from entries.models import Upload
 from entries.samplegen import EXTENDED_COLUMNS, STANDARD_COLUMNS, write_csv, write_xlsx
-from entries.services import upload_create, upload_process
 
 
 def sample_row(layout: str = "extended", **overrides: Any) -> list[object]:
@@ -84,11 +85,11 @@ def write_es003(tmp_path: Path) -> Callable[..., Path]:
 def ingest(django_capture_on_commit_callbacks: Any) -> Callable[..., Upload]:
     """Upload a file as the given user/organisation and process it (eagerly, as the task would)."""
 
-    def _ingest(path: Path, *, organization: Any, user: Any = None) -> Upload:
+    def _ingest(path: Path, *, organization: Any, user: Any = None, fast_csv: bool = True) -> Upload:
         upload_file = SimpleUploadedFile(path.name, path.read_bytes())
         with django_capture_on_commit_callbacks(execute=False):
             upload = upload_create(organization=organization, user=user, file=upload_file)
         with django_capture_on_commit_callbacks(execute=True):
-            return upload_process(upload_id=upload.pk)
+            return upload_process(upload_id=upload.pk, fast_csv=fast_csv)
 
     return _ingest

@@ -20,7 +20,7 @@ from django.urls import reverse
 from accounts.services import ServiceError
 from cape.declarations import declaration_import_claim_details
 from cape.forms import BuildForm
-from entries import services
+from entries.ingest import service as ingest_service
 from entries.models import Entry
 from entries.samplegen import write_csv, write_xlsx
 from tests.cape.factories import ClassificationFactory, DeclarationEntryFactory, DeclarationFactory
@@ -72,7 +72,7 @@ def _uploaded(path: Path, org: Any, user: Any, ingest: Any, monkeypatch: Any, *,
     """The entry number an ES-003 upload stores (None: none stored, the row reported) and the lines the
     vectorised path kept; everything is rolled back afterwards."""
     kept: list[int] = []
-    original = services.open_fast
+    original = ingest_service.open_fast
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         reader = original(*args, **kwargs)
@@ -86,12 +86,11 @@ def _uploaded(path: Path, org: Any, user: Any, ingest: Any, monkeypatch: Any, *,
             reader.batches = counted
         return reader
 
-    monkeypatch.setattr(services, "open_fast", spy)
-    monkeypatch.setattr(services, "FAST_CSV", fast)
+    monkeypatch.setattr(ingest_service, "open_fast", spy)
     result: list[str | None] = []
     try:
         with transaction.atomic():
-            upload = ingest(path, organization=org, user=user)
+            upload = ingest(path, organization=org, user=user, fast_csv=fast)
             numbers = list(Entry.objects.values_list("entry_number", flat=True))
             assert len(numbers) <= 1
             if not numbers:

@@ -18,7 +18,8 @@ from django.db import transaction
 
 from accounts.models import Importer, ImporterGrant
 from cape.selectors import entries_for
-from entries import es003_fast, services
+from entries import es003_fast
+from entries.ingest import service as ingest_service
 from entries.models import Entry, TariffLine, Upload
 from entries.samplegen import EXTENDED_COLUMNS, STANDARD_COLUMNS, Text, es003_rows, write_csv
 from entries.samplegen import write_es003 as generate
@@ -51,7 +52,7 @@ def _upload_facts(upload: Upload) -> dict[str, Any]:
 
 def _ingest_both(path: Path, organization: Any, user: Any, ingest: Any, monkeypatch: Any) -> tuple[dict[str, Any], dict[str, Any], int]:
     fast_lines: list[int] = []
-    original = services.open_fast
+    original = ingest_service.open_fast
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         fast = original(*args, **kwargs)
@@ -66,13 +67,12 @@ def _ingest_both(path: Path, organization: Any, user: Any, ingest: Any, monkeypa
             fast.batches = counted
         return fast
 
-    monkeypatch.setattr(services, "open_fast", spy)
+    monkeypatch.setattr(ingest_service, "open_fast", spy)
     out = []
     for flag in (True, False):
-        monkeypatch.setattr(services, "FAST_CSV", flag)
         try:
             with transaction.atomic():
-                upload = ingest(path, organization=organization, user=user)
+                upload = ingest(path, organization=organization, user=user, fast_csv=flag)
                 out.append({"upload": _upload_facts(upload), **_snapshot(organization)})
                 raise _Rollback
         except _Rollback:
@@ -174,8 +174,7 @@ def test_an_importer_organisation_gets_the_same_rejections_on_both_paths(tmp_pat
 
 
 def test_a_second_upload_merges_the_same_way_on_both_paths(tmp_path, broker_org, bob, ingest, monkeypatch) -> None:
-    monkeypatch.setattr(services, "FAST_CSV", False)
-    ingest(generate(tmp_path / "week1.csv", 1200, seed=4), organization=broker_org, user=bob)
+    ingest(generate(tmp_path / "week1.csv", 1200, seed=4), organization=broker_org, user=bob, fast_csv=False)
     rows = [list(r) for r in es003_rows(1800, seed=4)]
     for r in rows[::7]:
         r[COL["Liquidation Status"]] = "Liquidated"

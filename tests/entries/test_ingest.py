@@ -13,10 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from accounts.models import Importer, ImporterGrant
 from accounts.services import ServiceError
 from cape.selectors import entries_for
+from entries.ingest.intake import upload_create
 from entries.models import Entry, TariffLine, Upload
 from entries.samplegen import STANDARD_COLUMNS, TITLE_LINES, Formula, Text
 from entries.samplegen import write_es003 as generate
-from entries.services import upload_create
 from tests.entries.conftest import entry_rows, sample_row
 from tests.factories import entry_number_with_check_digit
 
@@ -296,7 +296,7 @@ def test_the_row_count_guard_refuses_huge_files(tmp_path, importer_org, alice, i
 
 
 def test_the_upload_is_claimed_once(write_es003, importer_org, alice, django_capture_on_commit_callbacks) -> None:
-    from entries.services import upload_process
+    from entries.ingest.service import upload_process
 
     path = write_es003(entry_rows("00261103162"))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -309,7 +309,7 @@ def test_the_upload_is_claimed_once(write_es003, importer_org, alice, django_cap
 
 def test_classification_is_enqueued_after_a_successful_run(write_es003, importer_org, alice, django_capture_on_commit_callbacks, monkeypatch) -> None:
     from cape import tasks as cape_tasks
-    from entries.services import upload_process
+    from entries.ingest.service import upload_process
 
     seen = []
     monkeypatch.setattr(cape_tasks.classify_upload, "delay", lambda pk: seen.append(pk))

@@ -48,8 +48,8 @@ def test_the_cli_refuses_an_unknown_organisation(tmp_path) -> None:
 
 @pytest.mark.django_db
 def test_ingest_files_reports_entries_rejections_and_unrepairable_numbers(tmp_path, importer_org, own_importer, write_es003) -> None:
+    from entries.ingest.cli import ingest_files
     from entries.samplegen import Text
-    from entries.services import ingest_files
     from tests.entries.conftest import sample_row
 
     rows = entry_rows("00261103162") + [sample_row(**{"Entry Summary Number": Text("3BZ-55-1"), "Importer Number": Text("93-417726100")})]
@@ -184,7 +184,7 @@ def test_a_real_celery_worker_processes_an_upload(celery_worker_process, importe
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import transaction
 
-    from entries.services import upload_create
+    from entries.ingest.intake import upload_create
 
     path = write_es003(entry_rows("00261103162") + entry_rows("60576069342"))
     with transaction.atomic():

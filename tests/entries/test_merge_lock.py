@@ -12,9 +12,9 @@ import pytest
 from django.db import connection, connections
 
 from cape.selectors import entries_for
+from entries.ingest.service import upload_process
 from entries.models import TariffLine, Upload
 from entries.recovery import merge_lock_key
-from entries.services import upload_process
 from tests.entries.conftest import entry_rows
 
 pytestmark = [

@@ -4,12 +4,12 @@ ingestion paths."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
 from django.urls import reverse
 
-from entries import services
 from entries.models import Entry, Upload
 from entries.samplegen import Text
 from tests.entries.conftest import entry_rows
@@ -20,9 +20,14 @@ NUMBER = "00261103162"
 
 
 @pytest.fixture(params=["csv-fast", "csv-rows"])
-def way(request: Any, monkeypatch: Any) -> str:
-    monkeypatch.setattr(services, "FAST_CSV", request.param == "csv-fast")
+def way(request: Any) -> str:
     return request.param
+
+
+@pytest.fixture
+def ingest(ingest: Any, way: str) -> Any:
+    """The ingestion of tests/entries/conftest.py, through the path this test's `way` names."""
+    return functools.partial(ingest, fast_csv=way == "csv-fast")
 
 
 def _report(status: str, number: str = "") -> list[list[object]]:

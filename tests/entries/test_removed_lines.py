@@ -8,6 +8,7 @@ new entries' lines are written straight into entries_tariffline), and through th
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from cape.models import Classification
-from entries import services
+from entries.ingest import service as ingest_service
+from entries.ingest.intake import upload_create
+from entries.ingest.service import upload_process
 from entries.models import Entry, TariffLine, Upload
 from entries.samplegen import Text
-from entries.services import upload_create, upload_process
 from tests.entries.conftest import entry_rows, sample_row
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +56,7 @@ def _lines(number: str = NUMBER) -> list[tuple[int, int, str, Decimal]]:
 def way(request: Any, monkeypatch: Any) -> str:
     """The ingestion path: the vectorised CSV path (checked to be taken), or the row path (CSV, XLSX)."""
     fast_lines: list[int] = []
-    original = services.open_fast
+    original = ingest_service.open_fast
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         fast = original(*args, **kwargs)
@@ -68,10 +70,15 @@ def way(request: Any, monkeypatch: Any) -> str:
             fast.batches = counted
         return fast
 
-    monkeypatch.setattr(services, "open_fast", spy)
-    monkeypatch.setattr(services, "FAST_CSV", request.param == "csv-fast")
+    monkeypatch.setattr(ingest_service, "open_fast", spy)
     request.node.fast_lines = fast_lines
     return request.param
+
+
+@pytest.fixture
+def ingest(ingest: Any, way: str) -> Any:
+    """The ingestion of tests/entries/conftest.py, through the path this test's `way` names."""
+    return functools.partial(ingest, fast_csv=way == "csv-fast")
 
 
 def _name(way: str, stem: str) -> str:
@@ -124,8 +131,8 @@ def test_an_older_report_with_fewer_lines_removes_none(way, write_es003, importe
     older = create(write_es003(REPORT_2, name=_name(way, "old")))
     newer = create(write_es003(REPORT_1, name=_name(way, "new")))
     with django_capture_on_commit_callbacks(execute=True):
-        assert upload_process(upload_id=newer.pk).status == Upload.Status.DONE
-        late = upload_process(upload_id=older.pk)
+        assert upload_process(upload_id=newer.pk, fast_csv=way == "csv-fast").status == Upload.Status.DONE
+        late = upload_process(upload_id=older.pk, fast_csv=way == "csv-fast")
     assert late.status == Upload.Status.DONE, late.error_message
     assert len(_lines()) == 3
     assert Entry.objects.get(entry_number=NUMBER).ieepa_duty == Decimal("100.00")

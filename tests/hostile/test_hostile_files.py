@@ -22,8 +22,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.services import ServiceError
 from cape.selectors import entries_for
+from entries.ingest.intake import upload_create
+from entries.ingest.service import upload_process
 from entries.models import Upload
-from entries.services import upload_create, upload_process
 from tests.hostile.generate import CASES, CASES_BY_NAME, generate_all, reference_csv
 from tests.reliability.conftest import assert_entries_whole, dump_entries
 
@@ -61,7 +62,7 @@ def _run(path: Path, organization, user, capture) -> tuple[Upload | None, str, f
     return upload, message, seconds, peak
 
 
-# Known gaps in entries/es003.py and entries/services.py, as strict xfails (the test fails as soon as the gap
+# Known gaps in entries/ingest/, as strict xfails (the test fails as soon as the gap
 # is fixed, so the entry gets removed). None at present.
 KNOWN_GAPS: dict[str, str] = {}
 

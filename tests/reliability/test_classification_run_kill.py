@@ -19,7 +19,7 @@ from accounts.models import Organization
 from cape.classify import reclassify_later
 from cape.models import ClassificationRun
 from cape.selectors import classifications_for, entries_for
-from entries.services import ingest_files
+from entries.ingest.cli import ingest_files
 from refundready.jobs import is_alive
 from tests.conftest import start_worker, wait_for
 from tests.reliability.conftest import dump_classifications, eager, wait_while_progressing

@@ -107,7 +107,7 @@ def test_a_job_whose_database_connection_dies_is_retried_and_completes(
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import transaction
 
-    from entries.services import upload_create
+    from entries.ingest.intake import upload_create
     from tests.reliability.conftest import assert_entries_whole
 
     path = es003_files["large"]

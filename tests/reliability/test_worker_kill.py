@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from accounts.models import AuditLog
 from cape.selectors import classifications_for, entries_for
+from entries.ingest.cli import ingest_files
+from entries.ingest.intake import upload_create
 from entries.models import Upload
 from entries.recovery import INTERRUPTED_MESSAGE, max_attempts, uploads_recover
-from entries.services import ingest_files, upload_create
 from tests.conftest import start_worker, wait_for
 from tests.reliability.conftest import (
     assert_entries_whole,

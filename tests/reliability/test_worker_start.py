@@ -22,9 +22,9 @@ from accounts.models import AuditLog
 from ach.models import AchEnrollment
 from cape import build_jobs
 from cape.models import DeclarationBuildJob
+from entries.ingest.intake import upload_create
 from entries.models import Upload
 from entries.recovery import upload_running_lock
-from entries.services import upload_create
 from tests.cape.factories import eligible_entry
 from tests.conftest import start_worker, wait_for
 
@@ -96,17 +96,17 @@ def test_a_running_upload_whose_lock_is_held_is_left_to_its_process_at_worker_st
 @pytest.mark.django_db
 def test_the_ingest_command_holds_the_uploads_lock_while_it_runs(importer_org, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The command claims uploads as a worker does; a worker starting meanwhile must see them alive."""
-    from entries import services
+    from entries.ingest import cli
     from entries.recovery import upload_is_alive
 
     seen = []
-    real = services._run
+    real = cli.run
 
     def run(upload, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(upload_is_alive(upload.pk))
         return real(upload, **kwargs)
 
-    monkeypatch.setattr(services, "_run", run)
+    monkeypatch.setattr(cli, "run", run)
     call_command("ingest_es003", str(SAMPLE), "--org", importer_org.slug, stdout=io.StringIO(), stderr=io.StringIO())
     assert seen == [True]
     assert not upload_is_alive(Upload.objects.get().pk)

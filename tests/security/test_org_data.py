@@ -41,7 +41,7 @@ def estate(
 ):  # type: ignore[no-untyped-def]
     """Alice's organisation with something in every table; a second importer only Alice's org uses."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    from entries.services import upload_create
+    from entries.ingest.intake import upload_create
 
     lonely = ImporterFactory(owner=importer_org, ir_number="123-45-6789", name="Blue Heron Subsidiary")
     enrollment_details_save(

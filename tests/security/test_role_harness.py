@@ -406,9 +406,9 @@ def test_after_grant_revoke_the_broker_sees_none_of_the_importers_entries_even_t
     """The entries are the importer of record's: revoking the broker's grant takes every one of them from the broker
     at once, pages and API, including the entries the broker's own upload brought in; the importer keeps them all."""
     from accounts.services import grant_revoke
+    from entries.ingest.cli import ingest_files
     from entries.models import Entry
     from entries.samplegen import Text, write_csv
-    from entries.services import ingest_files
     from tests.entries.conftest import entry_rows
     from tests.factories import api_key_for
 

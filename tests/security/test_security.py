@@ -197,8 +197,9 @@ def test_a_failing_upload_with_ssn_form_importers_keeps_them_masked_everywhere(
     alice, importer_org, client, django_capture_on_commit_callbacks, console_log
 ) -> None:  # type: ignore[no-untyped-def]
     """An importer organisation uploading another (SSN-form) importer's rows: the error names it masked."""
+    from entries.ingest.intake import upload_create
+    from entries.ingest.service import upload_process
     from entries.samplegen import es003_rows, write_csv
-    from entries.services import upload_create, upload_process
 
     rows = list(es003_rows(6, seed=3, importers=[(SSN_IR, "Sole Proprietor")]))
     path = write_csv(Path(os.environ.get("TMPDIR", "/tmp")) / f"ssn-{os.getpid()}.csv", rows)

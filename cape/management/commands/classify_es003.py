@@ -149,8 +149,8 @@ class Command(BaseCommand):
         from accounts.services import organization_create
         from cape.classify import classify_entries
         from cape.models import Classification
+        from entries.ingest.cli import ingest_files
         from entries.models import Entry
-        from entries.services import ingest_files
 
         as_of = _as_of(opts["as_of"])
         facts = [_facts(raw) for raw in opts["facts"]]  # checked before anything is ingested

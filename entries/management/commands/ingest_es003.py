@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
-from entries.services import ingest_files
+from entries.ingest.cli import ingest_files
 
 
 class Command(BaseCommand):
