@@ -17,7 +17,7 @@ task calls ``upload_process``, which claims the row (conditional UPDATE pendingâ
 Either way an entry's row and all its lines become visible together, at commit, and an entry with any
 bad row is never stored at all.
 
-CSV files are read by the vectorised path (``entries.es003_fast``, whole columns at a time) when they fit
+CSV files are read by the vectorised path (``entries.ingest.fast``, whole columns at a time) when they fit
 it, and row by row (``Es003Parser.feed``) otherwise; a file found not to fit while it is read is rolled
 back and read again row by row. Both give the same entries, lines, errors, warnings and summary.
 """
@@ -49,17 +49,15 @@ from accounts.irnumber import mask_ir_number
 from accounts.models import Importer, ImporterGrant, Organization
 from accounts.selectors import importers_for
 from accounts.services import MANAGED_ELSEWHERE, ServiceError, audit, importer_for_upload
-from entries.es003 import (
+from entries.ingest.fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
+from entries.ingest.parser import (
     STAGE_ENTRY_COLUMNS,
     STAGE_LINE_COLUMNS,
     TARIFFLINE_COLUMNS,
-    Es003FileError,
     Es003Parser,
-    Es003Source,
-    Limits,
     ParseResult,
 )
-from entries.es003_fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
+from entries.ingest.source import Es003FileError, Es003Source, Limits
 from entries.jobs import claim, fail
 from entries.models import Entry, TariffLine, Upload
 from entries.recovery import UPLOAD_JOB, forget_lock, merge_lock_key, upload_running_lock
@@ -87,7 +85,7 @@ CHANGES_LISTED = 500
 
 def _progress_every(rows_total: int) -> int:
     return max(PROGRESS_EVERY_ROWS, rows_total // PROGRESS_STEPS)
-# CSV files go through the vectorised path (entries.es003_fast) when they fit it; the row path otherwise.
+# CSV files go through the vectorised path (entries.ingest.fast) when they fit it; the row path otherwise.
 # Both give the same entries, lines, errors, warnings and summary (tests/entries/test_fast_path.py).
 FAST_CSV = True
 LIQUIDATION_COLUMNS_HELP = (
@@ -342,7 +340,7 @@ class _Stage:
 
     def load_fast(self, batches: Iterator[Any], *, progress: Callable[[int | None], None], rows_read: Callable[[], int],
                   every_rows: int = PROGRESS_EVERY_ROWS) -> int:
-        """Lines from entries.es003_fast, each batch's in bulk, and the row path's among them.
+        """Lines from entries.ingest.fast, each batch's in bulk, and the row path's among them.
 
         PostgreSQL: ONE CSV COPY into entries_tariffline for the whole file (lines keyed by a reserved row id,
         as load_lines_direct writes them), sent by psycopg's writer thread so that the server takes in one
@@ -427,7 +425,7 @@ class _Stage:
             return cur.rowcount
 
     def load_entries(self, entries: Iterable[tuple[Any, ...]], *, analyze: bool = True, tables: Iterable[Any] = ()) -> None:
-        """Staged entries: tuples from ParseResult.entry_rows, and Arrow tables from entries.es003_fast."""
+        """Staged entries: tuples from ParseResult.entry_rows, and Arrow tables from entries.ingest.fast."""
         cols = ", ".join((*STAGE_ENTRY_COLUMNS, "ieepa_duty", "total_duty", "entry_id"))
         tables = list(tables)
         with connection.cursor() as cur:

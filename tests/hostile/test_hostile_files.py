@@ -61,7 +61,7 @@ def _run(path: Path, organization, user, capture) -> tuple[Upload | None, str, f
     return upload, message, seconds, peak
 
 
-# Known gaps in entries/es003.py and entries/services.py, as strict xfails (the test fails as soon as the gap
+# Known gaps in entries/ingest/ and entries/services.py, as strict xfails (the test fails as soon as the gap
 # is fixed, so the entry gets removed). None at present.
 KNOWN_GAPS: dict[str, str] = {}
 
@@ -123,7 +123,8 @@ def path_name_in(message: str, path: Path) -> bool:
 _PARSE_ONLY = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from entries.es003 import Es003FileError, Es003Parser, Es003Source
+from entries.ingest.parser import Es003Parser
+from entries.ingest.source import Es003FileError, Es003Source
 path = sys.argv[2]
 start = time.monotonic()
 outcome = "loaded"
