@@ -43,7 +43,7 @@ settings.DEBUG = False  # no per-query SQL logging while measuring (checked per 
 from cape.interest import estimate_interest  # noqa: E402
 from cape.rules import EntryFacts, classify  # noqa: E402
 from entries.entrynumber import check_digit  # noqa: E402
-from entries.es003 import normalise_liquidation_status  # noqa: E402
+from entries.ingest.repairs import normalise_liquidation_status  # noqa: E402
 
 AS_OF = date(2026, 11, 22)
 STATUSES = ["Unliquidated", "Liquidated", "Liquidated", "Liquidated", "Suspended", "Extended", "Final", "Under Review"]

@@ -123,7 +123,7 @@ UNLIQUIDATED, LIQUIDATED, SUSPENDED, EXTENDED, UNDER_REVIEW, FINAL, UNKNOWN = (
 )
 NOT_LIQUIDATED_STATUSES = frozenset({UNLIQUIDATED, SUSPENDED, EXTENDED, UNDER_REVIEW})
 # The seven codes the ruleset reads. How an ES-003 spells them (rules.md "Inputs": "Open", "Closed",
-# "Finally Liquidated", ...) is the ES-003 side's business: entries.es003.normalise_liquidation_status.
+# "Finally Liquidated", ...) is the ES-003 side's business: entries.ingest.repairs.normalise_liquidation_status.
 LIQUIDATION_STATUSES = frozenset({UNLIQUIDATED, LIQUIDATED, SUSPENDED, EXTENDED, UNDER_REVIEW, FINAL, UNKNOWN})
 # How an ES-003 or a facts file spells a protest status and a liquidation reason code is read on the entries
 # side (entries.spellings); the ruleset reads the codes. Re-exported here (rules.normalize_*).

@@ -2,7 +2,7 @@
 
 A CSV or XLSX with column ``Entry Number`` and any of ``Drawback``, ``Type 09 Filed``, ``Surety Paid``,
 ``Protest Number``, ``Protest Status``. Flags: Y/Yes/True/1 set, N/No/False/0 clear (any case), a blank
-cell changes nothing. Entry numbers get the ES-003 repairs (entries.es003.parse_entry_number). Parsing
+cell changes nothing. Entry numbers get the ES-003 repairs (entries.ingest.repairs.parse_entry_number). Parsing
 only (no ORM): unknown columns, bad values and bad entry numbers become errors naming the file, row and
 column; a row with an error is held back whole, the other rows stand.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from entries.es003 import RepairError, _text, normalise_header, parse_code, parse_entry_number
+from entries.ingest.repairs import RepairError, normalise_header, parse_code, parse_entry_number, text
 from entries.spellings import PROTEST_SPELLINGS
 
 # field -> the column's name (as in the template); headers match case-, space- and punctuation-blind.
@@ -113,12 +113,12 @@ def parse_facts_file(path: str | Path, *, file_label: str | None = None) -> Fact
     if len(rows) > MAX_ROWS + 1:
         raise FactsFileError(f"{label} has more than {MAX_ROWS:,} rows; split it.")
     result = FactsParse(file=label)
-    header_at = next((i for i, r in enumerate(rows[:10]) if any(_text(c) for c in r)), None)
+    header_at = next((i for i, r in enumerate(rows[:10]) if any(text(c) for c in r)), None)
     if header_at is None:
         raise FactsFileError(f"{label} is empty: the first row names the columns (Entry Number, then the facts).")
     columns: dict[int, str] = {}
     for i, cell in enumerate(rows[header_at]):
-        name = _text(cell)
+        name = text(cell)
         if not name:
             continue
         known = _HEADERS.get(normalise_header(name))
@@ -132,13 +132,13 @@ def parse_facts_file(path: str | Path, *, file_label: str | None = None) -> Fact
         raise FactsFileError(f"{label} has no Entry Number column (row {header_at + 1} names the columns: "
                              + ", ".join(COLUMNS.values()) + ").")
     for offset, cells in enumerate(rows[header_at + 1:], start=header_at + 2):
-        if not any(_text(c) for c in cells):
+        if not any(text(c) for c in cells):
             continue
         result.rows_read += 1
         values: dict[str, Any] = {}
         number, bad = "", False
         for i, name in columns.items():
-            raw = _text(cells[i]) if i < len(cells) else ""
+            raw = text(cells[i]) if i < len(cells) else ""
             try:
                 if name == "entry_number":
                     number = parse_entry_number(raw)

@@ -270,7 +270,7 @@ SPECTACULAR_SETTINGS = {
 
 # Uploads: ES-003 files and other imports.
 MAX_UPLOAD_SIZE = env_int("MAX_UPLOAD_SIZE", 200 * 1024 * 1024, minimum=1024)
-# ES-003 guards (entries/es003.py): rows per file, XLSX expansion, stored error rows.
+# ES-003 guards (entries/ingest/source.py, entries/ingest/service.py): rows per file, XLSX expansion, stored error rows.
 ES003_MAX_ROWS = env_int("ES003_MAX_ROWS", 5_000_000, minimum=1)
 ES003_MAX_XLSX_UNCOMPRESSED = env_int("ES003_MAX_XLSX_UNCOMPRESSED", 2 * 1024**3, minimum=1024)
 ES003_MAX_XLSX_RATIO = env_int("ES003_MAX_XLSX_RATIO", 100, minimum=1)

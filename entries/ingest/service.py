@@ -38,9 +38,10 @@ from django.utils import timezone
 from accounts.irnumber import mask_ir_number
 from accounts.selectors import importers_for
 from accounts.services import audit, importer_for_upload
-from entries.es003 import Es003FileError, Es003Parser, Es003Source, Limits, ParseResult
-from entries.es003_fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
+from entries.ingest.fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
 from entries.ingest.importers import ImporterCheck
+from entries.ingest.parser import Es003Parser, ParseResult
+from entries.ingest.source import Es003FileError, Es003Source, Limits
 from entries.ingest.staging import LoadConnection, Stage
 from entries.jobs import claim, fail
 from entries.models import Entry, Upload

@@ -23,7 +23,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from accounts.models import Organization
 from accounts.selectors import importers_for
-from entries.es003 import STAGE_ENTRY_COLUMNS, STAGE_LINE_COLUMNS, TARIFFLINE_COLUMNS
+from entries.ingest.parser import STAGE_ENTRY_COLUMNS, STAGE_LINE_COLUMNS, TARIFFLINE_COLUMNS
 from entries.models import Entry, TariffLine, Upload
 from entries.recovery import merge_lock_key
 from refundready import bulk

@@ -125,7 +125,7 @@ def test_a_rejection_followed_by_acceptance_is_not_refiled() -> None:
 
 # ---------------------------------------------------------------- R4 and status spellings
 def test_the_ruleset_reads_status_codes_only() -> None:
-    # ES-003 spellings are mapped on ingestion (entries.es003.normalise_liquidation_status); a spelling that
+    # ES-003 spellings are mapped on ingestion (entries.ingest.repairs.normalise_liquidation_status); a spelling that
     # reaches the ruleset as it is counts as unknown.
     assert classify(facts(liquidation_status="Liquidated", liquidation_date=AS_OF - timedelta(days=30)), AS_OF).rule == "R4"
     assert classify(facts(liquidation_status="liquidated", liquidation_date=AS_OF - timedelta(days=30)), AS_OF).rule != "R4"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from entries.es003 import RepairError, parse_reason_code
+from entries.ingest.repairs import RepairError, parse_reason_code
 from entries.models import Entry
 from entries.samplegen import EXTENDED_COLUMNS, Text, entry_number, write_csv, write_xlsx
 from tests.cape.test_classify_es003 import _cape_rows
@@ -42,6 +42,6 @@ def test_an_es003_with_the_column_sends_code_36_entries_to_filed(tmp_path: Path,
 @pytest.mark.parametrize("raw,flag", [("Y", True), ("yes", True), ("TRUE", True), ("1", True), (1.0, True), (True, True),
                                       ("T", False), ("X", False), ("N", False), ("", False), (None, False)])
 def test_the_reconciliation_indicator_spellings(raw: object, flag: bool) -> None:
-    from entries.es003 import parse_recon_flag
+    from entries.ingest.repairs import parse_recon_flag
 
     assert parse_recon_flag(raw) is flag

@@ -6,11 +6,9 @@ from datetime import date, datetime
 
 import pytest
 
-from entries.es003 import (
-    HEADER_MAP,
-    Es003FileError,
+from entries.hts import ieepa_prefixes, is_ieepa_line
+from entries.ingest.repairs import (
     RepairError,
-    find_layout,
     normalise_header,
     parse_date,
     parse_entry_number,
@@ -21,7 +19,7 @@ from entries.es003 import (
     parse_money,
     unguard,
 )
-from entries.hts import ieepa_prefixes, is_ieepa_line
+from entries.ingest.source import HEADER_MAP, Es003FileError, find_layout
 
 
 def test_it_removes_ace_text_guards() -> None:

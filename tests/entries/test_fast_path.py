@@ -1,4 +1,4 @@
-"""The vectorised CSV path (entries.es003_fast) stores and reports exactly what the row path does.
+"""The vectorised CSV path (entries.ingest.fast) stores and reports exactly what the row path does.
 
 Each file is ingested twice into the same organisation, once per path, each time inside a savepoint
 that is rolled back afterwards, and everything a user can see is compared: entries, lines, importers
@@ -18,7 +18,7 @@ from django.db import transaction
 
 from accounts.models import Importer, ImporterGrant
 from cape.selectors import entries_for
-from entries import es003_fast
+from entries.ingest import fast as ingest_fast
 from entries.ingest import service as ingest_service
 from entries.models import Entry, TariffLine, Upload
 from entries.samplegen import EXTENDED_COLUMNS, STANDARD_COLUMNS, Text, es003_rows, write_csv
@@ -143,7 +143,7 @@ def test_a_clean_generated_export_takes_the_fast_path_and_stores_what_the_row_pa
 
 
 def test_a_file_read_in_many_batches_keeps_entries_whole_across_them(tmp_path, broker_org, bob, ingest, monkeypatch) -> None:
-    monkeypatch.setattr(es003_fast, "BLOCK_SIZE", 1 << 15)  # about 150 rows a batch: entries cross batch ends
+    monkeypatch.setattr(ingest_fast, "BLOCK_SIZE", 1 << 15)  # about 150 rows a batch: entries cross batch ends
     path = generate(tmp_path / "batches.csv", 5000, seed=22)
     fast, rows, fast_lines = _ingest_both(path, broker_org, bob, ingest, monkeypatch)
     _assert_same(fast, rows)
@@ -152,7 +152,7 @@ def test_a_file_read_in_many_batches_keeps_entries_whole_across_them(tmp_path, b
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_dirty_rows_read_in_many_batches_agree(tmp_path, broker_org, bob, ingest, monkeypatch, seed) -> None:
-    monkeypatch.setattr(es003_fast, "BLOCK_SIZE", 1 << 15)
+    monkeypatch.setattr(ingest_fast, "BLOCK_SIZE", 1 << 15)
     path = write_csv(tmp_path / "dirty.csv", _dirty_rows(5000, seed))
     fast, rows, _ = _ingest_both(path, broker_org, bob, ingest, monkeypatch)
     _assert_same(fast, rows)

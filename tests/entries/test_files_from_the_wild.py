@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from entries import es003
+from entries.ingest import source as es003_source
 from entries.models import Entry, TariffLine, Upload
 from entries.samplegen import EXTENDED_COLUMNS, Text, entry_number
 from tests.entries.conftest import entry_rows, sample_row
@@ -75,7 +75,7 @@ def test_a_semicolon_file_with_decimal_commas_reads_850_00_as_850_on_both_paths(
 
 
 def test_decimal_comma_amounts_of_every_shape_agree_on_both_paths(tmp_path, broker_org, bob, ingest, monkeypatch) -> None:
-    monkeypatch.setattr(es003, "DECIMAL_SCAN_ROWS", 2)  # the first entry sets the convention; the rest are read in it
+    monkeypatch.setattr(es003_source, "DECIMAL_SCAN_ROWS", 2)  # the first entry sets the convention; the rest are read in it
     shapes = ["0,00", "850,00", "1.200,50", "12.345.678,90", "1.234.567.890,12", "(12,00)", "-5,00", "FREE", "", "1,5",
               "0850,00", "$1.200,50", "12,345", "1.2,00", "850.00", "1.200", "7,1"]
     rows = []
@@ -121,7 +121,7 @@ def test_a_semicolon_file_whose_decimal_separator_cannot_be_told_is_refused(tmp_
 
 def test_a_decimal_comma_after_the_rows_that_set_the_convention_is_a_row_error_not_a_hundredfold_amount(
         tmp_path, broker_org, bob, ingest, monkeypatch) -> None:
-    monkeypatch.setattr(es003, "DECIMAL_SCAN_ROWS", 2)  # the convention is set by the first rows; these come later
+    monkeypatch.setattr(es003_source, "DECIMAL_SCAN_ROWS", 2)  # the convention is set by the first rows; these come later
     first, later = entry_number("002", 7100041), entry_number("002", 7100042)
     rows = [_row(first, 1, "8516797000", "$0.00", goods="$100.00"), _row(first, 2, "99030125", "$50.00", goods="$0.00"),
             _row(later, 1, "8516797000", "$0.00", goods="$100.00"), _row(later, 2, "99030125", "850,00", goods="$0.00")]

@@ -56,8 +56,8 @@ def test_unlisted_statuses_are_unknown_with_the_existing_warning(write_es003, im
 
 def test_every_spelling_is_one_of_the_codes_the_ruleset_reads() -> None:
     from cape.rules import LIQUIDATION_STATUSES
-    from entries.es003 import LIQUIDATION_STATUSES as SPELLING_TABLE
-    from entries.es003 import normalise_liquidation_status, parse_liquidation_status
+    from entries.ingest.repairs import LIQUIDATION_STATUSES as SPELLING_TABLE
+    from entries.ingest.repairs import normalise_liquidation_status, parse_liquidation_status
 
     for raw, expected in SPELLINGS:
         assert parse_liquidation_status(raw)[0] == normalise_liquidation_status(raw) == expected
@@ -76,6 +76,6 @@ def test_every_spelling_is_one_of_the_codes_the_ruleset_reads() -> None:
      ("FINAL LIQUIDATION", "final"), ("Deemed Liquidated", "liquidated"), (" reliquidated ", "liquidated")],
 )
 def test_each_status_spelling_maps_case_insensitively(raw: str | None, code: str) -> None:
-    from entries.es003 import normalise_liquidation_status
+    from entries.ingest.repairs import normalise_liquidation_status
 
     assert normalise_liquidation_status(raw) == code

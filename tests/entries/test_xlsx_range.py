@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from entries.es003 import Es003FileError, Es003Source
+from entries.ingest.source import Es003FileError, Es003Source
 from entries.samplegen import es003_rows, write_xlsx
 from entries.xlsxrange import sheet_extent, sheet_part
 

@@ -1,4 +1,4 @@
-"""Crashes the fuzzing found in entries/es003.py, kept as regression tests now that they are fixed.
+"""Crashes the fuzzing found in entries/ingest/ (the ES-003 parsing), kept as regression tests now that they are fixed.
 
 A single out-of-range number in an XLSX date or money cell escapes the repairs as OverflowError,
 ValueError or decimal.InvalidOperation, and the whole upload failed as an "unexpected error" instead of
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from entries.es003 import Es003Parser, Es003Source, RepairError, parse_date, parse_money
+from entries.ingest.parser import Es003Parser
+from entries.ingest.repairs import RepairError, parse_date, parse_money
+from entries.ingest.source import Es003Source
 from entries.samplegen import EXTENDED_COLUMNS, es003_rows, write_xlsx
 
 CASES = [

@@ -1,4 +1,4 @@
-"""Hypothesis fuzzing of the two parsers of outside files: ES-003 (entries/es003.py) and CAPE Claim
+"""Hypothesis fuzzing of the two parsers of outside files: ES-003 (entries/ingest/) and CAPE Claim
 Details (cape/claims.py). Whatever the bytes, a parser either reads the file or raises its own
 file-level error; a bad value is a row error naming the row and column; nothing else escapes.
 Bounded (max_examples) so the suite stays fast; no database.
@@ -16,17 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cape.claims import ReportFileError, parse_claim_details, parse_refund_report
-from entries.es003 import (
-    Es003FileError,
-    Es003Parser,
-    Es003Source,
-    ParseResult,
-    RepairError,
-    parse_date,
-    parse_entry_number,
-    parse_hts,
-    parse_money,
-)
+from entries.ingest.parser import Es003Parser, ParseResult
+from entries.ingest.repairs import RepairError, parse_date, parse_entry_number, parse_hts, parse_money
+from entries.ingest.source import Es003FileError, Es003Source
 from entries.samplegen import EXTENDED_COLUMNS, es003_rows, write_csv
 
 FUZZ = settings(
@@ -137,7 +129,7 @@ def test_one_bad_value_in_a_good_report_is_a_row_error_and_loses_nothing_else(
     rows[index][_ENTRY_COL if column == "Entry Summary Number" else EXTENDED_COLUMNS.index(column)] = value
     bad_path = write_csv(base / "one_bad.csv", rows)
     if "\x00" in value:
-        # A NUL byte marks a binary file (es003.Es003Source): the whole file is refused, with a clear message.
+        # A NUL byte marks a binary file (entries.ingest.source.Es003Source): the whole file is refused, with a clear message.
         with pytest.raises(Es003FileError, match="neither a CSV text file nor an XLSX workbook"):
             Es003Source(bad_path)
         return

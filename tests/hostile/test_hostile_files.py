@@ -124,7 +124,8 @@ def path_name_in(message: str, path: Path) -> bool:
 _PARSE_ONLY = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from entries.es003 import Es003FileError, Es003Parser, Es003Source
+from entries.ingest.parser import Es003Parser
+from entries.ingest.source import Es003FileError, Es003Source
 path = sys.argv[2]
 start = time.monotonic()
 outcome = "loaded"

@@ -73,7 +73,7 @@ def _unrepairable(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]
     file; the error report lists every rejected row (up to ES003_MAX_ERRORS), so rows past the
     summary's list still become entries here, with the importer number null (unknown).
     """
-    from entries.es003 import LABELS
+    from entries.ingest.source import LABELS
 
     column = LABELS["entry_number"]
     out: list[dict[str, Any]] = []

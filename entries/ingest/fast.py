@@ -41,23 +41,21 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from entries import entrynumber
-from entries.es003 import (
-    _ENTRY_PARSERS,
-    _LINE_PARSERS,
-    ENTRY_FIELDS,
-    Es003Parser,
-    Es003Source,
+from entries.ingest.parser import Es003Parser
+from entries.ingest.repairs import (
+    ENTRY_PARSERS,
+    LINE_PARSERS,
+    Bad,
     RepairError,
-    _Bad,
-    _goods_cell,
-    _match_header,
-    _money_cell,
-    _text,
+    goods_cell,
+    money_cell,
     parse_entry_number,
     parse_hts,
     parse_int,
     parse_protest_status,
+    text,
 )
+from entries.ingest.source import ENTRY_FIELDS, Es003Source, match_header
 
 BLOCK_SIZE = 1 << 23  # bytes of CSV per batch: about 40,000 rows, a few MB of arrays at a time
 # Bytes of CSV pyarrow parses at a time; a batch is made of several. Measured on the 2-core machines
@@ -69,10 +67,10 @@ READ_BLOCK_SIZE = 1 << 20
 _ENTRY_SHAPE = r'^(?:="[0-9A-Z]{3}[0-9]{8}"|[0-9A-Z]{3}[0-9]{8})$'
 # Money the row path's own fast branch accepts ($ and , removed, digits, a point, two decimals), kept to
 # amounts under $10,000,000,000 so that a sum of cents over any entry fits in 64 bits. Anything else goes
-# through es003._money_cell (FREE, blanks, (12.00), ...) once per distinct value.
+# through repairs.money_cell (FREE, blanks, (12.00), ...) once per distinct value.
 _MONEY_SHAPE = r"^[0-9]{1,10}\.[0-9]{2}$"
 # The same with a decimal comma (a file whose Layout.decimal is ","), dots as thousands separators, no leading
-# zero: what parse_money turns into exactly these digits with a point (es003._point_form).
+# zero: what parse_money turns into exactly these digits with a point (repairs._point_form).
 _COMMA_MONEY_SHAPE = r"^(?:[1-9][0-9]{0,2}(?:\.[0-9]{3}){1,2}|[1-9][0-9]{0,9}|0),[0-9]{2}$"
 _CENTS_LIMIT = 10**12
 _HEADER_BYTES = 1 << 22
@@ -138,7 +136,7 @@ def _header_offset(path: Path, source: Es003Source) -> tuple[int, int] | None:
     except UnicodeDecodeError:
         return None
     records = list(csv.reader(io.StringIO(text, newline=""), delimiter=source.delimiter))
-    if len(records) != h or _match_header(records[-1]) != source.layout.columns:
+    if len(records) != h or match_header(records[-1]) != source.layout.columns:
         return None
     return offset, len(records[-1])
 
@@ -156,8 +154,9 @@ def _scan(path: Path, offset: int) -> int | None:
     return lines + (0 if last == b"\n" else 1)
 
 
-def open_fast(source: Es003Source, parser: Es003Parser, check: OrderedImporterCheck,
-              line_key: Callable[[str], Any] | None) -> FastCsv | None:
+def open_fast(
+    source: Es003Source, parser: Es003Parser, check: OrderedImporterCheck, line_key: Callable[[str], Any] | None
+) -> FastCsv | None:
     """A FastCsv for this file, or None when it must be read row by row from the start."""
     layout = source.layout
     if source.kind != "csv" or getattr(source, "encoding", "") != "utf-8-sig":
@@ -178,7 +177,7 @@ def _call(fn: Callable[[Any], Any], value: Any) -> Any:
     try:
         return fn(value)
     except RepairError as exc:
-        return _Bad(str(exc))
+        return Bad(str(exc))
 
 
 class _Mapped:
@@ -194,7 +193,7 @@ class _Mapped:
             results.append(r)
         self.results = results
         self.idx = encoded.indices.to_numpy(zero_copy_only=False)
-        self.ok_u = np.fromiter((type(r) is not _Bad for r in results), dtype=bool, count=len(results))
+        self.ok_u = np.fromiter((type(r) is not Bad for r in results), dtype=bool, count=len(results))
 
     @property
     def ok(self) -> np.ndarray:
@@ -202,12 +201,16 @@ class _Mapped:
 
     def per_value(self, fn: Callable[[Any], Any], dtype: Any) -> np.ndarray:
         """fn of each distinct good result (bad ones give 0/False), as a per-row numpy array."""
-        out = np.array([fn(r) if ok else _zero(dtype) for r, ok in zip(self.results, self.ok_u, strict=True)], dtype=dtype)
+        out = np.array(
+            [fn(r) if ok else _zero(dtype) for r, ok in zip(self.results, self.ok_u, strict=True)], dtype=dtype
+        )
         return out[self.idx] if len(out) else np.zeros(len(self.idx), dtype=dtype)
 
-    def arrow(self, typ: pa.DataType, rows: np.ndarray | None = None, fn: Callable[[Any], Any] | None = None) -> pa.Array:
+    def arrow(
+        self, typ: pa.DataType, rows: np.ndarray | None = None, fn: Callable[[Any], Any] | None = None
+    ) -> pa.Array:
         """The results as an Arrow column (bad ones null), for every row or the rows given by index."""
-        clean = [None if type(r) is _Bad else (fn(r) if fn else r) for r in self.results]
+        clean = [None if type(r) is Bad else (fn(r) if fn else r) for r in self.results]
         values = pa.array(clean, typ)
         return values.take(pa.array(self.idx if rows is None else self.idx[rows]))
 
@@ -226,8 +229,17 @@ _MISSING = object()
 
 
 class FastCsv:
-    def __init__(self, source: Es003Source, parser: Es003Parser, check: OrderedImporterCheck,
-                 line_key: Callable[[str], Any] | None, *, offset: int, width: int, lines: int) -> None:
+    def __init__(
+        self,
+        source: Es003Source,
+        parser: Es003Parser,
+        check: OrderedImporterCheck,
+        line_key: Callable[[str], Any] | None,
+        *,
+        offset: int,
+        width: int,
+        lines: int,
+    ) -> None:
         self.source, self.parser, self.check, self.line_key = source, parser, check, line_key
         self.offset, self.width, self.expected_records = offset, width, lines
         self.layout = source.layout
@@ -252,11 +264,23 @@ class FastCsv:
         try:
             reader = pcsv.open_csv(
                 stream,
-                read_options=pcsv.ReadOptions(column_names=names, block_size=min(READ_BLOCK_SIZE, BLOCK_SIZE), use_threads=True),
-                parse_options=pcsv.ParseOptions(delimiter=self.source.delimiter, quote_char='"', double_quote=True,
-                                                escape_char=False, newlines_in_values=True, ignore_empty_lines=True),
-                convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
-                                                    quoted_strings_can_be_null=False, check_utf8=True),
+                read_options=pcsv.ReadOptions(
+                    column_names=names, block_size=min(READ_BLOCK_SIZE, BLOCK_SIZE), use_threads=True
+                ),
+                parse_options=pcsv.ParseOptions(
+                    delimiter=self.source.delimiter,
+                    quote_char='"',
+                    double_quote=True,
+                    escape_char=False,
+                    newlines_in_values=True,
+                    ignore_empty_lines=True,
+                ),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    check_utf8=True,
+                ),
             )
             done = False
             while not done:
@@ -308,7 +332,9 @@ class FastCsv:
 
     def _numbers(self, table: pa.Table) -> pa.Array:
         """Every row's entry number as the row path repairs it (null when it cannot be repaired)."""
-        raw = table.column(self.layout.columns["entry_number"]).chunk(0) if table.num_rows else pa.array([], pa.string())
+        raw = (
+            table.column(self.layout.columns["entry_number"]).chunk(0) if table.num_rows else pa.array([], pa.string())
+        )
         ok = pc.match_substring_regex(raw, _ENTRY_SHAPE)
         numbers = pc.if_else(ok, pc.utf8_trim(raw, '="'), pa.scalar(None, pa.string()))
         okn = ok.to_numpy(zero_copy_only=False)
@@ -336,7 +362,10 @@ class FastCsv:
         base_row = self.first_row + self.records
         self.records += n
         cols = self.layout.columns
-        columns = [t.column(i).chunk(0) if t.column(i).num_chunks == 1 else t.column(i).combine_chunks() for i in range(t.num_columns)]
+        columns = [
+            t.column(i).chunk(0) if t.column(i).num_chunks == 1 else t.column(i).combine_chunks()
+            for i in range(t.num_columns)
+        ]
         for col in columns:
             if n and pc.max(pc.binary_length(col)).as_py() > self.field_limit:
                 raise FastPathUnsuitable("a cell over the csv module's field size limit")
@@ -371,7 +400,7 @@ class FastCsv:
         m_line = line_map("line_number", lambda x: parse_int(x, what="line number"))
         m_ord = line_map("ordinal", lambda x: parse_int(x, what="tariff ordinal number"))
         m_hts = line_map("hts", parse_hts)
-        m_country = line_map("country_of_origin", lambda x: _text(x).upper()[:2])
+        m_country = line_map("country_of_origin", lambda x: text(x).upper()[:2])
         extras = {f: line_map(f, fn) for f, fn in self.parser.line_parsers.items()}
         duty_text, cents = self._money(columns[cols["duty"]], row_ok, goods=False)
         goods_text = self._money(columns[cols["goods_value"]], row_ok, goods=True)[0] if "goods_value" in cols else None
@@ -428,10 +457,13 @@ class FastCsv:
                 "country_of_origin": m_country.arrow(pa.string(), rows) if m_country is not None else _const("", m),
                 "is_ieepa": pa.array(ieepa_row[rows]),
             }
-            for f, default in zip(_LINE_PARSERS, ("", "", "", None, ""), strict=True):
+            for f, default in zip(LINE_PARSERS, ("", "", "", None, ""), strict=True):
                 mf = extras.get(f)
-                out[f] = mf.arrow(pa.string(), rows) if mf is not None else (pa.nulls(m, pa.string()) if default is None
-                                                                              else _const(default, m))
+                out[f] = (
+                    mf.arrow(pa.string(), rows)
+                    if mf is not None
+                    else (pa.nulls(m, pa.string()) if default is None else _const(default, m))
+                )
             return out
 
         new_rows = row_id >= 0
@@ -439,7 +471,9 @@ class FastCsv:
         if new_rows.any():
             batch.new_lines = pa.table({"entry_id": pa.array(row_id[new_rows]), **body(new_rows)})
         if staged_rows.any():
-            batch.staged_lines = pa.table({"entry_number": pc.filter(numbers, pa.array(staged_rows)), **body(staged_rows)})
+            batch.staged_lines = pa.table(
+                {"entry_number": pc.filter(numbers, pa.array(staged_rows)), **body(staged_rows)}
+            )
         return batch
 
     @staticmethod
@@ -464,11 +498,13 @@ class FastCsv:
         for a, b in sorted(zip(first[multi].tolist(), last[multi].tolist(), strict=True)):
             lo = max(a, end + 1)
             if b >= lo:
-                slow[lo:b + 1] = True
+                slow[lo : b + 1] = True
             end = max(end, b)
         return slow
 
-    def _entry_checks(self, columns: list[pa.Array], starts: np.ndarray, run_ok: np.ndarray, base_row: int) -> dict[str, Any]:
+    def _entry_checks(
+        self, columns: list[pa.Array], starts: np.ndarray, run_ok: np.ndarray, base_row: int
+    ) -> dict[str, Any]:
         """The entry columns of each entry still in the running, repaired on its first row; entries the row
         path would report something about (a bad value, no date, an unknown status, a refused importer)
         are taken out of the running. Returns the repairs, indexed by the candidates' order."""
@@ -482,7 +518,7 @@ class FastCsv:
         for f in self.entry_cols:
             if f == "entry_number":
                 continue
-            m = emaps[f] = _Mapped(pc.take(columns[cols[f]], cand_rows), _ENTRY_PARSERS[f], self._cache("entry:" + f))
+            m = emaps[f] = _Mapped(pc.take(columns[cols[f]], cand_rows), ENTRY_PARSERS[f], self._cache("entry:" + f))
             alive &= m.ok
         dated = np.zeros(len(cand), dtype=bool)
         for f in ("entry_date", "entry_summary_date"):
@@ -509,8 +545,15 @@ class FastCsv:
         run_ok[cand[~alive]] = False
         return emaps
 
-    def _entry_table(self, emaps: dict[str, Any], fast_runs: np.ndarray, numbers: list[str], entry_ids: np.ndarray,
-                     ieepa: np.ndarray, total: np.ndarray) -> pa.Table:
+    def _entry_table(
+        self,
+        emaps: dict[str, Any],
+        fast_runs: np.ndarray,
+        numbers: list[str],
+        entry_ids: np.ndarray,
+        ieepa: np.ndarray,
+        total: np.ndarray,
+    ) -> pa.Table:
         """The clean entries as staging rows (STAGE_ENTRY_COLUMNS, ieepa_duty, total_duty, entry_id)."""
         rows = np.searchsorted(emaps["cand"], fast_runs)
         m = len(rows)
@@ -534,7 +577,11 @@ class FastCsv:
                 if status is None:
                     status = self._protest[key] = parse_protest_status(key[0], "x" if key[1] else "")
                 table[p] = status
-            lookup = np.array([table.get(i, "") for i in range(int(pair.max()) + 1)], dtype=object) if m else np.array([], dtype=object)
+            lookup = (
+                np.array([table.get(i, "") for i in range(int(pair.max()) + 1)], dtype=object)
+                if m
+                else np.array([], dtype=object)
+            )
             protest_status = pa.array(lookup[pair].tolist(), pa.string())
         else:
             protest_status = pc.if_else(pc.not_equal(protest_numbers, ""), "open", "none") if m else _const("none", 0)
@@ -565,7 +612,7 @@ class FastCsv:
         return pa.table(data)
 
     def _money(self, col: pa.Array, row_ok: np.ndarray, *, goods: bool) -> tuple[pa.Array, np.ndarray]:
-        """(text, cents) per row as es003._money_cell / _goods_cell give them; row_ok cleared where not kept."""
+        """(text, cents) per row as repairs.money_cell / goods_cell give them; row_ok cleared where not kept."""
         decimal = self.layout.decimal
         if decimal == ",":
             t = pc.replace_substring(col, "$", "")
@@ -581,14 +628,16 @@ class FastCsv:
             cents[fastn] = pc.cast(pc.replace_substring(pc.filter(t, fast), ".", ""), pa.int64()).to_numpy()
         if not fastn.all():
             slow = ~fastn
-            cell = _goods_cell if goods else _money_cell
+            cell = goods_cell if goods else money_cell
             fn = cell if decimal == "." else (lambda x: cell(x, decimal))
             m = _Mapped(col.filter(pa.array(slow)), fn, self._cache("goods" if goods else "duty"))
             if goods:
                 ok = m.ok
                 values = m.arrow(pa.string())
             else:
-                m.ok_u &= np.array([not k or abs(v[1]) < _CENTS_LIMIT for v, k in zip(m.results, m.ok_u, strict=True)], dtype=bool)
+                m.ok_u &= np.array(
+                    [not k or abs(v[1]) < _CENTS_LIMIT for v, k in zip(m.results, m.ok_u, strict=True)], dtype=bool
+                )
                 ok = m.ok
                 values = m.arrow(pa.string(), None, lambda v: v[0])
                 cents[slow] = m.per_value(lambda v: v[1], np.int64)
@@ -598,8 +647,15 @@ class FastCsv:
             row_ok &= ~bad
         return text, cents
 
-    def _rows(self, batch: Batch, columns: list[pa.Array], starts: np.ndarray, run_ok: np.ndarray, base_row: int,
-              fast_numbers: list[str]) -> list[Any]:
+    def _rows(
+        self,
+        batch: Batch,
+        columns: list[pa.Array],
+        starts: np.ndarray,
+        run_ok: np.ndarray,
+        base_row: int,
+        fast_numbers: list[str],
+    ) -> list[Any]:
         """Feed the entries left to the row path and key the clean ones (reserving their row ids), in file
         order. Returns the clean entries' keys."""
         feed, check, parser = self.parser.feed, self.check, self.parser
@@ -639,7 +695,7 @@ def _const(value: Any, m: int, typ: pa.DataType | None = None) -> pa.Array:
 
 
 def _cents_texts(cents: np.ndarray) -> pa.Array:
-    """es003._cents_text over an array: 12345 → "123.45", -5 → "-0.05"."""
+    """parser._cents_text over an array: 12345 → "123.45", -5 → "-0.05"."""
     a = np.abs(cents)
     units = pa.array(a // 100).cast(pa.string())
     hundredths = pc.utf8_lpad(pa.array(a % 100).cast(pa.string()), 2, "0")
