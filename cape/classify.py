@@ -274,7 +274,7 @@ def _fetch(ids: list[int], *, whole_importers: list[int] | None = None) -> list[
         with connection.cursor() as cursor:
             # ``ids`` is sorted: the bounds keep the plan an index walk over the chunk's range. Without them a
             # first run's fresh statistics (an empty results table) chose a hash join over a sequential scan of
-            # every stored result, per chunk: 250 ms of 10,000 entries' 270 ms at a million entries.
+            # every stored result, per chunk (README, Benchmarks: "Where the time goes").
             lo, hi = ids[0], ids[-1]
             which, params = ("e.importer_id = ANY(%s)", [whole_importers]) if whole_importers else ("e.id = ANY(%s)", [ids])
             cursor.execute(

@@ -63,9 +63,8 @@ def declarations_for(organization: Organization | None) -> QuerySet[Declaration]
     # (ownership is only ever given, never moved) or through a grant (or by creating it for a client), so the
     # importers it no longer sees are those with a grant to it or created by it that importers_for leaves
     # out; usually none, and then no entry is read. Checking every entry of every mixed file against the
-    # visible importers instead cost 130 ms per listing at 200,000 entries in 21 mixed files (PostgreSQL,
-    # measured), and grew with the organisation's entries; this costs 4-6 ms with nothing lost, and about
-    # 90 ms there with one importer lost (the rows of the mixed files are read once, not per file).
+    # visible importers instead grew with the organisation's entries (README, Benchmarks: "Where the time
+    # goes"); the rows of the mixed files are read once, not per file.
     lost = list(
         Importer.objects.filter(Q(grants__organization=organization) | Q(created_by=organization))
         .exclude(pk__in=visible).values_list("pk", flat=True).distinct()

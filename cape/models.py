@@ -67,8 +67,8 @@ class Classification(models.Model):
         indexes = [
             # An organisation sees the entries of its importers: the lists read these per importer, one importer
             # at a time (cape.selectors._ids_by_importer merges several). Only per-importer indexes: every
-            # classification written maintains each index, and a first classification of a million entries
-            # spent 7 s of its 37-41 s on four global ones (bench/classify.py, issue 18).
+            # classification written maintains each index, and four global ones made a first classification
+            # of a million entries miss its goal (bench/classify.py; README, Benchmarks).
             # entry last: sorted by path (then deadline, then entry) the list reads the index in either
             # direction without sorting a path's undated rows.
             models.Index(fields=["importer", "path", "deadline", "entry"], name="cape_class_imp_path_dl_entry"),

@@ -143,7 +143,7 @@ def search_condition(organization: Organization | None, text: str) -> Q:
     # A whole number is one probe of the unique entry_number index. Eleven characters typed are a whole number
     # even with a wrong check digit (such entries are
     # listed for review, rule R1); fewer are one that lost its leading zeros only if the check digit agrees,
-    # and are also looked for inside numbers (a scan of the organisation's entries, about 0.2 s at 1M).
+    # and are also looked for inside numbers (a scan of the organisation's entries).
     if len(typed) == 11 and _ENTRY_SHAPE.match(number):
         cond |= Q(entry__entry_number=number)
     else:

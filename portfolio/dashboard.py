@@ -126,8 +126,7 @@ def classification_figures(
 
 # ----------------------------------------------------------------------------- readiness, cached
 # portfolio.readiness costs a fixed number of queries, but two of them (latest ES-003 per importer,
-# CAPE-path entries without a CAPE file) scan every entry of the organisation: ~0.8 s at a million
-# entries. The portfolio keeps the result until something it depends on changes:
+# CAPE-path entries without a CAPE file) scan every entry of the organisation. The portfolio keeps the result until something it depends on changes:
 # * the classification version (cape.selectors: bumped after every classification, which follows
 #   every ES-003 ingestion, entry fact change, declaration submission and outcome);
 # * the newest audit row of this organisation and of the organisations that own its importers (every

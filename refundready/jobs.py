@@ -167,9 +167,8 @@ class SideConnection:
         if not self._unsynced:
             # Nothing written here needs to survive a server crash the instant it is committed: a progress
             # count is rewritten a moment later (and an ES-003 load's reserved ids are only used by its own
-            # transaction, whose commit flushes the WAL anyway). Not waiting for each of these small commits
-            # to reach the disk: 1.2 s of a million-line load (about 200 progress updates at 5 ms) on the
-            # 2-core machines.
+            # transaction, whose commit flushes the WAL anyway), and a big load makes a hundred or more of
+            # these small commits: none waits for the disk.
             cur.execute("SET synchronous_commit TO OFF")
             self._unsynced = True
         return cur

@@ -58,9 +58,8 @@ from entries.ingest.repairs import (
 from entries.ingest.source import ENTRY_FIELDS, Es003Source, match_header
 
 BLOCK_SIZE = 1 << 23  # bytes of CSV per batch: about 40,000 rows, a few MB of arrays at a time
-# Bytes of CSV pyarrow parses at a time; a batch is made of several. Measured on the 2-core machines
-# (bench/ingest.py's 1,000,000-line file, 200 MB): 0.95 s to read it in 1 MB blocks, 1.4 s in 2 MB, 3.1 s
-# in 8 MB (a block's arrays no longer fit in the processor's cache).
+# Bytes of CSV pyarrow parses at a time; a batch is made of several. Small enough for a block's arrays to
+# fit in the processor's cache (README, Benchmarks: "Where the time goes").
 READ_BLOCK_SIZE = 1 << 20
 # An entry number already clean, bare or in ACE's ="…" guard (entrynumber.repair gives the same 11 characters);
 # any other spelling is repaired by entrynumber.parse once per distinct value.

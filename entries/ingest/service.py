@@ -35,9 +35,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from accounts.irnumber import mask_ir_number
 from accounts.selectors import importers_for
 from accounts.services import audit, importer_for_upload
+from entries.ingest import summary
 from entries.ingest.fast import FastCsv, FastPathUnsuitable, OrderedImporterCheck, open_fast
 from entries.ingest.importers import ImporterCheck
 from entries.ingest.parser import Es003Parser, ParseResult
@@ -66,15 +66,6 @@ PROGRESS_CHECK_ROWS = 500
 
 def _progress_every(rows_total: int) -> int:
     return max(PROGRESS_EVERY_ROWS, rows_total // PROGRESS_STEPS)
-
-
-LIQUIDATION_COLUMNS_HELP = (
-    "This report has no {missing} column, so entries cannot be classified for CAPE (the 80-day and 180-day "
-    "clocks run from the liquidation date). ES-003 does not include these columns by default: in the ACE "
-    "Portal open Reports, run ES-003 Entry Summary Line Tariff Details, switch the report to edit (design) "
-    "mode, add the Liquidation Status and Liquidation Date objects to the table, run it again for the same "
-    "dates and export it as CSV or XLSX. Then upload the new file here: it updates these entries in place."
-)
 
 
 def _limits() -> Limits:
@@ -234,14 +225,7 @@ def _load(*, upload: Upload, outcome: Outcome, source: Es003Source, parser: Es00
         direct_lines -= stage.discard_lines([reserved[n] for n in result.bad_entries if n in reserved])
         if side is not None:
             side.close()
-        layout = source.layout
-        warnings: list[str] = []
-        if not layout.has_liquidation_columns:
-            warnings.append(LIQUIDATION_COLUMNS_HELP.format(missing=" and ".join(layout.missing_liquidation_columns)))
-        warnings += result.warnings
-        if result.bad_entries:
-            warnings.append(f"{len(result.bad_entries)} entr{'y was' if len(result.bad_entries) == 1 else 'ies were'} held back "
-                            "whole because at least one of their rows is bad; see the error report, correct the file and upload it again.")
+        warnings = summary.load_warnings(source.layout, result)
         _merge_and_record(upload=upload, outcome=outcome, stage=stage, result=result, check=check, source=source,
                           warnings=warnings, direct=bool(reserved), direct_lines=direct_lines,
                           want_entry_ids=want_entry_ids)
@@ -265,45 +249,15 @@ def _merge_and_record(*, upload: Upload, outcome: Outcome, stage: Stage, result:
             outcome.entry_ids = stage.entry_ids()
         refused = merged["entries_refused"]
         if refused:
-            shown = ", ".join(f"{n[:3]}-{n[3:10]}-{n[10:]}" for n in refused[:20]) + (", …" if len(refused) > 20 else "")
-            warnings.append(
-                f"{len(refused)} entr{'y was' if len(refused) == 1 else 'ies were'} not loaded: "
-                f"{'it is' if len(refused) == 1 else 'they are'} recorded for an importer of record this organisation "
-                f"does not serve (an entry summary belongs to one importer of record): {shown}. If the report is "
-                "right, ask the importer to give your organisation access."
-            )
+            warnings.append(summary.refused_warning(refused))
         upload.status = Upload.Status.DONE
         upload.rows_read = result.rows_read
         upload.rows_total = max(result.rows_read, 1) if result.rows_read else 0
         upload.errors = result.errors
         upload.warnings = warnings
         upload.finished_at = timezone.now()
-        upload.summary = {
-            "format": source.kind,
-            "sheet": getattr(source, "sheet_name", ""),
-            "header_row": layout.header_row,
-            "rows_read": result.rows_read,
-            "entries_in_file": merged["entries_in_file"],
-            "entries_created": merged["entries_created"],
-            "entries_updated": merged["entries_updated"],
-            "entries_unchanged": merged["entries_unchanged"],
-            "lines": merged["lines"],
-            "lines_created": merged["lines_created"],
-            "lines_updated": merged["lines_updated"],
-            "rows_rejected": len(result.rejected_rows),
-            "errors_total": result.errors_total,
-            "errors_listed": len(result.errors),
-            "entries_held_back": len(result.bad_entries),
-            "duplicate_rows": result.duplicates,
-            "warnings": len(warnings),
-            "has_liquidation_columns": layout.has_liquidation_columns,
-            "missing_liquidation_columns": layout.missing_liquidation_columns,
-            "importers_created": sorted(mask_ir_number(ir) for ir in check.to_create if ir in needed),
-            "unrepairable_entries": result.unrepairable[:1000],
-            "entries_refused": len(refused),
-            "refused_entries": refused[:1000],
-            "changes": merged["changes"],
-        }
+        upload.summary = summary.upload_summary(source=source, result=result, merged=merged, warnings=warnings,
+                                                importers_created=[ir for ir in check.to_create if ir in needed])
         upload.save(update_fields=["status", "rows_read", "rows_total", "errors", "warnings", "finished_at", "summary"])
         audit(action="upload.process", user=upload.uploaded_by, organization=organization, obj=upload,
               entries_created=merged["entries_created"], entries_updated=merged["entries_updated"],

@@ -364,8 +364,8 @@ class Stage:
             reserved_created = 0  # entries stored under their reserved ids (not listed in the ids table)
             if self.pg and direct:
                 # Entries whose lines were written straight into entries_tariffline under a reserved id, stored
-                # by a plain INSERT: 2.2 s for 160,000 entries where INSERT ... ON CONFLICT ... RETURNING into the
-                # ids table took 3.9 s (bench/ingest.py's million lines). What makes it safe: every merge of the
+                # by a plain INSERT, much cheaper than INSERT ... ON CONFLICT ... RETURNING into the ids table
+                # (README, Benchmarks: "Where the time goes"). What makes it safe: every merge of the
                 # organisation takes its lock (above), so no entry number can be stored between the check for
                 # clashes and the insert; should one be stored all the same (a writer that does not take the
                 # lock), the unique constraint refuses it, and the check runs again.
