@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,6 +254,10 @@ def _near_misses(headers: list[str], found: dict[str, int]) -> list[tuple[str, s
 
 
 DECIMAL_SCAN_ROWS = 5_000
+# A file whose first rows show both conventions is read in the majority's when the other shows in at most this share
+# of the majority's distinct values (one odd cell among twenty amounts is a row error, not a refused file); above it,
+# the file is refused as written in two number formats. Our choice, not CBP's.
+MIXED_DECIMAL_MINORITY = 0.1
 _DECIMAL_FIELDS = ("duty", "goods_value", "quantity")
 
 
@@ -261,9 +266,12 @@ def detect_decimal(
 ) -> str:
     """The file's decimal separator from the text cells of its money and quantity columns in ``rows``: "." or ",",
     or "?" when nothing in them tells and the list separator is not a comma. A file uses one convention: one that
-    shows both, or only values that read either way (1,200 / 1.200) with a ";" or tab list separator, is refused."""
+    shows both about as often, or only values that read either way (1,200 / 1.200) with a ";" or tab list
+    separator, is refused. A few cells against a clear majority (see MIXED_DECIMAL_MINORITY) are the file's odd
+    cells, not its convention: the file is read in the majority's, and those cells become row errors."""
     cols = [(f, layout.columns[f]) for f in _DECIMAL_FIELDS if f in layout.columns]
     found: dict[str, tuple[str, str]] = {}  # evidence -> (column label, value) where first seen
+    counts: Counter[str] = Counter()  # evidence -> how many distinct values show it
     seen: set[Any] = set()
     for _, cells in rows:
         for f, i in cols:
@@ -274,15 +282,22 @@ def detect_decimal(
                 continue
             seen.add(v)
             kind = decimal_evidence(v)
-            if kind is not None and kind not in found:
+            if kind is None:
+                continue
+            counts[kind] += 1
+            if kind not in found:
                 found[kind] = (LABELS[f], text(v))
     if "." in found and "," in found:
-        (pc, pv), (cc, cv) = found["."], found[","]
-        raise Es003FileError(
-            f'{file_label} writes numbers both with a decimal point ({pc} "{pv}") and with a decimal comma ({cc} "{cv}"), '
-            "so its amounts cannot be read safely. Export the report again from ACE (amounts as $2,567.49) or save "
-            "it from Excel with one number format."
-        )
+        points, commas = counts["."], counts[","]
+        if min(points, commas) > MIXED_DECIMAL_MINORITY * max(points, commas):
+            (pc, pv), (cc, cv) = found["."], found[","]
+            raise Es003FileError(
+                f'{file_label} writes numbers both with a decimal point ({pc} "{pv}") and with a decimal comma '
+                f'({cc} "{cv}"), so its amounts cannot be read safely. Export the report again from ACE (amounts '
+                "as $2,567.49) or save it from Excel with one number format."
+            )
+        # Each odd cell is refused on its own row by repairs._point_form ("written with a decimal comma …").
+        return "." if points > commas else ","
     if "," in found:
         return ","
     if "." in found:

@@ -66,3 +66,26 @@ def test_a_unicode_digit_in_a_csv_cell_is_a_row_error(column, value, tmp_path) -
     lines = [line for n, r in source.rows() if (line := parser.feed(n, r)) is not None]
     result = parser.finish()
     assert result.errors and lines
+
+
+# Hypothesis drew "0,0" as the one bad goods value of a 20-row report whose amounts use decimal points: the decimal
+# separator detection refused the whole file as mixing point and comma, where one odd cell should be a row error.
+@pytest.mark.parametrize("value", ["0,0", "850,00", "1,5"])
+@pytest.mark.parametrize("column", ["Line Tariff Goods Value Amount", "Line Tariff Duty Amount", "Line Tariff Quantity (1)"])
+def test_one_decimal_comma_in_a_report_of_decimal_points_is_a_row_error(column, value, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from entries.samplegen import write_csv
+
+    rows = [list(r) for r in es003_rows(20, seed=5)]
+    rows[7][EXTENDED_COLUMNS.index(column)] = value
+    path = write_csv(tmp_path / "one_bad.csv", rows)
+    source = Es003Source(path)
+    assert source.layout.decimal == "."
+    parser = Es003Parser(source.layout, file_label=path.name)
+    for n, r in source.rows():
+        parser.feed(n, r)
+    result = parser.finish()
+    assert [(e["row"], e["column"], e["value"]) for e in result.errors] == [(9, column, value)]
+    assert "decimal comma" in result.errors[0]["reason"]
+    assert 9 in result.rejected_rows
+    assert str(rows[7][EXTENDED_COLUMNS.index("Entry Summary Number")]) not in result.entries
+    assert len(result.entries) == len({r[0] for r in rows}) - 1
