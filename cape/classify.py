@@ -8,6 +8,7 @@ queries per chunk (entries, CAPE history, stored results), runs the pure engine,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import queue
@@ -55,28 +56,44 @@ def _chunks(ids: list[int], size: int = CHUNK) -> Iterator[list[int]]:
 # ---------------------------------------------------------------- one run of the engine
 # The engine's result depends on the entry number only through its validity (R1) and on the IEEPA
 # duty only through its sign (R2); nothing else per entry (rules.py: no rule reads importer_number).
-# So entries with equal facts apart from those share one result, computed once per run: the key
-# below. tests/cape/test_classify_runs.py checks over random facts that the shared result is the
-# one rules.classify gives each entry on its own.
+# Its dates: the entry date gives the projected liquidation date of an entry not liquidated yet, the liquidation
+# date counts only for a liquidated or final status, and otherwise the entry and entry summary dates give only the
+# CIT deadline (rules.cit_deadline). So entries with equal facts apart from those share one result, computed once
+# per run from memo_facts: the key below. An entry's own result is that one with its own CIT deadline, except on
+# the CIT path, whose deadline (and so its urgency and stable_until) is the CIT deadline: there the result is
+# computed once per key and accrual date. tests/cape/test_classify_runs.py checks over random facts that the
+# shared result, so completed, is the one rules.classify gives each entry on its own.
+_LIQUIDATED = frozenset({rules.LIQUIDATED, rules.FINAL})
+
+
 def memo_key(facts: rules.EntryFacts) -> tuple[Any, ...]:
     return _key(
-        rules.valid_entry_number(facts.entry_number), facts.ieepa_duty, facts.entry_type, facts.liquidation_status, facts.entry_date,
-        facts.entry_summary_date, facts.liquidation_date, facts.recon_flag, facts.type09_filed, facts.protest_status,
+        rules.valid_entry_number(facts.entry_number), facts.ieepa_duty, facts.entry_type, facts.liquidation_status,
+        facts.entry_date, facts.liquidation_date, facts.recon_flag, facts.type09_filed, facts.protest_status,
         facts.protest_number, facts.drawback, facts.cape_accepted, facts.cape_rejections, facts.has_refund_route,
         facts.surety_paid, facts.liquidation_reason_code, facts.cit_plaintiff,
     )
 
 
+def memo_facts(facts: rules.EntryFacts) -> rules.EntryFacts:
+    """The facts a run classifies once for every entry of ``facts``' memo key (the dates it does not read cleared)."""
+    status = facts.liquidation_status
+    return dataclasses.replace(
+        facts, entry_date=facts.entry_date if status in rules.NOT_LIQUIDATED_STATUSES else None,
+        entry_summary_date=None, liquidation_date=facts.liquidation_date if status in _LIQUIDATED else None,
+    )
+
+
 def _key(valid_number: bool, duty: Decimal, entry_type: str, status: str, entry_date: date | None,
-         summary_date: date | None, liquidation_date: date | None, recon: bool, type09: bool, protest_status: str,
+         liquidation_date: date | None, recon: bool, type09: bool, protest_status: str,
          protest_number: str, drawback: bool, accepted: bool, rejections: tuple[str, ...], routed: bool,
          surety: bool, reason_code: int | None, plaintiff: bool) -> tuple[Any, ...]:
     """memo_key from the facts' parts (a run builds it without building the facts; they are built on a miss).
-    The reason code matters only as "36 or not" (R3)."""
+    The reason code matters only as "36 or not" (R3); the dates as memo_facts keeps them."""
     return (
-        valid_number, duty > 0, entry_type, status, entry_date, summary_date,
-        liquidation_date, recon, type09, protest_status, protest_number, drawback, accepted, rejections, routed,
-        surety, reason_code == rules.CAPE_LIQUIDATION_REASON, plaintiff,
+        valid_number, duty > 0, entry_type, status, entry_date if status in rules.NOT_LIQUIDATED_STATUSES else None,
+        liquidation_date if status in _LIQUIDATED else None, recon, type09, protest_status, protest_number,
+        drawback, accepted, rejections, routed, surety, reason_code == rules.CAPE_LIQUIDATION_REASON, plaintiff,
     )
 
 
@@ -140,7 +157,13 @@ class _Renderer:
         return value if self.copy else self._dt(value)
 
 
-_SEGMENT_DATES = (3, 6, 7, 8, 10, 13, 15)  # positions of dates within the result segment below
+# A result's columns are written as the segment before its CIT deadline, the deadline (the entry's own: see the memo
+# above), and the segment after it. Positions of dates within those segments on SQLite:
+_BEFORE_CIT_DATES = (3, 6, 7, 8)  # deadline, projected liquidation, CAPE window closes, protest deadline
+_AFTER_CIT_DATES = (2, 4)  # stable_until, as_of
+# One engine result as a run keeps it: the result, its reasons, the segments before and after the CIT deadline,
+# the change row's "is", and its number within the run (which names it in the run's other memos).
+Hit = tuple[rules.Result, list[str], Any, Any, Any, int]
 
 
 class _Run:
@@ -150,34 +173,48 @@ class _Run:
         self.as_of = as_of
         self.renderer = renderer
         self.at = renderer.at(timezone.now())
-        self.memo: dict[tuple[Any, ...], tuple[rules.Result, list[str], Any, Any]] = {}
+        self.memo: dict[tuple[Any, ...], Hit] = {}
+        self.memo_cit: dict[tuple[int, date | None], Hit] = {}  # CIT path: per memo key and accrual date
         self.interest: dict[tuple[date, bool, bool], tuple[InterestTerms, str]] = {}
+        self.cit: dict[date | None, Any] = {}  # accrual date -> the CIT deadline as written
+        self.texts: dict[tuple[str, tuple[str, ...]], tuple[list[str], Any, str]] = {}  # path and reasons as written
         self.never = renderer.row(("", "[]", False, ""))  # the "was" of an entry classified for the first time
         self._tail: str | None = None  # COPY: ruleset, as_of and computed_at, the same for every row of the run
 
-    def _result(self, key: tuple[Any, ...], facts: rules.EntryFacts) -> tuple[rules.Result, list[str], Any, Any]:
+    def _result(self, facts: rules.EntryFacts) -> Hit:
         r = rules.classify(facts, self.as_of)
-        reasons = list(r.reasons)
-        reasons_json = json.dumps(reasons)
+        render = self.renderer.row
+        texts = self.texts.get((r.path, r.reasons))
+        if texts is None:  # once per path and reasons
+            reasons = list(r.reasons)
+            reasons_json = json.dumps(reasons)
+            texts = self.texts[(r.path, r.reasons)] = (reasons, render((r.path, reasons_json)), _reasons_text(reasons))
+        reasons, head, reasons_text = texts
         if self.renderer.copy:  # the run's constant columns rendered once, the path and reasons once per result
             if self._tail is None:
-                self._tail = self.renderer.row((r.ruleset, self.as_of, self.at))
-            head = self.renderer.row((r.path, reasons_json))
-            segment = "\t".join((head, self.renderer.row(
-                (_reasons_text(reasons), r.deadline, r.urgent, r.deadline_passed, r.projected_liquidation_date,
-                 r.cape_window_closes, r.protest_deadline, r.protest_deadline_projected, r.cit_deadline,
-                 r.days_since_liquidation, r.liquidated, r.stable_until)), self._tail))
+                self._tail = render((r.ruleset, self.as_of, self.at))
+            before = "\t".join((head, render((reasons_text, r.deadline, r.urgent, r.deadline_passed,
+                                              r.projected_liquidation_date, r.cape_window_closes, r.protest_deadline,
+                                              r.protest_deadline_projected)), ""))
+            after = "\t".join(("", render((r.days_since_liquidation, r.liquidated, r.stable_until)), self._tail))
             change = f"{head}\t{'t' if r.liquidated else 'f'}\t{self._tail}"
         else:
-            segment = self.renderer.row(
-                (r.path, reasons_json, _reasons_text(reasons), r.deadline, r.urgent, r.deadline_passed,
-                 r.projected_liquidation_date, r.cape_window_closes, r.protest_deadline, r.protest_deadline_projected,
-                 r.cit_deadline, r.days_since_liquidation, r.liquidated, r.stable_until, r.ruleset, self.as_of, self.at),
-                date_at=_SEGMENT_DATES,
-            )
-            change = self.renderer.row((r.path, reasons_json, r.liquidated, r.ruleset, self.as_of, self.at), date_at=(4,))
-        hit = self.memo[key] = (r, reasons, segment, change)
-        return hit
+            before = render((*head, reasons_text, r.deadline, r.urgent, r.deadline_passed, r.projected_liquidation_date,
+                             r.cape_window_closes, r.protest_deadline, r.protest_deadline_projected), date_at=_BEFORE_CIT_DATES)
+            after = render((r.days_since_liquidation, r.liquidated, r.stable_until, r.ruleset, self.as_of, self.at),
+                           date_at=_AFTER_CIT_DATES)
+            change = render((*head, r.liquidated, r.ruleset, self.as_of, self.at), date_at=(4,))
+        return (r, reasons, before, after, change, len(self.memo) + len(self.memo_cit))
+
+    def _cit(self, accrual: date | None) -> Any:
+        """The CIT deadline of an entry with this accrual date, as written (rules.cit_deadline)."""
+        deadline = rules.cit_deadline(accrual)
+        if self.renderer.copy:
+            text = "\\N" if deadline is None else str(deadline)
+        else:
+            text = self.renderer.row((deadline,), date_at=(0,))
+        self.cit[accrual] = text
+        return text
 
     def _interest(self, deposit_date: date, liquidated: bool, corporate: bool) -> tuple[InterestTerms, str]:
         terms = interest_terms(deposit_date=deposit_date, as_of=self.as_of, liquidated=liquidated, corporate=corporate)
@@ -188,12 +225,13 @@ class _Run:
              routed: dict[int, bool]) -> tuple[list[Any], list[Any], list[Any]]:
         """(classification rows of entries classified before, of entries never classified, change rows)."""
         render, copy, loads = self.renderer.row, self.renderer.copy, json.loads
-        memo, interest_memo = self.memo, self.interest
+        memo, memo_cit, interest_memo, cit_memo = self.memo, self.memo_cit, self.interest, self.cit
+        cit_path, accrual_date = rules.Path.CIT, rules.accrual_date
         not_eligible, unknown, NULL, zero = rules.Path.NOT_ELIGIBLE, Entry.LiquidationStatus.UNKNOWN, "\\N", Decimal("0.00")
         stored: list[Any] = []
         fresh: list[Any] = []
         change_rows: list[Any] = []
-        tails: dict[tuple[str, str], str] = {}
+        tails: dict[tuple[str, int, date | None], str] = {}
         # R1's validity of every number of the chunk at once; a number that is not valid as it stands may still
         # repair to one (rules.valid_entry_number).
         valid = entrynumber.valid_many([row[4] for row in fetched])
@@ -210,16 +248,29 @@ class _Run:
             is_accepted = entry_id in accepted
             rejections = tuple(rejected[entry_id]) if entry_id in rejected else ()
             is_routed = routed[importer_id]
-            key = _key(valid_number or rules.valid_entry_number(number), duty, entry_type, status, entry_date, summary_date, liquidation_date, recon, type09,
-                       protest_status, protest_number, drawback, is_accepted, rejections, is_routed, surety, reason_code,
-                       plaintiff)
+            key = _key(valid_number or rules.valid_entry_number(number), duty, entry_type, status, entry_date,
+                       liquidation_date, recon, type09, protest_status, protest_number, drawback, is_accepted, rejections,
+                       is_routed, surety, reason_code, plaintiff)
             hit = memo.get(key)
             if hit is None:
-                hit = self._result(key, rules.EntryFacts(
+                facts = rules.EntryFacts(
                     number, entry_type, duty, status, entry_date, summary_date, liquidation_date, recon, type09,
                     protest_status, protest_number, drawback, is_accepted, rejections, is_routed, "", surety,
-                    reason_code, plaintiff))
-            r, reasons, segment, change = hit
+                    reason_code, plaintiff)
+                hit = memo[key] = self._result(memo_facts(facts))
+            accrual = accrual_date(summary_date, entry_date)
+            if hit[0].path == cit_path:  # its deadline is the entry's own CIT deadline
+                shared = hit[5]
+                hit = memo_cit.get((shared, accrual))
+                if hit is None:
+                    hit = memo_cit[(shared, accrual)] = self._result(rules.EntryFacts(
+                        number, entry_type, duty, status, entry_date, summary_date, liquidation_date, recon, type09,
+                        protest_status, protest_number, drawback, is_accepted, rejections, is_routed, "", surety,
+                        reason_code, plaintiff))
+            r, reasons, before, after, change, number_in_run = hit
+            cit = cit_memo.get(accrual)
+            if cit is None:
+                cit = self._cit(accrual)
             interest, note = None, ""
             deposit = summary_date or entry_date
             if r.path != not_eligible and deposit is not None and duty > 0:  # estimate_interest's own conditions
@@ -229,13 +280,15 @@ class _Run:
                 interest, note = terms[0].amount(duty), terms[1]
             cls_rows = fresh if old_path is None else stored
             if copy:  # the per-entry columns, formatted directly
-                tail = tails.get((note, segment))
+                tail = tails.get((note, number_in_run, accrual))
                 if tail is None:
-                    tail = tails[(note, segment)] = f"\t{'t' if note else 'f'}\t{_copy_value(note)}\t{segment}"
+                    tail = tails[(note, number_in_run, accrual)] = (
+                        f"\t{'t' if note else 'f'}\t{_copy_value(note)}\t{before}{cit}{after}")
                 money = NULL if interest is None else interest
                 cls_rows.append(f"{entry_id}\t{importer_id}\t{duty}\t{money}{tail}")
             else:
-                cls_rows.append(render((entry_id, importer_id, duty, interest, bool(note), note), money_at=(2, 3)) + segment)
+                cls_rows.append(
+                    render((entry_id, importer_id, duty, interest, bool(note), note), money_at=(2, 3)) + before + cit + after)
             if old_path is None:
                 was = self.never
             else:

@@ -489,6 +489,18 @@ def _lead_days(path: str) -> int | None:
     return None
 
 
+def accrual_date(entry_summary_date: date | None, entry_date: date | None) -> date | None:
+    """When the claim accrued, conservatively (28 U.S.C. 2636(i)): the entry summary date, else the entry date."""
+    return entry_summary_date or entry_date
+
+
+def cit_deadline(accrual: date | None) -> date | None:
+    """28 U.S.C. 2636(i): two years after the claim accrues (accrual_date). Besides the projected liquidation date of
+    an entry not liquidated yet, this is all the ruleset reads the entry and entry summary dates for
+    (cape.classify's memo relies on it)."""
+    return add_years(accrual, CIT_YEARS) if accrual is not None else None
+
+
 def classify(f: EntryFacts, as_of: date) -> Result:
     """Classify one entry as of ``as_of`` (rules.md, first matching rule wins)."""
     status = f.liquidation_status if f.liquidation_status in LIQUIDATION_STATUSES else UNKNOWN
@@ -524,8 +536,7 @@ def classify(f: EntryFacts, as_of: date) -> Result:
         protest_deadline, projected_flag = projected + timedelta(days=PROTEST_DAYS), True
     else:
         protest_deadline, projected_flag = None, False
-    accrual = f.entry_summary_date or f.entry_date
-    cit = add_years(accrual, CIT_YEARS) if accrual is not None else None
+    cit = cit_deadline(accrual_date(f.entry_summary_date, f.entry_date))
 
     deadline_projected = False
     if path in CAPE_PATHS:
@@ -601,7 +612,7 @@ PATH_LABELS = {
 }
 
 __all__ = [
-    "RULESET", "RULES", "REASONS", "EntryFacts", "Result", "classify", "explain", "LIQUIDATION_STATUSES",
+    "RULESET", "RULES", "REASONS", "EntryFacts", "Result", "classify", "accrual_date", "cit_deadline", "explain", "LIQUIDATION_STATUSES",
     "normalize_entry_type", "normalize_protest_status", "normalize_reason_code", "PATHS",
     "Path",
 ]

@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings
 
 from cape import classify as service
 from cape import rules
-from cape.classify import classify_entries, memo_key, tracked_run
+from cape.classify import classify_entries, memo_facts, memo_key, tracked_run
 from cape.models import Classification, ClassificationChange, ClassificationRun
 from cape.selectors import classifications_for, entries_for
 from entries.ingest.intake import upload_create
@@ -141,23 +141,55 @@ def test_the_nightly_run_is_recorded(importer_org, own_importer) -> None:
 # ---------------------------------------------------------------- the memo of engine results
 @settings(max_examples=400, deadline=None)
 @given(entry_facts(), entry_facts(), dates)
-def test_facts_with_the_same_memo_key_get_the_same_result(f, other, as_of) -> None:  # type: ignore[no-untyped-def]
-    """The bulk path computes one result per memo key: so the key must hold every input that matters."""
-    g = dataclasses.replace(f, entry_number=other.entry_number, ieepa_duty=other.ieepa_duty, importer_number="99-9999999")
+def test_facts_with_the_same_memo_key_get_the_same_shared_result(f, other, as_of) -> None:  # type: ignore[no-untyped-def]
+    """The bulk path computes one result per memo key, from memo_facts: so the key must hold every input they keep."""
+    g = dataclasses.replace(f, entry_number=other.entry_number, ieepa_duty=other.ieepa_duty, importer_number="99-9999999",
+                            entry_summary_date=other.entry_summary_date)
+    if f.liquidation_status not in rules.NOT_LIQUIDATED_STATUSES:
+        g = dataclasses.replace(g, entry_date=other.entry_date)
+    if f.liquidation_status not in (rules.LIQUIDATED, rules.FINAL):
+        g = dataclasses.replace(g, liquidation_date=other.liquidation_date)
     assume(memo_key(g) == memo_key(f))
-    assert rules.classify(g, as_of) == rules.classify(f, as_of)
+    assert rules.classify(memo_facts(g), as_of) == rules.classify(memo_facts(f), as_of)
+
+
+@settings(max_examples=600, deadline=None)
+@given(entry_facts(), dates)
+def test_the_shared_result_with_the_entrys_own_cit_deadline_is_the_entrys_result(f, as_of) -> None:  # type: ignore[no-untyped-def]
+    """What _Run.rows writes for an entry: the shared result with the entry's own CIT deadline, except on the CIT path,
+    where it classifies the entry's own facts (once per memo key and accrual date)."""
+    shared, own = rules.classify(memo_facts(f), as_of), rules.classify(f, as_of)
+    assert shared.path == own.path
+    if own.path != rules.Path.CIT:
+        cit = rules.cit_deadline(rules.accrual_date(f.entry_summary_date, f.entry_date))
+        assert dataclasses.replace(shared, cit_deadline=cit) == own
+
+
+def test_a_run_shares_results_across_dates_the_ruleset_does_not_read() -> None:
+    """The entries of a liquidated status with different entry and summary dates share one memo key (the point of
+    memo_facts: a million-entry run classifies about a tenth of its entries, README benchmarks)."""
+    base = rules.EntryFacts("", "01", Decimal("10.00"), rules.LIQUIDATED, date(2025, 3, 1), date(2025, 3, 9),
+                            date(2026, 1, 20))
+    later = dataclasses.replace(base, entry_date=date(2025, 5, 1), entry_summary_date=date(2025, 5, 9))
+    assert memo_key(base) == memo_key(later)
+    assert memo_key(dataclasses.replace(base, liquidation_status=rules.UNLIQUIDATED)) != memo_key(
+        dataclasses.replace(later, liquidation_status=rules.UNLIQUIDATED))  # the projected liquidation date differs
 
 
 @settings(max_examples=200, deadline=None)
 @given(entry_facts())
 def test_facts_that_differ_in_anything_else_get_different_keys(f) -> None:  # type: ignore[no-untyped-def]
     for name, value in (("entry_type", "99"), ("liquidation_status", f.liquidation_status + "x"),
-                        ("entry_date", None if f.entry_date else AS_OF), ("recon_flag", not f.recon_flag),
+                        ("recon_flag", not f.recon_flag),
                         ("protest_number", f.protest_number + "1"), ("cape_rejections", f.cape_rejections + ("X",)),
                         ("has_refund_route", not f.has_refund_route), ("drawback", not f.drawback),
                         ("surety_paid", not f.surety_paid), ("cit_plaintiff", not f.cit_plaintiff),
                         ("liquidation_reason_code", None if f.liquidation_reason_code == 36 else 36)):
         assert memo_key(dataclasses.replace(f, **{name: value})) != memo_key(f), name
+    if f.liquidation_status in rules.NOT_LIQUIDATED_STATUSES:  # the projected liquidation date
+        assert memo_key(dataclasses.replace(f, entry_date=None if f.entry_date else AS_OF)) != memo_key(f)
+    if f.liquidation_status in (rules.LIQUIDATED, rules.FINAL):
+        assert memo_key(dataclasses.replace(f, liquidation_date=None if f.liquidation_date else AS_OF)) != memo_key(f)
 
 
 # ---------------------------------------------------------------- PostgreSQL: the writer thread
