@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from entries import xlsxrange
 from entries.ingest.repairs import decimal_evidence, normalise_header, text
 
@@ -352,6 +354,15 @@ class Limits:
     max_rows: int = 5_000_000
     max_uncompressed: int = 2 * 1024**3
     max_ratio: int = 100
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        """The limits an upload is read under (settings ES003_MAX_ROWS, ES003_MAX_XLSX_UNCOMPRESSED, ES003_MAX_XLSX_RATIO)."""
+        return cls(
+            max_rows=int(getattr(settings, "ES003_MAX_ROWS", cls.max_rows)),
+            max_uncompressed=int(getattr(settings, "ES003_MAX_XLSX_UNCOMPRESSED", cls.max_uncompressed)),
+            max_ratio=int(getattr(settings, "ES003_MAX_XLSX_RATIO", cls.max_ratio)),
+        )
 
 
 class Es003Source:

@@ -124,6 +124,28 @@ class LoadConnection(SideConnection):
         ProgressChannel(Upload._meta.db_table, upload_id, separate="always", side=self).write(rows_read=rows_read)
 
 
+class EntryIds:
+    """PostgreSQL: the key each line is written under while the file is read. A line of an entry already stored
+    for one of the importers the organisation loads is keyed by its entry number (staged, then merged); a line of
+    a new entry by the row id reserved for that entry on the load's second connection, so that it is COPYed
+    straight into entries_tariffline. An entry number stored for another importer counts as new here and is
+    refused by the merge (Stage._refuse_other_importers)."""
+
+    def __init__(self, side: LoadConnection, organization: Organization) -> None:
+        self.side = side
+        self.existing: set[str] = set(
+            Entry.objects.filter(importer__in=importers_for(organization)).values_list("entry_number", flat=True))
+        self.reserved: dict[str, int] = {}  # entry number -> row id reserved for an entry not yet stored
+
+    def key(self, number: str) -> int | str:
+        if number in self.existing:
+            return number
+        entry_id = self.reserved.get(number)
+        if entry_id is None:
+            entry_id = self.reserved[number] = self.side.next_id()
+        return entry_id
+
+
 class Stage:
     """Temporary staging tables on the current connection, and the set-based merge out of them.
 
@@ -316,22 +338,7 @@ class Stage:
             out["entries_set_by_newer_report"] = kept
             direct_lines -= direct_gone
             # What changed since the previous report (before anything is written).
-            new_sql = (f"FROM {self.se} s WHERE NOT EXISTS (SELECT 1 FROM entries_entry e "
-                       f"WHERE e.entry_number = s.entry_number)")
-            if self.pg:  # the count and the first CHANGES_LISTED, not every new entry number through Python
-                cur.execute(f"SELECT count(*) {new_sql}")
-                new_count = cur.fetchone()[0]
-                cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number LIMIT {CHANGES_LISTED}")
-                new_entries = [r[0] for r in cur.fetchall()]
-            else:  # every one: the SQLite merge below tells inserted rows by them
-                cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number")
-                new_entries = [r[0] for r in cur.fetchall()]
-                new_count = len(new_entries)
-            status_changes: list[dict[str, str]] = []
-            if has_liq:
-                cur.execute(f"SELECT s.entry_number, e.liquidation_status, s.liquidation_status FROM {self.se} s {join_existing} "
-                            f"WHERE e.liquidation_status <> s.liquidation_status ORDER BY s.entry_number")
-                status_changes = [{"entry_number": n, "from": a, "to": b} for n, a, b in cur.fetchall()]
+            new_entries, new_count, status_changes = self._changes_since_previous_report(cur, has_liq=has_liq)
             liquidated = {"liquidated", "final"}
             newly_liquidated = [c["entry_number"] for c in status_changes if c["to"] in liquidated and c["from"] not in liquidated]
 
@@ -394,38 +401,7 @@ class Stage:
             cur.execute(f"INSERT INTO {self.touched} (entry_id) SELECT entry_id FROM {self.ids} WHERE written = {true} "
                         f"AND inserted = {false} AND entry_id NOT IN (SELECT entry_id FROM {self.touched})")
 
-            # Lines of new entries cannot conflict (the parser keeps one row per entry, line, ordinal).
-            line_cols_all = ", ".join(TARIFFLINE_COLUMNS)
-            select_lines = (f"SELECT k.entry_id, {', '.join('l.' + c for c in TARIFFLINE_COLUMNS[1:])} "
-                            f"FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number ")
-            cur.execute(f"INSERT INTO entries_tariffline ({line_cols_all}) {select_lines} WHERE k.inserted = {true}")
-            lines_new = cur.rowcount
-            # Lines of existing entries: one per (entry, line, ordinal); the same values again change nothing.
-            line_cols = line_update_columns(present)
-            upsert = (
-                f"INSERT INTO entries_tariffline ({line_cols_all}) {select_lines} WHERE k.inserted = {false} "
-                f"ON CONFLICT (entry_id, line_number, ordinal) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in line_cols)} "
-                f"WHERE {self._distinct('entries_tariffline', line_cols)} "
-            )
-            if self.pg:
-                cur.execute(
-                    f"WITH up AS ({upsert} RETURNING entry_id, (xmax = 0) AS inserted), "
-                    f"t AS (INSERT INTO {self.touched} (entry_id) SELECT DISTINCT entry_id FROM up ON CONFLICT DO NOTHING) "
-                    "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
-                )
-                lines_added, lines_changed = cur.fetchone()
-            else:
-                cur.execute(f"SELECT count(*) FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number "
-                            f"JOIN entries_tariffline t ON t.entry_id = k.entry_id AND t.line_number = l.line_number "
-                            f"AND t.ordinal = l.ordinal WHERE k.inserted = {false}")
-                existing = cur.fetchone()[0]
-                cur.execute(f"SELECT count(*) FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number WHERE k.inserted = {false}")
-                candidates = cur.fetchone()[0]
-                cur.execute(upsert + "RETURNING entry_id")
-                returned = [r[0] for r in cur.fetchall()]
-                cur.executemany(f"INSERT OR IGNORE INTO {self.touched} (entry_id) VALUES (%s)", [(i,) for i in set(returned)])
-                lines_added = candidates - existing
-                lines_changed = len(returned) - lines_added
+            lines_new, lines_added, lines_changed = self._merge_lines(cur, present=present)
             out["lines_created"] = direct_lines + lines_new + lines_added
             out["lines_updated"] = lines_changed
             out["lines_removed"] = removed_count
@@ -462,6 +438,67 @@ class Stage:
             "removed_lines_count": removed_count,
         }
         return out
+
+    def _changes_since_previous_report(self, cur: Any, *, has_liq: bool) -> tuple[list[str], int, list[dict[str, str]]]:
+        """Before anything is written: the file's new entry numbers (PostgreSQL: the first CHANGES_LISTED; SQLite:
+        every one, by which its merge tells inserted rows), how many, and the liquidation status changes."""
+        new_sql = (f"FROM {self.se} s WHERE NOT EXISTS (SELECT 1 FROM entries_entry e "
+                   f"WHERE e.entry_number = s.entry_number)")
+        if self.pg:  # the count and the first CHANGES_LISTED, not every new entry number through Python
+            cur.execute(f"SELECT count(*) {new_sql}")
+            new_count = cur.fetchone()[0]
+            cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number LIMIT {CHANGES_LISTED}")
+            new_entries = [r[0] for r in cur.fetchall()]
+        else:
+            cur.execute(f"SELECT s.entry_number {new_sql} ORDER BY s.entry_number")
+            new_entries = [r[0] for r in cur.fetchall()]
+            new_count = len(new_entries)
+        status_changes: list[dict[str, str]] = []
+        if has_liq:
+            cur.execute(f"SELECT s.entry_number, e.liquidation_status, s.liquidation_status FROM {self.se} s "
+                        "JOIN entries_entry e ON e.entry_number = s.entry_number "
+                        f"WHERE e.liquidation_status <> s.liquidation_status ORDER BY s.entry_number")
+            status_changes = [{"entry_number": n, "from": a, "to": b} for n, a, b in cur.fetchall()]
+        return new_entries, new_count, status_changes
+
+    def _merge_lines(self, cur: Any, *, present: set[str]) -> tuple[int, int, int]:
+        """The staged lines into entries_tariffline, once the ids table names every entry's row: (lines of new
+        entries, lines added to stored entries, lines of stored entries changed). Stored entries whose lines
+        changed are added to the touched table."""
+        true, false = ("true", "false") if self.pg else ("1", "0")
+        # Lines of new entries cannot conflict (the parser keeps one row per entry, line, ordinal).
+        line_cols_all = ", ".join(TARIFFLINE_COLUMNS)
+        select_lines = (f"SELECT k.entry_id, {', '.join('l.' + c for c in TARIFFLINE_COLUMNS[1:])} "
+                        f"FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number ")
+        cur.execute(f"INSERT INTO entries_tariffline ({line_cols_all}) {select_lines} WHERE k.inserted = {true}")
+        lines_new = cur.rowcount
+        # Lines of existing entries: one per (entry, line, ordinal); the same values again change nothing.
+        line_cols = line_update_columns(present)
+        upsert = (
+            f"INSERT INTO entries_tariffline ({line_cols_all}) {select_lines} WHERE k.inserted = {false} "
+            f"ON CONFLICT (entry_id, line_number, ordinal) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in line_cols)} "
+            f"WHERE {self._distinct('entries_tariffline', line_cols)} "
+        )
+        if self.pg:
+            cur.execute(
+                f"WITH up AS ({upsert} RETURNING entry_id, (xmax = 0) AS inserted), "
+                f"t AS (INSERT INTO {self.touched} (entry_id) SELECT DISTINCT entry_id FROM up ON CONFLICT DO NOTHING) "
+                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+            )
+            lines_added, lines_changed = cur.fetchone()
+        else:
+            cur.execute(f"SELECT count(*) FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number "
+                        f"JOIN entries_tariffline t ON t.entry_id = k.entry_id AND t.line_number = l.line_number "
+                        f"AND t.ordinal = l.ordinal WHERE k.inserted = {false}")
+            existing = cur.fetchone()[0]
+            cur.execute(f"SELECT count(*) FROM {self.sl} l JOIN {self.ids} k ON k.entry_number = l.entry_number WHERE k.inserted = {false}")
+            candidates = cur.fetchone()[0]
+            cur.execute(upsert + "RETURNING entry_id")
+            returned = [r[0] for r in cur.fetchall()]
+            cur.executemany(f"INSERT OR IGNORE INTO {self.touched} (entry_id) VALUES (%s)", [(i,) for i in set(returned)])
+            lines_added = candidates - existing
+            lines_changed = len(returned) - lines_added
+        return lines_new, lines_added, lines_changed
 
     def _refuse_other_importers(self, cur: Any, *, organization: Organization, direct: bool) -> tuple[list[str], int]:
         """Drop from the merge the staged entries whose number is stored for an importer of record this

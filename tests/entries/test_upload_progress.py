@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 from django.db import connection
 
-from entries.ingest import service
+from entries.ingest import progress
 from entries.ingest.staging import LoadConnection
 from entries.models import Upload
 from entries.samplegen import write_es003 as generate
@@ -45,13 +45,13 @@ def test_a_12000_row_file_records_progress_along_the_way(tmp_path, importer_org,
     assert len(intermediate) >= 2, progress_writes
     # never more than 5,000 rows between two writes
     steps = [b - a for a, b in zip([0, *intermediate], [*intermediate, 12_000], strict=True)]
-    assert max(steps) <= service.PROGRESS_EVERY_ROWS + service.PROGRESS_CHECK_ROWS, steps
+    assert max(steps) <= progress.PROGRESS_EVERY_ROWS + progress.PROGRESS_CHECK_ROWS, steps
     assert upload.rows_read == 12_000 and upload.progress_percent == 100
 
 
 def test_a_slow_file_records_progress_every_half_second_before_5000_rows(tmp_path, importer_org, alice, ingest, progress_writes, monkeypatch) -> None:
     # As if each checkpoint came at least PROGRESS_EVERY_SECONDS after the last write (a slow XLSX).
-    monkeypatch.setattr(service, "PROGRESS_EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 0.0)
     upload = ingest(generate(tmp_path / "slow.csv", 2_000, seed=6), organization=importer_org, user=alice)
     assert upload.status == Upload.Status.DONE, upload.error_message
     intermediate = sorted({v for v in progress_writes if 0 < v < 2_000})
@@ -60,7 +60,7 @@ def test_a_slow_file_records_progress_every_half_second_before_5000_rows(tmp_pat
 
 def test_a_file_shorter_than_one_checkpoint_writes_progress_only_at_the_end(tmp_path, importer_org, alice, ingest, progress_writes, monkeypatch) -> None:
     # Under PROGRESS_CHECK_ROWS rows the clock is never consulted, however slow the file.
-    monkeypatch.setattr(service, "PROGRESS_EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 0.0)
     upload = ingest(generate(tmp_path / "tiny.csv", 300, seed=7), organization=importer_org, user=alice)
     assert upload.status == Upload.Status.DONE
     assert not [v for v in progress_writes if 0 < v < 300], progress_writes
@@ -70,12 +70,12 @@ def test_a_file_shorter_than_one_checkpoint_writes_progress_only_at_the_end(tmp_
 def test_a_big_file_records_progress_every_percent_not_every_5000_rows(tmp_path, importer_org, alice, ingest, progress_writes, monkeypatch, fast) -> None:
     # Scaled down: a write every 10 rows at the least, checked every 10 rows, the clock never the reason.
     # A 12,000-row file then writes every 1 % of its rows (about 120), not every 10.
-    monkeypatch.setattr(service, "PROGRESS_EVERY_ROWS", 10)
-    monkeypatch.setattr(service, "PROGRESS_CHECK_ROWS", 10)
-    monkeypatch.setattr(service, "PROGRESS_EVERY_SECONDS", 1e9)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY_ROWS", 10)
+    monkeypatch.setattr(progress, "PROGRESS_CHECK_ROWS", 10)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 1e9)
     upload = ingest(generate(tmp_path / "big.csv", 12_000, seed=8), organization=importer_org, user=alice, fast_csv=fast)
     assert upload.status == Upload.Status.DONE, upload.error_message
     intermediate = sorted({v for v in progress_writes if 0 < v < 12_000})
-    assert 50 <= len(intermediate) <= service.PROGRESS_STEPS + 1, intermediate
+    assert 50 <= len(intermediate) <= progress.PROGRESS_STEPS + 1, intermediate
     steps = [b - a for a, b in pairwise([0, *intermediate])]
-    assert min(steps) >= 12_000 // service.PROGRESS_STEPS - 10, steps
+    assert min(steps) >= 12_000 // progress.PROGRESS_STEPS - 10, steps
