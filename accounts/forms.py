@@ -5,6 +5,7 @@ from typing import Any, cast
 from django import forms
 
 from accounts.api_tokens import DEFAULT_EXPIRY, EXPIRY_CHOICES
+from accounts.audit_display import object_name
 from accounts.irnumber import VALID_FORMATS_MESSAGE, InvalidIRNumber, canonical_ir_number
 from accounts.textcheck import no_control_characters
 
@@ -73,8 +74,6 @@ class AuditLogFilterForm(forms.Form):
     )
 
     def __init__(self, *args: Any, choices: dict[str, list[Any]], **kwargs: Any) -> None:
-        from accounts.audit_display import object_name
-
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["user"]).choices = [("", "Anyone")] + [(u.pk, u.get_username()) for u in choices["users"]]
         cast(forms.ChoiceField, self.fields["action"]).choices = [("", "Any action")] + [(a, a) for a in choices["actions"]]

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.irnumber import mask_ir_number
+
 
 class Organization(models.Model):
     class Kind(models.TextChoices):
@@ -86,14 +88,10 @@ class Importer(models.Model):
         ordering = ["name", "ir_number"]
 
     def __str__(self) -> str:
-        from accounts.irnumber import mask_ir_number
-
         return f"{self.name or 'Unnamed importer'} ({mask_ir_number(self.ir_number)})"
 
     @property
     def ir_display(self) -> str:
-        from accounts.irnumber import mask_ir_number
-
         return mask_ir_number(self.ir_number)
 
 

@@ -83,6 +83,7 @@ def importer_countries(importer_ids: Iterable[int]) -> dict[int, str]:
     """The country (ISO code) of each importer's address where one is on file: the country chosen on
     its submitted account application, else the country named at the end of its 5106 address.
     Importers with neither are left out. Two queries whatever the number of importers."""
+    # Here, not at the top: accounts.countries reads accounts.onboarding, whose services import this module.
     from accounts.countries import country_in_address
 
     ids = list(importer_ids)

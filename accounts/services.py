@@ -21,6 +21,7 @@ from accounts.models import (
     Membership,
     Organization,
 )
+from accounts.selectors import importers_for
 from accounts.signals import importer_facts_changed
 from accounts.textcheck import strip_control_characters
 from refundready.dates import today_eastern
@@ -86,6 +87,7 @@ MAX_EMAIL_DOMAINS = 20
 def parse_email_domains(text: str) -> list[str]:
     """Domains separated by commas, spaces or new lines; "@harborcb.com" and "Harborcb.com" both
     mean harborcb.com. Raises ServiceError naming the first bad one."""
+    # Here, not at the top: accounts.onboarding imports this module (its 5106 and application services).
     from accounts.onboarding.data import free_mail_domains
 
     domains: list[str] = []
@@ -244,8 +246,6 @@ def importer_for_upload(*, organization: Organization, ir_number: str, name: str
     A broker gets a pending importer record (and a grant) for a client it has not added yet; an
     importer organisation may load only its own importers' entries.
     """
-    from accounts.selectors import importers_for
-
     canonical = canonical_ir_number(ir_number)
     found = importers_for(organization).filter(ir_number=canonical).first()
     if found is not None:
@@ -267,8 +267,6 @@ NOTE_MAX_LENGTH = 2000
 
 
 def _visible_importer(organization: Organization, importer: Importer) -> None:
-    from accounts.selectors import importers_for
-
     if not importers_for(organization).filter(pk=importer.pk).exists():
         raise ServiceError("This importer is not one of this organisation's importers.", field="importer")
 

@@ -52,6 +52,7 @@ from accounts.permissions import editor_for_post, editor_required, member_requir
 from accounts.readiness import broker_domains_for
 from accounts.selectors import importers_for, memberships_for
 from accounts.services import ServiceError
+from accounts.throttle import client_ip
 from refundready.redirects import redirect_to_next
 
 SESSION_APPLICATION = "onboarding_application"
@@ -69,7 +70,6 @@ STEP_NAMES = [
 def _ip(request: HttpRequest) -> str:
     # REMOTE_ADDR, or X-Forwarded-For only as far as TRUSTED_PROXY_COUNT proxies vouch for it (the header is
     # client-controlled beyond them).
-    from accounts.throttle import client_ip
 
     return client_ip(request)
 

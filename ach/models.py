@@ -9,8 +9,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.irnumber import mask_ir_number
 from accounts.models import Importer, Organization
 from ach.crypto import mask
+from ach.guidance import replacement_weeks
 
 MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
 
@@ -92,8 +94,6 @@ class NotifyParty(models.Model):
 
     @property
     def ir_display(self) -> str:
-        from accounts.irnumber import mask_ir_number
-
         return mask_ir_number(self.ir_number)
 
 
@@ -157,7 +157,6 @@ class AchRejection(models.Model):
         """When the replacement should arrive: 4 to 6 weeks after the support email (seed 004)."""
         if not self.support_emailed_on:
             return None
-        from ach.guidance import replacement_weeks
 
         low, high = replacement_weeks()
         return self.support_emailed_on + timedelta(weeks=low), self.support_emailed_on + timedelta(weeks=high)

@@ -9,8 +9,9 @@ from typing import Any, cast
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from accounts.models import Importer, Organization
-from accounts.selectors import importers_for
+from accounts.countries import country_name, is_foreign
+from accounts.models import Importer, Organization, ReadinessState
+from accounts.selectors import importer_countries, importers_for
 from ach.guidance import SPECIAL_CASE_CODES, contact, special_case
 from ach.models import AchEnrollment, AchRejection, NotifyParty
 from ach.signals import cape_duty_wanted
@@ -72,16 +73,11 @@ class AccountFacts:
 
     @property
     def foreign(self) -> bool:
-        from accounts.countries import is_foreign
-
         return is_foreign(self.country)
 
 
 def account_facts(importer_ids: Iterable[int]) -> dict[int, AccountFacts]:
     """AccountFacts per importer id, in three queries whatever the number of importers."""
-    from accounts.models import ReadinessState
-    from accounts.selectors import importer_countries
-
     ids = list(importer_ids)
     ace = dict(ReadinessState.objects.filter(importer_id__in=ids).values_list("importer_id", "ace_account"))
     countries = importer_countries(ids)
@@ -96,9 +92,6 @@ def special_cases_for(
     Recognised from the facts on file, not only from what was ticked: the ACE account state recorded on
     the readiness checklist (inactive, voided), and a non-U.S. country on the importer's application or
     5106 address while it has no active ACH refund account nor a 4811 notify party that receives."""
-    from accounts.countries import country_name
-    from accounts.models import ReadinessState
-
     facts = facts or AccountFacts()
     active = enrollment is not None and enrollment.status == AchEnrollment.Status.ACTIVE
     routed = active or (notify is not None and notify.receives_refund)

@@ -24,11 +24,13 @@ from django.views.decorators.debug import sensitive_variables
 from accounts.irnumber import InvalidIRNumber, canonical_ir_number
 from accounts.models import Importer, Organization, ReadinessState
 from accounts.readiness import readiness_state_update
-from accounts.selectors import organizations_seeing
+from accounts.selectors import importers_for, organizations_seeing
 from accounts.services import ServiceError, audit
 from ach import crypto
 from ach.aba import InvalidRoutingNumber, parse_routing_number
 from ach.models import AchEnrollment, AchRejection, NotifyParty
+from ach.reports import Rev613Error, parse_rev613
+from ach.selectors import ach_overview
 from ach.signals import reclassification_requested
 from refundready.spreadsheet import neutralise
 
@@ -455,8 +457,6 @@ def ach_csv_export(*, organization: Organization, user: Any = None) -> str:
     import csv
     import io
 
-    from ach.selectors import ach_overview
-
     rows = ach_overview(organization)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -503,9 +503,6 @@ def _rev613_facts(row: Any) -> str:
 def rev613_import(*, organization: Organization, content: bytes | str, filename: str = "REV-613.csv", user: Any = None) -> Rev613ImportResult:
     """Import an ACE REV-613 ACH Rejected Refunds CSV: every good row becomes a rejection on one of the
     organisation's importers; every bad row is reported (row, column, value, reason) and nothing good is lost."""
-    from accounts.selectors import importers_for
-    from ach.reports import Rev613Error, parse_rev613
-
     parsed = parse_rev613(content, filename=filename)
     result = Rev613ImportResult(rows_read=parsed.rows_read, errors=[e.as_dict() for e in parsed.errors],
                                 warnings=[w.as_dict() for w in parsed.warnings])

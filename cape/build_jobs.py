@@ -133,6 +133,7 @@ def declaration_build_job_start(
             pk = job.pk
 
             def enqueue() -> None:
+                # Here, not at the top: cape.tasks imports this module (a task calls its service).
                 from cape.tasks import build_declarations
 
                 build_declarations.delay(pk)
@@ -144,6 +145,7 @@ def declaration_build_job_start(
 
 
 def _enqueue(job_id: int) -> None:
+    # Here, not at the top: cape.tasks imports this module (a task calls its service).
     from cape.tasks import build_declarations
 
     build_declarations.delay(job_id)

@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import Importer, Organization
+from accounts.models import Importer, Membership, Organization
 from accounts.selectors import importers_for, organizations_seeing
 from accounts.services import ServiceError, audit
 from ach.selectors import importer_ids_with_refund_route
@@ -570,6 +570,7 @@ def queue_upload_classification(upload_id: int) -> None:
     """After an upload commits: record its classification run as queued (the upload page, and every page of
     each organisation that sees one of its importers, shows it at once with its own progress bar) and
     enqueue the task that runs it."""
+    # Here, not at the top: cape.tasks imports this module (a task calls its service).
     from cape.tasks import classify_upload
 
     upload = Upload.objects.filter(pk=upload_id).only("organization_id").first()
@@ -611,6 +612,7 @@ RUN_NEVER_STARTED_MESSAGE = (
 
 
 def _enqueue_run(run_id: int) -> None:
+    # Here, not at the top: cape.tasks imports this module (a task calls its service).
     from cape.tasks import classify_run
 
     classify_run.delay(run_id)
@@ -708,6 +710,7 @@ def reclassify_later(*, organization: Organization, entry_ids: Iterable[int] | N
     pk = run.pk
 
     def enqueue() -> None:
+        # Here, not at the top: cape.tasks imports this module (a task calls its service).
         from cape.tasks import classify_run
 
         try:
@@ -862,8 +865,6 @@ def digest_send(*, organization: Organization, as_of: date, since: datetime) -> 
     from django.conf import settings
     from django.core.mail import EmailMultiAlternatives
     from django.template.loader import render_to_string
-
-    from accounts.models import Membership
 
     recipients = sorted(
         {

@@ -19,8 +19,10 @@ from typing import Any, cast
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from accounts.irnumber import mask_ir_number
 from accounts.models import Importer, Organization
 from accounts.selectors import importers_for
+from accounts.xlsxcells import typed_row
 from cape.declarations import declarations_for
 from cape.models import CAPE_PATHS, Classification, Declaration, DeclarationEntry, Path, RefundEvent
 from cape.refunds import expected_dates
@@ -84,7 +86,6 @@ def entry_rows(organization: Organization, importer: Importer | None = None) -> 
                   "filer_name", "classification__path", "classification__reasons_text", "classification__deadline",
                   "classification__urgent", "classification__cape_window_closes", "classification__projected_liquidation_date",
                   "classification__protest_deadline", "classification__cit_deadline", "classification__estimated_interest"))
-    from accounts.irnumber import mask_ir_number
 
     for e in qs.iterator(chunk_size=5000):
         d = decl.get(e["pk"], {})
@@ -116,8 +117,6 @@ def workbook_bytes(organization: Organization, importer: Importer | None = None)
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
-
-    from accounts.xlsxcells import typed_row
 
     wb = Workbook(write_only=True)
     bold = Font(bold=True)

@@ -8,6 +8,13 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from accounts.models import Membership, Organization
+from accounts.selectors import organizations_seeing
+from cape.build_jobs import declaration_build_job_run
+from cape.classify import classify_organization as run
+from cape.classify import classify_upload_entries, digest_send, run_queued, today_eastern
+from entries.models import Entry
+
 # Classification is idempotent (the same entries and as_of give the same rows; chunks commit one by one
 # and a re-run skips nothing), so a message whose worker died is redelivered (acks_late +
 # reject_on_worker_lost) and a transient database error retries; entries.recovery sweeps what is left.
@@ -24,26 +31,18 @@ _RELIABLE = {
 @shared_task(name="cape.tasks.classify_upload", **_RELIABLE)
 def classify_upload(upload_id: int) -> None:
     """Classify every entry an ES-003 upload touched. Enqueued by entries on commit after ingestion."""
-    from cape.classify import classify_upload_entries
-
     classify_upload_entries(upload_id=upload_id)
 
 
 @shared_task(name="cape.tasks.classify_run", **_RELIABLE)
 def classify_run(run_id: int) -> int:
     """A queued reclassification (cape.classify.reclassify_later). Idempotent, so acks_late is safe."""
-    from cape.classify import run_queued
-
     return run_queued(run_id)
 
 
 @shared_task(name="cape.tasks.classify_organization", **_RELIABLE)
 def classify_organization(organization_id: int, as_of: str | None = None) -> dict[str, int]:
     """Idempotent (the same as_of gives the same rows), so acks_late is safe."""
-    from accounts.models import Organization
-    from cape.classify import classify_organization as run
-    from cape.classify import today_eastern
-
     org = Organization.objects.filter(pk=organization_id).first()
     if org is None:
         return {"touched": 0, "total": 0}
@@ -54,12 +53,7 @@ def classify_organization(organization_id: int, as_of: str | None = None) -> dic
 @shared_task(name="cape.tasks.classify_all_organizations")
 def classify_all_organizations(as_of: str | None = None) -> int:
     """Nightly (beat): deadlines move every day. One task per organisation that has entries."""
-    from cape.classify import today_eastern
-    from entries.models import Entry
-
     day = as_of or today_eastern().isoformat()
-    from accounts.selectors import organizations_seeing
-
     # Every organisation that sees an importer with entries (an entry shared by several is done by the first
     # to run; the others find nothing due).
     with_entries = Entry.objects.order_by().values("importer_id").distinct()
@@ -73,10 +67,6 @@ def classify_all_organizations(as_of: str | None = None) -> int:
 def send_deadline_digest(organization_id: int, as_of: str | None = None) -> int:
     """One organisation's digest. Reclassifies what is due first, so the digest is right whichever
     beat task runs first that day."""
-    from accounts.models import Organization
-    from cape.classify import classify_organization as run
-    from cape.classify import digest_send, today_eastern
-
     org = Organization.objects.filter(pk=organization_id).first()
     if org is None:
         return 0
@@ -88,9 +78,6 @@ def send_deadline_digest(organization_id: int, as_of: str | None = None) -> int:
 @shared_task(name="cape.tasks.send_deadline_digests")
 def send_deadline_digests(as_of: str | None = None) -> int:
     """Daily (beat): one digest task per organisation with at least one member who wants it."""
-    from accounts.models import Membership
-    from cape.classify import today_eastern
-
     day = as_of or today_eastern().isoformat()
     org_ids = list(
         Membership.objects.filter(email_digest=True).order_by().values_list("organization_id", flat=True).distinct()
@@ -109,6 +96,4 @@ def send_deadline_digests(as_of: str | None = None) -> int:
              autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, retry_backoff_max=60, max_retries=4)
 def build_declarations(job_id: int) -> str:
     """Run one declaration build job (cape.build_jobs). Enqueued on commit by declaration_build_job_start."""
-    from cape.build_jobs import declaration_build_job_run
-
     return declaration_build_job_run(job_id=job_id, retry_transient=True).status

@@ -21,9 +21,10 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Sum
 
-from accounts.models import Organization
+from accounts.models import Importer, Organization
 from entries.ingest.cli import ingest_files
 from entries.models import Entry, Upload
+from entries.samplegen import EXTENDED_COLUMNS, _csv_cell, es003_rows
 
 DEMO_FILE = Path(__file__).resolve().parent / "fixtures" / "demo_es003.csv"
 BLUE_HERON = ("93-417726100", "Blue Heron Housewares Inc")
@@ -48,8 +49,6 @@ def importer_report_name(extra_entries: int) -> str:
 def write_importer_report(path: Path, extra_entries: int = IMPORTER_EXTRA_ENTRIES) -> Path:
     """Blue Heron's own ES-003: the sample's Blue Heron rows as they are (the same entry summaries the broker
     loaded) and ``extra_entries`` generated entries, in the sample's columns."""
-    from entries.samplegen import EXTENDED_COLUMNS, _csv_cell, es003_rows
-
     header_line, *shared = _shared_lines(with_header=True)
     header = [h.strip() for h in header_line.split(",")]
     index = {name: EXTENDED_COLUMNS.index(name) for name in header}
@@ -94,8 +93,6 @@ class ImporterFigures:
 
 def importer_figures(ir_number: str) -> ImporterFigures | None:
     """The importer of record's entries and IEEPA duty (every organisation that sees it sees these)."""
-    from accounts.models import Importer
-
     importer = Importer.objects.filter(ir_number=ir_number).first()
     if importer is None:
         return None

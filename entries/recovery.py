@@ -67,6 +67,7 @@ NEVER_STARTED_MESSAGE = (
 
 
 def _enqueue(upload_id: int) -> None:
+    # Here, not at the top: entries.tasks imports this module (a task calls its service).
     from entries.tasks import process_upload
 
     process_upload.delay(upload_id)

@@ -17,6 +17,10 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError, connection
 
+from entries.ingest.service import upload_process
+from entries.models import Upload
+from entries.recovery import interrupted_work_recover, upload_release_if_orphaned, upload_running_lock
+
 logger = logging.getLogger(__name__)
 
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
@@ -43,10 +47,6 @@ def _backoff(retries: int) -> int:
 )
 def process_upload(self: Any, upload_id: int) -> str:
     """Process one Upload. The service claims the row (pending→running) so a duplicate delivery is a no-op."""
-    from entries.ingest.service import upload_process
-    from entries.models import Upload
-    from entries.recovery import upload_release_if_orphaned, upload_running_lock
-
     try:
         # A redelivered message or a retry after a worker died finds the row still running, with no live lock.
         upload_release_if_orphaned(upload_id=upload_id)
@@ -73,8 +73,6 @@ def process_upload(self: Any, upload_id: int) -> str:
 def recover_interrupted_work() -> dict[str, list[int]]:
     """Beat (every minute): requeue the jobs (uploads, classification runs, declaration builds) and the
     classifications a dead worker left behind."""
-    from entries.recovery import interrupted_work_recover
-
     result = interrupted_work_recover()
     return {
         "requeued": result.requeued,
@@ -89,8 +87,6 @@ def _recover_on_worker_start(sender: Any = None, **kwargs: Any) -> None:
     classification run or declaration build left running with its liveness lock free is requeued at once, not
     after the grace period (entries.jobs.sweep)."""
     try:
-        from entries.recovery import interrupted_work_recover
-
         interrupted_work_recover(at_worker_start=True)
     except Exception:  # never stop a worker from starting
         logger.exception("recovery at worker start failed")

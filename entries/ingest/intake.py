@@ -17,6 +17,7 @@ from django.db import transaction
 from accounts.models import Organization
 from accounts.services import ServiceError, audit
 from entries.models import Upload
+from entries.tasks import process_upload
 
 ALLOWED_SUFFIXES = {".csv", ".xlsx", ".txt"}
 
@@ -60,7 +61,6 @@ def upload_create(*, organization: Organization, user: Any, file: Any) -> Upload
     upload.file.save(f"{uuid.uuid4().hex}{suffix}", file if isinstance(file, File) else File(file), save=False)
     upload.save()
     audit(action="upload.create", user=user, organization=organization, obj=upload, name=name, size=size)
-    from entries.tasks import process_upload
 
     pk = upload.pk
     transaction.on_commit(lambda: process_upload.delay(pk))

@@ -11,6 +11,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Organization
+from accounts.selectors import organizations_seeing
+from cape.classify import classify_entries, classify_organization, today_eastern
+from entries.models import Entry
 
 
 class Command(BaseCommand):
@@ -22,9 +25,6 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="Reclassify every entry, not only those due")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from cape.classify import classify_entries, classify_organization, today_eastern
-        from entries.models import Entry
-
         try:
             as_of = date.fromisoformat(opts["as_of"]) if opts.get("as_of") else today_eastern()
         except ValueError:
@@ -34,8 +34,6 @@ class Command(BaseCommand):
             if not orgs:
                 raise CommandError(f"No organisation with slug {opts['org']!r}")
         else:
-            from accounts.selectors import organizations_seeing
-
             orgs = list(organizations_seeing(Entry.objects.order_by().values("importer_id").distinct()).order_by("slug"))
         for org in orgs:
             if opts["all"]:

@@ -31,9 +31,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.irnumber import mask_ir_number
+from accounts.irnumber import InvalidIRNumber, canonical_ir_number, mask_ir_number
 from accounts.models import Importer, Organization
+from accounts.services import audit, organization_create
 from cape import rules
+from cape.classify import classify_entries
+from cape.csvfile import render_declaration_csv
+from cape.declarations import FILED_STATUSES, declaration_plan
+from cape.facts import entry_facts_import
+from cape.models import Classification
+from entries.facts import FactsFileError, parse_facts_file
+from entries.ingest.cli import ingest_files
+from entries.ingest.source import LABELS
+from entries.models import Entry
 
 ENTRY_KEYS = ("entry_number", "importer_number", "path", "reasons", "ieepa_duty", "liquidation_status", "liquidation_date",
               "projected_liquidation_date", "cape_window_closes", "protest_deadline", "cit_deadline", "estimated_interest")
@@ -73,8 +83,6 @@ def _unrepairable(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]
     file; the error report lists every rejected row (up to ES003_MAX_ERRORS), so rows past the
     summary's list still become entries here, with the importer number null (unknown).
     """
-    from entries.ingest.source import LABELS
-
     column = LABELS["entry_number"]
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str | None]] = set()
@@ -106,8 +114,6 @@ def _review_entry(number: str, importer: str | None, reason: str = "bad_entry_nu
 
 def _facts(raw: str) -> Any:
     """A facts file, parsed; an unknown column or value stops the command with the file, row and column."""
-    from entries.facts import FactsFileError, parse_facts_file
-
     try:
         parsed = parse_facts_file(raw)
     except (FactsFileError, OSError) as exc:
@@ -121,8 +127,6 @@ def _facts(raw: str) -> Any:
 
 
 def _ir(raw: str) -> str:
-    from accounts.irnumber import InvalidIRNumber, canonical_ir_number
-
     try:
         return canonical_ir_number(raw)
     except InvalidIRNumber as exc:
@@ -146,12 +150,6 @@ class Command(BaseCommand):
                             help="An importer of record that is a CIT plaintiff (court-ordered CAPE phase); repeatable")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from accounts.services import organization_create
-        from cape.classify import classify_entries
-        from cape.models import Classification
-        from entries.ingest.cli import ingest_files
-        from entries.models import Entry
-
         as_of = _as_of(opts["as_of"])
         facts = [_facts(raw) for raw in opts["facts"]]  # checked before anything is ingested
         plaintiffs = [_ir(raw) for raw in opts["cit_plaintiff"]]
@@ -219,10 +217,6 @@ class Command(BaseCommand):
 
     def _apply_facts(self, org: Organization, facts: list[Any], plaintiffs: list[str], rejected: list[dict[str, Any]],
                      as_of: date) -> None:
-        from accounts.models import Importer
-        from accounts.services import audit
-        from cape.facts import entry_facts_import
-
         for ir in plaintiffs:
             importer = Importer.objects.filter(ir_number=ir).first()
             if importer is None:
@@ -239,9 +233,6 @@ class Command(BaseCommand):
         """The declarations capability's own selection, split and writer: one importer per file, at most
         9,999 entries each; entries already on a submitted or accepted declaration of the organisation
         are left out. Nothing is stored: the files are for the user to check and file."""
-        from cape.csvfile import render_declaration_csv
-        from cape.declarations import FILED_STATUSES, declaration_plan
-
         plan = declaration_plan(organization=org, entry_ids=entry_ids, taken_statuses=FILED_STATUSES)
         directory.mkdir(parents=True, exist_ok=True)
         written: list[str] = []
