@@ -16,7 +16,6 @@ from accounts.irnumber import InvalidIRNumber, mask_ir_number
 from accounts.models import Importer, ImporterAssignment, ImporterNote
 from accounts.selectors import assignable_members, assigned_importer_ids, assignments_for, importers_for, notes_for
 from accounts.services import (
-    ServiceError,
     importer_assign,
     importer_create,
     importer_facts_update,
@@ -141,10 +140,7 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             member = assignable_members(org).filter(pk=s.validated_data["member"]).first()
             if member is None:
                 raise ValidationError({"member": ["Choose an owner or staff member of this organisation."]})
-            try:
-                assignment = importer_assign(organization=org, importer=importer, member=member, user=request.user)
-            except ServiceError as exc:
-                raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
+            assignment = importer_assign(organization=org, importer=importer, member=member, user=request.user)
             return Response(AssignmentSerializer(assignment).data, status=201)
         rows = assignments_for(org).filter(importer=importer).select_related("member").order_by("member__username")
         return Response(AssignmentSerializer(rows, many=True).data)
@@ -169,10 +165,7 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         if request.method == "POST":
             s = NoteCreateSerializer(data=request.data)
             s.is_valid(raise_exception=True)
-            try:
-                note = importer_note_add(organization=org, importer=importer, user=request.user, **s.validated_data)
-            except ServiceError as exc:
-                raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
+            note = importer_note_add(organization=org, importer=importer, user=request.user, **s.validated_data)
             return Response(NoteSerializer(note).data, status=201)
         return Response(NoteSerializer(notes_for(org, importer)[:200], many=True).data)
 
@@ -182,10 +175,7 @@ class ImporterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         """Mark the note's follow-up done (audited)."""
         importer = self.get_object()
         note = get_object_or_404(notes_for(request.organization, importer), pk=note_id)
-        try:
-            importer_note_follow_up_done(organization=request.organization, note=note, user=request.user)
-        except ServiceError as exc:
-            raise ValidationError({"non_field_errors": [exc.message]}) from None
+        importer_note_follow_up_done(organization=request.organization, note=note, user=request.user)
         return Response(NoteSerializer(note).data)
 
 

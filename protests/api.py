@@ -14,14 +14,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from accounts.http import OrgApiRequest
 from accounts.selectors import importers_for
-from accounts.services import ServiceError
 from protests import exports, services
 from protests.models import Protest
 from protests.selectors import counsel_packet, protests_for
@@ -32,10 +31,6 @@ CONTENT_TYPES = {
     "pdf": "application/pdf",
     "txt": "text/plain",
 }
-
-
-def _service_error(exc: ServiceError) -> ValidationError:
-    return ValidationError({exc.field or "non_field_errors": [exc.message]})
 
 
 class ProtestSerializer(serializers.ModelSerializer):
@@ -134,11 +129,8 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         passed, by deadline, split so each spreadsheet stays under the 10 MB ACE attachment limit."""
         s = DraftSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        try:
-            result = services.protest_drafts_build(organization=request.organization, user=request.user,
-                                                   importer_ids=s.validated_data.get("importers"))
-        except ServiceError as exc:
-            raise _service_error(exc) from None
+        result = services.protest_drafts_build(organization=request.organization, user=request.user,
+                                               importer_ids=s.validated_data.get("importers"))
         body = {"protests": ProtestSerializer(result.protests, many=True).data, "left_out": result.left_out,
                 "left_out_count": result.left_out_count, "considered": result.considered}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -158,10 +150,7 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if request.method == "POST":
             if not request.membership.can_edit:
                 raise PermissionDenied("Viewers can read and export but not change anything.")
-            try:
-                protest = services.protest_export(protest=protest, user=request.user)
-            except ServiceError as exc:
-                raise _service_error(exc) from None
+            protest = services.protest_export(protest=protest, user=request.user)
         stem = exports.file_stem(protest)
         if kind == "xlsx":
             return _file(exports.protest_xlsx(protest), kind, f"{stem}-details.xlsx")
@@ -202,10 +191,7 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         protest = self.get_object()
         s = ReasonSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        try:
-            protest = services.protest_reason_update(protest=protest, user=request.user, text=s.validated_data["reason_text"])
-        except ServiceError as exc:
-            raise _service_error(exc) from None
+        protest = services.protest_reason_update(protest=protest, user=request.user, text=s.validated_data["reason_text"])
         return Response(ProtestSerializer(protest).data)
 
     @extend_schema(request=FilingSerializer, responses={200: ProtestSerializer})
@@ -216,10 +202,7 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         protest = self.get_object()
         s = FilingSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        try:
-            protest = services.protest_record_filing(protest=protest, user=request.user, **s.validated_data)
-        except ServiceError as exc:
-            raise _service_error(exc) from None
+        protest = services.protest_record_filing(protest=protest, user=request.user, **s.validated_data)
         return Response(ProtestSerializer(protest).data)
 
     @extend_schema(request=DecisionSerializer, responses={200: ProtestSerializer})
@@ -229,10 +212,7 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         protest = self.get_object()
         s = DecisionSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        try:
-            protest = services.protest_record_decision(protest=protest, user=request.user, **s.validated_data)
-        except ServiceError as exc:
-            raise _service_error(exc) from None
+        protest = services.protest_record_decision(protest=protest, user=request.user, **s.validated_data)
         return Response(ProtestSerializer(protest).data)
 
     @extend_schema(request=None, responses={204: None})
@@ -240,10 +220,7 @@ class ProtestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def discard(self, request: Request, pk: str | None = None) -> Response:
         """Discard a protest not yet filed."""
         protest = self.get_object()
-        try:
-            services.protest_discard(protest=protest, user=request.user)
-        except ServiceError as exc:
-            raise _service_error(exc) from None
+        services.protest_discard(protest=protest, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
