@@ -5,7 +5,9 @@ We record what ACE shows; nothing here submits anything to CBP.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import logging
 import secrets
 from collections import Counter
@@ -454,9 +456,6 @@ def evidence_open(*, importer: Importer, organization: Organization | None, user
 
 def ach_csv_export(*, organization: Organization, user: Any = None) -> str:
     """The broker view as CSV text (account numbers masked, formulas neutralised); audited."""
-    import csv
-    import io
-
     rows = ach_overview(organization)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
